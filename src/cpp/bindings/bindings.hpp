@@ -1,0 +1,12 @@
+// Registration functions of the extreme3d._core module, one per concern (defined in bindings/*.cpp).
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace extreme3d::bindings {
+
+void bind_model(pybind11::module_& m);   ///< FaceModel (bindings/model.cpp)
+void bind_render(pybind11::module_& m);  ///< OSMesa renderer (bindings/render.cpp)
+void bind_fit(pybind11::module_& m);     ///< pose / expression / identity fitting (bindings/fit.cpp)
+void bind_core(pybind11::module_& m);    ///< dense mesh, occlusion, soft symmetry (bindings/core.cpp)
+
+}  // namespace extreme3d::bindings

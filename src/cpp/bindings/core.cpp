@@ -1,0 +1,8 @@
+// Python bindings: core (filled in by its stage).
+#include "bindings/bindings.hpp"
+
+namespace extreme3d::bindings {
+
+void bind_core(pybind11::module_& m) {}
+
+}  // namespace extreme3d::bindings

@@ -1,0 +1,10 @@
+// The extreme3d._core extension module: geometry and rendering of the Extreme 3D Faces pipeline.
+#include "bindings/bindings.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "extreme3d geometry core: OSMesa renderer, pose/expression fit, bump layering, soft symmetry";
+    extreme3d::bindings::bind_model(m);
+    extreme3d::bindings::bind_render(m);
+    extreme3d::bindings::bind_fit(m);
+    extreme3d::bindings::bind_core(m);
+}

@@ -1,0 +1,37 @@
+// Headless OSMesa rendering of a triangle mesh with the original's camera (see model/camera.hpp).
+// One GL context per process, created on first use and reused; calls are serialised by a mutex.
+#pragma once
+#include <optional>
+
+#include "model/camera.hpp"
+#include "model/types.hpp"
+
+namespace extreme3d::render {
+
+/// How fragments are coloured.
+enum class Shading {
+    Flat,     ///< per-vertex colours (or white) interpolated, no lighting
+    Lambert,  ///< per-vertex colours (or grey) times a head-light Lambert term from vertex normals
+};
+
+/// Result of one render; all images are row-major with row 0 the top image row (as OpenCV).
+struct RenderResult {
+    RowMatrixXu8 rgb;   ///< H x (3W) interleaved RGB, 0..255; background black
+    RowMatrixXf depth;  ///< H x W raw GL depth-buffer values in [0, 1]; 1 where nothing is drawn
+};
+
+/// Renders vertices (V x 3, mm, model coords) and faces (F x 3, 0-based) at pose/camera.
+/// colors: optional V x 3 in 0..255. Culls front faces as the original does (its winding).
+RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
+                         const std::optional<MatrixX3f>& colors, const Pose& pose, const Camera& cam,
+                         Shading shading = Shading::Flat);
+
+/// Renders the index of the visible triangle at each pixel (H x W, -1 where nothing is drawn),
+/// same camera/culling as render_mesh; used for per-pixel triangle and barycentric look-ups.
+RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
+                                const Camera& cam);
+
+/// Camera-space z (mm, negative; 0 where the buffer is 1 = background) of a raw depth buffer.
+RowMatrixXf depth_to_metric(const RowMatrixXf& depth, const Camera& cam);
+
+}  // namespace extreme3d::render
