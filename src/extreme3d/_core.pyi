@@ -1,0 +1,48 @@
+"""Type stubs of the compiled extreme3d._core module (keep in step with src/cpp/bindings/*.cpp)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+# --- model (bindings/model.cpp) ---
+class FaceModel:
+    """Shape + expression morphable model (mm, 0-based indices)."""
+
+    def __init__(
+        self,
+        shape_mu: npt.ArrayLike,
+        shape_pc: npt.ArrayLike,
+        shape_ev: npt.ArrayLike,
+        exp_mu: npt.ArrayLike,
+        exp_pc: npt.ArrayLike,
+        exp_ev: npt.ArrayLike,
+        faces: npt.ArrayLike,
+        faces_fill: npt.ArrayLike,
+        pair: npt.ArrayLike,
+        inner_landmarks: npt.ArrayLike,
+        outer_landmarks: npt.ArrayLike,
+    ) -> None: ...
+    @property
+    def num_vertices(self) -> int: ...
+    @property
+    def num_shape(self) -> int: ...
+    @property
+    def num_expr(self) -> int: ...
+    @property
+    def faces(self) -> np.ndarray: ...
+    @property
+    def faces_fill(self) -> np.ndarray: ...
+    @property
+    def pair(self) -> np.ndarray: ...
+    @property
+    def inner_landmarks(self) -> np.ndarray: ...
+    @property
+    def outer_landmarks(self) -> np.ndarray: ...
+    def vertices(self, alpha: npt.ArrayLike, expr: npt.ArrayLike) -> np.ndarray: ...
+
+# --- render (bindings/render.cpp) ---
+
+# --- fit (bindings/fit.cpp) ---
+
+# --- core (bindings/core.cpp) ---
