@@ -42,6 +42,32 @@ class FaceModel:
     def vertices(self, alpha: npt.ArrayLike, expr: npt.ArrayLike) -> np.ndarray: ...
 
 # --- render (bindings/render.cpp) ---
+def render(
+    vertices: npt.ArrayLike,
+    faces: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    colors: npt.ArrayLike | None = None,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+    shading: str = "flat",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb HxWx3 uint8, raw GL depth HxW float32, 1 = background); row 0 = top image row."""
+
+def render_triangle_ids(
+    vertices: npt.ArrayLike,
+    faces: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+) -> np.ndarray:
+    """Visible triangle index per pixel, HxW int32, -1 = background."""
+
+def depth_to_metric(depth: npt.ArrayLike, near: float = 50.0, far: float = 10000.0) -> np.ndarray:
+    """Camera z (mm, negative, 0 at background) of a raw depth buffer."""
 
 # --- fit (bindings/fit.cpp) ---
 

@@ -1,0 +1,234 @@
+// OSMesa rendering with the original's camera (FBRender / FImRenderer): a perspective projection
+// from the intrinsics with the image y axis flipped, near 50 / far 10000, depth test LEQUAL, front
+// faces culled. Vertices are moved to camera space on the CPU (double) and drawn from client arrays.
+#include "render/renderer.hpp"
+
+#include <GL/gl.h>
+
+#include <array>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "render/osmesa_context.hpp"
+
+namespace extreme3d::render {
+namespace {
+
+/// Throws std::invalid_argument unless the mesh arrays can be drawn safely.
+void check_mesh(const MatrixX3f& vertices, const MatrixX3i& faces) {
+    if (!vertices.allFinite()) throw std::invalid_argument("render: vertices contain NaN or inf");
+    if (faces.size() == 0) return;
+    const int lo = faces.minCoeff(), hi = faces.maxCoeff();
+    if (lo < 0 || hi >= vertices.rows()) {
+        throw std::invalid_argument("render: face index out of range [0, " +
+                                    std::to_string(vertices.rows()) + "): min " + std::to_string(lo) +
+                                    ", max " + std::to_string(hi));
+    }
+}
+
+/// Throws std::invalid_argument unless the camera can be used for GL rendering.
+void check_camera(const Camera& cam) {
+    if (!(cam.focal > 0) || !std::isfinite(cam.focal))
+        throw std::invalid_argument("render: focal must be a positive finite number of pixels");
+    if (!(cam.near_plane > 0) || !(cam.far_plane > cam.near_plane) || !std::isfinite(cam.far_plane))
+        throw std::invalid_argument("render: need 0 < near < far (mm)");
+}
+
+/// Column-major GL projection matrix of the intrinsics: window x = -f X/Z + cx and window y
+/// (= image row, because rows are read back bottom-first) = f Y/Z + cy; depth maps near -> 0,
+/// far -> 1 like gluPerspective. Equals the original's glScaled(1,-1,1) * gluPerspective(...).
+std::array<double, 16> projection_matrix(const Camera& cam) {
+    const double W = cam.width, H = cam.height, n = cam.near_plane, f = cam.far_plane;
+    std::array<double, 16> P{};  // P[col * 4 + row]
+    P[0 * 4 + 0] = 2.0 * cam.focal / W;
+    P[1 * 4 + 1] = -2.0 * cam.focal / H;
+    P[2 * 4 + 0] = (W - 2.0 * cam.cx()) / W;
+    P[2 * 4 + 1] = (H - 2.0 * cam.cy()) / H;
+    P[2 * 4 + 2] = (f + n) / (n - f);
+    P[2 * 4 + 3] = -1.0;
+    P[3 * 4 + 2] = 2.0 * f * n / (n - f);
+    return P;
+}
+
+/// Camera-space vertices (mm, float for GL): X_c = R X + t.
+MatrixX3f to_camera(const MatrixX3f& vertices, const Pose& pose) {
+    const Eigen::Matrix3f R = pose.rotation().cast<float>();
+    const Eigen::RowVector3d t = pose.tvec.transpose();
+    // Rotate in float (exact enough: < 1e-4 mm at 1 m), add the translation in double.
+    return ((vertices * R.transpose()).cast<double>().rowwise() + t).cast<float>();
+}
+
+/// Area-weighted unit vertex normals (cross((v1 - v0), (v2 - v0)) summed per vertex).
+MatrixX3f vertex_normals(const MatrixX3f& v, const MatrixX3i& faces) {
+    MatrixX3f normals = MatrixX3f::Zero(v.rows(), 3);
+    for (Eigen::Index i = 0; i < faces.rows(); ++i) {
+        const Eigen::RowVector3f a = v.row(faces(i, 1)) - v.row(faces(i, 0));
+        const Eigen::RowVector3f b = v.row(faces(i, 2)) - v.row(faces(i, 0));
+        const Eigen::RowVector3f n = a.cross(b);
+        for (int k = 0; k < 3; ++k) normals.row(faces(i, k)) += n;
+    }
+    for (Eigen::Index i = 0; i < normals.rows(); ++i) {
+        const float len = normals.row(i).norm();
+        if (len > 0) normals.row(i) /= len;
+    }
+    return normals;
+}
+
+/// Per-vertex RGB in [0, 1]: the colours (0..255; white, or grey for Lambert, when absent), times a
+/// two-sided head-light term 0.25 + 0.75 |n . l| (l: unit direction from the vertex to the camera)
+/// for Lambert shading.
+MatrixX3f vertex_colors(const MatrixX3f& cam_vertices, const MatrixX3i& faces,
+                        const std::optional<MatrixX3f>& colors, Shading shading) {
+    const Eigen::Index V = cam_vertices.rows();
+    MatrixX3f rgb(V, 3);
+    if (colors) {
+        rgb = (colors->array() / 255.0f).cwiseMax(0.0f).cwiseMin(1.0f).matrix();
+    } else {
+        rgb.setConstant(shading == Shading::Lambert ? 0.8f : 1.0f);
+    }
+    if (shading == Shading::Lambert) {
+        const MatrixX3f normals = vertex_normals(cam_vertices, faces);
+        for (Eigen::Index i = 0; i < V; ++i) {
+            const float dist = cam_vertices.row(i).norm();
+            const float cosine =
+                dist > 0 ? std::abs(normals.row(i).dot(-cam_vertices.row(i)) / dist) : 1.0f;
+            rgb.row(i) *= 0.25f + 0.75f * cosine;
+        }
+    }
+    return rgb;
+}
+
+/// Sets the original's GL state (projection, depth test LEQUAL, front-face culling, no lighting)
+/// and clears colour to black and depth to 1. The context must be bound.
+void begin_frame(const Camera& cam, bool flat_colours) {
+    const std::array<double, 16> P = projection_matrix(cam);
+    glMatrixMode(GL_PROJECTION);
+    glLoadMatrixd(P.data());
+    glMatrixMode(GL_MODELVIEW);
+    glLoadIdentity();
+    glDisable(GL_LIGHTING);
+    glDisable(GL_TEXTURE_2D);
+    glDisable(GL_DITHER);
+    glDisable(GL_BLEND);
+    glEnable(GL_DEPTH_TEST);
+    glDepthFunc(GL_LEQUAL);
+    glDepthMask(GL_TRUE);
+    glEnable(GL_CULL_FACE);
+    glFrontFace(GL_CCW);
+    glCullFace(GL_FRONT);  // the original's choice; with the flipped y it keeps the faces seen
+                           // counter-clockwise from the camera in a y-up view
+    glShadeModel(flat_colours ? GL_FLAT : GL_SMOOTH);
+    glHint(GL_PERSPECTIVE_CORRECTION_HINT, GL_NICEST);
+    glClearColor(0.0f, 0.0f, 0.0f, 1.0f);
+    glClearDepth(1.0);
+    glClear(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT);
+    glPixelStorei(GL_PACK_ALIGNMENT, 1);
+}
+
+/// Draws triangles from client arrays: positions (N x 3 floats), colours (N x ncomp of GL type
+/// colour_type), and indices (3F unsigned ints) or, when indices is null, consecutive vertices.
+void draw(const float* positions, const void* colours, GLint ncomp, GLenum colour_type,
+          const unsigned int* indices, GLsizei count) {
+    if (count == 0) return;
+    glEnableClientState(GL_VERTEX_ARRAY);
+    glEnableClientState(GL_COLOR_ARRAY);
+    glVertexPointer(3, GL_FLOAT, 0, positions);
+    glColorPointer(ncomp, colour_type, 0, colours);
+    if (indices != nullptr) {
+        glDrawElements(GL_TRIANGLES, count, GL_UNSIGNED_INT, indices);
+    } else {
+        glDrawArrays(GL_TRIANGLES, 0, count);
+    }
+    glDisableClientState(GL_COLOR_ARRAY);
+    glDisableClientState(GL_VERTEX_ARRAY);
+}
+
+/// Throws std::runtime_error when GL reported an error.
+void check_gl(const char* what) {
+    const GLenum err = glGetError();
+    if (err != GL_NO_ERROR)
+        throw std::runtime_error(std::string("render: OpenGL error ") + std::to_string(err) + " in " + what);
+}
+
+}  // namespace
+
+RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
+                         const std::optional<MatrixX3f>& colors, const Pose& pose, const Camera& cam,
+                         Shading shading) {
+    check_mesh(vertices, faces);
+    check_camera(cam);
+    if (colors && colors->rows() != vertices.rows())
+        throw std::invalid_argument("render: colors must have one row per vertex");
+    const MatrixX3f cam_vertices = to_camera(vertices, pose);
+    const MatrixX3f rgb_vertices = vertex_colors(cam_vertices, faces, colors, shading);
+
+    RenderResult result;
+    result.rgb.resize(cam.height, 3 * cam.width);
+    result.depth.resize(cam.height, cam.width);
+    {
+        auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
+        glGetError();  // clear any stale error flag
+        begin_frame(cam, false);
+        draw(cam_vertices.data(), rgb_vertices.data(), 3, GL_FLOAT,
+             reinterpret_cast<const unsigned int*>(faces.data()), GLsizei(3 * faces.rows()));
+        // GL row 0 (bottom of the window) is image row 0 because the projection flips y.
+        glReadPixels(0, 0, cam.width, cam.height, GL_RGB, GL_UNSIGNED_BYTE, result.rgb.data());
+        glReadPixels(0, 0, cam.width, cam.height, GL_DEPTH_COMPONENT, GL_FLOAT, result.depth.data());
+        check_gl("render_mesh");
+    }
+    return result;
+}
+
+RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
+                                const Camera& cam) {
+    check_mesh(vertices, faces);
+    check_camera(cam);
+    if (faces.rows() >= (Eigen::Index(1) << 24) - 1)
+        throw std::invalid_argument("render_triangle_ids: at most 2^24 - 2 faces");
+    const MatrixX3f cam_vertices = to_camera(vertices, pose);
+
+    // Unshared corners, each triangle in one colour: id + 1 as 24-bit RGB (0 = background).
+    const Eigen::Index F = faces.rows();
+    std::vector<float> positions(std::size_t(9 * F));
+    std::vector<std::uint8_t> colours(std::size_t(12 * F));
+    for (Eigen::Index i = 0; i < F; ++i) {
+        const std::uint32_t code = std::uint32_t(i + 1);
+        for (int k = 0; k < 3; ++k) {
+            const Eigen::Index c = 3 * i + k;
+            for (int d = 0; d < 3; ++d) positions[3 * c + d] = cam_vertices(faces(i, k), d);
+            colours[4 * c + 0] = std::uint8_t(code & 0xff);
+            colours[4 * c + 1] = std::uint8_t((code >> 8) & 0xff);
+            colours[4 * c + 2] = std::uint8_t((code >> 16) & 0xff);
+            colours[4 * c + 3] = 255;
+        }
+    }
+
+    RowMatrixXi ids(cam.height, cam.width);
+    {
+        auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
+        glGetError();
+        begin_frame(cam, true);
+        draw(positions.data(), colours.data(), 4, GL_UNSIGNED_BYTE, nullptr, GLsizei(3 * F));
+        // Read RGBA into the int buffer: byte order r, g, b, a per pixel.
+        glReadPixels(0, 0, cam.width, cam.height, GL_RGBA, GL_UNSIGNED_BYTE, ids.data());
+        check_gl("render_triangle_ids");
+    }
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(ids.data());
+    for (Eigen::Index p = 0; p < ids.size(); ++p) {
+        const std::uint8_t* px = bytes + 4 * p;
+        ids.data()[p] = int(px[0] | (px[1] << 8) | (px[2] << 16)) - 1;
+    }
+    return ids;
+}
+
+RowMatrixXf depth_to_metric(const RowMatrixXf& depth, const Camera& cam) {
+    check_camera(cam);
+    const double n = cam.near_plane, f = cam.far_plane;
+    return depth.unaryExpr([n, f](float d) {
+        return d >= 1.0f ? 0.0f : float(-n * f / (f - double(d) * (f - n)));
+    });
+}
+
+}  // namespace extreme3d::render
