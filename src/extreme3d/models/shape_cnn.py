@@ -1,0 +1,193 @@
+"""Shape CNN: the user's pickled ResNet-101 that regresses 99 shape + 99 texture coefficients.
+
+The files (`CNN/shape_model.pth`, `CNN/shape_model.py`, `CNN/shape_mean.npz`) are the ones the
+original distributes: the .pth is a whole pickled module whose class lives in shape_model.py,
+imported under the module name `MainModel` (PIPELINE.md section 2).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from extreme3d import Extreme3DError
+from extreme3d.models.device import resolve_device
+
+#: The three files of the shape network inside the CNN folder.
+SHAPE_FILES = ("shape_model.pth", "shape_model.py", "shape_mean.npz")
+#: Side of the network input (pixels).
+INPUT_SIZE = 224
+#: Number of shape (and of texture) coefficients the network predicts.
+NUM_COEFFS = 99
+
+
+def shape_files(cnn_dir: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """Paths of (weights .pth, class .py, mean .npz) inside `cnn_dir`."""
+    folder = Path(cnn_dir)
+    pth, py, npz = (folder / name for name in SHAPE_FILES)
+    return pth, py, npz
+
+
+def has_shape_cnn(cnn_dir: str | os.PathLike[str]) -> bool:
+    """True when all three shape-network files are present in `cnn_dir`."""
+    return all(p.is_file() for p in shape_files(cnn_dir))
+
+
+def register_main_model(module_file: str | os.PathLike[str]) -> Any:
+    """Imports `module_file` as the module `MainModel` (the name the pickle refers to)."""
+    spec = importlib.util.spec_from_file_location("MainModel", str(module_file))
+    if spec is None or spec.loader is None:
+        raise Extreme3DError(f"cannot import the shape network class file {module_file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["MainModel"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules["MainModel"]
+        raise Extreme3DError(f"cannot import {module_file}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _upgrade_legacy(net: nn.Module) -> None:
+    """Adds attributes that modules unpickled from torch 0.3 lack but torch 2 forward() reads."""
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if not hasattr(module, "track_running_stats"):
+                module.track_running_stats = True
+            if not hasattr(module, "num_batches_tracked"):
+                module.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        if isinstance(module, nn.modules.conv._ConvNd) and not hasattr(module, "padding_mode"):
+            module.padding_mode = "zeros"
+        if isinstance(module, nn.Upsample):
+            for attr, default in (("align_corners", None), ("recompute_scale_factor", None)):
+                if not hasattr(module, attr):
+                    setattr(module, attr, default)
+        if isinstance(module, nn.MaxPool2d | nn.AvgPool2d) and not hasattr(module, "ceil_mode"):
+            module.ceil_mode = False
+
+
+def _load_pickled_module(path: Path) -> nn.Module:
+    """Unpickles the whole network (torch >= 0.4 files, then legacy Python 2 pickles)."""
+    last: Exception | None = None
+    for extra in ({}, {"encoding": "latin1"}):
+        try:
+            net = torch.load(path, map_location="cpu", weights_only=False, **extra)
+            break
+        except Exception as exc:  # noqa: BLE001 - retry with the legacy encoding
+            last = exc
+    else:
+        raise Extreme3DError(f"cannot read shape CNN {path}: {type(last).__name__}: {last}")
+    if isinstance(net, dict):
+        raise Extreme3DError(
+            f"shape CNN {path} holds a state dict, not the pickled network the original ships"
+        )
+    if not isinstance(net, nn.Module):
+        raise Extreme3DError(f"shape CNN {path} holds a {type(net).__name__}, not a torch module")
+    _upgrade_legacy(net)
+    return net
+
+
+def _load_mean(path: Path) -> np.ndarray:
+    """The mean image `arr_0` of the npz as float32, shaped to broadcast over (3, 224, 224)."""
+    try:
+        with np.load(path, encoding="latin1", allow_pickle=False) as data:
+            mean = np.asarray(data["arr_0"], dtype=np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise Extreme3DError(f"cannot read the mean array arr_0 of {path}: {exc}") from exc
+    if mean.ndim == 1:
+        mean = mean.reshape(-1, 1, 1)
+    elif mean.ndim == 3 and mean.shape[2] == 3 and mean.shape[0] != 3:
+        mean = mean.transpose(2, 0, 1)
+    return mean
+
+
+@dataclass
+class ShapeCNN:
+    """The loaded network and mean; `predict` maps BGR crops to (N, 198) coefficients."""
+
+    net: nn.Module
+    mean: np.ndarray
+    device: torch.device
+
+    @classmethod
+    def load(cls, cnn_dir: str | os.PathLike[str], device: str = "auto") -> ShapeCNN:
+        """Loads shape_model.{pth,py} and shape_mean.npz from `cnn_dir` onto `device`."""
+        pth, py, npz = shape_files(cnn_dir)
+        for path in (pth, py, npz):
+            if not path.is_file():
+                raise Extreme3DError(f"shape CNN file not found: {path}")
+        register_main_model(py)
+        net = _load_pickled_module(pth)
+        return cls.from_module(net, _load_mean(npz), device)
+
+    @classmethod
+    def from_module(cls, net: nn.Module, mean: np.ndarray, device: str = "auto") -> ShapeCNN:
+        """Wraps an existing network and mean (e.g. random weights for benchmarks)."""
+        dev = resolve_device(device)
+        return cls(net.to(dev).eval(), np.asarray(mean, np.float32), dev)
+
+    def preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
+        """(3, 224, 224) float32 input: the crop resized to 224x224, BGR, CHW, minus the mean."""
+        if image_bgr.ndim == 2:
+            image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
+        elif image_bgr.shape[2] == 4:
+            image_bgr = image_bgr[:, :, :3]
+        im = cv2.resize(image_bgr, (INPUT_SIZE, INPUT_SIZE)).astype(np.float64).transpose(2, 0, 1)
+        return (im - self.mean).astype(np.float32)
+
+    def predict(self, images_bgr: Sequence[np.ndarray], batch_size: int = 1) -> np.ndarray:
+        """(N, 198) float32 coefficients (99 shape, then 99 texture) for uint8 BGR crops."""
+        rows: list[np.ndarray] = []
+        step = max(1, batch_size)
+        for start in range(0, len(images_bgr), step):
+            chunk = images_bgr[start : start + step]
+            batch = torch.from_numpy(np.stack([self.preprocess(im) for im in chunk]))
+            with torch.inference_mode():
+                out = self.net(batch.to(self.device))
+            if isinstance(out, tuple | list):
+                out = out[0]
+            rows.append(out.reshape(len(chunk), -1).float().cpu().numpy())
+        coeffs = np.concatenate(rows) if rows else np.zeros((0, 2 * NUM_COEFFS), np.float32)
+        if coeffs.shape[1] < NUM_COEFFS:
+            raise Extreme3DError(
+                f"the shape CNN returns {coeffs.shape[1]} values, expected {2 * NUM_COEFFS}"
+            )
+        return coeffs
+
+
+def foundation_from_coeffs(
+    model: Any, alpha: np.ndarray, beta: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Coloured foundation of PIPELINE.md section 2: vertices (V,3) float32 mm, colours or None.
+
+    S = shapeMU + expMU + shapePC (alpha * shapeEV); T = clip(texMU + texPC (beta * texEV), 0,
+    255) truncated to uint8. Coefficients beyond the model's basis size are ignored.
+    """
+    k = min(len(alpha), model.shape_ev.shape[0])
+    a = np.asarray(alpha[:k], np.float64) * model.shape_ev[:k]
+    s = model.shape_mu.astype(np.float64) + model.exp_mu + model.shape_pc[:, :k] @ a
+    colors = None
+    if beta is not None and getattr(model, "tex_mu", None) is not None:
+        kt = min(len(beta), model.tex_ev.shape[0])
+        b = np.asarray(beta[:kt], np.float64) * model.tex_ev[:kt]
+        t = model.tex_mu.astype(np.float64) + model.tex_pc[:, :kt] @ b
+        colors = np.clip(t, 0, 255).astype(np.uint8).reshape(-1, 3)
+    return s.reshape(-1, 3).astype(np.float32), colors
+
+
+def format_alpha(alpha: np.ndarray, count: int = NUM_COEFFS) -> str:
+    """The .ply.alpha text: `count` coefficients one per line (zero padded), as np.savetxt."""
+    values = np.zeros(count, np.float64)
+    n = min(count, len(alpha))
+    values[:n] = np.asarray(alpha[:n], np.float64)
+    return "".join(f"{v:.18e}\n" for v in values)
