@@ -15,7 +15,9 @@ import traceback
 from extreme3d import Extreme3DError
 
 #: Modules that contribute subcommands (each has `register(subparsers)`).
-SUBCOMMAND_MODULES: list[str] = []
+SUBCOMMAND_MODULES: list[str] = [
+    "extreme3d.prepare_images",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

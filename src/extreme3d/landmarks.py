@@ -1,0 +1,191 @@
+"""Face detection and 68 iBUG landmarks with dlib, as the original (PIPELINE.md sections 0-1).
+
+The original runs dlib's frontal face detector (upsampling once) on the BGR array that OpenCV
+reads and the 68-point shape predictor on the RGB image; it keeps the first detection. We do
+the same, and also offer all faces sorted left to right.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from extreme3d import Extreme3DError
+from extreme3d.paths import dlib_dir
+
+PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+PREDICTOR_URL = "http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"
+
+#: Face order: "detector" = dlib's own order (the original's "first face"), else left to right.
+FaceOrder = Literal["detector", "left_to_right"]
+
+
+def _packaged_predictor() -> Path | None:
+    """The 68-point model inside the face_recognition_models package, found without importing
+    it (its __init__ imports pkg_resources, which may be missing)."""
+    try:
+        spec = importlib.util.find_spec("face_recognition_models")
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    for folder in spec.submodule_search_locations or []:
+        candidate = Path(folder) / "models" / PREDICTOR_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_predictor(path: str | os.PathLike[str] | None = None) -> Path:
+    """The shape-predictor file: `path` if given, else dlib_model/, else face_recognition_models."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise Extreme3DError(f"{p}: dlib landmark model not found")
+        return p
+    local = dlib_dir() / PREDICTOR_FILE
+    if local.is_file():
+        return local
+    packaged = _packaged_predictor()
+    if packaged is not None:
+        return packaged
+    raise Extreme3DError(
+        f"{local}: dlib landmark model not found; download {PREDICTOR_URL}, unpack it there "
+        "(or set EXTREME3D_DLIB_DIR), or `pip install face_recognition_models`"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _detector():
+    """dlib's HOG frontal face detector (cached)."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@functools.lru_cache(maxsize=4)
+def _predictor(path: str):
+    """A loaded dlib shape predictor (cached by path)."""
+    import dlib
+
+    try:
+        return dlib.shape_predictor(path)
+    except RuntimeError as exc:
+        raise Extreme3DError(f"{path}: cannot load dlib landmark model ({exc})") from None
+
+
+# --------------------------------------------------------------------------- images
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Reads an image as OpenCV does for the original (8-bit BGR, HxWx3): grey is expanded,
+    alpha dropped, 16-bit reduced to 8-bit. Unreadable file -> Extreme3DError naming it."""
+    import cv2
+
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except FileNotFoundError:
+        raise Extreme3DError(f"{p}: image not found") from None
+    except (OSError, ValueError) as exc:
+        msg = getattr(exc, "strerror", None) or exc
+        raise Extreme3DError(f"{p}: cannot read image ({msg})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        image = _read_with_pillow(p)
+    if image is None:
+        raise Extreme3DError(f"{p}: not a readable image (unknown or corrupt format)")
+    return to_bgr8(image)
+
+
+def _read_with_pillow(path: Path) -> np.ndarray | None:
+    """Fallback decoder for formats OpenCV lacks (returns BGR or None)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    except Exception:  # noqa: BLE001 - any decoder failure means "not readable"
+        return None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Any HxW / HxWx1 / HxWx3 / HxWx4 array of uint8/uint16/float -> contiguous 8-bit BGR."""
+    img = np.asarray(image)
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif np.issubdtype(img.dtype, np.floating):
+        scale = 255.0 if img.size and float(np.nanmax(img)) <= 1.0 else 1.0
+        img = np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"unsupported image shape {np.asarray(image).shape}")
+    return np.ascontiguousarray(img)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: dlib box (left, top, right, bottom) in pixels, detector score, and the
+    68 landmarks (68, 2) as (x, y) pixels of the image (integers from dlib, stored float32)."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: np.ndarray
+
+
+def detect_faces(
+    image_bgr: np.ndarray,
+    predictor_path: str | os.PathLike[str] | None = None,
+    order: FaceOrder = "left_to_right",
+    upsample: int = 1,
+) -> list[Face]:
+    """All faces in a BGR image with their 68 landmarks; detector on BGR, predictor on RGB."""
+    bgr = to_bgr8(image_bgr)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    predictor = _predictor(str(find_predictor(predictor_path)))
+    rects, scores, _ = _detector().run(bgr, upsample, 0.0)
+    faces = []
+    for rect, score in zip(rects, scores, strict=True):
+        shape = predictor(rgb, rect)
+        pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)],
+                       dtype=np.float32)
+        box = (int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom()))
+        faces.append(Face(box, float(score), pts))
+    if order == "left_to_right":
+        faces.sort(key=lambda f: (f.box[0], f.box[1]))
+    elif order != "detector":
+        raise ValueError(f"unknown face order {order!r}")
+    return faces
+
+
+def detect_landmarks(
+    image_bgr: np.ndarray,
+    source: str | os.PathLike[str] = "<image>",
+    predictor_path: str | os.PathLike[str] | None = None,
+    order: FaceOrder = "detector",
+) -> tuple[Face, int]:
+    """The first face (dlib's order by default, as the original) and the number of faces;
+    no face -> Extreme3DError naming `source`."""
+    faces = detect_faces(image_bgr, predictor_path, order=order)
+    if not faces:
+        raise Extreme3DError(f"{source}: no face detected")
+    return faces[0], len(faces)
