@@ -17,6 +17,7 @@ from extreme3d import Extreme3DError
 #: Modules that contribute subcommands (each has `register(subparsers)`).
 SUBCOMMAND_MODULES: list[str] = [
     "extreme3d.prepare_images",
+    "extreme3d.prepare.cli",
 ]
 
 
