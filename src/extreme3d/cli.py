@@ -18,6 +18,8 @@ from extreme3d import Extreme3DError
 SUBCOMMAND_MODULES: list[str] = [
     "extreme3d.prepare_images",
     "extreme3d.prepare.cli",
+    "extreme3d.testBatchModel",
+    "extreme3d.demo",
 ]
 
 

@@ -1,0 +1,708 @@
+"""Batch orchestration of the five stages (PIPELINE.md section 0), reusable from Python.
+
+Stages per image: ``prepare`` (read, landmarks, 500x500 crop), ``shape_cnn`` (identity
+coefficients and the coloured foundation), ``bump_cnn`` (bump map and mask), ``core`` (pose and
+expression fit, dense mesh, occlusion handling and soft symmetry) and ``write`` (every file
+written). Images go through prepare and the two CNNs in batches in this process; the core stage
+runs here (``jobs=1``) or in worker processes that each load the morphable model once.
+
+Fallbacks (chosen once per run, printed, and recorded per image in summary.json):
+
+- shape ``cnn``: the user's shape CNN (CNN/shape_model.*); ``landmarks``: no such files, the
+  identity is fitted to the 68 landmarks (extreme3d.fitting.fit_identity).
+- bump ``cnn``: the bump U-Net (CNN/ckpt_109_grad.pth.tar); ``photo``: a bump map estimated
+  from the photo itself (extreme3d.bump_photo, when installed); ``flat``: no detail (all 127)
+  with the mask of the rendered foundation.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from extreme3d import Extreme3DError, __version__
+from extreme3d.io.atomic import atomic_write_bytes, atomic_write_text
+
+#: Every mesh the core stage can write, `3D/<name>_<key>.ply`.
+ALL_OUTPUTS = (
+    "foundation_frontal",
+    "foundation_aligned",
+    "withBump_frontal",
+    "withBump_aligned",
+    "sparse_full_frontal",
+    "final_frontal",
+)
+#: The original's default set.
+DEFAULT_OUTPUTS = ("foundation_frontal", "foundation_aligned", "withBump_aligned", "final_frontal")
+#: Meshes that need soft symmetry (not produced with symmetry off).
+SYMMETRY_OUTPUTS = ("sparse_full_frontal", "final_frontal")
+STAGES = ("prepare", "shape_cnn", "bump_cnn", "core", "write")
+SHAPE_SOURCES = ("cnn", "landmarks")
+BUMP_SOURCES = ("cnn", "photo", "flat")
+MODEL_FILE = "BaselFaceModel_mod.h5"
+SFM_MODEL_FILE = "sfm_mod.h5"
+#: Side of the bump maps and the margin between them and the 500x500 crop (PIPELINE.md s. 5).
+BUMP_SIZE = 512
+BUMP_MARGIN = 6
+
+
+# --------------------------------------------------------------------------- options, records
+
+
+@dataclass
+class BatchOptions:
+    """Everything a batch run needs; defaults reproduce the original's testBatchModel.py."""
+
+    input_list: Path
+    output_dir: Path
+    landmark_dir: Path | None = None
+    model_path: Path | None = None  # default: paths.model_dir() / BaselFaceModel_mod.h5
+    cnn_dir: Path | None = None  # default: paths.cnn_dir()
+    device: str = "auto"
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
+    symmetry: bool = True
+    jobs: int = 1
+    batch_size: int = 4
+    preview: bool = False
+    shape_source: str | None = None  # None: cnn when its files exist, else landmarks
+    bump_source: str | None = None  # None: cnn if weights, else photo if available, else flat
+    fit_mode: str = "faithful"
+    progress: bool = True
+    threads: int | None = None
+
+
+@dataclass
+class ImageRecord:
+    """What happened to one list entry (one element of summary.json's "images")."""
+
+    name: str
+    path: str
+    line: int
+    status: str = "pending"  # done | failed
+    stage: str | None = None  # stage that failed
+    reason: str | None = None
+    shape_source: str | None = None
+    bump_source: str | None = None
+    num_faces: int | None = None
+    outputs: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    def fail(self, stage: str, reason: str) -> None:
+        """Marks the image failed at `stage` with a one-line reason."""
+        self.status, self.stage, self.reason = "failed", stage, reason.splitlines()[0]
+
+
+@dataclass
+class BatchSummary:
+    """Result of a run; `to_json` is what summary.json holds."""
+
+    options: dict[str, Any]
+    shape_source: str
+    bump_source: str
+    images: list[ImageRecord]
+    list_problems: list[dict[str, Any]]
+    wall_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> list[ImageRecord]:
+        """Images with every requested output written."""
+        return [r for r in self.images if r.status == "done"]
+
+    @property
+    def failed(self) -> list[ImageRecord]:
+        """Images that stopped at some stage."""
+        return [r for r in self.images if r.status != "done"]
+
+    def seconds_per_image(self) -> dict[str, float]:
+        """Mean seconds per finished image for each stage, and `total` (wall / images)."""
+        done = self.done
+        out = {s: (sum(r.seconds[s] for r in done) / len(done) if done else 0.0) for s in STAGES}
+        out["total"] = self.wall_s / len(done) if done else 0.0
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary.json document."""
+        return {
+            "extreme3d_version": __version__,
+            "options": self.options,
+            "shape_source": self.shape_source,
+            "bump_source": self.bump_source,
+            "images_total": len(self.images) + len(self.list_problems),
+            "images_done": len(self.done),
+            "images_failed": len(self.failed) + len(self.list_problems),
+            "wall_s": round(self.wall_s, 3),
+            "seconds_per_image": {k: round(v, 4) for k, v in self.seconds_per_image().items()},
+            "failed": [
+                {"name": r.name, "path": r.path, "line": r.line, "stage": r.stage,
+                 "reason": r.reason}
+                for r in self.failed
+            ] + self.list_problems,
+            "notes": self.notes,
+            "images": [asdict(r) for r in self.images],
+        }
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+def default_model_path() -> Path:
+    """3DMM_model/BaselFaceModel_mod.h5, else 3DMM_model/sfm_mod.h5 when only the Surrey model
+    was prepared (EXTREME3D_MODEL_DIR overrides the folder)."""
+    from extreme3d.paths import model_dir
+
+    bfm = model_dir() / MODEL_FILE
+    sfm = model_dir() / SFM_MODEL_FILE
+    return sfm if (not bfm.is_file() and sfm.is_file()) else bfm
+
+
+def check_model_path(path: Path) -> Path:
+    """`path` if it exists, else the one-line error naming it and the command that makes it."""
+    if not path.is_file():
+        raise Extreme3DError(
+            f"morphable model not found: {path} (create it with `extreme3d fetch-models sfm && "
+            f"extreme3d prepare-model sfm`, or `extreme3d prepare-model bfm`, or pass --model)"
+        )
+    return path
+
+
+def load_morphable(path: Path) -> Any:
+    """The MorphableModel of `path` (errors name the file)."""
+    from extreme3d.morphable import load_model
+
+    return load_model(check_model_path(path))
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Writes an 8-bit image as PNG atomically."""
+    import cv2
+
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise Extreme3DError(f"{path}: PNG encoding failed")
+    atomic_write_bytes(path, data.tobytes())
+
+
+def photo_bump_available() -> bool:
+    """True when the 'photo' bump source (extreme3d.bump_photo) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("extreme3d.bump_photo") is not None
+
+
+def choose_shape_source(requested: str | None, cnn_dir: Path) -> str:
+    """'cnn' or 'landmarks' (explicit choice checked; None = cnn when its files exist)."""
+    from extreme3d.models.shape_cnn import has_shape_cnn, shape_files
+
+    if requested is None:
+        return "cnn" if has_shape_cnn(cnn_dir) else "landmarks"
+    if requested not in SHAPE_SOURCES:
+        raise Extreme3DError(f"unknown shape source {requested!r} (use {', '.join(SHAPE_SOURCES)})")
+    if requested == "cnn":
+        for path in shape_files(cnn_dir):
+            if not path.is_file():
+                raise Extreme3DError(f"shape CNN file not found: {path}")
+    return requested
+
+
+def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
+    """'cnn', 'photo' or 'flat' (None = cnn if the weights exist, else photo if available)."""
+    from extreme3d.models.bump_cnn import BUMP_WEIGHTS
+
+    weights = cnn_dir / BUMP_WEIGHTS
+    if requested is None:
+        if weights.is_file():
+            return "cnn"
+        return "photo" if photo_bump_available() else "flat"
+    if requested not in BUMP_SOURCES:
+        raise Extreme3DError(f"unknown bump source {requested!r} (use {', '.join(BUMP_SOURCES)})")
+    if requested == "cnn" and not weights.is_file():
+        raise Extreme3DError(f"bump CNN weights not found: {weights}")
+    if requested == "photo" and not photo_bump_available():
+        raise Extreme3DError("bump source 'photo' needs extreme3d.bump_photo, not installed")
+    return requested
+
+
+def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
+    """One line per fallback decision, printed at the start of a run."""
+    from extreme3d.models.bump_cnn import BUMP_WEIGHTS
+
+    lines = []
+    if shape == "cnn":
+        lines.append(f"shape: cnn ({cnn_dir / 'shape_model.pth'})")
+    else:
+        lines.append(f"shape: landmarks (no shape CNN in {cnn_dir}: identity fitted to the "
+                     f"68 landmarks)")
+    if bump == "cnn":
+        lines.append(f"bump: cnn ({cnn_dir / BUMP_WEIGHTS})")
+    elif bump == "photo":
+        lines.append("bump: photo (bump map estimated from the photo, extreme3d.bump_photo)")
+    else:
+        lines.append(f"bump: flat (no {BUMP_WEIGHTS} in {cnn_dir}: no surface detail; mask of "
+                     f"the rendered foundation)")
+    return lines
+
+
+# --------------------------------------------------------------------------- prepare stage
+
+
+@dataclass
+class Prepared:
+    """A prepared image: 500x500 BGR crop and its 68 landmarks (crop pixels)."""
+
+    crop: np.ndarray
+    landmarks: np.ndarray
+    num_faces: int | None
+
+
+def prepare_image(
+    image_path: Path, name: str, landmark_dir: Path | None, out_dir: Path, rec: ImageRecord
+) -> Prepared:
+    """Stage 1 via extreme3d.prepare_images: crop + landmarks, writes imgs/<name>.png, .pts and
+    _detect.png; the time spent writing is counted as 'write'."""
+    from extreme3d import prepare_images
+
+    t0 = _now()
+    res = prepare_images.prepare_image(image_path, out_dir, landmark_dir, name=name)
+    elapsed = _now() - t0
+    rec.seconds["prepare"] += elapsed
+    rec.outputs += [f"imgs/{name}.png", f"imgs/{name}.pts", f"imgs/{name}_detect.png"]
+    return Prepared(np.ascontiguousarray(res.crop), np.asarray(res.landmarks, np.float64),
+                    res.num_faces)
+
+
+# --------------------------------------------------------------------------- core stage
+
+
+@dataclass
+class CoreTask:
+    """Input of the core stage for one image (pickled to a worker process)."""
+
+    index: int
+    name: str
+    out_dir: str
+    landmarks: np.ndarray
+    alpha: np.ndarray
+    bump: np.ndarray | None  # None: make it in the core stage (photo / flat source)
+    mask: np.ndarray | None
+    bump_source: str
+    outputs: tuple[str, ...]
+    symmetry: bool
+    fit_mode: str
+    crop: np.ndarray | None  # for the photo bump source and the preview
+    preview: bool
+
+
+@dataclass
+class CoreResult:
+    """What the core stage reports back for one image."""
+
+    index: int
+    ok: bool
+    reason: str | None
+    outputs: list[str]
+    seconds: dict[str, float]
+
+
+_WORKER_MODEL: Any = None
+
+
+def _init_worker(model_path: str) -> None:
+    """Process-pool initializer: loads the morphable model once per worker."""
+    global _WORKER_MODEL
+    _WORKER_MODEL = load_morphable(Path(model_path))
+
+
+def _worker_run(task: CoreTask) -> CoreResult:
+    """Runs the core stage in a worker with its preloaded model."""
+    return run_core(_WORKER_MODEL, task)
+
+
+def _field(obj: Any, name: str) -> Any:
+    """Attribute or dict item `name` of a result object."""
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def foundation_mask(model: Any, alpha: np.ndarray, fit: Any) -> np.ndarray:
+    """512x512 mask (255 where the posed foundation covers the crop, shifted by the margin)."""
+    from extreme3d.render import render
+
+    verts = model.shape(alpha=alpha, expr=_field(fit, "expr"))
+    _, depth = render(verts, model.faces_fill, _field(fit, "rvec"), _field(fit, "tvec"))
+    mask = np.zeros((BUMP_SIZE, BUMP_SIZE), np.uint8)
+    h, w = depth.shape
+    mask[BUMP_MARGIN : BUMP_MARGIN + h, BUMP_MARGIN : BUMP_MARGIN + w][depth < 1.0] = 255
+    return mask
+
+
+def photo_bump(crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any) -> tuple:
+    """(bump, mask) 512x512 uint8 from extreme3d.bump_photo (the 'photo' source)."""
+    from extreme3d import bump_photo
+
+    return bump_photo.estimate_bump(crop, landmarks, model=model, fit=fit)
+
+
+def run_core(model: Any, task: CoreTask) -> CoreResult:
+    """Fit, geometry and mesh writing for one image; never raises (failures are reported)."""
+    from extreme3d.fitting import fit_pose_expression
+    from extreme3d.geometry import run_geometry
+    from extreme3d.models.bump_cnn import flat_maps
+
+    secs = {"bump_cnn": 0.0, "core": 0.0, "write": 0.0}
+    written: list[str] = []
+    out = Path(task.out_dir)
+    try:
+        t0 = _now()
+        fit = fit_pose_expression(model, task.landmarks, task.alpha, mode=task.fit_mode)
+        secs["core"] += _now() - t0
+        bump, mask = task.bump, task.mask
+        if bump is None:
+            t0 = _now()
+            if task.bump_source == "photo":
+                bump, mask = photo_bump(task.crop, task.landmarks, model, fit)
+            else:
+                bump, mask = flat_maps(foundation_mask(model, task.alpha, fit))
+            secs["bump_cnn"] += _now() - t0
+            t0 = _now()
+            write_png(out / "bump" / f"{task.name}_bump.png", bump)
+            write_png(out / "bump" / f"{task.name}_mask.png", mask)
+            secs["write"] += _now() - t0
+        wanted = tuple(k for k in task.outputs if task.symmetry or k not in SYMMETRY_OUTPUTS)
+        need = set(wanted)
+        if task.preview:
+            need.add("final_frontal" if task.symmetry else "withBump_frontal")
+        t0 = _now()
+        geo = run_geometry(
+            model, task.alpha, _field(fit, "expr"), _field(fit, "rvec"), _field(fit, "tvec"),
+            bump, mask, symmetry=task.symmetry, outputs=tuple(k for k in ALL_OUTPUTS if k in need),
+        )
+        secs["core"] += _now() - t0
+        meshes = _field(geo, "meshes")
+        t0 = _now()
+        for key in wanted:
+            if key not in meshes:
+                raise Extreme3DError(f"the geometry stage produced no {key} mesh")
+            path = out / "3D" / f"{task.name}_{key}.ply"
+            meshes[key].save(path)
+            written.append(str(path.relative_to(out)))
+        if task.preview:
+            from extreme3d.preview import write_preview
+
+            mesh = meshes.get("final_frontal") or meshes.get("withBump_frontal")
+            ppath = out / "preview" / f"{task.name}.png"
+            write_preview(ppath, task.crop, mesh, _field(fit, "rvec"), _field(fit, "tvec"))
+            written.append(str(ppath.relative_to(out)))
+        secs["write"] += _now() - t0
+        return CoreResult(task.index, True, None, written, secs)
+    except Exception as exc:  # noqa: BLE001 - one image's failure must not stop the batch
+        reason = str(exc) if isinstance(exc, Extreme3DError) else f"{type(exc).__name__}: {exc}"
+        if os.environ.get("EXTREME3D_DEBUG"):
+            traceback.print_exc()
+        return CoreResult(task.index, False, reason, written, secs)
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+class _Progress:
+    """tqdm progress bar on stderr (or nothing), with message printing that keeps the bar."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def write(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr)
+
+    def update(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+
+
+def _pool(jobs: int, model_path: Path) -> cf.ProcessPoolExecutor:
+    """Process pool for the core stage; each worker loads the model once."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return cf.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(str(model_path),)
+    )
+
+
+def run_batch(
+    opts: BatchOptions, log: Callable[[str], None] | None = None
+) -> BatchSummary:
+    """Runs the whole batch and writes summary.json; per-image failures are recorded, not raised.
+
+    Raises Extreme3DError only for problems that stop every image (no model, bad options).
+    """
+    from extreme3d.models.device import configure_threads
+    from extreme3d.naming import read_input_list
+    from extreme3d.paths import cnn_dir as default_cnn_dir
+
+    start = _now()
+    cnn_dir = Path(opts.cnn_dir) if opts.cnn_dir else default_cnn_dir()
+    model_path = check_model_path(Path(opts.model_path or default_model_path()))
+    bad = [k for k in opts.outputs if k not in ALL_OUTPUTS]
+    if bad:
+        raise Extreme3DError(f"unknown output {bad[0]!r} (choose from {', '.join(ALL_OUTPUTS)})")
+    if opts.landmark_dir is not None and not Path(opts.landmark_dir).is_dir():
+        raise Extreme3DError(f"landmark folder not found: {opts.landmark_dir}")
+    shape_src = choose_shape_source(opts.shape_source, cnn_dir)
+    bump_src = choose_bump_source(opts.bump_source, cnn_dir)
+    listing = read_input_list(opts.input_list)
+    out = Path(opts.output_dir).absolute()
+    for sub in ("imgs", "shape", "bump", "3D") + (("preview",) if opts.preview else ()):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    threads = configure_threads(opts.threads)
+
+    records = [ImageRecord(e.name, str(e.path), e.line) for e in listing.entries]
+    problems = [{"name": None, "path": p.text, "line": p.line, "stage": "list",
+                 "reason": p.message} for p in listing.problems]
+    summary = BatchSummary(
+        options={
+            "input_list": str(opts.input_list), "output_dir": str(out),
+            "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
+            "model": str(model_path), "cnn_dir": str(cnn_dir), "device": opts.device,
+            "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
+            "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
+            "torch_threads": threads,
+        },
+        shape_source=shape_src, bump_source=bump_src, images=records, list_problems=problems,
+    )
+    if not opts.symmetry and any(k in SYMMETRY_OUTPUTS for k in opts.outputs):
+        summary.notes.append("soft symmetry off: sparse_full_frontal/final_frontal not written")
+    progress = _Progress(len(records), opts.progress)
+    say = log or progress.write
+    for line in describe_sources(shape_src, bump_src, cnn_dir):
+        say(line)
+    for p in listing.problems:
+        say(f"skipped: {p.message}")
+
+    model = load_morphable(model_path)
+    shape_net = bump_net = None
+    if shape_src == "cnn":
+        from extreme3d.models.shape_cnn import ShapeCNN
+
+        shape_net = ShapeCNN.load(cnn_dir, opts.device)
+    if bump_src == "cnn":
+        from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpCNN
+
+        bump_net = BumpCNN.load(cnn_dir / BUMP_WEIGHTS, opts.device)
+
+    im_list: list[str] = []
+    pool = _pool(opts.jobs, model_path) if opts.jobs > 1 else None
+    pending: dict[cf.Future, int] = {}
+
+    def finish(res: CoreResult) -> None:
+        rec = records[res.index]
+        for k, v in res.seconds.items():
+            rec.seconds[k] += v
+        rec.outputs += res.outputs
+        if res.ok:
+            rec.status = "done"
+        else:
+            rec.fail("core", res.reason or "unknown error")
+            say(f"failed: {rec.path}: {rec.reason}")
+        progress.update()
+
+    def harvest(block: bool, limit: int = 0) -> None:
+        while pending and (block or len(pending) > limit):
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                idx = pending.pop(fut)
+                try:
+                    finish(fut.result())
+                except Exception as exc:  # noqa: BLE001 - a crashed worker fails its image
+                    finish(CoreResult(idx, False, f"worker crashed: {exc}", [], {}))
+        for fut in [f for f in pending if f.done()]:
+            finish(fut.result())
+            del pending[fut]
+
+    try:
+        for chunk in _chunks(list(range(len(records))), opts.batch_size):
+            prepared: dict[int, Prepared] = {}
+            for i in chunk:
+                rec, entry = records[i], listing.entries[i]
+                rec.shape_source, rec.bump_source = shape_src, bump_src
+                try:
+                    prepared[i] = prepare_image(
+                        entry.path, entry.name,
+                        Path(opts.landmark_dir) if opts.landmark_dir else None, out, rec,
+                    )
+                    rec.num_faces = prepared[i].num_faces
+                    im_list.append(str(out / "imgs" / f"{entry.name}.png"))
+                except Exception as exc:  # noqa: BLE001
+                    rec.fail("prepare", _reason(exc))
+                    say(f"skipped: {rec.path}: {rec.reason}")
+                    progress.update()
+            atomic_write_text(out / "imList.txt", "".join(f"{p}\n" for p in im_list))
+            ids = list(prepared)
+            if not ids:
+                continue
+            alphas = _shape_stage(ids, prepared, records, model, shape_net, out, opts, say)
+            ids = [i for i in ids if i in alphas]
+            bumps = _bump_stage(ids, prepared, records, bump_net, out, opts, say)
+            for i in ids:
+                if i not in bumps:
+                    continue
+                bump, mask = bumps[i]
+                task = CoreTask(
+                    i, records[i].name, str(out), prepared[i].landmarks, alphas[i], bump, mask,
+                    bump_src, tuple(opts.outputs), opts.symmetry, opts.fit_mode,
+                    prepared[i].crop if (opts.preview or bump is None) else None, opts.preview,
+                )
+                if pool is None:
+                    finish(run_core(model, task))
+                else:
+                    pending[pool.submit(_worker_run, task)] = i
+                    harvest(block=False, limit=2 * opts.jobs)
+        harvest(block=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+    summary.wall_s = _now() - start
+    atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
+    return summary
+
+
+def _reason(exc: BaseException) -> str:
+    """One-line reason of a per-image failure."""
+    if isinstance(exc, Extreme3DError | FileNotFoundError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _shape_stage(
+    ids: list[int], prepared: dict[int, Prepared], records: list[ImageRecord], model: Any,
+    shape_net: Any, out: Path, opts: BatchOptions, say: Callable[[str], None],
+) -> dict[int, np.ndarray]:
+    """Identity coefficients for each prepared image; writes shape/<name>.ply(.alpha)."""
+    from extreme3d.mesh import Mesh
+    from extreme3d.models.shape_cnn import NUM_COEFFS, format_alpha, foundation_from_coeffs
+
+    alphas: dict[int, np.ndarray] = {}
+    betas: dict[int, np.ndarray | None] = {}
+    if shape_net is not None:
+        t0 = _now()
+        coeffs = shape_net.predict([prepared[i].crop for i in ids], opts.batch_size)
+        per = (_now() - t0) / len(ids)
+        for i, row in zip(ids, coeffs, strict=True):
+            records[i].seconds["shape_cnn"] += per
+            alphas[i] = row[:NUM_COEFFS].astype(np.float64)
+            betas[i] = row[NUM_COEFFS : 2 * NUM_COEFFS] if len(row) >= 2 * NUM_COEFFS else None
+    else:
+        from extreme3d.fitting import fit_identity
+
+        for i in ids:
+            t0 = _now()
+            try:
+                res = fit_identity(model, prepared[i].landmarks)
+                alpha = res if isinstance(res, np.ndarray) else _field(res, "alpha")
+                alphas[i] = np.asarray(alpha, np.float64).reshape(-1)
+                betas[i] = None
+            except Exception as exc:  # noqa: BLE001
+                records[i].fail("shape_cnn", _reason(exc))
+                say(f"failed: {records[i].path}: {records[i].reason}")
+            records[i].seconds["shape_cnn"] += _now() - t0
+    for i in list(alphas):
+        rec = records[i]
+        t0 = _now()
+        try:
+            k = model.num_shape
+            alpha = alphas[i]
+            verts, colors = foundation_from_coeffs(model, alpha, betas[i])
+            atomic_write_text(out / "shape" / f"{rec.name}.ply.alpha", format_alpha(alpha))
+            Mesh(verts, model.faces, colors).save(out / "shape" / f"{rec.name}.ply", style="python")
+            rec.outputs += [f"shape/{rec.name}.ply.alpha", f"shape/{rec.name}.ply"]
+            full = np.zeros(k, np.float64)
+            full[: min(k, len(alpha))] = alpha[:k]
+            alphas[i] = full
+        except Exception as exc:  # noqa: BLE001
+            rec.fail("shape_cnn", _reason(exc))
+            say(f"failed: {rec.path}: {rec.reason}")
+            del alphas[i]
+        rec.seconds["write"] += _now() - t0
+    return alphas
+
+
+def _bump_stage(
+    ids: list[int], prepared: dict[int, Prepared], records: list[ImageRecord], bump_net: Any,
+    out: Path, opts: BatchOptions, say: Callable[[str], None],
+) -> dict[int, tuple[np.ndarray | None, np.ndarray | None]]:
+    """Bump map and mask per image from the CNN (written to bump/); (None, None) when the core
+    stage makes them (photo and flat sources)."""
+    if bump_net is None:
+        return dict.fromkeys(ids, (None, None))
+    result: dict[int, tuple[np.ndarray | None, np.ndarray | None]] = {}
+    t0 = _now()
+    try:
+        maps = bump_net.predict([prepared[i].crop[:, :, ::-1] for i in ids], opts.batch_size)
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every image of the batch fails
+        for i in ids:
+            records[i].fail("bump_cnn", _reason(exc))
+            say(f"failed: {records[i].path}: {records[i].reason}")
+        return result
+    per = (_now() - t0) / len(ids)
+    for i, (bump, mask) in zip(ids, maps, strict=True):
+        rec = records[i]
+        rec.seconds["bump_cnn"] += per
+        t1 = _now()
+        try:
+            write_png(out / "bump" / f"{rec.name}_bump.png", bump)
+            write_png(out / "bump" / f"{rec.name}_mask.png", mask)
+            rec.outputs += [f"bump/{rec.name}_bump.png", f"bump/{rec.name}_mask.png"]
+            result[i] = (bump, mask)
+        except Exception as exc:  # noqa: BLE001
+            rec.fail("bump_cnn", _reason(exc))
+            say(f"failed: {rec.path}: {rec.reason}")
+        rec.seconds["write"] += _now() - t1
+    return result
+
+
+def format_summary(summary: BatchSummary) -> str:
+    """The final human-readable summary printed after a run."""
+    sp = summary.seconds_per_image()
+    n_fail = len(summary.failed) + len(summary.list_problems)
+    lines = [
+        f"done: {len(summary.done)} image(s), failed/skipped: {n_fail}, "
+        f"{summary.wall_s:.1f} s in total (shape: {summary.shape_source}, "
+        f"bump: {summary.bump_source})",
+        "seconds per image: " + ", ".join(f"{k} {sp[k]:.2f}" for k in (*STAGES, "total")),
+    ]
+    for r in summary.failed:
+        lines.append(f"  failed [{r.stage}] {r.path}: {r.reason}")
+    for p in summary.list_problems:
+        lines.append(f"  skipped [list] {p['reason']}")
+    lines += summary.notes
+    lines.append(f"outputs in {summary.options['output_dir']} (summary.json)")
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""`python -m extreme3d.testBatchModel <inputList> <outputDir> [<landmarkDir>]`, `extreme3d batch`.
+
+Same arguments and output tree as the original's demoCode/testBatchModel.py (imgs/, shape/,
+bump/, 3D/, imList.txt), plus options; see docs/batch.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from extreme3d.pipeline import (
+    ALL_OUTPUTS,
+    BUMP_SOURCES,
+    DEFAULT_OUTPUTS,
+    SHAPE_SOURCES,
+    BatchOptions,
+    format_summary,
+    run_batch,
+)
+
+
+def _outputs(text: str) -> tuple[str, ...]:
+    """Parses --outputs: comma-separated mesh keys, 'all' or 'default'."""
+    if text.strip() == "all":
+        return ALL_OUTPUTS
+    if text.strip() == "default":
+        return DEFAULT_OUTPUTS
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    bad = [k for k in keys if k not in ALL_OUTPUTS]
+    if bad or not keys:
+        raise argparse.ArgumentTypeError(
+            f"unknown output {bad[0] if bad else text!r}; choose from {', '.join(ALL_OUTPUTS)}, "
+            f"'default' or 'all'"
+        )
+    return keys
+
+
+def _positive(text: str) -> int:
+    """A positive integer argument."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The batch command's arguments (shared by the module entry point and `extreme3d batch`)."""
+    parser.add_argument("input_list", type=Path, help="text file, one image path per line")
+    parser.add_argument("output_dir", type=Path, help="output folder (created if missing)")
+    parser.add_argument("landmark_dir", type=Path, nargs="?", default=None,
+                        help="folder of <name>.pts files (68 points); default: dlib detection")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="morphable model .h5 (default: 3DMM_model/BaselFaceModel_mod.h5)")
+    parser.add_argument("--cnn-dir", type=Path, default=None,
+                        help="folder with shape_model.{pth,py}, shape_mean.npz and "
+                             "ckpt_109_grad.pth.tar (default: ./CNN)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                        help="torch device for the CNNs (default: auto)")
+    parser.add_argument("--outputs", type=_outputs, default=DEFAULT_OUTPUTS,
+                        help="comma-separated meshes to write in 3D/ ('all', 'default' = "
+                             + ",".join(DEFAULT_OUTPUTS) + ")")
+    parser.add_argument("--no-symmetry", dest="symmetry", action="store_false",
+                        help="skip occlusion handling and soft symmetry (ends at withBump)")
+    parser.add_argument("--jobs", type=_positive, default=1,
+                        help="worker processes for the fitting/geometry stage (default: 1)")
+    parser.add_argument("--batch-size", type=_positive, default=4,
+                        help="images per CNN batch (default: 4)")
+    parser.add_argument("--shape-source", choices=SHAPE_SOURCES, default=None,
+                        help="identity from the shape CNN or from the landmarks "
+                             "(default: cnn when its files exist)")
+    parser.add_argument("--bump-source", choices=BUMP_SOURCES, default=None,
+                        help="bump map from the bump CNN, the photo or flat (default: cnn when "
+                             "its weights exist, else photo if available, else flat)")
+    parser.add_argument("--fit-mode", choices=("faithful", "best"), default="faithful",
+                        help="pose fit as the original (faithful) or refined (best)")
+    parser.add_argument("--preview", action="store_true",
+                        help="write preview/<name>.png: crop, shaded mesh frontal and posed")
+    parser.add_argument("--threads", type=_positive, default=None,
+                        help="torch CPU threads (default: the usable cores)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar")
+
+
+def options_from_args(args: argparse.Namespace) -> BatchOptions:
+    """BatchOptions from parsed arguments."""
+    return BatchOptions(
+        input_list=args.input_list, output_dir=args.output_dir, landmark_dir=args.landmark_dir,
+        model_path=args.model, cnn_dir=args.cnn_dir, device=args.device,
+        outputs=tuple(args.outputs), symmetry=args.symmetry, jobs=args.jobs,
+        batch_size=args.batch_size, preview=args.preview, shape_source=args.shape_source,
+        bump_source=args.bump_source, fit_mode=args.fit_mode, progress=args.progress,
+        threads=args.threads,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the batch; exit code 0 when at least one image was done (or the list was empty)."""
+    summary = run_batch(options_from_args(args))
+    print(format_summary(summary))
+    total = len(summary.images)
+    return 0 if summary.done or total == 0 else 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds `extreme3d batch`."""
+    parser = subparsers.add_parser(
+        "batch", help="reconstruct every image of a list (the original's testBatchModel.py)",
+        description=__doc__,
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m extreme3d.testBatchModel ...`: the same as `extreme3d batch ...`."""
+    from extreme3d.cli import run_guarded
+
+    parser = argparse.ArgumentParser(
+        prog="python -m extreme3d.testBatchModel",
+        usage="%(prog)s <inputList> <outputDir> [<landmarkDir>] [options]",
+        description=__doc__,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_guarded(run, args, args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
