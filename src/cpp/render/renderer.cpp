@@ -34,6 +34,12 @@ void check_camera(const Camera& cam) {
         throw std::invalid_argument("render: focal must be a positive finite number of pixels");
     if (!(cam.near_plane > 0) || !(cam.far_plane > cam.near_plane) || !std::isfinite(cam.far_plane))
         throw std::invalid_argument("render: need 0 < near < far (mm)");
+    if (cam.width < 1 || cam.height < 1 || cam.width > OsmesaContext::kMaxSize ||
+        cam.height > OsmesaContext::kMaxSize) {
+        throw std::invalid_argument("render: image size must be in 1.." +
+                                    std::to_string(OsmesaContext::kMaxSize) + " pixels, got " +
+                                    std::to_string(cam.width) + "x" + std::to_string(cam.height));
+    }
 }
 
 /// Column-major GL projection matrix of the intrinsics: window x = -f X/Z + cx and window y
@@ -224,7 +230,8 @@ RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& face
 }
 
 RowMatrixXf depth_to_metric(const RowMatrixXf& depth, const Camera& cam) {
-    check_camera(cam);
+    if (!(cam.near_plane > 0) || !(cam.far_plane > cam.near_plane) || !std::isfinite(cam.far_plane))
+        throw std::invalid_argument("depth_to_metric: need 0 < near < far (mm)");
     const double n = cam.near_plane, f = cam.far_plane;
     return depth.unaryExpr([n, f](float d) {
         return d >= 1.0f ? 0.0f : float(-n * f / (f - double(d) * (f - n)));
