@@ -1,0 +1,71 @@
+"""Image names (PIPELINE.md section 0) and input-list parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from extreme3d import Extreme3DError
+from extreme3d.naming import image_name, parse_input_lines, read_input_list
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("x.jpg.jpg", "x"),  # as the paper data (nsa-director-...jpg.jpg)
+        ("Mr.Smith.jpg", "Mr.Smith"),  # the C++ original would say "Mr"
+        ("/a/b/photo.PNG", "photo"),
+        ("dir/archive.tar.png", "archive.tar"),  # second extension is not an image one
+        ("x.jpeg.JPG", "x"),
+        ("noext", "noext"),
+        (".hidden.png", ".hidden"),
+        ("C:\\photos\\win.bmp", "win"),  # backslash separates, as ntpath in the original
+        ("my photo 1.jpg", "my photo 1"),
+    ],
+)
+def test_image_name(path, name):
+    assert image_name(path) == name
+
+
+def test_empty_name_is_an_error():
+    with pytest.raises(Extreme3DError, match="cannot derive"):
+        image_name("/some/dir/")
+
+
+def test_list_lines_crlf_blank_short_spaces_duplicates():
+    lines = [
+        "/data/a b/c d.jpg\r\n",
+        "\r\n",
+        "   \n",
+        "# a comment\n",
+        "x.jp\n",
+        "/q/x.jpg.jpg\n",
+        "/r/x.png",  # same name 'x' as the line before: error for this later line
+        "  /s/y.png  \r\n",
+    ]
+    parsed = parse_input_lines(lines, "list.txt")
+    assert [(str(e.path), e.name, e.line) for e in parsed.entries] == [
+        ("/data/a b/c d.jpg", "c d", 1),
+        ("/q/x.jpg.jpg", "x", 6),
+        ("/s/y.png", "y", 8),
+    ]
+    assert [p.line for p in parsed.problems] == [5, 7]
+    assert "too short" in parsed.problems[0].message
+    dup = parsed.problems[1].message
+    assert dup.startswith("/r/x.png: image name 'x' already used by line 6 of list.txt")
+
+
+def test_read_input_list_relative_to_list_folder(tmp_path, monkeypatch):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "face one.jpg").write_bytes(b"")
+    lst = tmp_path / "list.txt"
+    lst.write_bytes(b"\xef\xbb\xbfimgs/face one.jpg\r\n/abs/two.png\r\n")  # BOM + CRLF
+    monkeypatch.chdir("/")
+    parsed = read_input_list(lst)
+    assert parsed.entries[0].path == tmp_path / "imgs" / "face one.jpg"
+    assert parsed.entries[0].name == "face one"
+    assert str(parsed.entries[1].path) == "/abs/two.png" and not parsed.problems
+
+
+def test_missing_list(tmp_path):
+    with pytest.raises(Extreme3DError, match=r"nolist\.txt: input list not found"):
+        read_input_list(tmp_path / "nolist.txt")
