@@ -74,25 +74,23 @@ def _from_scipy(value) -> object:
 def load_mat(path: str | Path) -> dict[str, object]:
     """Variables of a MATLAB .mat file (v5 via scipy, v7.3 via h5py), squeezed, structs as
     dicts; one-line Extreme3DError when the file is missing or unreadable."""
+    import h5py
     import scipy.io
 
     p = Path(path)
     if not p.is_file():
         raise Extreme3DError(f"{p}: file not found")
+    if h5py.is_hdf5(p):  # MATLAB v7.3 (HDF5 with a 512-byte MATLAB header block)
+        try:
+            with h5py.File(p, "r") as f:
+                return {k: _from_h5(v) for k, v in f.items() if not k.startswith("#")}
+        except (OSError, KeyError, TypeError) as exc:
+            raise Extreme3DError(f"{p}: not a readable .mat file ({exc})") from exc
     try:
         raw = scipy.io.loadmat(str(p), squeeze_me=True, struct_as_record=False)
-        return {k: _from_scipy(v) for k, v in raw.items() if not k.startswith("__")}
-    except NotImplementedError:
-        pass  # MATLAB v7.3: an HDF5 file
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         raise Extreme3DError(f"{p}: not a readable .mat file ({exc})") from exc
-    import h5py
-
-    try:
-        with h5py.File(p, "r") as f:
-            return {k: _from_h5(v) for k, v in f.items() if not k.startswith("#")}
-    except OSError as exc:
-        raise Extreme3DError(f"{p}: not a readable .mat file ({exc})") from exc
+    return {k: _from_scipy(v) for k, v in raw.items() if not k.startswith("__")}
 
 
 def _get(variables: dict, path: Path, name: str) -> np.ndarray:
