@@ -12,12 +12,11 @@ import pytest
 from extreme3d.cli import main as cli_main
 from extreme3d.prepare import sfm as sfm_mod
 
-eos = pytest.importorskip("eos")
-
 
 @pytest.fixture(scope="module")
 def eos_model(sfm_dir: Path):
-    """The Surrey shape model and blendshapes as eos reads them."""
+    """The Surrey shape model and blendshapes as eos itself reads them (the reference)."""
+    eos = pytest.importorskip("eos")
     model = eos.morphablemodel.load_model(str(sfm_dir / "sfm_shape_3448.bin"))
     blend = eos.morphablemodel.load_blendshapes(str(sfm_dir / "expression_blendshapes_3448.bin"))
     return model.get_shape_model(), blend
@@ -53,8 +52,27 @@ def test_shape_model_round_trip(sfm_model, eos_model):
     np.testing.assert_array_equal(sfm_model.faces, np.asarray(shape.get_triangle_list()))
 
 
-def test_expression_blendshapes(sfm_model, eos_model):
+def test_cereal_reader_rejects_broken_archives(sfm_dir, tmp_path):
+    from extreme3d import Extreme3DError
+
+    for name in (sfm_mod.SHAPE_FILE, sfm_mod.BLENDSHAPES_FILE):
+        data = (sfm_dir / name).read_bytes()
+        broken = tmp_path / name
+        broken.write_bytes(data[: len(data) // 2])
+        is_shape = name == sfm_mod.SHAPE_FILE
+        reader = sfm_mod.read_shape_model if is_shape else sfm_mod.read_blendshapes
+        with pytest.raises(Extreme3DError, match=rf"{name}: (truncated|not an eos)"):
+            reader(broken)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\xff" * 64)
+    with pytest.raises(Extreme3DError, match="junk.bin: not an eos model file"):
+        sfm_mod.read_shape_model(junk)
+
+
+def test_expression_blendshapes(sfm_model, eos_model, sfm_dir):
     _, blend = eos_model
+    names, _ = sfm_mod.read_blendshapes(sfm_dir / sfm_mod.BLENDSHAPES_FILE)
+    assert names == ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
     assert sfm_model.num_expr == len(blend) == 6
     np.testing.assert_array_equal(sfm_model.exp_ev, np.ones(6))
     np.testing.assert_array_equal(sfm_model.exp_mu, np.zeros_like(sfm_model.exp_mu))

@@ -120,33 +120,96 @@ def _read_mapping(path: Path) -> dict[int, int]:
     return mapping
 
 
+class _CerealReader:
+    """Minimal reader of cereal's little-endian binary archives as eos writes them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = path.read_bytes()
+        self.pos = 0
+
+    def _take(self, n: int) -> bytes:
+        """The next n bytes; an error when the file ends first."""
+        if n < 0 or self.pos + n > len(self.data):
+            raise Extreme3DError(f"{self.path}: truncated or not an eos model file")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def scalar(self, fmt: str) -> int:
+        """One little-endian integer (struct format letter: I, i or Q)."""
+        import struct
+
+        size = struct.calcsize("<" + fmt)
+        return struct.unpack("<" + fmt, self._take(size))[0]
+
+    def matrix(self) -> np.ndarray:
+        """An Eigen float matrix: int32 rows, int32 cols, column-major float32 data."""
+        rows, cols = self.scalar("i"), self.scalar("i")
+        if rows < 0 or cols < 0:
+            raise Extreme3DError(f"{self.path}: not an eos model file (matrix {rows} x {cols})")
+        flat = np.frombuffer(self._take(4 * rows * cols), dtype="<f4")
+        return flat.reshape(cols, rows).T.astype(np.float64)
+
+    def string(self) -> str:
+        """A std::string: uint64 size, then the bytes."""
+        return self._take(self.scalar("Q")).decode("utf-8", errors="replace")
+
+
+def read_shape_model(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean (3V,), orthonormal basis (3V, K), eigenvalues (K,), triangles (F, 3)) of an eos
+    MorphableModel archive (sfm_shape_3448.bin): a uint32 class version (1-4), then the shape
+    PcaModel (mean, basis, eigenvalues as Eigen matrices, triangle list as a uint64 count of
+    int32 triples). The rest (colour model, texture coordinates) is not needed."""
+    reader = _CerealReader(path)
+    version = reader.scalar("I")
+    if not 1 <= version <= 4:
+        raise Extreme3DError(f"{path}: not an eos model file (version {version})")
+    mean = reader.matrix().reshape(-1)
+    basis = reader.matrix()
+    eigenvalues = reader.matrix().reshape(-1)
+    count = reader.scalar("Q")
+    if count > len(reader.data) // 12:
+        raise Extreme3DError(f"{path}: not an eos model file ({count} triangles)")
+    triangles = np.frombuffer(reader._take(12 * count), dtype="<i4").reshape(-1, 3)
+    n3 = mean.size
+    if n3 == 0 or n3 % 3 or basis.shape != (n3, eigenvalues.size):
+        raise Extreme3DError(
+            f"{path}: inconsistent shape model (mean {n3}, basis {basis.shape}, "
+            f"{eigenvalues.size} eigenvalues)"
+        )
+    if triangles.size and (triangles.min() < 0 or triangles.max() >= n3 // 3):
+        raise Extreme3DError(f"{path}: triangle index out of range")
+    return mean, basis, eigenvalues, triangles.astype(np.int64)
+
+
+def read_blendshapes(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, deformations (3V, E)) of an eos blendshapes archive: a uint64 count, then per
+    blendshape its name (std::string) and deformation (Eigen float vector)."""
+    reader = _CerealReader(path)
+    count = reader.scalar("Q")
+    if count > 1000:
+        raise Extreme3DError(f"{path}: not an eos blendshapes file ({count} blendshapes)")
+    names, columns = [], []
+    for _ in range(count):
+        names.append(reader.string())
+        columns.append(reader.matrix().reshape(-1))
+    if not columns or len({c.size for c in columns}) != 1:
+        raise Extreme3DError(f"{path}: blendshapes missing or of different sizes")
+    return tuple(names), np.stack(columns, axis=1)
+
+
 def read_sfm(src_dir: str | Path) -> SurreyModel:
-    """Reads the Surrey model files of src_dir (needs the `eos` module, pip package eos-py)."""
+    """Reads the Surrey model files of src_dir (the eos .bin archives are parsed directly, so
+    the eos package is not needed)."""
     src = Path(src_dir)
     paths = {name: _require(src, name) for name in CONVERTER_FILES}
-    try:
-        import eos
-    except ImportError as exc:
-        raise Extreme3DError(
-            f"{paths[SHAPE_FILE]}: reading the Surrey model needs the eos module "
-            "(`pip install eos-py==1.5.0`)"
-        ) from exc
-    try:
-        model = eos.morphablemodel.load_model(str(paths[SHAPE_FILE]))
-    except Exception as exc:  # eos raises plain RuntimeErrors for broken archives
-        raise Extreme3DError(f"{paths[SHAPE_FILE]}: cannot read the model ({exc})") from exc
-    try:
-        blend = eos.morphablemodel.load_blendshapes(str(paths[BLENDSHAPES_FILE]))
-    except Exception as exc:
-        raise Extreme3DError(f"{paths[BLENDSHAPES_FILE]}: cannot read ({exc})") from exc
-    shape = model.get_shape_model()
-    mean = np.asarray(shape.get_mean(), dtype=np.float64).reshape(-1, 3)
-    n3 = mean.size
-    blendshapes = np.stack([np.asarray(b.deformation, dtype=np.float64) for b in blend], axis=1)
-    if blendshapes.shape[0] != n3:
+    mean, basis, eigenvalues, triangles = read_shape_model(paths[SHAPE_FILE])
+    names, blendshapes = read_blendshapes(paths[BLENDSHAPES_FILE])
+    if blendshapes.shape[0] != mean.size:
         raise Extreme3DError(
             f"{paths[BLENDSHAPES_FILE]}: blendshapes have {blendshapes.shape[0]} rows, "
-            f"the model has {n3}"
+            f"the model has {mean.size}"
         )
     try:
         contours = json.loads(paths[CONTOURS_FILE].read_text())["model_contour"]
@@ -154,14 +217,18 @@ def read_sfm(src_dir: str | Path) -> SurreyModel:
         left = tuple(int(v) for v in contours["left_contour"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise Extreme3DError(f"{paths[CONTOURS_FILE]}: cannot read the contours ({exc})") from exc
+    nv = mean.size // 3
+    mapping = _read_mapping(paths[MAPPING_FILE])
+    if any(not 0 <= v < nv for v in (*right, *left, *mapping.values())):
+        raise Extreme3DError(f"{src}: landmark or contour vertex out of range 0..{nv - 1}")
     return SurreyModel(
-        mean=mean,
-        basis=np.asarray(shape.get_orthonormal_pca_basis(), dtype=np.float64),
-        eigenvalues=np.asarray(shape.get_eigenvalues(), dtype=np.float64),
+        mean=mean.reshape(-1, 3),
+        basis=basis,
+        eigenvalues=eigenvalues,
         blendshapes=blendshapes,
-        blendshape_names=tuple(str(b.name) for b in blend),
-        triangles=np.asarray(shape.get_triangle_list(), dtype=np.int64).reshape(-1, 3),
-        mapping=_read_mapping(paths[MAPPING_FILE]),
+        blendshape_names=names,
+        triangles=triangles,
+        mapping=mapping,
         right_contour=right,
         left_contour=left,
     )
