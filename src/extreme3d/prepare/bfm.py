@@ -71,9 +71,9 @@ def _from_scipy(value) -> object:
     return value
 
 
-def load_mat(path: str | Path) -> dict[str, object]:
-    """Variables of a MATLAB .mat file (v5 via scipy, v7.3 via h5py), squeezed, structs as
-    dicts; one-line Extreme3DError when the file is missing or unreadable."""
+def load_mat(path: str | Path, names: tuple[str, ...] | None = None) -> dict[str, object]:
+    """Variables (all, or only `names`) of a MATLAB .mat file (v5 via scipy, v7.3 via h5py),
+    squeezed, structs as dicts; one-line Extreme3DError when the file is missing or unreadable."""
     import h5py
     import scipy.io
 
@@ -83,11 +83,17 @@ def load_mat(path: str | Path) -> dict[str, object]:
     if h5py.is_hdf5(p):  # MATLAB v7.3 (HDF5 with a 512-byte MATLAB header block)
         try:
             with h5py.File(p, "r") as f:
-                return {k: _from_h5(v) for k, v in f.items() if not k.startswith("#")}
+                return {
+                    k: _from_h5(v) for k, v in f.items()
+                    if not k.startswith("#") and (names is None or k in names)
+                }
         except (OSError, KeyError, TypeError) as exc:
             raise Extreme3DError(f"{p}: not a readable .mat file ({exc})") from exc
     try:
-        raw = scipy.io.loadmat(str(p), squeeze_me=True, struct_as_record=False)
+        raw = scipy.io.loadmat(
+            str(p), squeeze_me=True, struct_as_record=False,
+            variable_names=list(names) if names is not None else None,
+        )
     except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         raise Extreme3DError(f"{p}: not a readable .mat file ({exc})") from exc
     return {k: _from_scipy(v) for k, v in raw.items() if not k.startswith("__")}
@@ -125,7 +131,7 @@ def bfm_arrays(
     bfm_path = _require(Path(bfm_mat), BFM_HINT)
     exp_path = _require(Path(expression_mat), EXPRESSION_HINT)
     struct_path = _require(Path(struct_mat), STRUCT_HINT)
-    struct_vars = load_mat(struct_path)
+    struct_vars = load_mat(struct_path, ("mod_struct",))
     mod = struct_vars.get("mod_struct")
     if not isinstance(mod, dict):
         raise Extreme3DError(f"{struct_path}: variable 'mod_struct' (a struct) missing")
@@ -147,7 +153,7 @@ def bfm_arrays(
             "kept vertex"
         )
 
-    bfm = load_mat(bfm_path)
+    bfm = load_mat(bfm_path, ("shapeMU", "shapePC", "shapeEV", "texMU", "texPC", "texEV"))
     shape_mu = _get(bfm, bfm_path, "shapeMU").reshape(-1)
     shape_pc = _get(bfm, bfm_path, "shapePC")
     shape_ev = _get(bfm, bfm_path, "shapeEV").reshape(-1)
@@ -169,7 +175,7 @@ def bfm_arrays(
             raise Extreme3DError(f"{bfm_path}: variable '{name}' has {arr.size} values, "
                                  f"needs {NUM_COMPONENTS}")
 
-    expr = load_mat(exp_path)
+    expr = load_mat(exp_path, ("mu_exp", "w_exp"))
     mu_exp = _get(expr, exp_path, "mu_exp").reshape(-1)
     w_exp = _get(expr, exp_path, "w_exp")
     if w_exp.ndim == 1:
