@@ -359,14 +359,14 @@ def photo_bump(crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any) ->
 
 def run_core(model: Any, task: CoreTask) -> CoreResult:
     """Fit, geometry and mesh writing for one image; never raises (failures are reported)."""
-    from extreme3d.fitting import fit_pose_expression
-    from extreme3d.geometry import run_geometry
-    from extreme3d.models.bump_cnn import flat_maps
-
     secs = {"bump_cnn": 0.0, "core": 0.0, "write": 0.0}
     written: list[str] = []
     out = Path(task.out_dir)
     try:
+        from extreme3d.fitting import fit_pose_expression
+        from extreme3d.geometry import run_geometry
+        from extreme3d.models.bump_cnn import flat_maps
+
         t0 = _now()
         fit = fit_pose_expression(model, task.landmarks, task.alpha, mode=task.fit_mode)
         secs["core"] += _now() - t0
@@ -381,6 +381,7 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
             t0 = _now()
             write_png(out / "bump" / f"{task.name}_bump.png", bump)
             write_png(out / "bump" / f"{task.name}_mask.png", mask)
+            written += [f"bump/{task.name}_bump.png", f"bump/{task.name}_mask.png"]
             secs["write"] += _now() - t0
         wanted = tuple(k for k in task.outputs if task.symmetry or k not in SYMMETRY_OUTPUTS)
         need = set(wanted)
@@ -489,9 +490,10 @@ def run_batch(
                  "reason": p.message} for p in listing.problems]
     summary = BatchSummary(
         options={
-            "input_list": str(opts.input_list), "output_dir": str(out),
+            "input_list": str(Path(opts.input_list).absolute()), "output_dir": str(out),
             "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
-            "model": str(model_path), "cnn_dir": str(cnn_dir), "device": opts.device,
+            "model": str(model_path.absolute()), "cnn_dir": str(cnn_dir.absolute()),
+            "device": opts.device,
             "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
             "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
             "torch_threads": threads,
@@ -531,7 +533,7 @@ def run_batch(
             rec.status = "done"
         else:
             rec.fail("core", res.reason or "unknown error")
-            say(f"failed: {rec.path}: {rec.reason}")
+            say(_message("failed", rec))
         progress.update()
 
     def harvest(block: bool, limit: int = 0) -> None:
@@ -562,7 +564,7 @@ def run_batch(
                     im_list.append(str(out / "imgs" / f"{entry.name}.png"))
                 except Exception as exc:  # noqa: BLE001
                     rec.fail("prepare", _reason(exc))
-                    say(f"skipped: {rec.path}: {rec.reason}")
+                    say(_message("skipped", rec))
                     progress.update()
             atomic_write_text(out / "imList.txt", "".join(f"{p}\n" for p in im_list))
             ids = list(prepared)
@@ -593,6 +595,12 @@ def run_batch(
     summary.wall_s = _now() - start
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
+
+
+def _message(kind: str, rec: ImageRecord) -> str:
+    """'failed: <path>: <reason>' (the path once, even when the reason names it)."""
+    reason = rec.reason or ""
+    return f"{kind}: {reason}" if rec.path in reason else f"{kind}: {rec.path}: {reason}"
 
 
 def _reason(exc: BaseException) -> str:
@@ -632,7 +640,7 @@ def _shape_stage(
                 betas[i] = None
             except Exception as exc:  # noqa: BLE001
                 records[i].fail("shape_cnn", _reason(exc))
-                say(f"failed: {records[i].path}: {records[i].reason}")
+                say(_message("failed", records[i]))
             records[i].seconds["shape_cnn"] += _now() - t0
     for i in list(alphas):
         rec = records[i]
@@ -649,7 +657,7 @@ def _shape_stage(
             alphas[i] = full
         except Exception as exc:  # noqa: BLE001
             rec.fail("shape_cnn", _reason(exc))
-            say(f"failed: {rec.path}: {rec.reason}")
+            say(_message("failed", rec))
             del alphas[i]
         rec.seconds["write"] += _now() - t0
     return alphas
@@ -670,7 +678,7 @@ def _bump_stage(
     except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every image of the batch fails
         for i in ids:
             records[i].fail("bump_cnn", _reason(exc))
-            say(f"failed: {records[i].path}: {records[i].reason}")
+            say(_message("failed", records[i]))
         return result
     per = (_now() - t0) / len(ids)
     for i, (bump, mask) in zip(ids, maps, strict=True):
@@ -684,7 +692,7 @@ def _bump_stage(
             result[i] = (bump, mask)
         except Exception as exc:  # noqa: BLE001
             rec.fail("bump_cnn", _reason(exc))
-            say(f"failed: {rec.path}: {rec.reason}")
+            say(_message("failed", rec))
         rec.seconds["write"] += _now() - t1
     return result
 
@@ -700,7 +708,7 @@ def format_summary(summary: BatchSummary) -> str:
         "seconds per image: " + ", ".join(f"{k} {sp[k]:.2f}" for k in (*STAGES, "total")),
     ]
     for r in summary.failed:
-        lines.append(f"  failed [{r.stage}] {r.path}: {r.reason}")
+        lines.append(f"  [{r.stage}] " + _message("failed", r))
     for p in summary.list_problems:
         lines.append(f"  skipped [list] {p['reason']}")
     lines += summary.notes

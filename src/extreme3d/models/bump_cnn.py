@@ -188,7 +188,8 @@ class BumpCNN:
     def from_module(cls, net: UNet, device: str = "auto") -> BumpCNN:
         """Wraps an existing generator (e.g. random weights for benchmarks)."""
         dev = resolve_device(device)
-        return cls(net.to(dev).eval(), dev)
+        # NHWC convolutions are markedly faster with oneDNN on CPU (and fine on CUDA).
+        return cls(net.to(dev).eval().to(memory_format=torch.channels_last), dev)
 
     def predict(
         self, images_rgb: Sequence[np.ndarray], batch_size: int = 1
@@ -198,6 +199,7 @@ class BumpCNN:
         for start in range(0, len(images_rgb), max(1, batch_size)):
             chunk = images_rgb[start : start + max(1, batch_size)]
             batch = torch.from_numpy(np.stack([preprocess(im) for im in chunk])).to(self.device)
+            batch = batch.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 mask, bump = self.net(batch)
             results.extend(

@@ -1,0 +1,212 @@
+"""The batch command end to end with the Surrey model: detection path with both fallbacks
+(landmarks identity, flat bump), landmark path with the CNNs (stand-in shape network, random
+U-Net) and two worker processes; outputs parse, summary.json is right, bad entries are skipped."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from extreme3d import Extreme3DError
+from extreme3d.io.ply import read_ply
+from extreme3d.io.pts import read_pts
+from extreme3d.pipeline import (
+    DEFAULT_OUTPUTS,
+    BatchOptions,
+    choose_bump_source,
+    choose_shape_source,
+    run_batch,
+)
+from extreme3d.testBatchModel import main as batch_main
+
+PHOTOS = ["Jon-Hamm.png", "436764_detail.jpg"]
+
+
+@pytest.fixture()
+def core_stages():
+    """The fit and geometry stages (other modules of the package) must be importable."""
+    pytest.importorskip("extreme3d.fitting")
+    pytest.importorskip("extreme3d.geometry")
+CROPS = ["Jon-Hamm", "286264"]
+
+
+def _check_image_outputs(out: Path, name: str, model, outputs=DEFAULT_OUTPUTS) -> None:
+    """Every file of one image exists and parses with the expected sizes."""
+    crop = cv2.imread(str(out / "imgs" / f"{name}.png"))
+    assert crop.shape == (500, 500, 3)
+    assert cv2.imread(str(out / "imgs" / f"{name}_detect.png")) is not None
+    pts = read_pts(out / "imgs" / f"{name}.pts")
+    assert pts.shape == (68, 2) and (pts > 0).all() and (pts < 500).all()
+    alpha = np.loadtxt(out / "shape" / f"{name}.ply.alpha")
+    assert alpha.shape == (99,) and np.isfinite(alpha).all()
+    foundation = read_ply(out / "shape" / f"{name}.ply")
+    assert foundation.vertices.shape == (model.num_vertices, 3)
+    np.testing.assert_array_equal(foundation.faces, model.faces)
+    for suffix in ("bump", "mask"):
+        im = cv2.imread(str(out / "bump" / f"{name}_{suffix}.png"), cv2.IMREAD_UNCHANGED)
+        assert im.shape == (512, 512) and im.dtype == np.uint8
+    for key in outputs:
+        mesh = read_ply(out / "3D" / f"{name}_{key}.ply")
+        assert mesh.num_vertices > 0 and mesh.num_faces > 0
+        assert np.isfinite(mesh.vertices).all()
+    frontal = read_ply(out / "3D" / f"{name}_foundation_frontal.ply")
+    assert frontal.vertices.shape == (model.num_vertices, 3)
+
+
+@pytest.mark.slow
+def test_detection_path_with_fallbacks(core_stages, shared, sfm_h5, sfm_model, tmp_path, capsys):
+    out = tmp_path / "out dir"  # a path with a space, already existing with a stale file
+    (out / "3D").mkdir(parents=True)
+    (out / "3D" / "stale.txt").write_text("keep me")
+    bad = tmp_path / "broken photo.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    grey = tmp_path / "grey.png"
+    rgb = cv2.imread(str(shared / "data" / "test" / PHOTOS[1]))
+    cv2.imwrite(str(grey), cv2.cvtColor(rgb, cv2.COLOR_BGR2GRAY))
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((300, 300, 3), 200, np.uint8))
+    lines = [str(shared / "data" / "test" / PHOTOS[0]), "", str(bad), str(grey), "  ",
+             str(blank)]
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    rc = batch_main([str(listing), str(out), "--model", str(sfm_h5), "--cnn-dir",
+                     str(tmp_path / "no_cnn"), "--no-progress", "--preview"])
+    assert rc == 0
+    err = capsys.readouterr()
+    assert "shape: landmarks" in err.err and "bump: flat" in err.err
+    assert "broken photo.jpg" in err.err and "no face" in err.err
+    for name in ("Jon-Hamm", "grey"):
+        _check_image_outputs(out, name, sfm_model)
+        preview = cv2.imread(str(out / "preview" / f"{name}.png"))
+        assert preview.shape == (500, 1500, 3)
+        bump = cv2.imread(str(out / "bump" / f"{name}_bump.png"), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(str(out / "bump" / f"{name}_mask.png"), cv2.IMREAD_UNCHANGED)
+        assert (bump == 127).all()
+        assert set(np.unique(mask)) == {0, 255} and 0.05 < (mask > 0).mean() < 0.9
+    assert (out / "3D" / "stale.txt").read_text() == "keep me"
+    listed = (out / "imList.txt").read_text().splitlines()
+    assert listed == [str(out / "imgs" / "Jon-Hamm.png"), str(out / "imgs" / "grey.png")]
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_total"] == 4 and summary["images_done"] == 2
+    assert summary["images_failed"] == 2
+    assert summary["shape_source"] == "landmarks" and summary["bump_source"] == "flat"
+    failed = {f["name"]: f for f in summary["failed"]}
+    assert failed["broken photo"]["stage"] == "prepare"
+    assert "broken photo.jpg" in failed["broken photo"]["reason"]
+    assert failed["blank"]["stage"] == "prepare" and "no face" in failed["blank"]["reason"]
+    done = [im for im in summary["images"] if im["status"] == "done"]
+    assert [im["name"] for im in done] == ["Jon-Hamm", "grey"]
+    for im in done:
+        assert im["bump_source"] == "flat" and im["shape_source"] == "landmarks"
+        assert im["seconds"]["core"] > 0 and im["seconds"]["prepare"] > 0
+        assert f"3D/{im['name']}_final_frontal.ply" in im["outputs"]
+    assert summary["seconds_per_image"]["total"] > 0
+
+
+def _cnn_dir(folder: Path) -> Path:
+    """CNN folder: stand-in shape network (pickled as MainModel) and a random full U-Net."""
+    import importlib.util
+    import sys
+
+    from test_shape_cnn import STAND_IN
+
+    from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpNet
+
+    folder.mkdir()
+    (folder / "shape_model.py").write_text(STAND_IN)
+    spec = importlib.util.spec_from_file_location("MainModel", folder / "shape_model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["MainModel"] = module
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    net = module.KitModel().eval()
+    with torch.no_grad():
+        net.fc_ftnew.weight.mul_(0.01)
+    torch.save(net, folder / "shape_model.pth")
+    del sys.modules["MainModel"]
+    np.savez(folder / "shape_mean.npz", np.full((3, 224, 224), 100.0, np.float32))
+    bump = BumpNet()
+    with torch.no_grad():
+        bump.Gnet.last_alt_mask.bias.fill_(2.0)  # keep the dense surface
+        bump.Gnet.last_alt.weight.mul_(0.01)
+    torch.save(bump.state_dict(), folder / BUMP_WEIGHTS)
+    return folder
+
+
+@pytest.mark.slow
+def test_landmark_path_with_cnns_and_two_jobs(core_stages, shared, sfm_h5, sfm_model, tmp_path):
+    paper = shared / "data" / "paper" / "imgs"
+    lms = tmp_path / "landmarks"
+    lms.mkdir()
+    for name in CROPS:
+        shutil.copy(paper / f"{name}.pts", lms / f"{name}.pts")
+    listing = tmp_path / "list.txt"
+    missing = tmp_path / "no_such_image.png"
+    listing.write_text("".join(f"{p}\n" for p in [paper / f"{CROPS[0]}.png", missing,
+                                                  paper / f"{CROPS[1]}.png"]))
+    cnn = _cnn_dir(tmp_path / "CNN")
+    outputs = ("foundation_frontal", "withBump_frontal", "sparse_full_frontal", "final_frontal")
+    summary = run_batch(BatchOptions(
+        input_list=listing, output_dir=tmp_path / "out", landmark_dir=lms, model_path=sfm_h5,
+        cnn_dir=cnn, device="cpu", outputs=outputs, jobs=2, batch_size=2, progress=False,
+    ), log=lambda _m: None)
+    assert summary.shape_source == "cnn" and summary.bump_source == "cnn"
+    assert [r.name for r in summary.done] == CROPS
+    assert [r.name for r in summary.failed] == ["no_such_image"]
+    assert summary.failed[0].stage == "prepare"
+    out = tmp_path / "out"
+    for name in CROPS:
+        _check_image_outputs(out, name, sfm_model, outputs)
+        # The landmarks of a 500x500 paper crop come back (nearly) unchanged in the crop.
+        np.testing.assert_allclose(read_pts(out / "imgs" / f"{name}.pts"),
+                                   read_pts(paper / f"{name}.pts"), atol=2.0)
+        assert not (out / "3D" / f"{name}_foundation_aligned.ply").exists()
+        mask = cv2.imread(str(out / "bump" / f"{name}_mask.png"), cv2.IMREAD_UNCHANGED)
+        assert mask.min() > 200  # the U-Net's mask head was biased positive
+    data = json.loads((out / "summary.json").read_text())
+    assert data["options"]["jobs"] == 2 and data["images_done"] == 2
+    assert data["seconds_per_image"]["shape_cnn"] > 0 and data["seconds_per_image"]["bump_cnn"] > 0
+
+
+def test_missing_model_is_one_clear_error(tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text("/nowhere/x.jpg\n")
+    with pytest.raises(Extreme3DError, match=r"no_model\.h5.*prepare-model"):
+        run_batch(BatchOptions(listing, tmp_path / "out", model_path=tmp_path / "no_model.h5",
+                               progress=False))
+    assert batch_main([str(listing), str(tmp_path / "out"), "--model",
+                       str(tmp_path / "no_model.h5"), "--no-progress"]) == 1
+
+
+def test_source_selection(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert choose_shape_source(None, empty) == "landmarks"
+    with pytest.raises(Extreme3DError, match="shape_model"):
+        choose_shape_source("cnn", empty)
+    monkeypatch.setattr("extreme3d.pipeline.photo_bump_available", lambda: False)
+    assert choose_bump_source(None, empty) == "flat"
+    with pytest.raises(Extreme3DError, match="ckpt_109_grad"):
+        choose_bump_source("cnn", empty)
+    monkeypatch.setattr("extreme3d.pipeline.photo_bump_available", lambda: True)
+    assert choose_bump_source(None, empty) == "photo"
+    (empty / "ckpt_109_grad.pth.tar").write_bytes(b"x")
+    assert choose_bump_source(None, empty) == "cnn"
+    assert choose_bump_source("flat", empty) == "flat"
+    for name in ("shape_model.pth", "shape_model.py", "shape_mean.npz"):
+        (empty / name).write_bytes(b"x")
+    assert choose_shape_source(None, empty) == "cnn"
+    assert choose_shape_source("landmarks", empty) == "landmarks"
+
+
+def test_bad_outputs_option_is_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        batch_main([str(tmp_path / "l.txt"), str(tmp_path / "o"), "--outputs", "final_aligned"])
+    assert "final_aligned" in capsys.readouterr().err
