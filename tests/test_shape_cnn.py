@@ -112,6 +112,8 @@ def test_foundation_formula():
     t = m.tex_mu + m.tex_pc @ (beta[:3] * m.tex_ev)
     np.testing.assert_array_equal(colors, np.floor(np.clip(t, 0, 255)).reshape(-1, 3))
     assert colors.dtype == np.uint8
+    _, mean_colors = shape_cnn.foundation_from_coeffs(m, alpha, None)
+    np.testing.assert_array_equal(mean_colors, m.tex_mu.reshape(-1, 3).astype(np.uint8))
     m.tex_mu = None
     assert shape_cnn.foundation_from_coeffs(m, alpha, beta)[1] is None
 

@@ -173,13 +173,15 @@ def foundation_from_coeffs(
     """Coloured foundation of PIPELINE.md section 2: vertices (V,3) float32 mm, colours or None.
 
     S = shapeMU + expMU + shapePC (alpha * shapeEV); T = clip(texMU + texPC (beta * texEV), 0,
-    255) truncated to uint8. Coefficients beyond the model's basis size are ignored.
+    255) truncated to uint8 (mean colour when beta is None; None without a colour model).
+    Coefficients beyond the model's basis size are ignored.
     """
     k = min(len(alpha), model.shape_ev.shape[0])
     a = np.asarray(alpha[:k], np.float64) * model.shape_ev[:k]
     s = model.shape_mu.astype(np.float64) + model.exp_mu + model.shape_pc[:, :k] @ a
     colors = None
-    if beta is not None and getattr(model, "tex_mu", None) is not None:
+    if getattr(model, "tex_mu", None) is not None:
+        beta = np.zeros(0) if beta is None else beta  # no texture coefficients: mean colour
         kt = min(len(beta), model.tex_ev.shape[0])
         b = np.asarray(beta[:kt], np.float64) * model.tex_ev[:kt]
         t = model.tex_mu.astype(np.float64) + model.tex_pc[:, :kt] @ b
