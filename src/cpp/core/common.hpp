@@ -1,0 +1,57 @@
+// Small float helpers shared by the combineBump stages: the original works in single precision
+// with OpenCV float matrices, so these reproduce its arithmetic order where it matters.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "model/camera.hpp"
+#include "model/types.hpp"
+
+namespace extreme3d::core {
+
+/// Per-vertex flags (0/1); std::vector<bool> is avoided for speed and pointer access.
+using Flags = std::vector<std::uint8_t>;
+
+/// Camera-space z (mm, negative) of a raw GL depth value in float, same operation order as the
+/// original: -n f / (f - d (f - n)).
+inline float raw_depth_to_z(float d, const Camera& cam) {
+    const float zn = static_cast<float>(cam.near_plane);
+    const float zf = static_cast<float>(cam.far_plane);
+    return -zn * zf / (zf - d * (zf - zn));
+}
+
+/// The pose rotation as a float matrix, from the rotation vector rounded to float first
+/// (the original keeps rvec in a CV_32F matrix and converts with cv::Rodrigues).
+inline Eigen::Matrix3f rotation_f(const Pose& pose) {
+    Pose p;
+    p.rvec = pose.rvec.cast<float>().cast<double>();
+    return p.rotation().cast<float>();
+}
+
+/// The translation as float (mm).
+inline Eigen::Vector3f translation_f(const Pose& pose) { return pose.tvec.cast<float>(); }
+
+/// Float pixel position of a camera-space point, as the original writes it:
+/// x = -X / Z * f + cx, y = Y / Z * f + cy.
+inline Eigen::Vector2f project_f(const Eigen::Vector3f& Xc, const Camera& cam) {
+    const float f = static_cast<float>(cam.focal);
+    const float cx = static_cast<float>(cam.cx()), cy = static_cast<float>(cam.cy());
+    return {-Xc.x() / Xc.z() * f + cx, Xc.y() / Xc.z() * f + cy};
+}
+
+/// Rigid transform of V x 3 float rows: R x + t (mm).
+inline MatrixX3f transform_rows(const MatrixX3f& X, const Eigen::Matrix3f& R, const Eigen::Vector3f& t) {
+    MatrixX3f out = X * R.transpose();
+    out.rowwise() += t.transpose();
+    return out;
+}
+
+/// Inverse rigid transform of V x 3 float rows: R^T (x - t) (mm).
+inline MatrixX3f inverse_transform_rows(const MatrixX3f& X, const Eigen::Matrix3f& R, const Eigen::Vector3f& t) {
+    MatrixX3f out = X;
+    out.rowwise() -= t.transpose();
+    return out * R;
+}
+
+}  // namespace extreme3d::core
