@@ -45,8 +45,9 @@ CONTOURS_FILE = "sfm_model_contours.json"
 CONVERTER_FILES = (SHAPE_FILE, BLENDSHAPES_FILE, MAPPING_FILE, CONTOURS_FILE)
 
 #: Yaw (rad) at which the far-side silhouette gives the 'inner' contour landmarks. The original
-#: uses its inner list for 0 < |yaw| < pi/9 on the far side; pi/12 is inside that range.
-INNER_YAW = np.pi / 12
+#: uses its inner list for 0 < |yaw| < pi/9 on the far side; pi/18 is the middle of that range
+#: and fitted the paper's landmarks best (docs/models.md: 5, 10, 15, 20 degrees compared).
+INNER_YAW = np.pi / 18
 #: Half width (mm) of the band along the contour in which the rotated silhouette is searched.
 SILHOUETTE_BAND = 4.0
 
