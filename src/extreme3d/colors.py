@@ -1,0 +1,307 @@
+"""Per-vertex colours from the photo (issue 6 item 4), usable on every mesh the pipeline writes.
+
+Rule, per vertex of a mesh given in model coordinates with the fitted pose (rvec, tvec):
+
+1. **visible** (source 0): the vertex projects inside the crop, the four pixels of its
+   bilinear sample are covered by the mesh rendered at the fitted pose with a depth within
+   ``DEPTH_TOL`` mm of the vertex's camera depth (no background or occluder's edge bleeding in)
+   and, when an image mask is given (the bump CNN's mask: hands, glasses...), inside that mask,
+   and the surface is not seen at a grazing angle (``|cos| >= MIN_COS`` between the vertex
+   normal and the viewing ray). Its colour is the bilinear sample
+   of the crop at its projection (pixel centres at ``i + 0.5``, as the renderer).
+2. **mirrored** (source 1): otherwise, the colour of the visible vertex nearest to its mirror
+   point ``(-x, y, z)`` in frontal model coordinates (KD-tree), when one lies within
+   ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm). This is the texture
+   counterpart of the geometry's soft symmetry.
+3. **filled** (source 2): the rest takes a smooth fill: the harmonic interpolation of the known
+   colours over the mesh graph (sparse Laplacian solve, known vertices fixed).
+
+Colours are RGB uint8 (the PLY convention); the crop is read as BGR (OpenCV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from extreme3d.camera import FOCAL, HEIGHT, WIDTH, to_camera
+
+#: Colour modes of the outputs: from the photo, from the model's texture, none.
+COLOR_MODES = ("photo", "model", "none")
+#: Depth agreement (mm) between a point and the rendered depth buffer for it to count as visible.
+DEPTH_TOL = 2.5
+#: Minimum |cos| between the surface normal and the viewing ray (about 80 degrees).
+MIN_COS = 0.17
+#: Margin (px) between the 512x512 bump maps and the 500x500 crop (PIPELINE.md section 5).
+BUMP_MARGIN = 6
+#: Per-vertex source labels.
+SOURCE_PHOTO, SOURCE_MIRROR, SOURCE_FILL = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Projection of points into the crop: uv (N,2) px, camera z (N,) mm, visible (N,) bool."""
+
+    uv: np.ndarray
+    z: np.ndarray
+    visible: np.ndarray
+
+
+@dataclass(frozen=True)
+class VertexColors:
+    """Per-vertex colours (V,3) uint8 RGB and where each came from (V,) int8: 0 photo,
+    1 mirrored from the symmetric side, 2 smooth fill."""
+
+    colors: np.ndarray
+    source: np.ndarray
+
+    def counts(self) -> dict[str, int]:
+        """Number of vertices per source: {"photo": n0, "mirror": n1, "fill": n2}."""
+        return {k: int(np.sum(self.source == i)) for i, k in enumerate(("photo", "mirror", "fill"))}
+
+
+def resolve_color_mode(mode: str | None, model: object | None = None) -> str:
+    """'photo', 'model' or 'none'; None = 'model' when the model has a texture, else 'photo'."""
+    if mode is None or mode == "auto":
+        has_tex = model is not None and getattr(model, "tex_mu", None) is not None
+        return "model" if has_tex else "photo"
+    if mode not in COLOR_MODES:
+        raise ValueError(f"colors must be one of {', '.join(COLOR_MODES)}, got {mode!r}")
+    return mode
+
+
+def crop_mask_from_bump(mask512: npt.ArrayLike | None, size: int = 500) -> np.ndarray | None:
+    """The bump mask (512x512 uint8) as a crop-pixel bool mask (value > 127, 6 px margin)."""
+    if mask512 is None:
+        return None
+    m = np.asarray(mask512)
+    inner = m[BUMP_MARGIN : BUMP_MARGIN + size, BUMP_MARGIN : BUMP_MARGIN + size]
+    return np.ascontiguousarray(inner > 127)
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unnormalised triangle normals (F,3) float64 (cross product: twice the area)."""
+    v = np.asarray(vertices, np.float64)
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    return np.cross(b - a, c - a)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V,3) float64 (zero for unused vertices)."""
+    fn = face_normals(vertices, faces)
+    n = np.zeros((len(vertices), 3))
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
+
+
+def sample_bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear samples (N,C) float32 of an image at continuous pixel positions uv (N,2); pixel
+    (i, j) holds the value at (i + 0.5, j + 0.5); positions are clamped to the image."""
+    import cv2
+
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    pts = np.asarray(uv, np.float32).reshape(-1, 2) - 0.5
+    n = len(pts)
+    cols = 4096  # cv2.remap maps must stay below 32767 rows/columns
+    rows = max(1, -(-n // cols))
+    grid = np.zeros((rows * cols, 2), np.float32)
+    grid[:n] = pts
+    grid = grid.reshape(rows, cols, 2)
+    out = cv2.remap(img.astype(np.float32), np.ascontiguousarray(grid[:, :, 0]),
+                    np.ascontiguousarray(grid[:, :, 1]), interpolation=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * cols, -1)[:n]
+
+
+def render_depth(
+    vertices: np.ndarray, faces: np.ndarray, rvec: npt.ArrayLike, tvec: npt.ArrayLike,
+    focal: float = FOCAL, width: int = WIDTH, height: int = HEIGHT,
+) -> np.ndarray:
+    """Camera z (HxW float32 mm, 0 = background) of the mesh rendered at the pose (both windings
+    drawn, so that the result does not depend on the triangles' orientation)."""
+    from extreme3d.render import depth_to_metric, render
+
+    f = np.asarray(faces, np.int32)
+    both = np.concatenate([f, f[:, [1, 0, 2]]]) if len(f) else f
+    _, depth = render(vertices, both, rvec, tvec, focal=focal, width=width, height=height)
+    return depth_to_metric(depth)
+
+
+def visibility(
+    points: npt.ArrayLike,
+    normals: npt.ArrayLike,
+    zbuf: np.ndarray,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    *,
+    image_mask: np.ndarray | None = None,
+    depth_tol: float = DEPTH_TOL,
+    min_cos: float = MIN_COS,
+    focal: float = FOCAL,
+) -> Visibility:
+    """Which model-space points (with normals) are seen in the crop, by the rule of this module.
+
+    zbuf: camera z (mm, 0 = background) of the mesh rendered at (rvec, tvec) (`render_depth`).
+    """
+    h, w = zbuf.shape
+    pc = to_camera(points, rvec, tvec)
+    z = pc[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = -focal * pc[:, 0] / z + w / 2.0
+        v = focal * pc[:, 1] / z + h / 2.0
+    uv = np.stack([u, v], axis=1)
+    ok = np.isfinite(u) & np.isfinite(v) & (z < 0)
+    ok &= (u >= 1.0) & (u < w - 1.0) & (v >= 1.0) & (v < h - 1.0)
+    idx = np.flatnonzero(ok)
+    # the four pixels of the bilinear sample must show this surface: covered (no background at
+    # silhouettes), at the point's depth (no occluder's edge) and, if given, inside the mask
+    x0 = np.floor(u[idx] - 0.5).astype(np.int64)
+    y0 = np.floor(v[idx] - 0.5).astype(np.int64)
+    shown = zbuf != 0
+    if image_mask is not None:
+        shown = shown & np.asarray(image_mask, bool)
+    good = np.ones(len(idx), bool)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            yy, xx = np.clip(y0 + dy, 0, h - 1), np.clip(x0 + dx, 0, w - 1)
+            good &= shown[yy, xx] & (np.abs(zbuf[yy, xx] - z[idx]) <= depth_tol)
+    # not at a grazing angle
+    n = np.asarray(normals, np.float64)[idx] @ _rotation(rvec).T
+    ray = pc[idx] / np.maximum(np.linalg.norm(pc[idx], axis=1, keepdims=True), 1e-12)
+    good &= np.abs(np.sum(n * ray, axis=1)) >= min_cos
+    vis = np.zeros(len(z), bool)
+    vis[idx[good]] = True
+    return Visibility(uv, z, vis)
+
+
+def _rotation(rvec: npt.ArrayLike) -> np.ndarray:
+    """Rotation matrix of a Rodrigues vector."""
+    from extreme3d.camera import rotation_matrix
+
+    return rotation_matrix(rvec)
+
+
+def mirror_lookup(reference: np.ndarray, queries: np.ndarray, max_dist: float) -> np.ndarray:
+    """For each query point, the index of the reference point nearest to its mirror image
+    (-x, y, z) within max_dist mm, else -1 (KD-tree)."""
+    from scipy.spatial import cKDTree
+
+    out = np.full(len(queries), -1, np.int64)
+    if len(reference) == 0 or len(queries) == 0:
+        return out
+    tree = cKDTree(np.asarray(reference, np.float64))
+    mirrored = np.asarray(queries, np.float64) * np.array([-1.0, 1.0, 1.0])
+    dist, nn = tree.query(mirrored, k=1, distance_upper_bound=max_dist)
+    hit = np.isfinite(dist)
+    out[hit] = nn[hit]
+    return out
+
+
+def median_edge_length(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Median triangle edge length (mm); 1.0 for a mesh without faces."""
+    if len(faces) == 0:
+        return 1.0
+    v = np.asarray(vertices, np.float64)
+    e = np.linalg.norm(v[faces[:, 1]] - v[faces[:, 0]], axis=1)
+    return float(np.median(e))
+
+
+def smooth_fill(
+    faces: np.ndarray, values: np.ndarray, known: np.ndarray, regularisation: float = 1e-6
+) -> np.ndarray:
+    """Harmonic fill: unknown rows of `values` (V,C) solve the graph Laplacian with the known rows
+    fixed; vertices out of reach of any known one tend to the known mean."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import factorized
+
+    vals = np.asarray(values, np.float64).reshape(len(known), -1)
+    out = vals.copy()
+    unknown = ~np.asarray(known, bool)
+    if not unknown.any():
+        return out
+    mean = vals[~unknown].mean(axis=0) if (~unknown).any() else np.full(vals.shape[1], 127.5)
+    n = len(known)
+    f = np.asarray(faces, np.int64)
+    if len(f) == 0:
+        out[unknown] = mean
+        return out
+    i = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+    j = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+    adj = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+    adj.data[:] = 1.0  # duplicate edges count once
+    lap = sp.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj
+    u = np.flatnonzero(unknown)
+    k = np.flatnonzero(~unknown)
+    a = lap[u][:, u] + regularisation * sp.identity(len(u))
+    rhs = -(lap[u][:, k] @ vals[k]) + regularisation * mean[None, :]
+    solve = factorized(a.tocsc())
+    for c in range(vals.shape[1]):
+        out[u, c] = solve(np.ascontiguousarray(rhs[:, c]))
+    return out
+
+
+def photo_vertex_colors(
+    vertices: npt.ArrayLike,
+    faces: npt.ArrayLike,
+    image_bgr: np.ndarray,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    *,
+    frontal: npt.ArrayLike | None = None,
+    image_mask: np.ndarray | None = None,
+    symmetry: bool = True,
+    mirror_dist: float | None = None,
+    depth_tol: float = DEPTH_TOL,
+    min_cos: float = MIN_COS,
+    focal: float = FOCAL,
+) -> VertexColors:
+    """Per-vertex RGB colours of a mesh (model coordinates, fitted pose) from the BGR crop.
+
+    frontal: the coordinates in which the face is left-right symmetric about x = 0 (default:
+    `vertices`); image_mask: optional crop-size bool mask of pixels that show the face (e.g.
+    `crop_mask_from_bump(mask512)`); symmetry False: no mirroring, only photo + smooth fill.
+    """
+    v = np.asarray(vertices, np.float32)
+    f = np.asarray(faces, np.int32).reshape(-1, 3)
+    img = np.asarray(image_bgr)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    h, w = img.shape[:2]
+    zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
+    normals = vertex_normals(v, f)
+    vis = visibility(v, normals, zbuf, rvec, tvec, image_mask=image_mask, depth_tol=depth_tol,
+                     min_cos=min_cos, focal=focal)
+    colors = np.zeros((len(v), 3))
+    source = np.full(len(v), SOURCE_FILL, np.int8)
+    visible = vis.visible
+    if visible.any():
+        colors[visible] = sample_bilinear(img, vis.uv[visible])[:, ::-1]  # BGR -> RGB
+        source[visible] = SOURCE_PHOTO
+    known = visible.copy()
+    if symmetry and visible.any():
+        fr = v if frontal is None else np.asarray(frontal, np.float32)
+        dist = mirror_dist if mirror_dist is not None else max(3.0, 1.5 * median_edge_length(fr, f))
+        todo = np.flatnonzero(~visible)
+        vidx = np.flatnonzero(visible)
+        src = mirror_lookup(fr[vidx], fr[todo], dist)
+        hit = src >= 0
+        colors[todo[hit]] = colors[vidx[src[hit]]]
+        source[todo[hit]] = SOURCE_MIRROR
+        known[todo[hit]] = True
+    filled = smooth_fill(f, colors, known)
+    out = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
+    return VertexColors(out, source)
+
+
+def model_vertex_colors(model: object, beta: npt.ArrayLike | None = None) -> np.ndarray | None:
+    """Per-vertex RGB colours of the model's texture (uint8), or None when it has none."""
+    tex = model.texture(beta) if hasattr(model, "texture") else None  # type: ignore[attr-defined]
+    if tex is None:
+        return None
+    return np.clip(np.asarray(tex), 0, 255).astype(np.uint8)
