@@ -25,6 +25,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -458,6 +459,66 @@ def _pool(jobs: int, model_path: Path) -> cf.ProcessPoolExecutor:
     )
 
 
+#: Reason recorded for an image whose core stage killed its worker process.
+CRASH_REASON = "the core stage crashed its worker process (native crash); image skipped"
+
+
+class _CorePool:
+    """Worker processes running the core stage; survives a worker killed by a native crash
+    (the tasks in flight are re-run one at a time to find the one that crashes)."""
+
+    def __init__(self, jobs: int, model_path: Path, finish: Callable[[CoreResult], None]) -> None:
+        self.jobs, self.model_path, self.finish = jobs, model_path, finish
+        self.pool = _pool(jobs, model_path)
+        self.pending: dict[cf.Future, CoreTask] = {}
+
+    def submit(self, task: CoreTask) -> None:
+        """Queues a task; blocks while more than 2 x jobs tasks are in flight."""
+        self.pending[self.pool.submit(_worker_run, task)] = task
+        self.collect(block=False, limit=2 * self.jobs)
+
+    def collect(self, block: bool, limit: int = 0) -> None:
+        """Reports finished tasks; waits until at most `limit` remain (all when `block`)."""
+        while self.pending:
+            if block or len(self.pending) > limit:
+                done, _ = cf.wait(list(self.pending), return_when=cf.FIRST_COMPLETED)
+            else:
+                done = {f for f in self.pending if f.done()}
+                if not done:
+                    return
+            lost: list[CoreTask] = []
+            for fut in done:
+                task = self.pending.pop(fut)
+                try:
+                    self.finish(fut.result())
+                except BrokenProcessPool:
+                    lost.append(task)
+                except Exception as exc:  # noqa: BLE001 - e.g. a task that cannot be pickled
+                    self.finish(CoreResult(task.index, False, _reason(exc), [], {}))
+            if lost:
+                lost += list(self.pending.values())  # a broken pool loses every task
+                self.pending.clear()
+                self._isolate(sorted(lost, key=lambda t: t.index))
+
+    def _restart(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = _pool(self.jobs, self.model_path)
+
+    def _isolate(self, tasks: list[CoreTask]) -> None:
+        """Re-runs `tasks` one at a time in a fresh pool; one that crashes again fails."""
+        self._restart()
+        for task in tasks:
+            try:
+                self.finish(self.pool.submit(_worker_run, task).result())
+            except BrokenProcessPool:
+                self.finish(CoreResult(task.index, False, CRASH_REASON, [], {}))
+                self._restart()
+
+    def close(self) -> None:
+        """Stops the workers (after `collect(block=True)` nothing is pending)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_batch(
     opts: BatchOptions, log: Callable[[str], None] | None = None
 ) -> BatchSummary:
@@ -521,8 +582,6 @@ def run_batch(
         bump_net = BumpCNN.load(cnn_dir / BUMP_WEIGHTS, opts.device)
 
     im_list: list[str] = []
-    pool = _pool(opts.jobs, model_path) if opts.jobs > 1 else None
-    pending: dict[cf.Future, int] = {}
 
     def finish(res: CoreResult) -> None:
         rec = records[res.index]
@@ -536,19 +595,7 @@ def run_batch(
             say(_message("failed", rec))
         progress.update()
 
-    def harvest(block: bool, limit: int = 0) -> None:
-        while pending and (block or len(pending) > limit):
-            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                idx = pending.pop(fut)
-                try:
-                    finish(fut.result())
-                except Exception as exc:  # noqa: BLE001 - a crashed worker fails its image
-                    finish(CoreResult(idx, False, f"worker crashed: {exc}", [], {}))
-        for fut in [f for f in pending if f.done()]:
-            finish(fut.result())
-            del pending[fut]
-
+    pool = _CorePool(opts.jobs, model_path, finish) if opts.jobs > 1 else None
     try:
         for chunk in _chunks(list(range(len(records))), opts.batch_size):
             prepared: dict[int, Prepared] = {}
@@ -573,6 +620,7 @@ def run_batch(
             alphas = _shape_stage(ids, prepared, records, model, shape_net, out, opts, say)
             ids = [i for i in ids if i in alphas]
             bumps = _bump_stage(ids, prepared, records, bump_net, out, opts, say)
+            progress.update(sum(1 for i in prepared if i not in bumps))  # failed in a CNN stage
             for i in ids:
                 if i not in bumps:
                     continue
@@ -585,12 +633,12 @@ def run_batch(
                 if pool is None:
                     finish(run_core(model, task))
                 else:
-                    pending[pool.submit(_worker_run, task)] = i
-                    harvest(block=False, limit=2 * opts.jobs)
-        harvest(block=True)
+                    pool.submit(task)
+        if pool is not None:
+            pool.collect(block=True)
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
         progress.close()
     summary.wall_s = _now() - start
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
