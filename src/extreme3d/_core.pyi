@@ -70,5 +70,31 @@ def depth_to_metric(depth: npt.ArrayLike, near: float = 50.0, far: float = 10000
     """Camera z (mm, negative, 0 at background) of a raw depth buffer."""
 
 # --- fit (bindings/fit.cpp) ---
+def epnp(
+    points3d: npt.ArrayLike,
+    points2d: npt.ArrayLike,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+) -> dict[str, object]: ...
+def fit_pose_expression(
+    model: FaceModel,
+    landmarks: npt.ArrayLike,
+    alpha: npt.ArrayLike,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+    mode: str = "faithful",
+) -> dict[str, object]: ...
+def fit_identity(
+    model: FaceModel,
+    landmarks: npt.ArrayLike,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+    lambda_identity: float = 9.0,
+    lambda_expr: float = 9.0,
+    iterations: int = 8,
+) -> dict[str, object]: ...
 
 # --- core (bindings/core.cpp) ---

@@ -1,8 +1,161 @@
-// Python bindings: fit (filled in by its stage).
+// Python bindings of the pose / expression / identity fitting (numpy in, dicts of numpy out).
+#include <pybind11/eigen.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <string>
+
 #include "bindings/bindings.hpp"
+#include "fit/epnp.hpp"
+#include "fit/identity_fit.hpp"
+#include "fit/pose_fit_faithful.hpp"
+#include "fit/pose_fit_lm.hpp"
+#include "model/face_model.hpp"
+
+namespace py = pybind11;
 
 namespace extreme3d::bindings {
 
-void bind_fit(pybind11::module_& m) {}
+namespace {
+
+// Camera of the given intrinsics; ValueError on non-positive values.
+Camera make_camera(double focal, int width, int height) {
+    if (!(focal > 0) || !std::isfinite(focal) || width <= 0 || height <= 0)
+        throw py::value_error("camera: focal, width and height must be positive");
+    Camera cam;
+    cam.focal = focal;
+    cam.width = width;
+    cam.height = height;
+    return cam;
+}
+
+// Checks a 68 x 2 landmark array: finite and not far outside the image (one image size margin).
+void check_landmarks(const MatrixX2f& lm, const Camera& cam) {
+    if (lm.rows() != 68) throw py::value_error("landmarks: expected 68 x 2 points, got " + std::to_string(lm.rows()));
+    if (!lm.allFinite()) throw py::value_error("landmarks: non-finite coordinates");
+    for (Eigen::Index i = 0; i < lm.rows(); ++i)
+        if (lm(i, 0) < -cam.width || lm(i, 0) > 2.0 * cam.width || lm(i, 1) < -cam.height || lm(i, 1) > 2.0 * cam.height)
+            throw py::value_error("landmarks: point " + std::to_string(i) + " lies far outside the " +
+                                  std::to_string(cam.width) + "x" + std::to_string(cam.height) + " image");
+}
+
+// Checks identity coefficients against the model.
+void check_alpha(const Eigen::VectorXf& alpha, const FaceModel& model) {
+    if (alpha.size() != model.num_shape())
+        throw py::value_error("alpha: expected " + std::to_string(model.num_shape()) + " identity coefficients, got " +
+                              std::to_string(alpha.size()));
+    if (!alpha.allFinite()) throw py::value_error("alpha: non-finite coefficients");
+}
+
+py::dict pose_dict(const Pose& p) {
+    py::dict d;
+    d["rvec"] = Eigen::Vector3d(p.rvec);
+    d["tvec"] = Eigen::Vector3d(p.tvec);
+    return d;
+}
+
+py::dict fit_to_dict(const fit::PoseExprFit& f) {
+    py::dict d;
+    d["rvec"] = Eigen::Vector3d(f.pose.rvec);
+    d["tvec"] = Eigen::Vector3d(f.pose.tvec);
+    d["epnp_rvec"] = Eigen::Vector3d(f.epnp_pose.rvec);
+    d["epnp_tvec"] = Eigen::Vector3d(f.epnp_pose.tvec);
+    d["refined_rvec"] = Eigen::Vector3d(f.refined_pose.rvec);
+    d["refined_tvec"] = Eigen::Vector3d(f.refined_pose.tvec);
+    d["expr"] = Eigen::VectorXf(f.expr);
+    d["alpha"] = Eigen::VectorXf(f.alpha);
+    d["rmse_px_epnp"] = f.rmse_px_epnp;
+    d["rmse_px_refined"] = f.rmse_px_refined;
+    d["cost_initial"] = f.cost_initial;
+    d["cost_final"] = f.cost_final;
+    d["cost_minimised"] = f.cost_minimised;
+    d["landmarks_used"] = Eigen::Map<const Eigen::VectorXi>(f.landmarks_used.data(), f.landmarks_used.size()).eval();
+    d["landmark_vertices"] =
+        Eigen::Map<const Eigen::VectorXi>(f.landmark_vertices.data(), f.landmark_vertices.size()).eval();
+    d["iterations_pose"] = f.iterations_pose;
+    d["iterations_expr"] = f.iterations_expr;
+    d["mode"] = f.mode;
+    return d;
+}
+
+}  // namespace
+
+void bind_fit(py::module_& m) {
+    m.def(
+        "epnp",
+        [](const MatrixX3d& p3, const MatrixX2d& p2, double focal, int width, int height) {
+            const Camera cam = make_camera(focal, width, height);
+            if (p3.rows() != p2.rows() || p3.rows() < 4)
+                throw py::value_error("epnp: needs n >= 4 points, points3d (n, 3) and points2d (n, 2)");
+            if (!p3.allFinite() || !p2.allFinite()) throw py::value_error("epnp: non-finite coordinates");
+            fit::EpnpResult r;
+            {
+                py::gil_scoped_release release;
+                r = fit::epnp(p3, p2, cam);
+            }
+            py::dict d = pose_dict(Pose{fit::rodrigues_from_matrix(r.R), r.t});
+            d["R"] = Eigen::Matrix3d(r.R);
+            d["reprojection_error"] = r.reprojection_error;
+            return d;
+        },
+        py::arg("points3d"), py::arg("points2d"), py::arg("focal") = 1000.0, py::arg("width") = 500,
+        py::arg("height") = 500,
+        "EPnP pose (rvec rad, tvec mm, R, mean reprojection error px) of model points (n, 3) seen at "
+        "pixels (n, 2) by the mirrored camera u = -f X/Z + cx, v = f Y/Z + cy.");
+
+    m.def(
+        "fit_pose_expression",
+        [](const FaceModel& model, const MatrixX2f& landmarks, const Eigen::VectorXf& alpha, double focal, int width,
+           int height, const std::string& mode) {
+            const Camera cam = make_camera(focal, width, height);
+            check_landmarks(landmarks, cam);
+            check_alpha(alpha, model);
+            if (mode != "faithful" && mode != "best")
+                throw py::value_error("mode: expected 'faithful' or 'best', got '" + mode + "'");
+            fit::PoseExprFit f;
+            {
+                py::gil_scoped_release release;
+                f = mode == "faithful" ? fit::fit_pose_expression_faithful(model, alpha, landmarks, cam)
+                                       : fit::fit_pose_expression_lm(model, alpha, landmarks, cam);
+            }
+            return fit_to_dict(f);
+        },
+        py::arg("model"), py::arg("landmarks"), py::arg("alpha"), py::arg("focal") = 1000.0, py::arg("width") = 500,
+        py::arg("height") = 500, py::arg("mode") = "faithful",
+        "Pose + expression from 68 landmarks (px) with identity alpha; mode 'faithful' (the original's "
+        "optimiser, pose = second EPnP) or 'best' (Levenberg-Marquardt, pose = refined).");
+
+    m.def(
+        "fit_identity",
+        [](const FaceModel& model, const MatrixX2f& landmarks, double focal, int width, int height,
+           double lambda_identity, double lambda_expr, int iterations) {
+            const Camera cam = make_camera(focal, width, height);
+            check_landmarks(landmarks, cam);
+            if (!(lambda_identity > 0) || !(lambda_expr > 0) || iterations < 1)
+                throw py::value_error("fit_identity: lambdas must be > 0 and iterations >= 1");
+            fit::IdentityFitOptions o;
+            o.lambda_identity = lambda_identity;
+            o.lambda_expr = lambda_expr;
+            o.iterations = iterations;
+            fit::IdentityFit f;
+            {
+                py::gil_scoped_release release;
+                f = fit::fit_identity(model, landmarks, cam, o);
+            }
+            py::dict d = pose_dict(f.pose);
+            d["alpha"] = Eigen::VectorXf(f.alpha);
+            d["expr"] = Eigen::VectorXf(f.expr);
+            d["rmse_px"] = f.rmse_px;
+            d["landmarks_used"] =
+                Eigen::Map<const Eigen::VectorXi>(f.landmarks_used.data(), f.landmarks_used.size()).eval();
+            d["iterations"] = f.iterations;
+            return d;
+        },
+        py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
+        py::arg("height") = 500, py::arg("lambda_identity") = 9.0, py::arg("lambda_expr") = 9.0,
+        py::arg("iterations") = 8,
+        "Identity, expression and pose from 68 landmarks (px) with the model's prior (regularised "
+        "linear least squares alternated with the pose).");
+}
 
 }  // namespace extreme3d::bindings

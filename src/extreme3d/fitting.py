@@ -1,0 +1,143 @@
+"""Pose, expression and identity fitting from 68 iBUG landmarks (the original's step 4).
+
+`fit_pose_expression` runs the C++ fit in one of two modes:
+
+- ``"faithful"``: the original's estimatePoseExpr (two EPnP runs, a diagonal-Newton optimiser with
+  finite differences in float, its constants and quirks); the pose used downstream is the second
+  EPnP pose, as in the original (the refined pose is discarded there).
+- ``"best"``: the same start and the same cost, minimised by Levenberg-Marquardt with analytic
+  Jacobians; the pose used downstream is the refined one.
+
+`fit_identity` fits identity + expression + pose with the model's prior, for models without
+shape-CNN coefficients (e.g. the open Surrey model). See docs/fitting.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from extreme3d import _core
+from extreme3d.morphable import MorphableModel
+
+#: Camera of the fitting stage (the original's: focal 1000 px, 500x500 crops).
+FOCAL = 1000.0
+WIDTH = 500
+HEIGHT = 500
+
+Mode = Literal["faithful", "best"]
+PoseChoice = Literal["epnp", "refined"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Pose (model -> camera: rvec Rodrigues rad, tvec mm) + expression of one image."""
+
+    rvec: np.ndarray  # (3,) pose used downstream
+    tvec: np.ndarray  # (3,)
+    expr: np.ndarray  # (E,) float32, in [-3, 3]
+    alpha: np.ndarray  # (K,) float32 identity used
+    rmse_px: float  # landmark RMSE (px) at the downstream pose
+    mode: str = "faithful"
+    pose_choice: str = "epnp"
+    epnp_rvec: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    epnp_tvec: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    refined_rvec: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    refined_tvec: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    rmse_px_epnp: float = 0.0
+    rmse_px_refined: float = 0.0
+    cost_initial: float = 0.0  # cost as written at the EPnP pose, zero expression
+    cost_final: float = 0.0  # cost as written at the refined pose and final expression
+    cost_minimised: float = 0.0  # lowest cost as written reached (best: before stage 2)
+    landmarks_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    landmark_vertices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    iterations_pose: int = 0
+    iterations_expr: int = 0
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    """Identity + expression + pose fitted from landmarks with the model's prior."""
+
+    alpha: np.ndarray  # (K,) float32
+    expr: np.ndarray  # (E,) float32
+    rvec: np.ndarray  # (3,)
+    tvec: np.ndarray  # (3,)
+    rmse_px: float
+    landmarks_used: np.ndarray
+    iterations: int
+
+
+def _landmarks(landmarks) -> np.ndarray:
+    """Landmarks as a (68, 2) float32 array; ValueError otherwise."""
+    lm = np.asarray(landmarks, dtype=np.float32)
+    if lm.shape != (68, 2):
+        raise ValueError(f"landmarks: expected shape (68, 2), got {lm.shape}")
+    return np.ascontiguousarray(lm)
+
+
+def fit_pose_expression(
+    model: MorphableModel,
+    landmarks,
+    alpha=None,
+    mode: Mode = "faithful",
+    pose: PoseChoice | None = None,
+) -> FitResult:
+    """Fit pose + expression of identity alpha (None: mean face) to 68 landmarks (px, 500x500 crop).
+
+    pose: which pose becomes rvec/tvec; default "epnp" for faithful (as the original) and
+    "refined" for best.
+    """
+    if mode not in ("faithful", "best"):
+        raise ValueError(f"mode: expected 'faithful' or 'best', got {mode!r}")
+    if pose not in (None, "epnp", "refined"):
+        raise ValueError(f"pose: expected 'epnp' or 'refined', got {pose!r}")
+    a = np.zeros(model.num_shape, np.float32) if alpha is None else alpha
+    a = np.asarray(a, dtype=np.float32).reshape(-1)
+    if a.size != model.num_shape:
+        raise ValueError(f"alpha: expected {model.num_shape} identity coefficients, got {a.size}")
+    d = _core.fit_pose_expression(
+        model.core, _landmarks(landmarks), a, FOCAL, WIDTH, HEIGHT, mode
+    )
+    choice = pose or ("epnp" if mode == "faithful" else "refined")
+    r, t = (d["epnp_rvec"], d["epnp_tvec"]) if choice == "epnp" else (
+        d["refined_rvec"], d["refined_tvec"])
+    return FitResult(
+        rvec=np.asarray(r), tvec=np.asarray(t), expr=np.asarray(d["expr"], np.float32),
+        alpha=np.asarray(d["alpha"], np.float32),
+        rmse_px=float(d["rmse_px_epnp"] if choice == "epnp" else d["rmse_px_refined"]),
+        mode=mode, pose_choice=choice,
+        epnp_rvec=np.asarray(d["epnp_rvec"]), epnp_tvec=np.asarray(d["epnp_tvec"]),
+        refined_rvec=np.asarray(d["refined_rvec"]), refined_tvec=np.asarray(d["refined_tvec"]),
+        rmse_px_epnp=float(d["rmse_px_epnp"]), rmse_px_refined=float(d["rmse_px_refined"]),
+        cost_initial=float(d["cost_initial"]), cost_final=float(d["cost_final"]),
+        cost_minimised=float(d["cost_minimised"]),
+        landmarks_used=np.asarray(d["landmarks_used"], np.int32),
+        landmark_vertices=np.asarray(d["landmark_vertices"], np.int32),
+        iterations_pose=int(d["iterations_pose"]), iterations_expr=int(d["iterations_expr"]),
+    )
+
+
+def fit_identity(
+    model: MorphableModel,
+    landmarks,
+    lambda_identity: float = 9.0,
+    lambda_expr: float = 9.0,
+    iterations: int = 8,
+) -> IdentityResult:
+    """Fit identity + expression + pose to 68 landmarks (px) with the model's Gaussian prior.
+
+    lambda_*: prior weights in px^2 per unit coefficient^2 (MAP for ~sqrt(lambda) px noise).
+    """
+    d = _core.fit_identity(
+        model.core, _landmarks(landmarks), FOCAL, WIDTH, HEIGHT, lambda_identity, lambda_expr,
+        iterations,
+    )
+    return IdentityResult(
+        alpha=np.asarray(d["alpha"], np.float32), expr=np.asarray(d["expr"], np.float32),
+        rvec=np.asarray(d["rvec"]), tvec=np.asarray(d["tvec"]), rmse_px=float(d["rmse_px"]),
+        landmarks_used=np.asarray(d["landmarks_used"], np.int32),
+        iterations=int(d["iterations"]),
+    )
