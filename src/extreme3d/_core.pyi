@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -98,3 +100,53 @@ def fit_identity(
 ) -> dict[str, object]: ...
 
 # --- core (bindings/core.cpp) ---
+def combine_bump(
+    model: FaceModel,
+    alpha: npt.ArrayLike,
+    expr: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    bump: npt.ArrayLike,
+    mask: npt.ArrayLike,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+    symmetry: bool = True,
+    margin: int = 6,
+    max_gap: float = 4.0,
+) -> dict[str, Any]: ...
+def dense_mesh(
+    depth: npt.ArrayLike,
+    mask: npt.ArrayLike,
+    bump: npt.ArrayLike = ...,
+    focal: float = 1000.0,
+    margin: int = 6,
+) -> dict[str, Any]: ...
+def grid_faces(vindex: npt.ArrayLike) -> np.ndarray: ...
+def bump_to_mm(value: int) -> float: ...
+def occlusion_map(
+    ref_depth: npt.ArrayLike,
+    posed_depth: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    focal: float = 1000.0,
+) -> np.ndarray: ...
+def occlusion_reference_pose(
+    rvec: npt.ArrayLike, tvec: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray]: ...
+def occlusion_scores(
+    vertices: npt.ArrayLike,
+    visible: npt.ArrayLike,
+    occ_map: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    focal: float = 1000.0,
+) -> np.ndarray: ...
+def blur_counts(counts: npt.ArrayLike, ksize: int = 5) -> np.ndarray: ...
+def delaunay_triangles(points: npt.ArrayLike) -> np.ndarray: ...
+def estimate_rigid_transform(
+    p1: npt.ArrayLike, p2: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray]: ...
+def point_in_triangle(
+    p: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike
+) -> bool: ...

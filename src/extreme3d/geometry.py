@@ -1,0 +1,115 @@
+"""Geometry stage (the original's combineBump after the pose fit): foundation, dense mesh with
+bumps, occlusion scores and the soft-symmetry completion, computed by the C++ core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from extreme3d import _core
+from extreme3d.mesh import Mesh
+
+#: Mesh names in the order the original writes them.
+MESH_NAMES: tuple[str, ...] = (
+    "foundation_frontal",
+    "foundation_aligned",
+    "withBump_aligned",
+    "withBump_frontal",
+    "sparse_full_frontal",
+    "final_frontal",
+)
+
+
+@dataclass
+class GeometryResult:
+    """Meshes (mm; frontal = model coordinates, aligned = camera) and per-vertex sparse data."""
+
+    meshes: dict[str, Mesh]
+    projections: np.ndarray  # (V, 2) float32 pixel positions of the posed sparse vertices
+    visible: np.ndarray  # (V,) bool: depth test and bump mask
+    occlusion: np.ndarray  # (V,) float32 raw self-occlusion scores (0 for invisible vertices)
+    scores: np.ndarray | None  # (V,) float32 scores after bad vertices and passes: 0, 0.5, 1
+    bumped: np.ndarray | None  # (V,) bool: sparse vertices that took the bumped depth
+    bad: np.ndarray | None  # (V,) bool: normal flips / stretched triangles
+    symmetry_R: np.ndarray  # (3, 3) symmetry correction rotation
+    symmetry_t: np.ndarray  # (3,) symmetry correction translation (mm)
+    symmetry_points: int  # central vertices used by the correction (needs > 100)
+    counts: dict[str, int] = field(default_factory=dict)  # dense, registered, unknowns, unanchored
+    timings_ms: dict[str, float] = field(default_factory=dict)  # per stage
+
+
+def run_geometry(
+    model,
+    alpha: np.ndarray,
+    expr: np.ndarray,
+    rvec: np.ndarray,
+    tvec: np.ndarray,
+    bump: np.ndarray,
+    mask: np.ndarray,
+    symmetry: bool = True,
+    outputs: Iterable[str] | None = None,
+    *,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+    margin: int = 6,
+    max_gap: float = 4.0,
+) -> GeometryResult:
+    """Runs combineBump from a given pose/expression; bump and mask are (512, 512) uint8 images."""
+    wanted = set(MESH_NAMES if outputs is None else outputs)
+    unknown = wanted - set(MESH_NAMES)
+    if unknown:
+        raise ValueError(
+            f"unknown geometry outputs {sorted(unknown)}; choose from {list(MESH_NAMES)}"
+        )
+    bump = _gray_u8(bump, "bump")
+    mask = _gray_u8(mask, "mask")
+    res = _core.combine_bump(
+        model.core,
+        np.asarray(alpha, np.float32).reshape(-1),
+        np.asarray(expr, np.float32).reshape(-1),
+        np.asarray(rvec, np.float64).reshape(-1),
+        np.asarray(tvec, np.float64).reshape(-1),
+        bump,
+        mask,
+        focal=focal,
+        width=width,
+        height=height,
+        symmetry=symmetry,
+        margin=margin,
+        max_gap=max_gap,
+    )
+    meshes = {
+        name: Mesh(vertices=v, faces=f) for name, (v, f) in res["meshes"].items() if name in wanted
+    }
+    counts = {k: int(res[k]) for k in ("dense_vertices", "registered", "unknowns", "unanchored")}
+    return GeometryResult(
+        meshes=meshes,
+        projections=np.asarray(res["projections"], np.float32),
+        visible=np.asarray(res["visible"], bool),
+        occlusion=np.asarray(res["occlusion"], np.float32),
+        scores=None if res["scores"] is None else np.asarray(res["scores"], np.float32),
+        bumped=None if res["bumped"] is None else np.asarray(res["bumped"], bool),
+        bad=None if res["bad"] is None else np.asarray(res["bad"], bool),
+        symmetry_R=np.asarray(res["symmetry_R"], np.float32),
+        symmetry_t=np.asarray(res["symmetry_t"], np.float32).reshape(3),
+        symmetry_points=int(res["symmetry_points"]),
+        counts=counts,
+        timings_ms={str(k): float(v) for k, v in res["timings_ms"].items()},
+    )
+
+
+def _gray_u8(img: np.ndarray, what: str) -> np.ndarray:
+    """A 2D uint8 image (a 3-channel image with equal channels is reduced to one)."""
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        a = a[..., 0]
+    if a.ndim != 2:
+        raise ValueError(f"{what} must be a 2D uint8 image (512x512), got shape {a.shape}")
+    if a.dtype != np.uint8:
+        if not np.issubdtype(a.dtype, np.number) or a.min() < 0 or a.max() > 255:
+            raise ValueError(f"{what} must hold 8-bit values 0..255, got dtype {a.dtype}")
+        a = a.astype(np.uint8)
+    return np.ascontiguousarray(a)
