@@ -1,0 +1,574 @@
+"""The Python API: ``Reconstructor(...).reconstruct(image)`` -> one ``FaceResult`` per face.
+
+    import extreme3d
+    rec = extreme3d.Reconstructor()                 # loads the model and CNNs once
+    face = rec.reconstruct("photo.jpg")[0]          # first face (dlib's order, as the original)
+    face.final.save("face.obj")                     # textured OBJ + MTL + PNG
+    print(face.pose.yaw, face.pose.pitch, face.pose.roll)
+
+The stages are the batch pipeline's (extreme3d.pipeline: source choice, model loading, the
+foundation mask of the flat bump source, the photo bump source; extreme3d.fitting;
+extreme3d.geometry), so the API and ``extreme3d batch`` give the same meshes. See docs/api.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from extreme3d import Extreme3DError
+from extreme3d.crop import CROP_SIZE, CropBox
+from extreme3d.mesh import Mesh
+
+#: Short names of the three main meshes (all frontal, model coordinates).
+MAIN_MESHES = {"foundation": "foundation_frontal", "with_bump": "withBump_frontal",
+               "final": "final_frontal"}
+#: Meshes that get a baked photo texture in OBJ/GLB outputs (aligned ones reuse their frontal
+#: twin's texture: same vertices in the same order).
+TEXTURED = ("final_frontal", "foundation_frontal")
+TWINS = {"foundation_aligned": "foundation_frontal", "withBump_aligned": "withBump_frontal"}
+FORMATS = ("ply", "obj", "glb")
+
+
+@dataclass(eq=False)
+class TexturedMesh(Mesh):
+    """A Mesh with optional per-vertex uv (V,2) (OBJ convention, v up) and an RGB texture; save()
+    writes OBJ+MTL+PNG / GLB with the texture, PLY with the per-vertex colours."""
+
+    uv: np.ndarray | None = None
+    texture: np.ndarray | None = None
+
+    def save(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Writes the mesh, format by extension (.ply, .obj with .mtl/.png, .glb)."""
+        if Path(path).suffix.lower() in (".obj", ".glb") and self.texture is not None:
+            options.setdefault("uv", self.uv)
+            options.setdefault("texture", self.texture)
+        return super().save(path, **options)
+
+
+@dataclass(frozen=True)
+class Pose:
+    """The fitted camera of a face.
+
+    Model -> camera: ``X_c = R X + t`` (R = ``matrix``, Rodrigues ``rvec`` in rad, ``tvec`` in mm).
+    Model axes: x to the face's left (image right for a frontal face), y up, z out of the face
+    (towards the camera); camera axes: x image right, y image up, z towards the viewer (points in
+    front have z < 0). Projection (x mirrored, as the original): ``u = -f X_c/Z_c + cx``,
+    ``v = f Y_c/Z_c + cy`` (u column, v row, pixels).
+
+    yaw/pitch/roll (degrees): ``R = Ry(yaw) @ Rx(pitch) @ Rz(roll)`` about the camera axes; a face
+    looking into the camera has 0, 0, 0; yaw > 0 turns the nose towards the image right, pitch > 0
+    tilts it down, roll > 0 turns the face counter-clockwise in the picture.
+
+    focal / principal_point: in 500x500 crop pixels; ``focal_image`` / ``principal_point_image``
+    the same camera in original-photo pixels (the crop undone).
+    """
+
+    rvec: np.ndarray
+    matrix: np.ndarray
+    tvec: np.ndarray
+    yaw: float
+    pitch: float
+    roll: float
+    focal: float
+    principal_point: tuple[float, float]
+    focal_image: float
+    principal_point_image: tuple[float, float]
+
+    @classmethod
+    def from_fit(cls, rvec: np.ndarray, tvec: np.ndarray, box: CropBox) -> Pose:
+        """The pose of a fit (crop camera: focal 1000, centre 250, 250) and the crop box."""
+        from extreme3d.camera import FOCAL, rotation_matrix, yaw_pitch_roll_deg
+        from extreme3d.overlay import image_camera
+
+        r = np.asarray(rvec, np.float64).reshape(3)
+        m = rotation_matrix(r)
+        yaw, pitch, roll = yaw_pitch_roll_deg(m)
+        fi, cx, cy = image_camera(box)
+        return cls(r, m, np.asarray(tvec, np.float64).reshape(3), yaw, pitch, roll, FOCAL,
+                   (CROP_SIZE / 2.0, CROP_SIZE / 2.0), fi, (cx, cy))
+
+
+@dataclass
+class FaceResult:
+    """Everything reconstructed for one face of a photo.
+
+    Arrays: ``crop`` 500x500x3 BGR uint8; ``box`` the crop's box in original pixels;
+    ``landmarks`` (68,2) original-image pixels, ``landmarks_crop`` (68,2) crop pixels;
+    ``landmarks_3d`` (68,3) mm in model coordinates (on the foundation with expression) and
+    ``landmark_vertices`` (68,) their vertex indices; ``alpha`` identity and ``expr`` expression
+    coefficients; ``bump`` / ``mask`` 512x512 uint8 maps; ``meshes`` every mesh computed, keyed
+    by the original's names (``foundation_frontal``, ``withBump_aligned``, ``final_frontal``...),
+    frontal ones in model coordinates, aligned ones in camera coordinates (mm), as TexturedMesh
+    with per-vertex colours (``colors`` mode); ``foundation``, ``with_bump`` and ``final`` are
+    the frontal ones. ``sources``: which source produced each stage.
+    """
+
+    index: int
+    name: str
+    image_path: str | None
+    image_size: tuple[int, int]
+    crop: np.ndarray
+    box: CropBox
+    landmarks: np.ndarray
+    landmarks_crop: np.ndarray
+    landmarks_3d: np.ndarray
+    landmark_vertices: np.ndarray
+    landmarks_used: np.ndarray
+    pose: Pose
+    alpha: np.ndarray
+    expr: np.ndarray
+    beta: np.ndarray | None
+    meshes: dict[str, TexturedMesh]
+    bump: np.ndarray
+    mask: np.ndarray
+    sources: dict[str, str]
+    rmse_px: float
+    fit_mode: str
+    symmetry: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    color_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    texture_size: int = 1024
+    _textures: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def foundation(self) -> TexturedMesh:
+        """Identity + expression, no detail (model coordinates)."""
+        return self._mesh("foundation")
+
+    @property
+    def with_bump(self) -> TexturedMesh:
+        """The dense mesh with the bump map's detail, frontal (model coordinates)."""
+        return self._mesh("with_bump")
+
+    @property
+    def final(self) -> TexturedMesh:
+        """The final mesh: detail + occlusion handling + soft symmetry (model coordinates)."""
+        return self._mesh("final")
+
+    def _mesh(self, short: str) -> TexturedMesh:
+        """A main mesh by short name, textured on first use when it is a textured kind."""
+        key = MAIN_MESHES[short]
+        if key not in self.meshes:
+            raise Extreme3DError(f"{self.name}: no {key} mesh was computed"
+                                 + ("" if self.symmetry else " (soft symmetry is off)"))
+        return self.textured(key)
+
+    @property
+    def scale(self) -> float:
+        """Original pixels -> crop pixels factor (500 / box height)."""
+        return CROP_SIZE / self.box.height
+
+    @property
+    def rmse_px_image(self) -> float:
+        """Landmark RMSE of the fit in original-photo pixels."""
+        return self.rmse_px / self.scale
+
+    def textured(self, key: str) -> TexturedMesh:
+        """The mesh `key` with its photo texture (uv + image) baked on first use."""
+        mesh = self.meshes[key]
+        base = TWINS.get(key, key)
+        if mesh.texture is not None or base not in TEXTURED or base not in self.meshes:
+            return mesh
+        tex = self.texture_map(base)
+        mesh.uv, mesh.texture = tex.uv, tex.image
+        return mesh
+
+    def texture_map(self, key: str):
+        """The baked TextureMap (extreme3d.texture) of a frontal mesh, cached."""
+        if key not in self._textures:
+            from extreme3d.colors import crop_mask_from_bump
+            from extreme3d.texture import bake_texture
+
+            t0 = time.perf_counter()
+            m = self.meshes[key]
+            self._textures[key] = bake_texture(
+                m.vertices, m.faces, self.crop, self.pose.rvec, self.pose.tvec,
+                size=self.texture_size, image_mask=crop_mask_from_bump(self.mask),
+                symmetry=self.symmetry,
+            )
+            self.timings["texture"] = self.timings.get("texture", 0.0) + time.perf_counter() - t0
+        return self._textures[key]
+
+    def projected_landmarks(self) -> np.ndarray:
+        """The 3D landmarks projected with the stored camera, in original-photo pixels (68,2)."""
+        from extreme3d.overlay import project_to_image
+
+        return project_to_image(self.landmarks_3d, self.pose.rvec, self.pose.tvec, self.box)
+
+    def overlay(self, image: np.ndarray | str | os.PathLike[str]) -> np.ndarray:
+        """The final (or with-bump) mesh shaded half-transparent over the original photo, with the
+        input (green) and projected (red) landmarks; BGR uint8."""
+        from extreme3d.overlay import overlay_image
+
+        img = _read(image) if isinstance(image, str | os.PathLike) else np.asarray(image)
+        key = "final_frontal" if "final_frontal" in self.meshes else "withBump_frontal"
+        if key not in self.meshes:
+            key = "foundation_frontal"
+        m = self.meshes[key]
+        out, _ = overlay_image(img, m.vertices, m.faces, self.pose.rvec, self.pose.tvec,
+                               self.box, self.landmarks, self.landmarks_3d)
+        return out
+
+    def params(self) -> dict[str, Any]:
+        """The params/<name>.json document (see docs/api.md and extreme3d.params)."""
+        from extreme3d.params import face_params
+
+        return face_params(self)
+
+    def save(
+        self,
+        out_dir: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        formats: tuple[str, ...] = ("ply",),
+        outputs: tuple[str, ...] | None = None,
+        image: np.ndarray | None = None,
+        overlay: bool = True,
+        params: bool = True,
+        maps: bool = True,
+    ) -> list[str]:
+        """Writes the batch output tree for this face into out_dir (imgs/, shape/, bump/, 3D/,
+        params/, overlay/) and returns the written paths relative to out_dir.
+
+        formats: any of ply, obj, glb; outputs: mesh keys (default: the original's default set
+        among those computed); image: the original photo (BGR) for the overlay (default: read
+        from image_path when known)."""
+        from extreme3d.io.atomic import atomic_write_text
+        from extreme3d.io.pts import write_pts
+        from extreme3d.models.shape_cnn import format_alpha
+        from extreme3d.params import write_params
+        from extreme3d.pipeline import DEFAULT_OUTPUTS, write_png
+
+        bad = [f for f in formats if f not in FORMATS]
+        if bad:
+            raise Extreme3DError(f"unknown mesh format {bad[0]!r} (use {', '.join(FORMATS)})")
+        out = Path(out_dir)
+        name = name or self.name
+        keys = tuple(k for k in (outputs or DEFAULT_OUTPUTS) if k in self.meshes)
+        written: list[str] = []
+        t0 = time.perf_counter()
+
+        def rel(p: Path) -> str:
+            written.append(str(p.relative_to(out)))
+            return written[-1]
+
+        if maps:
+            for sub in ("imgs", "shape", "bump"):
+                (out / sub).mkdir(parents=True, exist_ok=True)
+            write_png(out / "imgs" / f"{name}.png", self.crop)
+            rel(out / "imgs" / f"{name}.png")
+            write_pts(out / "imgs" / f"{name}.pts", self.landmarks_crop)
+            rel(out / "imgs" / f"{name}.pts")
+            atomic_write_text(out / "shape" / f"{name}.ply.alpha", format_alpha(self.alpha))
+            rel(out / "shape" / f"{name}.ply.alpha")
+            fnd = self.meshes.get("foundation_frontal")
+            if fnd is not None:
+                Mesh(fnd.vertices, fnd.faces, fnd.colors).save(
+                    out / "shape" / f"{name}.ply", style="python")
+                rel(out / "shape" / f"{name}.ply")
+            write_png(out / "bump" / f"{name}_bump.png", self.bump)
+            rel(out / "bump" / f"{name}_bump.png")
+            write_png(out / "bump" / f"{name}_mask.png", self.mask)
+            rel(out / "bump" / f"{name}_mask.png")
+        (out / "3D").mkdir(parents=True, exist_ok=True)
+        for key in keys:
+            for fmt in formats:
+                path = out / "3D" / f"{name}_{key}.{fmt}"
+                mesh = self.textured(key) if fmt != "ply" else self.meshes[key]
+                mesh.save(path)
+                rel(path)
+                if fmt == "obj" and mesh.texture is not None:
+                    rel(path.with_suffix(".mtl"))
+                    rel(path.with_suffix(".png"))
+        if overlay:
+            img = image
+            if img is None and self.image_path is not None:
+                img = _read(self.image_path)
+            if img is not None:
+                from extreme3d.overlay import write_overlay
+
+                rel(write_overlay(out / "overlay" / f"{name}.png", self.overlay(img)))
+        self.timings["write"] = self.timings.get("write", 0.0) + time.perf_counter() - t0
+        if params:
+            path = out / "params" / f"{name}.json"
+            write_params(path, self, outputs=written + [f"params/{name}.json"])
+            rel(path)
+        return written
+
+
+def _read(image: str | os.PathLike[str]) -> np.ndarray:
+    """A photo as BGR uint8 (errors name the file)."""
+    from extreme3d.landmarks import read_image
+
+    return read_image(Path(image))
+
+
+class Reconstructor:
+    """Loads the morphable model (and the CNNs when present) once; ``reconstruct`` per photo.
+
+    model: path of the .h5 model or a loaded MorphableModel (default: 3DMM_model/, the BFM when
+    prepared, else the Surrey model); cnn_dir: folder of the user's CNN files (default ./CNN);
+    device: torch device for the CNNs ("auto", "cpu", "cuda"); shape_source: "cnn" or
+    "landmarks" (default: cnn when its files exist); bump_source: "cnn", "photo" or "flat"
+    (default: cnn when its weights exist, else photo when available, else flat); symmetry: soft
+    symmetry and occlusion handling (final mesh); fit_mode: "faithful" (the original's pose) or
+    "best"; colors: "photo", "model" or "none" (default: model when the model has a texture,
+    else photo); texture_size: side of the baked OBJ textures (px).
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        cnn_dir: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        bump_source: str | None = None,
+        symmetry: bool = True,
+        *,
+        shape_source: str | None = None,
+        fit_mode: str = "faithful",
+        colors: str | None = None,
+        texture_size: int = 1024,
+        predictor: str | os.PathLike[str] | None = None,
+    ) -> None:
+        from extreme3d import pipeline
+        from extreme3d.colors import resolve_color_mode
+        from extreme3d.paths import cnn_dir as default_cnn_dir
+
+        t0 = time.perf_counter()
+        if fit_mode not in ("faithful", "best"):
+            raise Extreme3DError(f"fit_mode must be 'faithful' or 'best', got {fit_mode!r}")
+        self.cnn_dir = Path(cnn_dir) if cnn_dir else default_cnn_dir()
+        if model is None or isinstance(model, str | os.PathLike):
+            self.model_path: Path | None = Path(model or pipeline.default_model_path())
+            self.model = pipeline.load_morphable(self.model_path)
+        else:
+            self.model_path, self.model = None, model
+        self.shape_source = pipeline.choose_shape_source(shape_source, self.cnn_dir)
+        self.bump_source = pipeline.choose_bump_source(bump_source, self.cnn_dir)
+        self.symmetry = bool(symmetry)
+        self.fit_mode = fit_mode
+        self.colors = resolve_color_mode(colors, self.model)
+        self.texture_size = int(texture_size)
+        self.predictor = predictor
+        self.device = device
+        self._shape_net = self._bump_net = None
+        if self.shape_source == "cnn":
+            from extreme3d.models.shape_cnn import ShapeCNN
+
+            self._shape_net = ShapeCNN.load(self.cnn_dir, device)
+        if self.bump_source == "cnn":
+            from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpCNN
+
+            self._bump_net = BumpCNN.load(self.cnn_dir / BUMP_WEIGHTS, device)
+        self.load_seconds = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ public
+
+    def reconstruct(
+        self,
+        image: np.ndarray | str | os.PathLike[str],
+        landmarks: Any = None,
+        all_faces: bool = False,
+        *,
+        name: str | None = None,
+        outputs: tuple[str, ...] | None = None,
+    ) -> list[FaceResult]:
+        """Reconstructs the faces of a photo (path, or array: BGR as OpenCV reads it, or grey).
+
+        landmarks: None (dlib finds the faces), one (68,2) array / .pts path in photo pixels, or
+        a list of them (one per face). all_faces: every face, sorted left to right (names
+        <name>_face<k>); False: the first face only (dlib's order, as the original).
+        outputs: geometry meshes to compute (default: all six).
+        """
+        from extreme3d.io.pts import read_pts
+        from extreme3d.landmarks import detect_faces, to_bgr8
+        from extreme3d.naming import image_name
+
+        path = None
+        if isinstance(image, str | os.PathLike):
+            path = Path(image)
+            img = _read(path)
+        else:
+            img = to_bgr8(np.asarray(image))
+        base = name or (image_name(path) if path is not None else "image")
+        t0 = time.perf_counter()
+        if landmarks is None:
+            faces = detect_faces(img, self.predictor,
+                                 order="left_to_right" if all_faces else "detector")
+            if not faces:
+                raise Extreme3DError(f"{path or 'image'}: no face detected")
+            sets = [f.landmarks.astype(np.float64) for f in faces]
+            lm_source = "dlib"
+        else:
+            items = landmarks if isinstance(landmarks, list | tuple) and not _is_points(
+                landmarks) else [landmarks]
+            sets = [read_pts(Path(x)) if isinstance(x, str | os.PathLike)
+                    else np.asarray(x, np.float64) for x in items]
+            for s in sets:
+                if s.shape != (68, 2):
+                    raise Extreme3DError(f"landmarks must be (68, 2) photo pixels, got {s.shape}")
+            if all_faces:
+                sets.sort(key=lambda s: (float(s[:, 0].min()), float(s[:, 1].min())))
+            lm_source = "given"
+        detect_s = time.perf_counter() - t0
+        if not all_faces:
+            sets = sets[:1]
+        results = []
+        for k, lms in enumerate(sets):
+            face_name = f"{base}_face{k}" if all_faces else base
+            res = self.reconstruct_face(img, lms, name=face_name, index=k, outputs=outputs,
+                                        image_path=None if path is None else str(path),
+                                        landmark_source=lm_source)
+            res.timings["detect"] = detect_s / len(sets)
+            results.append(res)
+        return results
+
+    def reconstruct_face(
+        self,
+        image_bgr: np.ndarray,
+        landmarks: np.ndarray,
+        *,
+        name: str = "image",
+        index: int = 0,
+        outputs: tuple[str, ...] | None = None,
+        image_path: str | None = None,
+        landmark_source: str = "given",
+    ) -> FaceResult:
+        """One face from its 68 landmarks (photo pixels): crop, shape, bump, fit, geometry,
+        colours."""
+        from extreme3d.crop import crop_face
+        from extreme3d.fitting import fit_identity, fit_pose_expression
+        from extreme3d.geometry import MESH_NAMES, run_geometry
+        from extreme3d.morphable import landmark_indices
+        from extreme3d.pipeline import SYMMETRY_OUTPUTS
+
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        crop = crop_face(image_bgr, np.asarray(landmarks, np.float64))
+        lm_crop = np.asarray(crop.landmarks, np.float64)
+        timings["prepare"] = _lap(t)
+        model = self.model
+        t = time.perf_counter()
+        alpha, beta = self._identity(crop.image, lm_crop, fit_identity)
+        timings["shape"] = _lap(t)
+        t = time.perf_counter()
+        fit = fit_pose_expression(model, lm_crop, alpha, mode=self.fit_mode)
+        timings["fit"] = _lap(t)
+        t = time.perf_counter()
+        bump, mask = self._bump_maps(crop.image, lm_crop, alpha, fit)
+        timings["bump"] = _lap(t)
+        t = time.perf_counter()
+        wanted = tuple(k for k in (outputs or MESH_NAMES)
+                       if self.symmetry or k not in SYMMETRY_OUTPUTS)
+        geo = run_geometry(model, alpha, fit.expr, fit.rvec, fit.tvec, bump, mask,
+                           symmetry=self.symmetry, outputs=wanted)
+        timings["geometry"] = _lap(t)
+        t = time.perf_counter()
+        meshes = {k: TexturedMesh(m.vertices, m.faces) for k, m in geo.meshes.items()}
+        counts = self._color(meshes, crop.image, fit, mask, beta)
+        timings["colors"] = _lap(t)
+        yaw = -float(fit.rvec[1])
+        lv = landmark_indices(model, yaw)
+        verts = model.shape(alpha=alpha, expr=fit.expr)
+        return FaceResult(
+            index=index, name=name, image_path=image_path,
+            image_size=(int(image_bgr.shape[1]), int(image_bgr.shape[0])),
+            crop=crop.image, box=crop.box, landmarks=np.asarray(landmarks, np.float64),
+            landmarks_crop=lm_crop, landmarks_3d=np.asarray(verts[lv], np.float64),
+            landmark_vertices=np.asarray(lv, np.int64),
+            landmarks_used=np.asarray(fit.landmarks_used, np.int64),
+            pose=Pose.from_fit(fit.rvec, fit.tvec, crop.box),
+            alpha=np.asarray(alpha, np.float64), expr=np.asarray(fit.expr, np.float64),
+            beta=None if beta is None else np.asarray(beta, np.float64),
+            meshes=meshes, bump=bump, mask=mask,
+            sources={"landmarks": landmark_source, "shape": self.shape_source,
+                     "bump": self.bump_source, "fit": f"{self.fit_mode} ({fit.pose_choice} pose)",
+                     "geometry": "soft symmetry" if self.symmetry else "no symmetry",
+                     "colors": self.colors},
+            rmse_px=float(fit.rmse_px), fit_mode=self.fit_mode, symmetry=self.symmetry,
+            timings=timings, color_counts=counts, texture_size=self.texture_size,
+        )
+
+    # ------------------------------------------------------------------ stages
+
+    def _identity(self, crop: np.ndarray, lm_crop: np.ndarray, fit_identity: Any
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Identity coefficients (padded to the model's size) and texture coefficients or None."""
+        from extreme3d.models.shape_cnn import NUM_COEFFS
+
+        k = self.model.num_shape
+        beta = None
+        if self._shape_net is not None:
+            row = self._shape_net.predict([crop], 1)[0]
+            raw = np.asarray(row[:NUM_COEFFS], np.float64)
+            if len(row) >= 2 * NUM_COEFFS:
+                beta = np.asarray(row[NUM_COEFFS : 2 * NUM_COEFFS], np.float64)
+        else:
+            raw = np.asarray(fit_identity(self.model, lm_crop).alpha, np.float64).reshape(-1)
+        alpha = np.zeros(k, np.float64)
+        alpha[: min(k, len(raw))] = raw[:k]
+        return alpha, beta
+
+    def _bump_maps(self, crop: np.ndarray, lm_crop: np.ndarray, alpha: np.ndarray, fit: Any
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Bump map and mask (512x512 uint8) from the chosen source (as the batch)."""
+        from extreme3d.models.bump_cnn import flat_maps
+        from extreme3d.pipeline import foundation_mask, photo_bump
+
+        if self._bump_net is not None:
+            bump, mask = self._bump_net.predict([crop[:, :, ::-1]], 1)[0]
+        elif self.bump_source == "photo":
+            bump, mask = photo_bump(crop, lm_crop, self.model, fit)
+        else:
+            bump, mask = flat_maps(foundation_mask(self.model, alpha, fit))
+        return np.asarray(bump, np.uint8), np.asarray(mask, np.uint8)
+
+    def _color(self, meshes: dict[str, TexturedMesh], crop: np.ndarray, fit: Any,
+               mask: np.ndarray, beta: np.ndarray | None) -> dict[str, dict[str, int]]:
+        """Per-vertex colours of every mesh by the colour mode; returns the source counts."""
+        from extreme3d.colors import crop_mask_from_bump, model_vertex_colors, photo_vertex_colors
+
+        counts: dict[str, dict[str, int]] = {}
+        if self.colors == "none":
+            return counts
+        model_cols = model_vertex_colors(self.model, beta) if self.colors == "model" else None
+        img_mask = crop_mask_from_bump(mask)
+        for key in [k for k in meshes if k not in TWINS]:
+            m = meshes[key]
+            if model_cols is not None and m.num_vertices == len(model_cols):
+                m.colors = model_cols
+                counts[key] = {"model": m.num_vertices}
+                continue
+            vc = photo_vertex_colors(m.vertices, m.faces, crop, fit.rvec, fit.tvec,
+                                     image_mask=img_mask, symmetry=self.symmetry)
+            m.colors = vc.colors
+            counts[key] = vc.counts()
+        for key, twin in TWINS.items():
+            if key in meshes and twin in meshes:
+                meshes[key].colors = meshes[twin].colors
+            elif key in meshes:  # aligned mesh without its frontal twin: colour it in place
+                m = meshes[key]
+                vc = photo_vertex_colors(m.vertices, m.faces, crop, np.zeros(3), np.zeros(3),
+                                         image_mask=img_mask, symmetry=False)
+                m.colors = vc.colors
+                counts[key] = vc.counts()
+        return counts
+
+
+def _is_points(x: Any) -> bool:
+    """True when x is one (68,2) point set (array or nested list), not a list of sets."""
+    try:
+        return np.asarray(x, dtype=np.float64).shape == (68, 2)
+    except (ValueError, TypeError):
+        return False
+
+
+def _lap(t0: float) -> float:
+    """Seconds since t0."""
+    return time.perf_counter() - t0
