@@ -384,3 +384,23 @@ def test_empty_mesh_renders_background() -> None:
     assert np.all(rgb == 0) and np.all(depth == 1)
     ids = render_triangle_ids(GOOD_V, np.zeros((0, 3), np.int32), ZERO, ZERO, width=8, height=8)
     assert np.all(ids == -1)
+
+
+def test_render_in_forked_children() -> None:
+    """A child forked after the parent rendered can render too (llvmpipe runs without worker
+    threads unless LP_NUM_THREADS is set), instead of hanging."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method")
+    expected = _covered_pixels(0)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        counts = pool.map_async(_covered_pixels, range(3)).get(timeout=60)
+    assert counts == [expected] * 3
+    assert _covered_pixels(0) == expected
+
+
+def _covered_pixels(_: int) -> int:
+    """Number of pixels a fixed triangle covers (used in forked workers)."""
+    _, depth = render(GOOD_V * 50, GOOD_F, ZERO, [0, 0, -1000.0], width=100, height=100)
+    return int((depth < 1).sum())

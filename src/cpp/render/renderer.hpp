@@ -1,5 +1,10 @@
 // Headless OSMesa rendering of a triangle mesh with the original's camera (see model/camera.hpp).
-// One GL context per process, created on first use and reused; calls are serialised by a mutex.
+// One GL context per process, created on first use and reused; calls are serialised by a mutex
+// (render/osmesa_context.hpp). GL draws a point X (model coords) exactly at the camera formula's
+// pixel position u = -f Xc/Zc + cx, v = f Yc/Zc + cy, Xc = R X + t; pixel (i, j) samples the centre
+// (i + 0.5, j + 0.5). Depth test LEQUAL; front faces culled as in the original, which (the image
+// y axis being flipped in the projection) keeps the triangles that are counter-clockwise when seen
+// from the camera in a y-up view, i.e. the outside of a closed mesh with outward CCW winding.
 #pragma once
 #include <optional>
 
@@ -22,6 +27,8 @@ struct RenderResult {
 
 /// Renders vertices (V x 3, mm, model coords) and faces (F x 3, 0-based) at pose/camera.
 /// colors: optional V x 3 in 0..255. Culls front faces as the original does (its winding).
+/// Throws std::invalid_argument for face indices out of range, non-finite vertices, colours not
+/// V x 3, or a bad camera (focal <= 0, size outside 1..16384, not 0 < near < far).
 RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
                          const std::optional<MatrixX3f>& colors, const Pose& pose, const Camera& cam,
                          Shading shading = Shading::Flat);
@@ -31,7 +38,8 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
 RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
                                 const Camera& cam);
 
-/// Camera-space z (mm, negative; 0 where the buffer is 1 = background) of a raw depth buffer.
+/// Camera-space z (mm, negative; 0 where the buffer is 1 = background) of a raw depth buffer:
+/// z = -n f / (f - d (f - n)) with n, f the camera's near/far planes.
 RowMatrixXf depth_to_metric(const RowMatrixXf& depth, const Camera& cam);
 
 }  // namespace extreme3d::render
