@@ -134,6 +134,7 @@ class FaceResult:
     timings: dict[str, float] = field(default_factory=dict)
     color_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     texture_size: int = 1024
+    photo: np.ndarray | None = field(default=None, repr=False)  # the original photo (BGR)
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -201,11 +202,15 @@ class FaceResult:
 
         return project_to_image(self.landmarks_3d, self.pose.rvec, self.pose.tvec, self.box)
 
-    def overlay(self, image: np.ndarray | str | os.PathLike[str]) -> np.ndarray:
-        """The final (or with-bump) mesh shaded half-transparent over the original photo, with the
-        input (green) and projected (red) landmarks; BGR uint8."""
+    def overlay(self, image: np.ndarray | str | os.PathLike[str] | None = None) -> np.ndarray:
+        """The final (or with-bump) mesh shaded half-transparent over the original photo (default:
+        the photo reconstructed), with the input (green) and projected (red) landmarks; BGR."""
         from extreme3d.overlay import overlay_image
 
+        if image is None:
+            image = self.photo if self.photo is not None else self.image_path
+        if image is None:
+            raise Extreme3DError(f"{self.name}: no photo to draw the overlay on")
         img = _read(image) if isinstance(image, str | os.PathLike) else np.asarray(image)
         key = "final_frontal" if "final_frontal" in self.meshes else "withBump_frontal"
         if key not in self.meshes:
@@ -287,7 +292,7 @@ class FaceResult:
                     rel(path.with_suffix(".mtl"))
                     rel(path.with_suffix(".png"))
         if overlay:
-            img = image
+            img = image if image is not None else self.photo
             if img is None and self.image_path is not None:
                 img = _read(self.image_path)
             if img is not None:
@@ -493,6 +498,7 @@ class Reconstructor:
                      "colors": self.colors},
             rmse_px=float(fit.rmse_px), fit_mode=self.fit_mode, symmetry=self.symmetry,
             timings=timings, color_counts=counts, texture_size=self.texture_size,
+            photo=image_bgr,
         )
 
     # ------------------------------------------------------------------ stages

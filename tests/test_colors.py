@@ -1,0 +1,135 @@
+"""Per-vertex colours from the photo (extreme3d.colors): visible, mirrored and filled vertices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from extreme3d.colors import (
+    SOURCE_FILL,
+    SOURCE_MIRROR,
+    SOURCE_PHOTO,
+    crop_mask_from_bump,
+    mirror_lookup,
+    photo_vertex_colors,
+    resolve_color_mode,
+    sample_bilinear,
+    smooth_fill,
+)
+from extreme3d.render import render
+
+POSE_R = np.array([0.05, 0.5, 0.02])  # about 29 degrees of yaw: one cheek self-occluded
+POSE_T = np.array([0.0, 0.0, -600.0])
+
+
+def _pattern(v: np.ndarray, symmetric: bool = False) -> np.ndarray:
+    """Smooth RGB colours (V,3) in 0..255 from the position (symmetric in x when asked)."""
+    x = np.abs(v[:, 0]) if symmetric else v[:, 0]
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    r = (x - (0 if symmetric else lo[0])) / (hi[0] - (0 if symmetric else lo[0]))
+    g = (v[:, 1] - lo[1]) / (hi[1] - lo[1])
+    b = (v[:, 2] - lo[2]) / (hi[2] - lo[2])
+    return np.clip(np.stack([r, g, b], axis=1) * 230 + 10, 0, 255)
+
+
+def _render_bgr(v, faces, colors, rvec=POSE_R, tvec=POSE_T) -> np.ndarray:
+    rgb, _ = render(v, faces, rvec, tvec, colors=colors)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def test_visible_vertices_get_the_rendered_colour_back(sfm_model) -> None:
+    v = sfm_model.shape()
+    faces = sfm_model.faces
+    col = _pattern(v)
+    res = photo_vertex_colors(v, faces, _render_bgr(v, faces, col), POSE_R, POSE_T)
+    vis = res.source == SOURCE_PHOTO
+    assert vis.mean() > 0.6, res.counts()
+    assert (res.source == SOURCE_MIRROR).sum() > 50  # the far cheek is hidden at this yaw
+    err = np.abs(res.colors[vis].astype(float) - col[vis])
+    assert err.max() <= 3.0, err.max()
+    # the vertices facing away from the camera are not counted as visible
+    vis_x = v[vis, 0]
+    assert np.median(vis_x) < np.median(v[:, 0])  # more of the near side than the far side
+
+
+def test_occluded_vertices_take_the_symmetric_colour(sfm_model) -> None:
+    v = sfm_model.shape()
+    faces = sfm_model.faces
+    col = _pattern(v, symmetric=True)
+    res = photo_vertex_colors(v, faces, _render_bgr(v, faces, col), POSE_R, POSE_T)
+    mir = res.source == SOURCE_MIRROR
+    assert mir.sum() > 50
+    err = np.abs(res.colors[mir].astype(float) - col[mir]).mean(axis=1)
+    assert np.median(err) < 4.0 and np.percentile(err, 90) < 12.0, np.percentile(err, [50, 90])
+    # without symmetry the same vertices are filled smoothly instead
+    res2 = photo_vertex_colors(v, faces, _render_bgr(v, faces, col), POSE_R, POSE_T,
+                               symmetry=False)
+    assert not (res2.source == SOURCE_MIRROR).any()
+    assert (res2.source[mir] == SOURCE_FILL).all()
+
+
+def test_image_mask_excludes_occluders(sfm_model) -> None:
+    v = sfm_model.shape()
+    faces = sfm_model.faces
+    col = _pattern(v)
+    img = _render_bgr(v, faces, col, rvec=np.array([1e-6, 1e-6, 1e-6]))
+    mask512 = np.full((512, 512), 255, np.uint8)
+    mask512[:, : 6 + 250] = 0  # left half of the crop hidden (e.g. a hand)
+    res = photo_vertex_colors(v, faces, img, np.array([1e-6, 1e-6, 1e-6]), POSE_T,
+                              image_mask=crop_mask_from_bump(mask512))
+    from extreme3d.camera import project
+
+    u = project(v, np.array([1e-6, 1e-6, 1e-6]), POSE_T)[:, 0]
+    assert not (res.source[u < 249] == SOURCE_PHOTO).any()
+    assert (res.source[u > 260] == SOURCE_PHOTO).mean() > 0.5
+    # hidden vertices on the left are taken from their mirror on the right
+    hidden = (u < 240) & (res.source == SOURCE_MIRROR)
+    assert hidden.sum() > 100
+
+
+def test_smooth_fill_reproduces_a_linear_field_on_a_grid() -> None:
+    n = 12
+    ys, xs = np.mgrid[0:n, 0:n]
+    idx = (ys * n + xs)
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    faces = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
+                            np.stack([b, d, c], -1).reshape(-1, 3)])
+    truth = (3.0 * xs + 2.0 * ys + 5.0).reshape(-1, 1)
+    known = np.zeros(n * n, bool)
+    known[idx[0]] = known[idx[-1]] = known[idx[:, 0]] = known[idx[:, -1]] = True
+    values = np.where(known[:, None], truth, 0.0)
+    out = smooth_fill(faces, values, known)
+    np.testing.assert_allclose(out, truth, atol=1e-3)
+
+
+def test_smooth_fill_gives_the_mean_to_unreachable_vertices() -> None:
+    faces = np.array([[0, 1, 2], [3, 4, 5]])
+    known = np.array([True, True, False, False, False, False])
+    values = np.array([[10.0], [30.0], [0], [0], [0], [0]])
+    out = smooth_fill(faces, values, known)
+    assert out[2, 0] == pytest.approx(20.0, abs=1e-3)
+    np.testing.assert_allclose(out[3:, 0], 20.0, atol=1e-2)
+
+
+def test_mirror_lookup_and_sampling() -> None:
+    ref = np.array([[10.0, 0, 0], [20.0, 5, 0]])
+    q = np.array([[-10.2, 0, 0], [-20.0, 5, 0.5], [-50.0, 0, 0]])
+    np.testing.assert_array_equal(mirror_lookup(ref, q, 1.0), [0, 1, -1])
+    img = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    # pixel (i, j) holds the value at (i + 0.5, j + 0.5); halfway between two pixels: the mean
+    s = sample_bilinear(img, np.array([[1.5, 1.5], [2.0, 1.5]]))
+    np.testing.assert_allclose(s[:, 0], [5.0, 5.5])
+
+
+def test_colour_modes() -> None:
+    class NoTex:
+        tex_mu = None
+
+    class Tex:
+        tex_mu = np.zeros(3)
+
+    assert resolve_color_mode(None, NoTex()) == "photo"
+    assert resolve_color_mode(None, Tex()) == "model"
+    assert resolve_color_mode("none", Tex()) == "none"
+    with pytest.raises(ValueError):
+        resolve_color_mode("rainbow")
