@@ -17,6 +17,7 @@ from extreme3d import Extreme3DError
 MESH_WRITERS: dict[str, str] = {
     ".ply": "extreme3d.io.ply:write_ply",
     ".obj": "extreme3d.io.obj:write_obj",
+    ".glb": "extreme3d.io.obj:write_glb",
 }
 
 
