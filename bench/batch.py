@@ -8,13 +8,15 @@ the full bump U-Net (500x500) with random weights, then runs the batch on paper 
     .venv/bin/python bench/batch.py [--images 20] [--shared ../shared]
 
 Last line: SUMMARY s_per_image=.. prepare_s=.. shape_cnn_s=.. bump_cnn_s=.. core_s=.. write_s=..
-images_per_s_jobs2=.. peak_rss_mb=..
+images_per_s_jobs2=.. peak_rss_mb=.. cpu_s_per_image=.. (CPU time of the jobs=1 run per image:
+on a machine shared with other work the wall-clock numbers overstate the cost).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import resource
 import sys
 import tempfile
@@ -102,6 +104,13 @@ def make_cnn_dir(folder: Path) -> Path:
     return folder
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children, s."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process and of its (finished) children, MB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -136,17 +145,19 @@ def main() -> int:
         listing.write_text("".join(f"{p}\n" for p in crops))
 
         def run(jobs: int, out: str):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             summary = run_batch(BatchOptions(
                 input_list=listing, output_dir=work / out, landmark_dir=paper, model_path=model,
                 cnn_dir=cnn, device="cpu", jobs=jobs, batch_size=args.batch_size, progress=False,
             ), log=lambda _msg: None)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             for rec in summary.failed:
                 print(f"failed: {rec.name}: {rec.reason}", file=sys.stderr)
-            return summary, wall
+            print(f"jobs={jobs}: CPU time {cpu:.1f} s, wall {wall:.1f} s, load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            return summary, wall, cpu
 
-        s1, wall1 = run(1, "out_jobs1")
+        s1, wall1, cpu1 = run(1, "out_jobs1")
         n1 = len(s1.done)
         per = s1.seconds_per_image()
         print(f"jobs=1: {n1}/{len(crops)} images in {wall1:.1f} s "
@@ -155,7 +166,7 @@ def main() -> int:
             print(f"  {stage:10s} {per[stage]:.3f} s/image")
         ips2 = float("nan")
         if not args.skip_jobs2:
-            s2, wall2 = run(2, "out_jobs2")
+            s2, wall2, _ = run(2, "out_jobs2")
             ips2 = len(s2.done) / wall2 if wall2 > 0 else float("nan")
             print(f"jobs=2: {len(s2.done)}/{len(crops)} images in {wall2:.1f} s "
                   f"({ips2:.3f} images/s)")
@@ -164,7 +175,8 @@ def main() -> int:
         f"SUMMARY s_per_image={s_per_image:.3f} prepare_s={per['prepare']:.3f} "
         f"shape_cnn_s={per['shape_cnn']:.3f} bump_cnn_s={per['bump_cnn']:.3f} "
         f"core_s={per['core']:.3f} write_s={per['write']:.3f} "
-        f"images_per_s_jobs2={ips2:.3f} peak_rss_mb={peak_rss_mb():.0f}"
+        f"images_per_s_jobs2={ips2:.3f} peak_rss_mb={peak_rss_mb():.0f} "
+        f"cpu_s_per_image={cpu1 / max(n1, 1):.3f}"
     )
     return 0
 

@@ -124,3 +124,20 @@ def test_alpha_text():
     assert len(lines) == 99
     np.testing.assert_allclose([float(x) for x in lines[:5]], [0, 0.5, 1, 1.5, 2])
     assert all(float(x) == 0 for x in lines[5:])
+
+
+def test_old_torch_module_attributes_are_filled_in(cnn_dir):
+    """A pickle from torch 0.3 lacks BatchNorm.track_running_stats and num_batches_tracked."""
+    spec = importlib.util.spec_from_file_location("MainModel", cnn_dir / "shape_model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["MainModel"] = module
+    spec.loader.exec_module(module)
+    net = module.KitModel().eval()
+    del net.bn.track_running_stats
+    del net.bn._buffers["num_batches_tracked"]
+    torch.save(net, cnn_dir / "shape_model.pth")
+    del sys.modules["MainModel"]
+    cnn = ShapeCNN.load(cnn_dir, device="cpu")
+    assert cnn.net.bn.track_running_stats is True
+    out = cnn.predict([np.zeros((500, 500, 3), np.uint8)])
+    assert out.shape == (1, 198) and np.isfinite(out).all()
