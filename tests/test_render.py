@@ -404,3 +404,29 @@ def _covered_pixels(_: int) -> int:
     """Number of pixels a fixed triangle covers (used in forked workers)."""
     _, depth = render(GOOD_V * 50, GOOD_F, ZERO, [0, 0, -1000.0], width=100, height=100)
     return int((depth < 1).sum())
+
+
+def test_surrey_model_renders_its_front(sfm_h5) -> None:
+    """The converted Surrey mean face at a frontal pose: the front is drawn (not the inside), the
+    nearest rendered depth is the nose tip's, and ids match coverage."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(sfm_h5, "r") as f:
+        vertices = np.asarray(f["shapeMU"], np.float32).reshape(-1, 3)
+        faces = np.asarray(f["faces"], np.int32) - 1  # 1-based in the file
+        faces_fill = np.asarray(f["faces_fill"], np.int32) - 1
+    tvec = np.array([0.0, 0.0, -1000.0])
+    for tris in (faces, faces_fill):
+        rgb, depth = render(vertices, tris, ZERO, tvec, shading="lambert")
+        z = depth_to_metric(depth)
+        tip = int(np.argmax(vertices[:, 2]))
+        u, v = camera.project(vertices[tip : tip + 1], ZERO, tvec)[0]
+        assert z[int(v), int(u)] == pytest.approx(vertices[tip, 2] - 1000.0, abs=0.1)
+        assert z[z < 0].max() == pytest.approx(vertices[tip, 2] - 1000.0, abs=0.1)
+        # Lambert head-light: a frontal face is mostly bright.
+        assert np.median(rgb[depth < 1, 0]) > 150
+        ids = render_triangle_ids(vertices, tris, ZERO, tvec)
+        np.testing.assert_array_equal(ids >= 0, depth < 1)
+    # faces_fill closes the mouth: it covers at least the pixels faces does.
+    _, d_faces = render(vertices, faces, ZERO, tvec)
+    _, d_fill = render(vertices, faces_fill, ZERO, tvec)
+    assert np.all(d_fill[d_faces < 1] < 1) and (d_fill < 1).sum() > (d_faces < 1).sum()
