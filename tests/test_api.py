@@ -1,0 +1,194 @@
+"""The Python API (extreme3d.Reconstructor), params JSON, overlays, several faces per photo,
+and the documented example (docs/api.md) run as written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from extreme3d import Extreme3DError
+from extreme3d.api import Reconstructor
+from extreme3d.camera import project, rotation_matrix
+from extreme3d.params import project_with_params, read_params
+
+FRONTAL = "Jon-Hamm.png"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+
+@pytest.fixture(scope="module")
+def rec(sfm_h5, tmp_path_factory) -> Reconstructor:
+    """A Reconstructor on the Surrey model, no CNNs (identity from landmarks, flat bump)."""
+    empty = tmp_path_factory.mktemp("no_cnn")
+    return Reconstructor(model=sfm_h5, cnn_dir=empty, bump_source="flat", texture_size=1024)
+
+
+@pytest.fixture(scope="module")
+def photo_path(shared) -> Path:
+    path = shared / "data" / "test" / FRONTAL
+    if not path.is_file():
+        pytest.skip(f"{path} missing")
+    return path
+
+
+@pytest.fixture(scope="module")
+def face(rec, photo_path):
+    faces = rec.reconstruct(photo_path)
+    assert len(faces) == 1
+    return faces[0]
+
+
+def test_result_holds_what_the_issue_lists(rec, face, photo_path) -> None:
+    assert face.name == "Jon-Hamm" and face.image_path == str(photo_path)
+    assert face.crop.shape == (500, 500, 3) and face.crop.dtype == np.uint8
+    assert face.landmarks.shape == (68, 2) and face.landmarks_3d.shape == (68, 3)
+    assert face.landmark_vertices.shape == (68,)
+    np.testing.assert_allclose(face.landmarks_3d, face.foundation.vertices[face.landmark_vertices],
+                               atol=1e-3)
+    p = face.pose
+    np.testing.assert_allclose(p.matrix, rotation_matrix(p.rvec), atol=1e-12)
+    # yaw/pitch/roll rebuild R as documented: R = Ry(yaw) Rx(pitch) Rz(roll)
+    from scipy.spatial.transform import Rotation
+
+    rebuilt = Rotation.from_euler("YXZ", [p.yaw, p.pitch, p.roll], degrees=True).as_matrix()
+    np.testing.assert_allclose(rebuilt, p.matrix, atol=1e-9)
+    assert p.focal == 1000.0 and p.principal_point == (250.0, 250.0)
+    assert face.alpha.shape == (rec.model.num_shape,)
+    assert face.expr.shape == (rec.model.num_expr,)
+    for key in ("foundation_frontal", "withBump_frontal", "final_frontal"):
+        m = face.meshes[key]
+        assert m.colors is not None and m.colors.shape == m.vertices.shape
+    assert face.bump.shape == (512, 512) and face.mask.shape == (512, 512)
+    assert face.sources == {"landmarks": "dlib", "shape": "landmarks", "bump": "flat",
+                            "fit": "faithful (epnp pose)", "geometry": "soft symmetry",
+                            "colors": "photo"}
+
+
+def test_3d_landmarks_project_onto_the_2d_ones_within_the_fit_rmse(face) -> None:
+    used = face.landmarks_used
+    crop_uv = project(face.landmarks_3d, face.pose.rvec, face.pose.tvec)
+    rmse_crop = np.sqrt(np.mean(np.sum((crop_uv - face.landmarks_crop) ** 2, axis=1)[used]))
+    assert rmse_crop <= face.rmse_px + 1e-3
+    img_uv = face.projected_landmarks()
+    rmse_img = np.sqrt(np.mean(np.sum((img_uv - face.landmarks) ** 2, axis=1)[used]))
+    assert rmse_img <= face.rmse_px_image + 1e-3
+    assert face.rmse_px_image == pytest.approx(face.rmse_px * face.box.height / 500)
+
+
+def test_params_json_round_trips(face, tmp_path) -> None:
+    written = face.save(tmp_path, formats=("obj",), outputs=("final_frontal",), overlay=False)
+    assert "params/Jon-Hamm.json" in written
+    doc = read_params(tmp_path / "params" / "Jon-Hamm.json")
+    assert doc == json.loads(json.dumps(face.params())) | {"outputs": doc["outputs"]}
+    np.testing.assert_allclose(doc["pose"]["rvec"], face.pose.rvec)
+    np.testing.assert_allclose(doc["pose"]["tvec_mm"], face.pose.tvec)
+    np.testing.assert_allclose(doc["coefficients"]["identity"], face.alpha)
+    np.testing.assert_allclose(doc["coefficients"]["expression"], face.expr)
+    assert doc["crop"]["box"] == list(face.box.as_tuple())
+    assert doc["pose"]["yaw_deg"] == pytest.approx(face.pose.yaw)
+    # the stored camera reprojects the stored 3D landmarks onto the 2D ones within the fit RMSE
+    used = doc["landmarks"]["used_in_fit"]
+    for frame, key, rmse in (("image", "image_px", doc["quality"]["fit_rmse_px_image"]),
+                             ("crop", "crop_px", doc["quality"]["fit_rmse_px_crop"])):
+        uv = project_with_params(doc, doc["landmarks"]["model_mm"], frame)
+        err = np.sum((uv - np.asarray(doc["landmarks"][key])) ** 2, axis=1)[used]
+        assert np.sqrt(err.mean()) <= rmse + 1e-2, frame
+    with pytest.raises(Extreme3DError, match="not an extreme3d params"):
+        (tmp_path / "bad.json").write_text("{}")
+        read_params(tmp_path / "bad.json")
+
+
+def test_textured_obj_of_a_photo_reproduces_the_visible_face(face, tmp_path) -> None:
+    from extreme3d.io.obj import read_obj_texture
+    from extreme3d.texture import SOURCE_PHOTO, render_textured
+
+    path = face.final.save(tmp_path / "final.obj")
+    verts, faces, uv, tex = read_obj_texture(path)
+    assert uv.shape == (len(verts), 2) and tex is not None
+    rgb, cov, pos = render_textured(verts, faces, uv, tex, face.pose.rvec, face.pose.tvec)
+    src = face.texture_map("final_frontal").source
+    s = src.shape[0]
+    texel = src[np.clip(pos[..., 1].astype(int), 0, s - 1), np.clip(pos[..., 0].astype(int), 0,
+                                                                      s - 1)]
+    sel = cov & (texel == SOURCE_PHOTO)
+    assert sel.sum() > 20000
+    mae = np.abs(rgb[sel].astype(float) - face.crop[:, :, ::-1][sel]).mean()
+    assert mae < 2.0, mae  # measured 0.3-0.6 on shared photos
+
+
+def test_overlay_lines_up_with_the_photo(face) -> None:
+    from extreme3d.overlay import MODEL_COLOR
+
+    photo = face.photo
+    over = face.overlay()
+    assert over.shape == photo.shape
+    proj = face.projected_landmarks()
+    err = np.linalg.norm(proj - face.landmarks, axis=1)[face.landmarks_used]
+    assert np.sqrt(np.mean(err**2)) <= 2.0 + face.rmse_px_image
+    # the red dots are drawn where the projected landmarks are
+    px = np.round(proj).astype(int)
+    hits = [np.abs(over[y, x].astype(int) - MODEL_COLOR).max() < 40 for x, y in px]
+    assert np.mean(hits) > 0.8
+    # the mesh is blended over the face, the image corner is untouched
+    cx, cy = np.round(face.landmarks[30]).astype(int)  # nose tip
+    assert np.abs(over[cy + 3, cx + 6].astype(int) - photo[cy + 3, cx + 6]).sum() > 0
+    np.testing.assert_array_equal(over[:5, :5], photo[:5, :5])
+
+
+@pytest.mark.slow
+def test_collage_gives_two_faces_left_to_right(rec, shared, tmp_path) -> None:
+    import cv2
+
+    a = cv2.imread(str(shared / "data" / "test" / FRONTAL))
+    b = cv2.imread(str(shared / "data" / "test" / "lra1418.jpg"))
+    h = 400
+    a = cv2.resize(a, (int(a.shape[1] * h / a.shape[0]), h))
+    b = cv2.resize(b, (int(b.shape[1] * h / b.shape[0]), h))
+    collage = np.concatenate([b, a], axis=1)
+    path = tmp_path / "collage.png"
+    cv2.imwrite(str(path), collage)
+    faces = rec.reconstruct(path, all_faces=True)
+    assert [f.name for f in faces] == ["collage_face0", "collage_face1"]
+    assert [f.index for f in faces] == [0, 1]
+    assert faces[0].landmarks[:, 0].max() < b.shape[1] <= faces[1].landmarks[:, 0].min()
+    assert rec.reconstruct(path, landmarks=[f.landmarks for f in faces[::-1]],
+                           all_faces=True)[0].landmarks[0, 0] == faces[0].landmarks[0, 0]
+    assert len(rec.reconstruct(path)) == 1
+    written = faces[1].save(tmp_path / "out", formats=("ply",), outputs=("final_frontal",))
+    assert "overlay/collage_face1.png" in written and "params/collage_face1.json" in written
+    assert read_params(tmp_path / "out" / "params" / "collage_face1.json")["face_index"] == 1
+
+
+def test_given_landmarks_and_errors(rec, face) -> None:
+    again = rec.reconstruct(face.photo, landmarks=face.landmarks, name="again")[0]
+    assert again.name == "again" and again.sources["landmarks"] == "given"
+    np.testing.assert_allclose(again.pose.rvec, face.pose.rvec, atol=1e-6)
+    with pytest.raises(Extreme3DError, match=r"\(68, 2\)"):
+        rec.reconstruct(face.photo, landmarks=np.zeros((5, 2)))
+    with pytest.raises(Extreme3DError, match="no face"):
+        rec.reconstruct(np.zeros((200, 200, 3), np.uint8))
+    with pytest.raises(Extreme3DError, match="unknown mesh format"):
+        face.save("/nonexistent", formats=("stl",))
+
+
+@pytest.mark.slow
+def test_docs_example_runs(sfm_h5, tmp_path, monkeypatch, capsys) -> None:
+    text = DOCS.read_text()
+    block = re.search(r"<!-- api-example[^>]*-->\s*```python\n(.*?)```", text, re.S)
+    assert block is not None, "docs/api.md lost its example block"
+    code = block.group(1)
+    assert len([ln for ln in code.splitlines() if ln.strip()]) <= 10
+    monkeypatch.setenv("EXTREME3D_MODEL_DIR", str(sfm_h5.parent))
+    monkeypatch.setenv("EXTREME3D_CNN_DIR", str(tmp_path / "no_cnn"))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(DOCS), "exec"), {"__name__": "__docs__"})  # noqa: S102
+    assert re.search(r"yaw -?\d+\.\d pitch -?\d+\.\d roll -?\d+\.\d deg", capsys.readouterr().out)
+    for f in ("astronaut_final.obj", "astronaut_final.mtl", "astronaut_final.png",
+              "astronaut_foundation.ply", "astronaut_out/params/image.json",
+              "astronaut_out/overlay/image.png", "astronaut_out/3D/image_final_frontal.obj"):
+        assert (tmp_path / f).is_file(), f
+    assert os.path.getsize(tmp_path / "astronaut_final.png") > 10000
