@@ -50,7 +50,9 @@ Matrix image_of(const Array& a, const char* what, py::ssize_t cols = -1) {
 Eigen::VectorXf vector_of(const FloatArray& a, const char* what, Eigen::Index n) {
     if (a.ndim() != 1 || (n >= 0 && a.shape(0) != n))
         throw py::value_error(std::string(what) + " must have shape (" + std::to_string(n) + ",), got " + shape_of(a));
-    return Eigen::Map<const Eigen::VectorXf>(a.data(), a.shape(0));
+    Eigen::VectorXf v = Eigen::Map<const Eigen::VectorXf>(a.data(), a.shape(0));
+    if (!v.allFinite()) throw py::value_error(std::string(what) + " contains NaN or inf");
+    return v;
 }
 
 /// Pose from rvec (rad) / tvec (mm) arrays of 3 values.

@@ -41,7 +41,7 @@ Flags transfer_bump_to_sparse(MatrixX3f& aligned, const MatrixX2f& proj, const F
     for (int i = 0; i < V; ++i) {
         const int p = pair(i);
         if (p < 0 || p >= V || pair(p) != i || !visible[i]) continue;
-        const int x = static_cast<int>(std::floor(proj(i, 0))), y = static_cast<int>(std::floor(proj(i, 1)));
+        const int x = safe_floor(proj(i, 0)), y = safe_floor(proj(i, 1));
         if (x < 0 || y < 0 || x >= W - 1 || y >= H - 1) continue;
         if (!(vis_mask(y, x) && vis_mask(y, x + 1) && vis_mask(y + 1, x) && vis_mask(y + 1, x + 1))) continue;
         const float dd = static_cast<float>(bilinear(dense.rel_depth, proj(i, 0), proj(i, 1)));

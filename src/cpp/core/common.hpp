@@ -13,6 +13,13 @@ namespace extreme3d::core {
 /// Per-vertex flags (0/1); std::vector<bool> is avoided for speed and pointer access.
 using Flags = std::vector<std::uint8_t>;
 
+/// floor(v) as int, or a large negative sentinel for non-finite or out-of-range values (so that
+/// every bounds test fails instead of undefined behaviour).
+inline int safe_floor(float v) {
+    if (!(std::fabs(v) < 1e8f)) return -(1 << 30);
+    return static_cast<int>(std::floor(v));
+}
+
 /// Camera-space z (mm, negative) of a raw GL depth value in float, same operation order as the
 /// original: -n f / (f - d (f - n)).
 inline float raw_depth_to_z(float d, const Camera& cam) {

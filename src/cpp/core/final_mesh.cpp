@@ -33,7 +33,9 @@ void grow_rings(std::vector<int>& type, const std::vector<std::vector<int>>& nb)
 /// Calls fn(x, y) for the integer pixels in the bounding box of a projected triangle that pass the
 /// original's point-in-triangle test.
 template <class Fn>
-void for_pixels_in(const Eigen::Vector2f& a, const Eigen::Vector2f& b, const Eigen::Vector2f& c, Fn fn) {
+void for_pixels_in(const Eigen::Vector2f& a, const Eigen::Vector2f& b, const Eigen::Vector2f& c, int W, int H,
+                   Fn fn) {
+    if (!a.allFinite() || !b.allFinite() || !c.allFinite()) return;
     float minX = 1e17f, minY = 1e17f, maxX = -1, maxY = -1;
     for (const auto* p : {&a, &b, &c}) {
         minX = std::min(minX, p->x());
@@ -41,8 +43,11 @@ void for_pixels_in(const Eigen::Vector2f& a, const Eigen::Vector2f& b, const Eig
         minY = std::min(minY, p->y());
         maxY = std::max(maxY, p->y());
     }
-    for (int y = static_cast<int>(std::ceil(minY)); y <= maxY; ++y)
-        for (int x = static_cast<int>(std::ceil(minX)); x <= maxX; ++x)
+    // pixels outside the image hold no dense vertex: clamp the loops (same result, bounded work)
+    const int y0 = static_cast<int>(std::ceil(std::max(minY, -1.f))), x0 = static_cast<int>(std::ceil(std::max(minX, -1.f)));
+    const float y1 = std::min(maxY, static_cast<float>(H)), x1 = std::min(maxX, static_cast<float>(W));
+    for (int y = y0; y <= y1; ++y)
+        for (int x = x0; x <= x1; ++x)
             if (point_in_triangle(Eigen::Vector2f(x, y), a, b, c)) fn(x, y);
 }
 
@@ -102,6 +107,7 @@ Mesh assemble_final_mesh(const MatrixX3f& sparse, const MatrixX3i& faces, const 
                          const Registration& reg, const DenseDetail& detail, FinalStats* stats) {
     const int V = static_cast<int>(sparse.rows());
     const int S = static_cast<int>(reg.tri.size());
+    const int W = static_cast<int>(reg.vindex.cols()), H = static_cast<int>(reg.vindex.rows());
     const auto nb = vertex_neighbours(faces, V);
     RowMatrixXi vsub = reg.vindex;
     RowMatrixXi vflip = detail.mirror_vindex;
@@ -111,7 +117,8 @@ Mesh assemble_final_mesh(const MatrixX3f& sparse, const MatrixX3i& faces, const 
     // inner sparse vertices: reliable ones sitting on registered dense pixels (or mirrored ones)
     std::vector<int> type(V, -1), type_flip(V, -1);
     auto count_good = [](const RowMatrixXi& m, const Eigen::Vector2f& q) {
-        const int x = static_cast<int>(std::floor(q.x())), y = static_cast<int>(std::floor(q.y()));
+        const int x = safe_floor(q.x()), y = safe_floor(q.y());
+        if (x < -1 || y < -1) return 0;
         return (at_or_none(m, y, x) >= 0) + (at_or_none(m, y + 1, x) >= 0) + (at_or_none(m, y, x + 1) >= 0) +
                (at_or_none(m, y + 1, x + 1) >= 0);
     };
@@ -135,7 +142,7 @@ Mesh assemble_final_mesh(const MatrixX3f& sparse, const MatrixX3i& faces, const 
             kept_faces.push_back(static_cast<int>(f));
             continue;
         }
-        for_pixels_in(proj.row(a).transpose(), proj.row(b).transpose(), proj.row(c).transpose(), [&](int x, int y) {
+        for_pixels_in(proj.row(a).transpose(), proj.row(b).transpose(), proj.row(c).transpose(), W, H, [&](int x, int y) {
             const int v = at_or_none(vsub, y, x);
             if (v >= 0) keep[v] = 1;
         });
@@ -144,7 +151,7 @@ Mesh assemble_final_mesh(const MatrixX3f& sparse, const MatrixX3i& faces, const 
         const int a = faces(f, 0), b = faces(f, 1), c = faces(f, 2);
         const int pa = pair(a), pb = pair(b), pc = pair(c);
         if (pa >= 0 && !inner[pa] && pb >= 0 && !inner[pb] && pc >= 0 && !inner[pc]) continue;
-        for_pixels_in(proj.row(a).transpose(), proj.row(b).transpose(), proj.row(c).transpose(), [&](int x, int y) {
+        for_pixels_in(proj.row(a).transpose(), proj.row(b).transpose(), proj.row(c).transpose(), W, H, [&](int x, int y) {
             const int v = at_or_none(vflip, y, x);
             if (v >= 0 && keep_flip[v] >= 0) keep_flip[v] = 1;
         });

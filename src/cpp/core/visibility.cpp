@@ -37,8 +37,8 @@ SparseVisibility project_check_visible(const MatrixX3f& frontal, const Pose& pos
 void apply_mask_visibility(SparseVisibility& vis, const RowMatrixXu8& mask, int width, int height, int margin) {
     for (Eigen::Index i = 0; i < vis.proj.rows(); ++i) {
         if (!vis.visible[i]) continue;
-        const int x = static_cast<int>(std::floor(vis.proj(i, 0)));
-        const int y = static_cast<int>(std::floor(vis.proj(i, 1)));
+        const int x = safe_floor(vis.proj(i, 0));
+        const int y = safe_floor(vis.proj(i, 1));
         if (x < 0 || x > width - 2 || y < 0 || y > height - 2)
             vis.visible[i] = 0;
         else if (mask(y + margin, x + margin) < 127)
