@@ -56,6 +56,8 @@ SFM_MODEL_FILE = "sfm_mod.h5"
 #: Side of the bump maps and the margin between them and the 500x500 crop (PIPELINE.md s. 5).
 BUMP_SIZE = 512
 BUMP_MARGIN = 6
+#: Bump value meaning "no displacement" (the 'flat' source; workers need no torch for it).
+FLAT_BUMP = 127
 
 
 # --------------------------------------------------------------------------- options, records
@@ -366,7 +368,6 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
     try:
         from extreme3d.fitting import fit_pose_expression
         from extreme3d.geometry import run_geometry
-        from extreme3d.models.bump_cnn import flat_maps
 
         t0 = _now()
         fit = fit_pose_expression(model, task.landmarks, task.alpha, mode=task.fit_mode)
@@ -377,7 +378,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
             if task.bump_source == "photo":
                 bump, mask = photo_bump(task.crop, task.landmarks, model, fit)
             else:
-                bump, mask = flat_maps(foundation_mask(model, task.alpha, fit))
+                bump = np.full((BUMP_SIZE, BUMP_SIZE), FLAT_BUMP, np.uint8)
+                mask = foundation_mask(model, task.alpha, fit)
             secs["bump_cnn"] += _now() - t0
             t0 = _now()
             write_png(out / "bump" / f"{task.name}_bump.png", bump)
