@@ -28,6 +28,8 @@ def serve(monkeypatch):
     """serve(folder) -> base URL of a loopback HTTP server for that folder; every server is
     shut down at teardown, and after SERVER_LIFETIME_S at the latest."""
     servers = []
+    # The download path is under test: a local copy (as `make test` exports) must not short-cut it.
+    monkeypatch.delenv("EXTREME3D_SFM_DIR", raising=False)
     for var in ("no_proxy", "NO_PROXY"):  # never route loopback through a proxy
         monkeypatch.setenv(var, "127.0.0.1,localhost")
 
