@@ -7,8 +7,9 @@ Rule, per vertex of a mesh given in model coordinates with the fitted pose (rvec
    ``DEPTH_TOL`` mm of the vertex's camera depth (no background or occluder's edge bleeding in)
    and, when an image mask is given (the bump CNN's mask: hands, glasses...), inside that mask,
    and the surface is not seen at a grazing angle (``|cos| >= MIN_COS`` between the vertex
-   normal and the viewing ray). Its colour is the bilinear sample
-   of the crop at its projection (pixel centres at ``i + 0.5``, as the renderer).
+   normal and the viewing ray), and not within ``EDGE_MARGIN`` px of the outer silhouette. Its
+   colour is the bilinear sample of the crop at its projection (pixel centres at ``i + 0.5``,
+   as the renderer).
 2. **mirrored** (source 1): otherwise, the colour of the visible vertex nearest to its mirror
    point ``(-x, y, z)`` in frontal model coordinates (KD-tree), when one lies within
    ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm). This is the texture
@@ -34,6 +35,9 @@ COLOR_MODES = ("photo", "model", "none")
 DEPTH_TOL = 2.5
 #: Minimum |cos| between the surface normal and the viewing ray (about 80 degrees).
 MIN_COS = 0.17
+#: Pixels within this distance of the mesh's outer silhouette are not sampled: there the fitted
+#: mesh often extends a little past the real face and would pick up background.
+EDGE_MARGIN = 3
 #: Margin (px) between the 512x512 bump maps and the 500x500 crop (PIPELINE.md section 5).
 BUMP_MARGIN = 6
 #: Per-vertex source labels.
@@ -143,11 +147,13 @@ def visibility(
     image_mask: np.ndarray | None = None,
     depth_tol: float = DEPTH_TOL,
     min_cos: float = MIN_COS,
+    edge_margin: int = EDGE_MARGIN,
     focal: float = FOCAL,
 ) -> Visibility:
     """Which model-space points (with normals) are seen in the crop, by the rule of this module.
 
-    zbuf: camera z (mm, 0 = background) of the mesh rendered at (rvec, tvec) (`render_depth`).
+    zbuf: camera z (mm, 0 = background) of the mesh rendered at (rvec, tvec) (`render_depth`);
+    edge_margin: pixels next to the outer silhouette (within that many px) do not count as seen.
     """
     h, w = zbuf.shape
     pc = to_camera(points, rvec, tvec)
@@ -164,6 +170,8 @@ def visibility(
     x0 = np.floor(u[idx] - 0.5).astype(np.int64)
     y0 = np.floor(v[idx] - 0.5).astype(np.int64)
     shown = zbuf != 0
+    if edge_margin > 0:
+        shown &= silhouette_interior(shown, edge_margin)
     if image_mask is not None:
         shown = shown & np.asarray(image_mask, bool)
     good = np.ones(len(idx), bool)
@@ -178,6 +186,15 @@ def visibility(
     vis = np.zeros(len(z), bool)
     vis[idx[good]] = True
     return Visibility(uv, z, vis)
+
+
+def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:
+    """Pixels (bool HxW) at least `margin` px inside the outer silhouette of a coverage mask
+    (holes inside the mesh, e.g. an open mouth, do not create silhouettes)."""
+    from scipy import ndimage
+
+    solid = ndimage.binary_fill_holes(covered)
+    return ndimage.binary_erosion(solid, iterations=int(margin), border_value=0)
 
 
 def _rotation(rvec: npt.ArrayLike) -> np.ndarray:
@@ -259,6 +276,7 @@ def photo_vertex_colors(
     mirror_dist: float | None = None,
     depth_tol: float = DEPTH_TOL,
     min_cos: float = MIN_COS,
+    edge_margin: int = EDGE_MARGIN,
     focal: float = FOCAL,
 ) -> VertexColors:
     """Per-vertex RGB colours of a mesh (model coordinates, fitted pose) from the BGR crop.
@@ -276,7 +294,7 @@ def photo_vertex_colors(
     zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
     normals = vertex_normals(v, f)
     vis = visibility(v, normals, zbuf, rvec, tvec, image_mask=image_mask, depth_tol=depth_tol,
-                     min_cos=min_cos, focal=focal)
+                     min_cos=min_cos, edge_margin=edge_margin, focal=focal)
     colors = np.zeros((len(v), 3))
     source = np.full(len(v), SOURCE_FILL, np.int8)
     visible = vis.visible

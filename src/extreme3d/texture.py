@@ -24,6 +24,7 @@ import numpy.typing as npt
 from extreme3d.camera import FOCAL, to_camera
 from extreme3d.colors import (
     DEPTH_TOL,
+    EDGE_MARGIN,
     MIN_COS,
     SOURCE_FILL,
     SOURCE_MIRROR,
@@ -173,6 +174,7 @@ def bake_texture(
     mirror_dist: float = MIRROR_DIST,
     depth_tol: float = DEPTH_TOL,
     min_cos: float = MIN_COS,
+    edge_margin: int = EDGE_MARGIN,
     focal: float = FOCAL,
 ) -> TextureMap:
     """Texture of a mesh (frontal model coordinates, fitted pose) from the BGR crop (see module).
@@ -196,7 +198,7 @@ def bake_texture(
     h, w = img.shape[:2]
     zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
     vis = visibility(pts, normals, zbuf, rvec, tvec, image_mask=image_mask, depth_tol=depth_tol,
-                     min_cos=min_cos, focal=focal).visible
+                     min_cos=min_cos, edge_margin=edge_margin, focal=focal).visible
     colors = np.zeros((len(pts), 3), np.float32)
     src = np.full(len(pts), SOURCE_FILL, np.int8)
     if vis.any():
