@@ -94,8 +94,8 @@ def fit_identity(
     focal: float = 1000.0,
     width: int = 500,
     height: int = 500,
-    lambda_identity: float = 9.0,
-    lambda_expr: float = 9.0,
+    lambda_identity: float = 4.0,
+    lambda_expr: float = 4.0,
     iterations: int = 8,
 ) -> dict[str, object]: ...
 

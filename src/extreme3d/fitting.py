@@ -123,8 +123,8 @@ def fit_pose_expression(
 def fit_identity(
     model: MorphableModel,
     landmarks,
-    lambda_identity: float = 9.0,
-    lambda_expr: float = 9.0,
+    lambda_identity: float = 4.0,
+    lambda_expr: float = 4.0,
     iterations: int = 8,
 ) -> IdentityResult:
     """Fit identity + expression + pose to 68 landmarks (px) with the model's Gaussian prior.

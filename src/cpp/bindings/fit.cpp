@@ -152,7 +152,7 @@ void bind_fit(py::module_& m) {
             return d;
         },
         py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
-        py::arg("height") = 500, py::arg("lambda_identity") = 9.0, py::arg("lambda_expr") = 9.0,
+        py::arg("height") = 500, py::arg("lambda_identity") = 4.0, py::arg("lambda_expr") = 4.0,
         py::arg("iterations") = 8,
         "Identity, expression and pose from 68 landmarks (px) with the model's prior (regularised "
         "linear least squares alternated with the pose).");

@@ -3,6 +3,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <cmath>
 
 #include "fit/epnp.hpp"
 #include "fit/landmark_selection.hpp"
@@ -62,6 +63,100 @@ void solve_shape(const FaceModel& model, const MatrixX2f& landmarks, const std::
     expr = theta.tail(E).cwiseMax(-3.0).cwiseMin(3.0);
 }
 
+// Landmark terms whose 'expression' basis is [identity basis | expression basis] (3 x (K + E)),
+// so that LandmarkTerms::point(k, yaw, theta) with theta = [alpha; expr] gives the full shape.
+LandmarkTerms joint_terms(const FaceModel& model, const MatrixX2f& landmarks, const std::vector<int>& numbers) {
+    const int K = model.num_shape(), E = model.num_expr();
+    LandmarkTerms t;
+    t.numbers = numbers;
+    t.target.resize(static_cast<Eigen::Index>(numbers.size()), 2);
+    const Eigen::RowVectorXd sev = model.shape_ev.cast<double>().transpose();
+    const Eigen::RowVectorXd eev = model.exp_ev.cast<double>().transpose();
+    for (std::size_t k = 0; k < numbers.size(); ++k) {
+        t.target.row(k) = landmarks.row(numbers[k]).cast<double>();
+        for (int s = 0; s < 2; ++s) {
+            const int v = s ? model.inner_landmarks(numbers[k]) : model.outer_landmarks(numbers[k]);
+            Eigen::Vector3d b;
+            Eigen::Matrix3Xd basis(3, K + E);
+            for (int j = 0; j < 3; ++j) {
+                const int row = 3 * v + j;
+                b(j) = double(model.shape_mu(row)) + double(model.exp_mu(row));
+                basis.row(j).head(K) = model.shape_pc.row(row).cast<double>().cwiseProduct(sev);
+                basis.row(j).tail(E) = model.exp_pc.row(row).cast<double>().cwiseProduct(eev);
+            }
+            t.base[s].push_back(b);
+            t.basis[s].push_back(basis);
+        }
+    }
+    return t;
+}
+
+// Objective of the joint refinement: squared landmark residuals (px^2) + the Gaussian prior.
+double joint_objective(const LandmarkTerms& t, const Pose& pose, const Eigen::VectorXd& theta,
+                       const Eigen::VectorXd& prior, const Camera& cam) {
+    const double rmse = landmark_rmse(t, pose, theta, cam);
+    return rmse * rmse * t.size() + theta.cwiseProduct(prior).dot(theta);
+}
+
+// Levenberg-Marquardt on pose + [alpha; expr] jointly for the regularised least-squares
+// objective (the alternation alone converges slowly along the size / distance ambiguity).
+void joint_refine(const FaceModel& model, const MatrixX2f& landmarks, const std::vector<int>& numbers,
+                  const Camera& cam, const IdentityFitOptions& o, Pose& pose, Eigen::VectorXd& theta, int max_iter) {
+    const int K = model.num_shape(), E = model.num_expr(), np = 6 + K + E;
+    const LandmarkTerms t = joint_terms(model, landmarks, numbers);
+    Eigen::VectorXd prior(K + E);
+    prior.head(K).setConstant(o.lambda_identity);
+    prior.tail(E).setConstant(o.lambda_expr);
+    const double f = cam.focal;
+    double obj = joint_objective(t, pose, theta, prior, cam);
+    double lambda = 1e-3;
+    for (int it = 0; it < max_iter; ++it) {
+        const Eigen::Matrix3d R = rodrigues_to_matrix(pose.rvec);
+        const double yaw = -pose.rvec(1);
+        const int n = t.size();
+        Eigen::VectorXd r(2 * n);
+        Eigen::MatrixXd J(2 * n, np);
+        for (int k = 0; k < n; ++k) {
+            const Eigen::Vector3d p = t.point(k, yaw, theta);
+            const Eigen::Vector3d xc = R * p + pose.tvec;
+            const double iz = 1.0 / xc.z();
+            r(2 * k) = -f * xc.x() * iz + cam.cx() - t.target(k, 0);
+            r(2 * k + 1) = f * xc.y() * iz + cam.cy() - t.target(k, 1);
+            Eigen::Matrix<double, 2, 3> dproj;
+            dproj << -f * iz, 0, f * xc.x() * iz * iz, 0, f * iz, -f * xc.y() * iz * iz;
+            J.block<2, 3>(2 * k, 0) = dproj * rotated_point_jacobian(pose.rvec, R, p);
+            J.block<2, 3>(2 * k, 3) = dproj;
+            J.block(2 * k, 6, 2, K + E) = dproj * R * t.point_basis(k, yaw);
+        }
+        Eigen::VectorXd g = J.transpose() * r;
+        g.tail(K + E) += prior.cwiseProduct(theta);
+        Eigen::MatrixXd H = J.transpose() * J;
+        H.diagonal().tail(K + E) += prior;
+        bool accepted = false;
+        double gain = 0;
+        while (lambda < 1e10) {
+            Eigen::MatrixXd A = H;
+            A.diagonal() += lambda * H.diagonal().cwiseMax(1e-9);
+            const Eigen::VectorXd d = A.ldlt().solve(-g);
+            const Pose trial{pose.rvec + d.head<3>(), pose.tvec + d.segment<3>(3)};
+            Eigen::VectorXd th = theta + d.tail(K + E);
+            th.tail(E) = th.tail(E).cwiseMax(-3.0).cwiseMin(3.0);
+            const double tobj = joint_objective(t, trial, th, prior, cam);
+            if (std::isfinite(tobj) && tobj < obj) {
+                gain = obj - tobj;
+                pose = trial;
+                theta = th;
+                obj = tobj;
+                lambda = std::max(lambda / 3, 1e-12);
+                accepted = true;
+                break;
+            }
+            lambda *= 4;
+        }
+        if (!accepted || gain < 1e-10 * (1 + obj)) break;
+    }
+}
+
 }  // namespace
 
 IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, const Camera& cam,
@@ -84,6 +179,15 @@ IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, con
         pose = minimise_cost(terms, pose, pose, expr, cam, pose_only).pose;
         numbers = used_landmarks(-pose.rvec(1));
         ++res.iterations;
+    }
+    // Joint refinement of everything, twice (the landmark list follows the yaw in between).
+    for (int pass = 0; pass < 2; ++pass) {
+        Eigen::VectorXd theta(K + E);
+        theta << alpha, expr;
+        joint_refine(model, landmarks, numbers, cam, o, pose, theta, 50);
+        alpha = theta.head(K);
+        expr = theta.tail(E);
+        numbers = used_landmarks(-pose.rvec(1));
     }
     res.alpha = alpha.cast<float>();
     res.expr = expr.cast<float>();

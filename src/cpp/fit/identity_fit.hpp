@@ -14,8 +14,8 @@ namespace extreme3d::fit {
 /// + lambda_identity |alpha|^2 + lambda_expr |expr|^2 (coefficients in standard deviations),
 /// i.e. a MAP estimate for landmark noise of sqrt(lambda) px per coordinate.
 struct IdentityFitOptions {
-    double lambda_identity = 9.0;  ///< identity prior weight (px^2); 3 px landmark noise
-    double lambda_expr = 9.0;      ///< expression prior weight (px^2)
+    double lambda_identity = 4.0;  ///< identity prior weight (px^2): 2 px landmark noise
+    double lambda_expr = 4.0;      ///< expression prior weight (px^2)
     int iterations = 8;            ///< pose / shape alternations
 };
 
