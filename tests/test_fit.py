@@ -179,3 +179,29 @@ def test_identity_from_landmarks(sfm_model):
     print(f"identity fit: median vertex error {med:.2f} mm (mean face, true expression {med0:.2f})")
     assert med < 3.0
     assert med < med0
+
+
+def test_paper_command_writes_meshes_and_continues(shared, sfm_h5, tmp_path):
+    """`python -m extreme3d.testPaperResults` on two paper images, one with its bump removed:
+    the good one gets the four default meshes, the broken one is reported, exit code 2."""
+    import shutil
+
+    from extreme3d.testPaperResults import DEFAULT_OUTPUTS, list_images, main
+
+    src = shared / "data" / "paper"
+    names = list_images(src)[:2]
+    data = tmp_path / "paper"
+    for sub in ("imgs", "bump_blended"):
+        (data / sub).mkdir(parents=True)
+    for n in names:
+        for ext in (".png", ".pts"):
+            shutil.copy(src / "imgs" / f"{n}{ext}", data / "imgs")
+        for kind in ("bump", "mask"):
+            if n != names[1]:
+                shutil.copy(src / "bump_blended" / f"{n}_{kind}.png", data / "bump_blended")
+    out = tmp_path / "out"
+    rc = main(["--data", str(data), "--model", str(sfm_h5), "--out", str(out), "--fit", "best"])
+    assert rc == 2
+    for key in DEFAULT_OUTPUTS:
+        assert (out / "3D" / f"{names[0]}_{key}.ply").stat().st_size > 1000
+    assert not list((out / "3D").glob(f"{names[1]}_*"))

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "extreme3d.prepare_images",
     "extreme3d.prepare.cli",
     "extreme3d.testBatchModel",
+    "extreme3d.testPaperResults",
     "extreme3d.demo",
 ]
 
