@@ -450,7 +450,6 @@ class Reconstructor:
         from extreme3d.crop import crop_face
         from extreme3d.fitting import fit_identity, fit_pose_expression
         from extreme3d.geometry import MESH_NAMES, run_geometry
-        from extreme3d.morphable import landmark_indices
         from extreme3d.pipeline import SYMMETRY_OUTPUTS
 
         timings: dict[str, float] = {}
@@ -474,31 +473,14 @@ class Reconstructor:
         geo = run_geometry(model, alpha, fit.expr, fit.rvec, fit.tvec, bump, mask,
                            symmetry=self.symmetry, outputs=wanted)
         timings["geometry"] = _lap(t)
-        t = time.perf_counter()
-        meshes = {k: TexturedMesh(m.vertices, m.faces) for k, m in geo.meshes.items()}
-        counts = self._color(meshes, crop.image, fit, mask, beta)
-        timings["colors"] = _lap(t)
-        yaw = -float(fit.rvec[1])
-        lv = landmark_indices(model, yaw)
-        verts = model.shape(alpha=alpha, expr=fit.expr)
-        return FaceResult(
-            index=index, name=name, image_path=image_path,
-            image_size=(int(image_bgr.shape[1]), int(image_bgr.shape[0])),
-            crop=crop.image, box=crop.box, landmarks=np.asarray(landmarks, np.float64),
-            landmarks_crop=lm_crop, landmarks_3d=np.asarray(verts[lv], np.float64),
-            landmark_vertices=np.asarray(lv, np.int64),
-            landmarks_used=np.asarray(fit.landmarks_used, np.int64),
-            pose=Pose.from_fit(fit.rvec, fit.tvec, crop.box),
-            alpha=np.asarray(alpha, np.float64), expr=np.asarray(fit.expr, np.float64),
-            beta=None if beta is None else np.asarray(beta, np.float64),
-            meshes=meshes, bump=bump, mask=mask,
-            sources={"landmarks": landmark_source, "shape": self.shape_source,
-                     "bump": self.bump_source, "fit": f"{self.fit_mode} ({fit.pose_choice} pose)",
-                     "geometry": "soft symmetry" if self.symmetry else "no symmetry",
-                     "colors": self.colors},
-            rmse_px=float(fit.rmse_px), fit_mode=self.fit_mode, symmetry=self.symmetry,
-            timings=timings, color_counts=counts, texture_size=self.texture_size,
-            photo=image_bgr,
+        sources = {"landmarks": landmark_source, "shape": self.shape_source,
+                   "bump": self.bump_source}
+        return assemble_result(
+            model, name=name, index=index, photo=image_bgr, image_path=image_path,
+            box=crop.box, crop=crop.image, landmarks=landmarks, landmarks_crop=lm_crop,
+            alpha=alpha, beta=beta, fit=fit, bump=bump, mask=mask, meshes=geo.meshes,
+            sources=sources, colors=self.colors, symmetry=self.symmetry,
+            texture_size=self.texture_size, timings=timings,
         )
 
     # ------------------------------------------------------------------ stages
@@ -535,36 +517,107 @@ class Reconstructor:
             bump, mask = flat_maps(foundation_mask(self.model, alpha, fit))
         return np.asarray(bump, np.uint8), np.asarray(mask, np.uint8)
 
-    def _color(self, meshes: dict[str, TexturedMesh], crop: np.ndarray, fit: Any,
-               mask: np.ndarray, beta: np.ndarray | None) -> dict[str, dict[str, int]]:
-        """Per-vertex colours of every mesh by the colour mode; returns the source counts."""
-        from extreme3d.colors import crop_mask_from_bump, model_vertex_colors, photo_vertex_colors
+def color_meshes(
+    meshes: dict[str, TexturedMesh], model: Any, mode: str, crop: np.ndarray, fit: Any,
+    mask: np.ndarray | None, beta: np.ndarray | None = None, symmetry: bool = True,
+) -> dict[str, dict[str, int]]:
+    """Sets the per-vertex colours of every mesh (in place) by the colour mode (photo, model,
+    none; extreme3d.colors) and returns, per mesh, how many vertices each source coloured.
+    Frontal meshes are coloured at the fitted pose; aligned ones take their frontal twin's."""
+    from extreme3d.colors import crop_mask_from_bump, model_vertex_colors, photo_vertex_colors
 
-        counts: dict[str, dict[str, int]] = {}
-        if self.colors == "none":
-            return counts
-        model_cols = model_vertex_colors(self.model, beta) if self.colors == "model" else None
-        img_mask = crop_mask_from_bump(mask)
-        for key in [k for k in meshes if k not in TWINS]:
+    counts: dict[str, dict[str, int]] = {}
+    if mode == "none":
+        return counts
+    model_cols = model_vertex_colors(model, beta) if mode == "model" else None
+    img_mask = crop_mask_from_bump(mask)
+    rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
+    for key in [k for k in meshes if k not in TWINS]:
+        m = meshes[key]
+        if model_cols is not None and m.num_vertices == len(model_cols):
+            m.colors = model_cols
+            counts[key] = {"model": m.num_vertices}
+            continue
+        vc = photo_vertex_colors(m.vertices, m.faces, crop, rvec, tvec, image_mask=img_mask,
+                                 symmetry=symmetry)
+        m.colors = vc.colors
+        counts[key] = vc.counts()
+    for key, twin in TWINS.items():
+        if key in meshes and twin in meshes:
+            meshes[key].colors = meshes[twin].colors
+        elif key in meshes:  # aligned mesh without its frontal twin: camera coordinates
             m = meshes[key]
-            if model_cols is not None and m.num_vertices == len(model_cols):
-                m.colors = model_cols
-                counts[key] = {"model": m.num_vertices}
-                continue
-            vc = photo_vertex_colors(m.vertices, m.faces, crop, fit.rvec, fit.tvec,
-                                     image_mask=img_mask, symmetry=self.symmetry)
+            vc = photo_vertex_colors(m.vertices, m.faces, crop, np.zeros(3), np.zeros(3),
+                                     image_mask=img_mask, symmetry=False)
             m.colors = vc.colors
             counts[key] = vc.counts()
-        for key, twin in TWINS.items():
-            if key in meshes and twin in meshes:
-                meshes[key].colors = meshes[twin].colors
-            elif key in meshes:  # aligned mesh without its frontal twin: colour it in place
-                m = meshes[key]
-                vc = photo_vertex_colors(m.vertices, m.faces, crop, np.zeros(3), np.zeros(3),
-                                         image_mask=img_mask, symmetry=False)
-                m.colors = vc.colors
-                counts[key] = vc.counts()
-        return counts
+    return counts
+
+
+def assemble_result(
+    model: Any,
+    *,
+    name: str,
+    index: int = 0,
+    photo: np.ndarray | None,
+    image_path: str | None,
+    box: CropBox,
+    crop: np.ndarray,
+    landmarks: np.ndarray,
+    landmarks_crop: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray | None,
+    fit: Any,
+    bump: np.ndarray,
+    mask: np.ndarray,
+    meshes: dict[str, Mesh],
+    sources: dict[str, str],
+    colors: str = "photo",
+    symmetry: bool = True,
+    texture_size: int = 1024,
+    timings: dict[str, float] | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> FaceResult:
+    """A FaceResult from the outputs of the stages (used by Reconstructor and the batch):
+    colours the meshes, picks the 3D landmarks, and fills pose and sources."""
+    from extreme3d.morphable import landmark_indices
+
+    timings = dict(timings or {})
+    t = time.perf_counter()
+    tm = {k: TexturedMesh(m.vertices, m.faces) for k, m in meshes.items()}
+    counts = color_meshes(tm, model, colors, crop, fit, mask, beta, symmetry)
+    timings["colors"] = _lap(t)
+    rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
+    expr = np.asarray(_field(fit, "expr"), np.float64)
+    lv = landmark_indices(model, -float(rvec[1]))
+    verts = model.shape(alpha=alpha, expr=expr)
+    fit_mode = str(getattr(fit, "mode", "faithful"))
+    pose_choice = str(getattr(fit, "pose_choice", "epnp"))
+    if image_size is None:
+        image_size = ((int(photo.shape[1]), int(photo.shape[0])) if photo is not None
+                      else (0, 0))
+    src = {"landmarks": "given", "shape": "landmarks", "bump": "flat"} | dict(sources)
+    src |= {"fit": f"{fit_mode} ({pose_choice} pose)",
+            "geometry": "soft symmetry" if symmetry else "no symmetry", "colors": colors}
+    return FaceResult(
+        index=index, name=name, image_path=image_path, image_size=image_size,
+        crop=crop, box=box, landmarks=np.asarray(landmarks, np.float64),
+        landmarks_crop=np.asarray(landmarks_crop, np.float64),
+        landmarks_3d=np.asarray(verts[lv], np.float64), landmark_vertices=np.asarray(lv, np.int64),
+        landmarks_used=np.asarray(getattr(fit, "landmarks_used", np.arange(68)), np.int64),
+        pose=Pose.from_fit(rvec, tvec, box),
+        alpha=np.asarray(alpha, np.float64), expr=expr,
+        beta=None if beta is None else np.asarray(beta, np.float64),
+        meshes=tm, bump=np.asarray(bump, np.uint8), mask=np.asarray(mask, np.uint8),
+        sources=src, rmse_px=float(_field(fit, "rmse_px")), fit_mode=fit_mode,
+        symmetry=symmetry, timings=timings, color_counts=counts, texture_size=texture_size,
+        photo=photo,
+    )
+
+
+def _field(obj: Any, name: str) -> Any:
+    """Attribute or dict item `name` of a result object."""
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
 def _is_points(x: Any) -> bool:
