@@ -76,7 +76,8 @@ def test_detection_path_with_fallbacks(core_stages, shared, sfm_h5, sfm_model, t
     listing = tmp_path / "list.txt"
     listing.write_bytes(("\r\n".join(lines) + "\r\n").encode())
     rc = batch_main([str(listing), str(out), "--model", str(sfm_h5), "--cnn-dir",
-                     str(tmp_path / "no_cnn"), "--no-progress", "--preview"])
+                     str(tmp_path / "no_cnn"), "--bump-source", "flat", "--no-progress",
+                     "--preview"])
     assert rc == 0
     err = capsys.readouterr()
     assert "shape: landmarks" in err.err and "bump: flat" in err.err
@@ -108,6 +109,31 @@ def test_detection_path_with_fallbacks(core_stages, shared, sfm_h5, sfm_model, t
         assert im["seconds"]["core"] > 0 and im["seconds"]["prepare"] > 0
         assert f"3D/{im['name']}_final_frontal.ply" in im["outputs"]
     assert summary["seconds_per_image"]["total"] > 0
+
+
+@pytest.mark.slow
+def test_photo_bump_source_is_the_default_without_weights(core_stages, shared, sfm_h5, sfm_model,
+                                                          tmp_path):
+    pytest.importorskip("extreme3d.bump_photo")
+    paper = shared / "data" / "paper" / "imgs"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{paper / 'Jon-Hamm.png'}\n")
+    summary = run_batch(BatchOptions(
+        input_list=listing, output_dir=tmp_path / "out", landmark_dir=paper, model_path=sfm_h5,
+        cnn_dir=tmp_path / "no_cnn", progress=False,
+    ), log=lambda _m: None)
+    assert summary.bump_source == "photo" and summary.shape_source == "landmarks"
+    assert [r.name for r in summary.done] == ["Jon-Hamm"]
+    rec = summary.done[0]
+    assert rec.bump_source in ("photo", "flat")  # flat only with a note saying why
+    assert rec.bump_source == "photo" or rec.note
+    _check_image_outputs(tmp_path / "out", "Jon-Hamm", sfm_model)
+    assert "bump/Jon-Hamm_bump.png" in rec.outputs
+    bump = cv2.imread(str(tmp_path / "out" / "bump" / "Jon-Hamm_bump.png"), cv2.IMREAD_UNCHANGED)
+    if rec.bump_source == "photo":
+        assert bump.std() > 0  # not a flat map
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["images"][0]["bump_source"] == rec.bump_source
 
 
 def _cnn_dir(folder: Path) -> Path:

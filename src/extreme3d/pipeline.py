@@ -98,6 +98,7 @@ class ImageRecord:
     shape_source: str | None = None
     bump_source: str | None = None
     num_faces: int | None = None
+    note: str | None = None
     outputs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
@@ -210,7 +211,7 @@ def photo_bump_available() -> bool:
 
 def choose_shape_source(requested: str | None, cnn_dir: Path) -> str:
     """'cnn' or 'landmarks' (explicit choice checked; None = cnn when its files exist)."""
-    from extreme3d.models.shape_cnn import has_shape_cnn, shape_files
+    from extreme3d.models.files import has_shape_cnn, shape_files
 
     if requested is None:
         return "cnn" if has_shape_cnn(cnn_dir) else "landmarks"
@@ -225,7 +226,7 @@ def choose_shape_source(requested: str | None, cnn_dir: Path) -> str:
 
 def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
     """'cnn', 'photo' or 'flat' (None = cnn if the weights exist, else photo if available)."""
-    from extreme3d.models.bump_cnn import BUMP_WEIGHTS
+    from extreme3d.models.files import BUMP_WEIGHTS
 
     weights = cnn_dir / BUMP_WEIGHTS
     if requested is None:
@@ -243,7 +244,7 @@ def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
 
 def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
     """One line per fallback decision, printed at the start of a run."""
-    from extreme3d.models.bump_cnn import BUMP_WEIGHTS
+    from extreme3d.models.files import BUMP_WEIGHTS
 
     lines = []
     if shape == "cnn":
@@ -320,6 +321,8 @@ class CoreResult:
     reason: str | None
     outputs: list[str]
     seconds: dict[str, float]
+    bump_source: str | None = None  # the source actually used, when decided here
+    note: str | None = None  # e.g. why the photo source fell back to flat
 
 
 _WORKER_MODEL: Any = None
@@ -353,11 +356,25 @@ def foundation_mask(model: Any, alpha: np.ndarray, fit: Any) -> np.ndarray:
     return mask
 
 
-def photo_bump(crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any) -> tuple:
-    """(bump, mask) 512x512 uint8 from extreme3d.bump_photo (the 'photo' source)."""
+def photo_bump_info(
+    crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any
+) -> tuple[np.ndarray, np.ndarray, str, str | None]:
+    """(bump, mask, source, message) from extreme3d.bump_photo: source is 'photo', or 'flat'
+    when the estimator fell back to a flat map (message says why)."""
     from extreme3d import bump_photo
 
-    return bump_photo.estimate_bump(crop, landmarks, model=model, fit=fit)
+    out = bump_photo.estimate_bump(crop, landmarks, fit=fit, model=model)
+    bump, mask = out[0], out[1]
+    info = out[2] if len(out) > 2 else None
+    source = getattr(info, "source", "photo") or "photo"
+    message = getattr(info, "message", None) or None
+    return np.asarray(bump, np.uint8), np.asarray(mask, np.uint8), source, message
+
+
+def photo_bump(crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any) -> tuple:
+    """(bump, mask) 512x512 uint8 from extreme3d.bump_photo (the 'photo' source)."""
+    bump, mask, _, _ = photo_bump_info(crop, landmarks, model, fit)
+    return bump, mask
 
 
 def run_core(model: Any, task: CoreTask) -> CoreResult:
@@ -365,6 +382,7 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
     secs = {"bump_cnn": 0.0, "core": 0.0, "write": 0.0}
     written: list[str] = []
     out = Path(task.out_dir)
+    used, note = task.bump_source, None
     try:
         from extreme3d.fitting import fit_pose_expression
         from extreme3d.geometry import run_geometry
@@ -373,10 +391,11 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         fit = fit_pose_expression(model, task.landmarks, task.alpha, mode=task.fit_mode)
         secs["core"] += _now() - t0
         bump, mask = task.bump, task.mask
+        used, note = task.bump_source, None
         if bump is None:
             t0 = _now()
             if task.bump_source == "photo":
-                bump, mask = photo_bump(task.crop, task.landmarks, model, fit)
+                bump, mask, used, note = photo_bump_info(task.crop, task.landmarks, model, fit)
             else:
                 bump = np.full((BUMP_SIZE, BUMP_SIZE), FLAT_BUMP, np.uint8)
                 mask = foundation_mask(model, task.alpha, fit)
@@ -412,12 +431,12 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
             write_preview(ppath, task.crop, mesh, _field(fit, "rvec"), _field(fit, "tvec"))
             written.append(str(ppath.relative_to(out)))
         secs["write"] += _now() - t0
-        return CoreResult(task.index, True, None, written, secs)
+        return CoreResult(task.index, True, None, written, secs, used, note)
     except Exception as exc:  # noqa: BLE001 - one image's failure must not stop the batch
         reason = str(exc) if isinstance(exc, Extreme3DError) else f"{type(exc).__name__}: {exc}"
         if os.environ.get("EXTREME3D_DEBUG"):
             traceback.print_exc()
-        return CoreResult(task.index, False, reason, written, secs)
+        return CoreResult(task.index, False, reason, written, secs, used, note)
 
 
 # --------------------------------------------------------------------------- the batch
@@ -528,7 +547,6 @@ def run_batch(
 
     Raises Extreme3DError only for problems that stop every image (no model, bad options).
     """
-    from extreme3d.models.device import configure_threads
     from extreme3d.naming import read_input_list
     from extreme3d.paths import cnn_dir as default_cnn_dir
 
@@ -546,7 +564,11 @@ def run_batch(
     out = Path(opts.output_dir).absolute()
     for sub in ("imgs", "shape", "bump", "3D") + (("preview",) if opts.preview else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    threads = configure_threads(opts.threads)
+    threads = None
+    if "cnn" in (shape_src, bump_src):
+        from extreme3d.models.device import configure_threads
+
+        threads = configure_threads(opts.threads)
 
     records = [ImageRecord(e.name, str(e.path), e.line) for e in listing.entries]
     problems = [{"name": None, "path": p.text, "line": p.line, "stage": "list",
@@ -590,6 +612,11 @@ def run_batch(
         for k, v in res.seconds.items():
             rec.seconds[k] += v
         rec.outputs += res.outputs
+        if res.bump_source:
+            rec.bump_source = res.bump_source
+        if res.note:
+            rec.note = res.note
+            say(f"note: {rec.name}: {res.note}")
         if res.ok:
             rec.status = "done"
         else:
@@ -666,7 +693,7 @@ def _shape_stage(
 ) -> dict[int, np.ndarray]:
     """Identity coefficients for each prepared image; writes shape/<name>.ply(.alpha)."""
     from extreme3d.mesh import Mesh
-    from extreme3d.models.shape_cnn import NUM_COEFFS, format_alpha, foundation_from_coeffs
+    from extreme3d.models.coeffs import NUM_COEFFS, format_alpha, foundation_from_coeffs
 
     alphas: dict[int, np.ndarray] = {}
     betas: dict[int, np.ndarray | None] = {}

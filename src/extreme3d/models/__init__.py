@@ -1,18 +1,31 @@
-"""The two CNNs of the pipeline: the shape CNN (3DMM coefficients) and the bump CNN (U-Net)."""
+"""The two CNNs of the pipeline: the shape CNN (3DMM coefficients) and the bump CNN (U-Net).
+
+Submodules: `shape_cnn` (ShapeCNN), `bump_cnn` (BumpCNN, the U-Net), `device` (device and
+threads), `files` (file names; importing it does not import torch). The names below are loaded
+on first use, so `import extreme3d.models` stays cheap.
+"""
 
 from __future__ import annotations
 
-from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpCNN, flat_maps
-from extreme3d.models.device import configure_threads, resolve_device
-from extreme3d.models.shape_cnn import SHAPE_FILES, ShapeCNN, has_shape_cnn
+import importlib
+from typing import Any
 
-__all__ = [
-    "BUMP_WEIGHTS",
-    "SHAPE_FILES",
-    "BumpCNN",
-    "ShapeCNN",
-    "configure_threads",
-    "flat_maps",
-    "has_shape_cnn",
-    "resolve_device",
-]
+_LAZY = {
+    "BumpCNN": "bump_cnn",
+    "flat_maps": "bump_cnn",
+    "ShapeCNN": "shape_cnn",
+    "configure_threads": "device",
+    "resolve_device": "device",
+    "BUMP_WEIGHTS": "files",
+    "SHAPE_FILES": "files",
+    "has_shape_cnn": "files",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """Imports the submodule that defines `name` on first access."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'extreme3d.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"extreme3d.models.{_LAZY[name]}"), name)

@@ -19,9 +19,8 @@ from torch import nn
 
 from extreme3d import Extreme3DError
 from extreme3d.models.device import resolve_device
+from extreme3d.models.files import BUMP_WEIGHTS  # noqa: F401 - re-exported
 
-#: Name of the released weights file inside the CNN folder.
-BUMP_WEIGHTS = "ckpt_109_grad.pth.tar"
 #: Side of the network input (pixels) and of its outputs.
 INPUT_SIZE = 500
 OUTPUT_SIZE = 512

@@ -21,26 +21,12 @@ import torch
 from torch import nn
 
 from extreme3d import Extreme3DError
+from extreme3d.models.coeffs import NUM_COEFFS, format_alpha, foundation_from_coeffs  # noqa: F401
 from extreme3d.models.device import resolve_device
+from extreme3d.models.files import SHAPE_FILES, has_shape_cnn, shape_files  # noqa: F401
 
-#: The three files of the shape network inside the CNN folder.
-SHAPE_FILES = ("shape_model.pth", "shape_model.py", "shape_mean.npz")
 #: Side of the network input (pixels).
 INPUT_SIZE = 224
-#: Number of shape (and of texture) coefficients the network predicts.
-NUM_COEFFS = 99
-
-
-def shape_files(cnn_dir: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
-    """Paths of (weights .pth, class .py, mean .npz) inside `cnn_dir`."""
-    folder = Path(cnn_dir)
-    pth, py, npz = (folder / name for name in SHAPE_FILES)
-    return pth, py, npz
-
-
-def has_shape_cnn(cnn_dir: str | os.PathLike[str]) -> bool:
-    """True when all three shape-network files are present in `cnn_dir`."""
-    return all(p.is_file() for p in shape_files(cnn_dir))
 
 
 def register_main_model(module_file: str | os.PathLike[str]) -> Any:
@@ -165,33 +151,3 @@ class ShapeCNN:
                 f"the shape CNN returns {coeffs.shape[1]} values, expected {2 * NUM_COEFFS}"
             )
         return coeffs
-
-
-def foundation_from_coeffs(
-    model: Any, alpha: np.ndarray, beta: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Coloured foundation of PIPELINE.md section 2: vertices (V,3) float32 mm, colours or None.
-
-    S = shapeMU + expMU + shapePC (alpha * shapeEV); T = clip(texMU + texPC (beta * texEV), 0,
-    255) truncated to uint8 (mean colour when beta is None; None without a colour model).
-    Coefficients beyond the model's basis size are ignored.
-    """
-    k = min(len(alpha), model.shape_ev.shape[0])
-    a = np.asarray(alpha[:k], np.float64) * model.shape_ev[:k]
-    s = model.shape_mu.astype(np.float64) + model.exp_mu + model.shape_pc[:, :k] @ a
-    colors = None
-    if getattr(model, "tex_mu", None) is not None:
-        beta = np.zeros(0) if beta is None else beta  # no texture coefficients: mean colour
-        kt = min(len(beta), model.tex_ev.shape[0])
-        b = np.asarray(beta[:kt], np.float64) * model.tex_ev[:kt]
-        t = model.tex_mu.astype(np.float64) + model.tex_pc[:, :kt] @ b
-        colors = np.clip(t, 0, 255).astype(np.uint8).reshape(-1, 3)
-    return s.reshape(-1, 3).astype(np.float32), colors
-
-
-def format_alpha(alpha: np.ndarray, count: int = NUM_COEFFS) -> str:
-    """The .ply.alpha text: `count` coefficients one per line (zero padded), as np.savetxt."""
-    values = np.zeros(count, np.float64)
-    n = min(count, len(alpha))
-    values[:n] = np.asarray(alpha[:n], np.float64)
-    return "".join(f"{v:.18e}\n" for v in values)
