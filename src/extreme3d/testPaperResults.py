@@ -120,6 +120,7 @@ def run_image(
 
         t0 = time.perf_counter()
         if out is not None:
+            (out / "3D").mkdir(parents=True, exist_ok=True)
             for key in wanted:
                 if key not in geo.meshes:
                     raise Extreme3DError(f"the geometry stage produced no {key} mesh")
