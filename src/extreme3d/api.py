@@ -615,6 +615,120 @@ def assemble_result(
     )
 
 
+def write_face_outputs(
+    model: Any,
+    out_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    crop: np.ndarray,
+    landmarks_crop: np.ndarray,
+    alpha: np.ndarray,
+    fit: Any,
+    bump: np.ndarray,
+    mask: np.ndarray,
+    meshes: dict[str, Mesh],
+    outputs: tuple[str, ...],
+    landmarks: np.ndarray | None = None,
+    image_path: str | None = None,
+    beta: np.ndarray | None = None,
+    sources: dict[str, str] | None = None,
+    colors: str = "photo",
+    formats: tuple[str, ...] = ("ply",),
+    symmetry: bool = True,
+    overlay: bool = True,
+    params: bool = True,
+    texture_size: int = 1024,
+    timings: dict[str, float] | None = None,
+    index: int = 0,
+) -> tuple[FaceResult, list[str]]:
+    """The batch's hook after the geometry stage: 3D/<name>_<mesh>.<fmt> for every requested mesh
+    and format (coloured by `colors`, textured OBJ/GLB for the foundation and final meshes),
+    params/<name>.json and overlay/<name>.png. `landmarks` (photo pixels) give the crop box and
+    `image_path` the photo of the overlay; without them the crop stands in for the photo.
+    Returns the FaceResult and the paths written, relative to out_dir."""
+    from extreme3d.crop import crop_box
+
+    photo = None
+    if landmarks is not None:
+        box = crop_box(np.asarray(landmarks, np.float64))
+    else:
+        box, landmarks, photo = CropBox(0, 0, CROP_SIZE, CROP_SIZE), landmarks_crop, crop
+    size = None
+    if photo is None and image_path is not None:
+        if overlay:
+            photo = _read(image_path)
+        else:
+            size = _image_size(image_path)
+    result = assemble_result(
+        model, name=name, index=index, photo=photo, image_path=image_path, box=box, crop=crop,
+        landmarks=landmarks, landmarks_crop=landmarks_crop, alpha=alpha, beta=beta, fit=fit,
+        bump=bump, mask=mask, meshes=meshes, sources=sources or {}, colors=colors,
+        symmetry=symmetry, texture_size=texture_size, timings=timings, image_size=size,
+    )
+    written = result.save(out_dir, name, formats=formats, outputs=outputs, overlay=overlay,
+                          params=params, maps=False)
+    return result, written
+
+
+def prepare_all_faces(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None,
+    landmark_dir: str | os.PathLike[str] | None = None,
+    *,
+    name: str,
+    predictor_path: str | os.PathLike[str] | None = None,
+) -> list[Any]:
+    """Every face of a photo sorted left to right, prepared as extreme3d.prepare_images does for
+    the first one (PreparedImage each, named <name>_face<k>); with out_dir, writes each face's
+    imgs/<name>_face<k>.png, .pts and _detect.png. Landmarks from <landmark_dir>/<name>.pts give
+    one face. No face: Extreme3DError naming the file."""
+    from extreme3d.crop import crop_face
+    from extreme3d.io.pts import read_pts, write_pts
+    from extreme3d.landmarks import detect_faces
+    from extreme3d.pipeline import write_png
+    from extreme3d.prepare_images import PreparedImage, draw_detection
+
+    src = Path(path)
+    image = _read(src)
+    if landmark_dir is not None:
+        sets, source = [read_pts(Path(landmark_dir) / f"{name}.pts")], "file"
+    else:
+        faces = detect_faces(image, predictor_path, order="left_to_right")
+        if not faces:
+            raise Extreme3DError(f"{src}: no face detected")
+        sets, source = [f.landmarks for f in faces], "dlib"
+    out = []
+    for k, lms in enumerate(sets):
+        face_name = f"{name}_face{k}"
+        crop = crop_face(image, lms)
+        crop_path = None
+        if out_dir is not None:
+            imgs = Path(out_dir) / "imgs"
+            imgs.mkdir(parents=True, exist_ok=True)
+            write_png(imgs / f"{face_name}_detect.png", draw_detection(image, lms))
+            write_pts(imgs / f"{face_name}.pts", crop.landmarks)
+            crop_path = imgs / f"{face_name}.png"
+            write_png(crop_path, crop.image)
+        out.append(PreparedImage(
+            name=face_name, source=src, crop=crop.image, landmarks=crop.landmarks, box=crop.box,
+            scale=crop.scale, original_landmarks=np.asarray(lms, np.float64),
+            image_size=(int(image.shape[1]), int(image.shape[0])), landmark_source=source,
+            num_faces=len(sets), crop_path=crop_path,
+        ))
+    return out
+
+
+def _image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(width, height) of an image file from its header, or None when unreadable."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return int(im.size[0]), int(im.size[1])
+    except (OSError, ImportError):
+        return None
+
+
 def _field(obj: Any, name: str) -> Any:
     """Attribute or dict item `name` of a result object."""
     return obj[name] if isinstance(obj, dict) else getattr(obj, name)
