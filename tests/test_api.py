@@ -226,3 +226,21 @@ def test_batch_hook_writes_coloured_meshes_params_and_overlay(rec, face, photo_p
     doc = read_params(tmp_path / "params" / "jh.json")
     assert doc["image"]["width"] == face.image_size[0] and doc["sources"]["shape"] == "landmarks"
     np.testing.assert_allclose(res.projected_landmarks(), face.projected_landmarks())
+
+
+def test_overlay_camera_matches_the_projection_for_small_and_huge_boxes(sfm_model) -> None:
+    from extreme3d.crop import CropBox
+    from extreme3d.overlay import MAX_RENDER, project_to_image, render_in_image
+
+    v = sfm_model.shape()
+    rvec, tvec = np.array([0.1, 0.3, 0.05]), np.array([5.0, -3.0, -600.0])
+    for side in (300, MAX_RENDER + 700):
+        box = CropBox(-40, 25, -40 + side, 25 + side)
+        shape = (side + 100, side + 50, 3)
+        _, covered = render_in_image(v, sfm_model.faces, rvec, tvec, box, shape)
+        ys, xs = np.nonzero(covered)
+        uv = project_to_image(v, rvec, tvec, box)
+        # the rendered silhouette spans the projected vertices (within a pixel of the scale)
+        tol = 1.5 * side / 500 + 1
+        assert abs(xs.min() - uv[:, 0].min()) < tol and abs(xs.max() - uv[:, 0].max()) < tol
+        assert abs(ys.min() - uv[:, 1].min()) < tol and abs(ys.max() - uv[:, 1].max()) < tol
