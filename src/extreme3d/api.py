@@ -246,7 +246,6 @@ class FaceResult:
         from image_path when known)."""
         from extreme3d.io.atomic import atomic_write_text
         from extreme3d.io.pts import write_pts
-        from extreme3d.models.shape_cnn import format_alpha
         from extreme3d.params import write_params
         from extreme3d.pipeline import DEFAULT_OUTPUTS, write_png
 
@@ -264,6 +263,8 @@ class FaceResult:
             return written[-1]
 
         if maps:
+            from extreme3d.models.shape_cnn import format_alpha
+
             for sub in ("imgs", "shape", "bump"):
                 (out / sub).mkdir(parents=True, exist_ok=True)
             write_png(out / "imgs" / f"{name}.png", self.crop)
@@ -474,7 +475,7 @@ class Reconstructor:
                            symmetry=self.symmetry, outputs=wanted)
         timings["geometry"] = _lap(t)
         sources = {"landmarks": landmark_source, "shape": self.shape_source,
-                   "bump": self.bump_source}
+                   "bump": getattr(self, "_bump_used", self.bump_source)}
         return assemble_result(
             model, name=name, index=index, photo=image_bgr, image_path=image_path,
             box=crop.box, crop=crop.image, landmarks=landmarks, landmarks_crop=lm_crop,
@@ -506,15 +507,20 @@ class Reconstructor:
     def _bump_maps(self, crop: np.ndarray, lm_crop: np.ndarray, alpha: np.ndarray, fit: Any
                    ) -> tuple[np.ndarray, np.ndarray]:
         """Bump map and mask (512x512 uint8) from the chosen source (as the batch)."""
-        from extreme3d.models.bump_cnn import flat_maps
-        from extreme3d.pipeline import foundation_mask, photo_bump
+        from extreme3d import pipeline
 
+        self._bump_used = self.bump_source
         if self._bump_net is not None:
             bump, mask = self._bump_net.predict([crop[:, :, ::-1]], 1)[0]
         elif self.bump_source == "photo":
-            bump, mask = photo_bump(crop, lm_crop, self.model, fit)
+            info = getattr(pipeline, "photo_bump_info", None)
+            if info is not None:  # also says when the estimator fell back to a flat map
+                bump, mask, self._bump_used, _ = info(crop, lm_crop, self.model, fit)
+            else:
+                bump, mask = pipeline.photo_bump(crop, lm_crop, self.model, fit)
         else:
-            bump, mask = flat_maps(foundation_mask(self.model, alpha, fit))
+            bump = np.full((512, 512), 127, np.uint8)
+            mask = pipeline.foundation_mask(self.model, alpha, fit)
         return np.asarray(bump, np.uint8), np.asarray(mask, np.uint8)
 
 def color_meshes(
