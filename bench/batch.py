@@ -8,8 +8,10 @@ the full bump U-Net (500x500) with random weights, then runs the batch on paper 
     .venv/bin/python bench/batch.py [--images 20] [--shared ../shared]
 
 Last line: SUMMARY s_per_image=.. prepare_s=.. shape_cnn_s=.. bump_cnn_s=.. core_s=.. write_s=..
-images_per_s_jobs2=.. peak_rss_mb=.. cpu_s_per_image=.. (CPU time of the jobs=1 run per image:
-on a machine shared with other work the wall-clock numbers overstate the cost).
+images_per_s_jobs2=.. peak_rss_mb=.. cpu_s_per_image=.. prepare_detect_s=..
+(cpu_s_per_image: CPU time of the jobs=1 run per image; on a machine shared with other work the
+wall-clock numbers overstate the cost. prepare_detect_s: the prepare stage with dlib detection on
+in-the-wild photos, which the landmark-path run above does not include.)
 """
 
 from __future__ import annotations
@@ -129,6 +131,9 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=shared_dir())
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--skip-jobs2", action="store_true")
+    parser.add_argument("--detect", type=int, default=5,
+                        help="also time the prepare stage with dlib detection on this many "
+                             "shared test photos (0: skip)")
     args = parser.parse_args()
 
     paper = args.shared / "data" / "paper" / "imgs"
@@ -170,13 +175,27 @@ def main() -> int:
             ips2 = len(s2.done) / wall2 if wall2 > 0 else float("nan")
             print(f"jobs=2: {len(s2.done)}/{len(crops)} images in {wall2:.1f} s "
                   f"({ips2:.3f} images/s)")
+    detect_s = float("nan")
+    photos = sorted((args.shared / "data" / "test").glob("*.*"))[: args.detect]
+    if photos:
+        from extreme3d.prepare_images import prepare_image
+
+        prepare_image(photos[0])  # load dlib's models outside the timing
+        t0 = time.perf_counter()
+        for photo in photos:
+            try:
+                prepare_image(photo)
+            except Exception as exc:  # noqa: BLE001 - a photo without a face still counts
+                print(f"prepare {photo.name}: {exc}", file=sys.stderr)
+        detect_s = (time.perf_counter() - t0) / len(photos)
+        print(f"prepare with dlib detection: {detect_s:.3f} s/image on {len(photos)} test photos")
     s_per_image = wall1 / max(n1, 1)
     print(
         f"SUMMARY s_per_image={s_per_image:.3f} prepare_s={per['prepare']:.3f} "
         f"shape_cnn_s={per['shape_cnn']:.3f} bump_cnn_s={per['bump_cnn']:.3f} "
         f"core_s={per['core']:.3f} write_s={per['write']:.3f} "
         f"images_per_s_jobs2={ips2:.3f} peak_rss_mb={peak_rss_mb():.0f} "
-        f"cpu_s_per_image={cpu1 / max(n1, 1):.3f}"
+        f"cpu_s_per_image={cpu1 / max(n1, 1):.3f} prepare_detect_s={detect_s:.3f}"
     )
     return 0
 
