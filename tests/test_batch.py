@@ -236,3 +236,23 @@ def test_bad_outputs_option_is_rejected(tmp_path, capsys):
     with pytest.raises(SystemExit):
         batch_main([str(tmp_path / "l.txt"), str(tmp_path / "o"), "--outputs", "final_aligned"])
     assert "final_aligned" in capsys.readouterr().err
+
+
+def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5, tmp_path,
+                                                    monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("estimator exploded")
+
+    monkeypatch.setattr("extreme3d.pipeline.photo_bump_available", lambda: True)
+    monkeypatch.setattr("extreme3d.pipeline.photo_bump_info", broken)
+    paper = shared / "data" / "paper" / "imgs"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{paper / '286264.png'}\n")
+    summary = run_batch(BatchOptions(
+        input_list=listing, output_dir=tmp_path / "out", landmark_dir=paper, model_path=sfm_h5,
+        cnn_dir=tmp_path / "no_cnn", bump_source="photo", progress=False,
+    ), log=lambda _m: None)
+    rec = summary.done[0]
+    assert rec.bump_source == "flat" and "estimator exploded" in rec.note
+    bump = cv2.imread(str(tmp_path / "out" / "bump" / "286264_bump.png"), cv2.IMREAD_UNCHANGED)
+    assert (bump == 127).all()

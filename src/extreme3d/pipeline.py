@@ -395,8 +395,13 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         if bump is None:
             t0 = _now()
             if task.bump_source == "photo":
-                bump, mask, used, note = photo_bump_info(task.crop, task.landmarks, model, fit)
-            else:
+                try:
+                    bump, mask, used, note = photo_bump_info(
+                        task.crop, task.landmarks, model, fit
+                    )
+                except Exception as exc:  # noqa: BLE001 - the estimator failing: go flat
+                    used, note = "flat", f"photo bump estimator failed ({_reason(exc)}): flat used"
+            if bump is None:
                 bump = np.full((BUMP_SIZE, BUMP_SIZE), FLAT_BUMP, np.uint8)
                 mask = foundation_mask(model, task.alpha, fit)
             secs["bump_cnn"] += _now() - t0
