@@ -161,6 +161,11 @@ def test_faithful_is_deterministic_and_per_image(sfm_model):
     assert alone.pose_choice == "epnp"
     np.testing.assert_array_equal(alone.rvec, alone.epnp_rvec)
     assert alone.iterations_pose <= 60 and alone.iterations_expr <= 140
+    # the line search only accepts decreases of the cost
+    assert alone.cost_final <= alone.cost_initial
+    refined = fitting.fit_pose_expression(sfm_model, l2, a2, pose="refined")
+    np.testing.assert_array_equal(refined.rvec, alone.refined_rvec)
+    assert refined.rmse_px == pytest.approx(alone.rmse_px_refined)
 
 
 def test_identity_from_landmarks(sfm_model):

@@ -7,11 +7,14 @@
 namespace extreme3d::fit {
 
 Eigen::Vector3f neutral_vertex(const FaceModel& model, const Eigen::VectorXf& alpha, int vertex) {
-    const Eigen::VectorXf w = alpha.cwiseProduct(model.shape_ev);
+    // alpha .* EV in float; the product with the basis accumulated in double and rounded to
+    // float (as OpenCV's float gemm), then + shapeMU, then + expMU, each in float.
+    const Eigen::VectorXd w = alpha.cwiseProduct(model.shape_ev).cast<double>();
     Eigen::Vector3f out;
     for (int j = 0; j < 3; ++j) {
         const int row = 3 * vertex + j;
-        const float id = model.shape_mu(row) + model.shape_pc.row(row).dot(w);
+        const float prod = static_cast<float>(model.shape_pc.row(row).cast<double>().dot(w));
+        const float id = model.shape_mu(row) + prod;
         out(j) = id + model.exp_mu(row);
     }
     return out;
