@@ -5,6 +5,7 @@
 
 #include <GL/gl.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
@@ -106,6 +107,51 @@ MatrixX3f vertex_colors(const MatrixX3f& cam_vertices, const MatrixX3i& faces,
     return rgb;
 }
 
+/// Indices of the faces that can produce fragments: GL would cull the others (front-facing under
+/// the flipped projection) or they cover no pixel centre of the image. Conservative (margins of
+/// 0.01 px and 1e-3 px^2 against GL's fixed-point snapping; faces reaching the near plane are
+/// always kept), so drawing only these gives the same image, and it spares llvmpipe the setup of
+/// the many sub-pixel triangles of a dense mesh.
+std::vector<unsigned int> drawable_faces(const MatrixX3f& cam_vertices, const MatrixX3i& faces,
+                                         const Camera& cam) {
+    const Eigen::Index V = cam_vertices.rows();
+    const double limit_z = -cam.near_plane * (1.0 - 1e-6);
+    std::vector<double> u(V), v(V);
+    std::vector<char> in_front(V);
+    for (Eigen::Index i = 0; i < V; ++i) {
+        const double z = cam_vertices(i, 2);
+        in_front[i] = z < limit_z;
+        if (in_front[i]) {
+            u[i] = -cam.focal * cam_vertices(i, 0) / z + cam.cx();
+            v[i] = cam.focal * cam_vertices(i, 1) / z + cam.cy();
+        }
+    }
+    constexpr double margin = 0.01, area_eps = 1e-3;
+    std::vector<unsigned int> kept;
+    kept.reserve(std::size_t(faces.rows()));
+    for (Eigen::Index f = 0; f < faces.rows(); ++f) {
+        const int a = faces(f, 0), b = faces(f, 1), c = faces(f, 2);
+        if (in_front[a] && in_front[b] && in_front[c]) {
+            // Twice the signed area in window coordinates (u right, v = GL window y): GL's front
+            // faces (counter-clockwise, area > 0) are culled.
+            const double area = (u[b] - u[a]) * (v[c] - v[a]) - (u[c] - u[a]) * (v[b] - v[a]);
+            if (area > area_eps) continue;
+            const double lo_u = std::min({u[a], u[b], u[c]}) - margin;
+            const double hi_u = std::max({u[a], u[b], u[c]}) + margin;
+            const double lo_v = std::min({v[a], v[b], v[c]}) - margin;
+            const double hi_v = std::max({v[a], v[b], v[c]}) + margin;
+            // Pixel i samples i + 0.5: is some centre of the image inside the bounding box?
+            const double first_i = std::max(0.0, std::ceil(lo_u - 0.5));
+            const double last_i = std::min(double(cam.width - 1), std::floor(hi_u - 0.5));
+            const double first_j = std::max(0.0, std::ceil(lo_v - 0.5));
+            const double last_j = std::min(double(cam.height - 1), std::floor(hi_v - 0.5));
+            if (first_i > last_i || first_j > last_j) continue;
+        }
+        kept.push_back(static_cast<unsigned int>(f));
+    }
+    return kept;
+}
+
 /// Sets the original's GL state (projection, depth test LEQUAL, front-face culling, no lighting)
 /// and clears colour to black and depth to 1. The context must be bound.
 void begin_frame(const Camera& cam, bool flat_colours) {
@@ -169,6 +215,10 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
         throw std::invalid_argument("render: colors must have one row per vertex");
     const MatrixX3f cam_vertices = to_camera(vertices, pose);
     const MatrixX3f rgb_vertices = vertex_colors(cam_vertices, faces, colors, shading);
+    std::vector<unsigned int> indices;
+    for (const unsigned int f : drawable_faces(cam_vertices, faces, cam)) {
+        for (int k = 0; k < 3; ++k) indices.push_back(static_cast<unsigned int>(faces(f, k)));
+    }
 
     RenderResult result;
     result.rgb.resize(cam.height, 3 * cam.width);
@@ -177,8 +227,8 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
         auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
         glGetError();  // clear any stale error flag
         begin_frame(cam, false);
-        draw(cam_vertices.data(), rgb_vertices.data(), 3, GL_FLOAT,
-             reinterpret_cast<const unsigned int*>(faces.data()), GLsizei(3 * faces.rows()));
+        draw(cam_vertices.data(), rgb_vertices.data(), 3, GL_FLOAT, indices.data(),
+             GLsizei(indices.size()));
         // GL row 0 (bottom of the window) is image row 0 because the projection flips y.
         glReadPixels(0, 0, cam.width, cam.height, GL_RGB, GL_UNSIGNED_BYTE, result.rgb.data());
         glReadPixels(0, 0, cam.width, cam.height, GL_DEPTH_COMPONENT, GL_FLOAT, result.depth.data());
@@ -196,13 +246,15 @@ RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& face
     const MatrixX3f cam_vertices = to_camera(vertices, pose);
 
     // Unshared corners, each triangle in one colour: id + 1 as 24-bit RGB (0 = background).
-    const Eigen::Index F = faces.rows();
-    std::vector<float> positions(std::size_t(9 * F));
-    std::vector<std::uint8_t> colours(std::size_t(12 * F));
-    for (Eigen::Index i = 0; i < F; ++i) {
+    const std::vector<unsigned int> drawn = drawable_faces(cam_vertices, faces, cam);
+    const std::size_t F = drawn.size();
+    std::vector<float> positions(9 * F);
+    std::vector<std::uint8_t> colours(12 * F);
+    for (std::size_t n = 0; n < F; ++n) {
+        const Eigen::Index i = drawn[n];
         const std::uint32_t code = std::uint32_t(i + 1);
         for (int k = 0; k < 3; ++k) {
-            const Eigen::Index c = 3 * i + k;
+            const std::size_t c = 3 * n + k;
             for (int d = 0; d < 3; ++d) positions[3 * c + d] = cam_vertices(faces(i, k), d);
             colours[4 * c + 0] = std::uint8_t(code & 0xff);
             colours[4 * c + 1] = std::uint8_t((code >> 8) & 0xff);
