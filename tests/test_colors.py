@@ -133,3 +133,22 @@ def test_colour_modes() -> None:
     assert resolve_color_mode("none", Tex()) == "none"
     with pytest.raises(ValueError):
         resolve_color_mode("rainbow")
+
+
+def test_seam_correction_carries_the_shading_difference_onto_mirrored_vertices(sfm_model):
+    v = sfm_model.shape()
+    faces = sfm_model.faces
+    # symmetric albedo under a light from one side: the two halves differ smoothly
+    shade = 1.0 + 0.35 * v[:, 0] / np.abs(v[:, 0]).max()
+    col = np.clip(_pattern(v, symmetric=True) * 0.7 * shade[:, None], 0, 255)
+    img = _render_bgr(v, faces, col)
+    with_fix = photo_vertex_colors(v, faces, img, POSE_R, POSE_T)
+    without = photo_vertex_colors(v, faces, img, POSE_R, POSE_T, seam_correction=False)
+    mir = with_fix.source == SOURCE_MIRROR
+    assert mir.sum() > 50 and np.array_equal(mir, without.source == SOURCE_MIRROR)
+    err_fix = np.abs(with_fix.colors[mir].astype(float) - col[mir]).mean()
+    err_raw = np.abs(without.colors[mir].astype(float) - col[mir]).mean()
+    assert err_fix < 0.6 * err_raw, (err_fix, err_raw)
+    # the photo's own vertices are untouched by the correction
+    vis = with_fix.source == SOURCE_PHOTO
+    np.testing.assert_array_equal(with_fix.colors[vis], without.colors[vis])

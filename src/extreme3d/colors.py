@@ -12,8 +12,10 @@ Rule, per vertex of a mesh given in model coordinates with the fitted pose (rvec
    as the renderer).
 2. **mirrored** (source 1): otherwise, the colour of the visible vertex nearest to its mirror
    point ``(-x, y, z)`` in frontal model coordinates (KD-tree), when one lies within
-   ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm). This is the texture
-   counterpart of the geometry's soft symmetry.
+   ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm), plus a smooth
+   correction: the left/right colour difference measured where both sides are seen,
+   interpolated over the mesh (shading differs between the two sides; without it the mirrored
+   part shows a seam). This is the texture counterpart of the geometry's soft symmetry.
 3. **filled** (source 2): the rest takes a smooth fill: the harmonic interpolation of the known
    colours over the mesh graph (sparse Laplacian solve, known vertices fixed).
 
@@ -40,6 +42,8 @@ MIN_COS = 0.17
 EDGE_MARGIN = 3
 #: Margin (px) between the 512x512 bump maps and the 500x500 crop (PIPELINE.md section 5).
 BUMP_MARGIN = 6
+#: Largest seam correction (grey levels) added to a mirrored colour.
+SEAM_MAX = 60.0
 #: Per-vertex source labels.
 SOURCE_PHOTO, SOURCE_MIRROR, SOURCE_FILL = 0, 1, 2
 
@@ -277,13 +281,16 @@ def photo_vertex_colors(
     depth_tol: float = DEPTH_TOL,
     min_cos: float = MIN_COS,
     edge_margin: int = EDGE_MARGIN,
+    seam_correction: bool = True,
     focal: float = FOCAL,
 ) -> VertexColors:
     """Per-vertex RGB colours of a mesh (model coordinates, fitted pose) from the BGR crop.
 
     frontal: the coordinates in which the face is left-right symmetric about x = 0 (default:
     `vertices`); image_mask: optional crop-size bool mask of pixels that show the face (e.g.
-    `crop_mask_from_bump(mask512)`); symmetry False: no mirroring, only photo + smooth fill.
+    `crop_mask_from_bump(mask512)`); symmetry False: no mirroring, only photo + smooth fill;
+    seam_correction: mirrored colours get the smooth left/right difference measured where both
+    sides are seen (harmonic over the mesh), so that they meet the photo's without a seam.
     """
     v = np.asarray(vertices, np.float32)
     f = np.asarray(faces, np.int32).reshape(-1, 3)
@@ -312,6 +319,18 @@ def photo_vertex_colors(
         colors[todo[hit]] = colors[vidx[src[hit]]]
         source[todo[hit]] = SOURCE_MIRROR
         known[todo[hit]] = True
+        if seam_correction and hit.any():
+            # smooth left/right difference where both sides are seen, carried onto the
+            # mirrored vertices so that they meet the photo's colours without a seam
+            back = mirror_lookup(fr[vidx], fr[vidx], dist)
+            ok = back >= 0
+            off = np.zeros((len(v), 3))
+            off[vidx[ok]] = colors[vidx[ok]] - colors[vidx[back[ok]]]
+            has = np.zeros(len(v), bool)
+            has[vidx[ok]] = True
+            if has.any():
+                field = smooth_fill(f, off, has)
+                colors[todo[hit]] += np.clip(field[todo[hit]], -SEAM_MAX, SEAM_MAX)
     filled = smooth_fill(f, colors, known)
     out = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
     return VertexColors(out, source)

@@ -40,6 +40,9 @@ from extreme3d.colors import (
 DEFAULT_SIZE = 1024
 #: Default distance (mm) within which a visible texel stands in for an occluded one's mirror.
 MIRROR_DIST = 3.0
+#: Smoothing (texels of a 1024 texture) and limit (grey levels) of the seam correction.
+SEAM_SIGMA = 12.0
+SEAM_MAX = 60.0
 #: Texel source label for texels outside every UV triangle.
 SOURCE_NONE = -1
 
@@ -175,12 +178,15 @@ def bake_texture(
     depth_tol: float = DEPTH_TOL,
     min_cos: float = MIN_COS,
     edge_margin: int = EDGE_MARGIN,
+    seam_correction: bool = True,
     focal: float = FOCAL,
 ) -> TextureMap:
     """Texture of a mesh (frontal model coordinates, fitted pose) from the BGR crop (see module).
 
     uv: per-vertex UVs (default `cylindrical_uv(frontal)`); image_mask: crop-size bool mask of
-    pixels that show the face (e.g. the bump mask); symmetry False: no mirrored texels.
+    pixels that show the face (e.g. the bump mask); symmetry False: no mirrored texels;
+    seam_correction: mirrored texels get the smooth left/right colour difference measured where
+    both sides are seen (shading), so that they meet the photo's texels without a seam.
     """
     v = np.asarray(frontal, np.float32)
     f = np.asarray(faces, np.int32).reshape(-1, 3)
@@ -210,6 +216,9 @@ def bake_texture(
         hit = hit_of >= 0
         colors[todo[hit]] = colors[vidx[hit_of[hit]]]
         src[todo[hit]] = SOURCE_MIRROR
+        if seam_correction and hit.any():
+            colors[todo[hit]] += _mirror_offsets(pts, vidx, colors, rows, cols, size,
+                                                 mirror_dist)[todo[hit]]
     tex = np.zeros((size, size, 3), np.float32)
     known = np.zeros((size, size), bool)
     source = np.full((size, size), SOURCE_NONE, np.int8)
@@ -219,6 +228,30 @@ def bake_texture(
     filled = push_pull_fill(tex, known)
     image = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
     return TextureMap(uvs, image, source)
+
+
+def _mirror_offsets(pts: np.ndarray, vidx: np.ndarray, colors: np.ndarray, rows: np.ndarray,
+                    cols: np.ndarray, size: int, mirror_dist: float) -> np.ndarray:
+    """Per texel (N,3): a smooth field of photo(t) - photo(mirror(t)) measured on visible texels
+    whose mirror is visible (Gaussian-smoothed, push-pull filled elsewhere, clipped)."""
+    import cv2
+
+    back = mirror_lookup(pts[vidx], pts[vidx], mirror_dist)
+    ok = back >= 0
+    off = np.zeros((size, size, 3), np.float32)
+    known = np.zeros((size, size), np.float32)
+    t = vidx[ok]
+    off[rows[t], cols[t]] = colors[t] - colors[vidx[back[ok]]]
+    known[rows[t], cols[t]] = 1.0
+    if not known.any():
+        return np.zeros((len(pts), 3), np.float32)
+    sigma = SEAM_SIGMA * size / 1024.0
+    num = cv2.GaussianBlur(off * known[:, :, None], (0, 0), sigma)
+    den = cv2.GaussianBlur(known, (0, 0), sigma)
+    has = den > 0.05
+    smooth = np.where(has[:, :, None], num / np.maximum(den, 1e-6)[:, :, None], 0.0)
+    field = push_pull_fill(smooth.astype(np.float32), has)
+    return np.clip(field[rows, cols], -SEAM_MAX, SEAM_MAX)
 
 
 def _project(pts: np.ndarray, rvec: npt.ArrayLike, tvec: npt.ArrayLike, focal: float,
