@@ -93,6 +93,26 @@ def test_tilted_plane_depth_at_pixel_centres() -> None:
     np.testing.assert_allclose(z[covered], z_true[covered], atol=0.05)
 
 
+def test_plane_crossing_the_near_plane_is_clipped_not_dropped() -> None:
+    """A large plane reaching in front of the near plane (50 mm): GL clips it; the part beyond
+    the near plane is drawn at the analytic depth, nothing nearer than 50 mm is drawn."""
+    vertices, faces = grid_plane(300.0, 2)
+    rvec = np.array([np.radians(-70.0), 0.0, 0.0])
+    tvec = np.array([0.0, 0.0, -70.0])
+    _, depth = render(vertices, faces, rvec, tvec)
+    z = depth_to_metric(depth)
+    R = camera.rotation_matrix(rvec)
+    normal, offset = R[:, 2], R[:, 2] @ tvec
+    z_true = -offset / (pixel_rays(500, 500, 1000.0) @ normal)
+    covered = depth < 1
+    assert covered.sum() > 20000
+    assert camera.to_camera(vertices, rvec, tvec)[:, 2].max() > -NEAR  # it does cross
+    np.testing.assert_allclose(z[covered], z_true[covered], atol=0.05)
+    assert np.all(z[covered] <= -NEAR + 1e-3)
+    assert not np.any(covered & (z_true > -NEAR + 0.01) & (z_true < 0))
+    assert np.any((z_true > -NEAR + 0.01) & (z_true < 0))
+
+
 def test_sphere_depth_and_visible_side() -> None:
     """The near hemisphere of a closed sphere is drawn (culling keeps the surface facing the
     camera) at the analytic depth."""
