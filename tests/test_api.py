@@ -181,17 +181,24 @@ def test_given_landmarks_and_errors(rec, face) -> None:
         face.save("/nonexistent", formats=("stl",))
 
 
+def _examples() -> list[Path]:
+    """Files holding the API example block (docs/api.md; README.md once it carries it)."""
+    return [p for p in (DOCS, DOCS.parent.parent / "README.md")
+            if p.is_file() and "<!-- api-example" in p.read_text()]
+
+
 @pytest.mark.slow
-def test_docs_example_runs(sfm_h5, tmp_path, monkeypatch, capsys) -> None:
-    text = DOCS.read_text()
+@pytest.mark.parametrize("doc", _examples(), ids=lambda p: p.name)
+def test_docs_example_runs(doc, sfm_h5, tmp_path, monkeypatch, capsys) -> None:
+    text = doc.read_text()
     block = re.search(r"<!-- api-example[^>]*-->\s*```python\n(.*?)```", text, re.S)
-    assert block is not None, "docs/api.md lost its example block"
+    assert block is not None, f"{doc.name} lost its example block"
     code = block.group(1)
     assert len([ln for ln in code.splitlines() if ln.strip()]) <= 10
     monkeypatch.setenv("EXTREME3D_MODEL_DIR", str(sfm_h5.parent))
     monkeypatch.setenv("EXTREME3D_CNN_DIR", str(tmp_path / "no_cnn"))
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, str(DOCS), "exec"), {"__name__": "__docs__"})  # noqa: S102
+    exec(compile(code, str(doc), "exec"), {"__name__": "__docs__"})  # noqa: S102
     assert re.search(r"yaw -?\d+\.\d pitch -?\d+\.\d roll -?\d+\.\d deg", capsys.readouterr().out)
     for f in ("astronaut_final.obj", "astronaut_final.mtl", "astronaut_final.png",
               "astronaut_foundation.ply", "astronaut_out/params/image.json",
