@@ -448,11 +448,12 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
 
 
 class _Progress:
-    """tqdm progress bar on stderr (or nothing), with message printing that keeps the bar."""
+    """tqdm progress bar on stderr (only when it is a terminal), with message printing that
+    keeps the bar intact."""
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.bar = None
-        if enabled:
+        if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
