@@ -243,22 +243,24 @@ def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
 
 
 def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
-    """One line per fallback decision, printed at the start of a run."""
-    from extreme3d.models.files import BUMP_WEIGHTS
+    """One line per source decision (and why a fallback is used), printed at the start."""
+    from extreme3d.models.files import BUMP_WEIGHTS, has_shape_cnn
 
     lines = []
     if shape == "cnn":
         lines.append(f"shape: cnn ({cnn_dir / 'shape_model.pth'})")
     else:
-        lines.append(f"shape: landmarks (no shape CNN in {cnn_dir}: identity fitted to the "
-                     f"68 landmarks)")
+        why = "requested" if has_shape_cnn(cnn_dir) else f"no shape CNN in {cnn_dir}"
+        lines.append(f"shape: landmarks ({why}: identity fitted to the 68 landmarks)")
+    has_bump = (cnn_dir / BUMP_WEIGHTS).is_file()
+    why = "requested" if has_bump else f"no {BUMP_WEIGHTS} in {cnn_dir}"
     if bump == "cnn":
         lines.append(f"bump: cnn ({cnn_dir / BUMP_WEIGHTS})")
     elif bump == "photo":
-        lines.append("bump: photo (bump map estimated from the photo, extreme3d.bump_photo)")
+        lines.append(f"bump: photo ({why}: bump map estimated from the photo, "
+                     f"extreme3d.bump_photo)")
     else:
-        lines.append(f"bump: flat (no {BUMP_WEIGHTS} in {cnn_dir}: no surface detail; mask of "
-                     f"the rendered foundation)")
+        lines.append(f"bump: flat ({why}: no surface detail; mask of the rendered foundation)")
     return lines
 
 
