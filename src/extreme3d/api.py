@@ -551,10 +551,13 @@ def color_meshes(
     for key, twin in TWINS.items():
         if key in meshes and twin in meshes:
             meshes[key].colors = meshes[twin].colors
-        elif key in meshes:  # aligned mesh without its frontal twin: camera coordinates
+        elif key in meshes:  # aligned mesh without its frontal twin: undo the pose
+            from extreme3d.camera import rotation_matrix
+
             m = meshes[key]
-            vc = photo_vertex_colors(m.vertices, m.faces, crop, np.zeros(3), np.zeros(3),
-                                     image_mask=img_mask, symmetry=False)
+            frontal = (m.vertices.astype(np.float64) - tvec) @ rotation_matrix(rvec)
+            vc = photo_vertex_colors(frontal, m.faces, crop, rvec, tvec, image_mask=img_mask,
+                                     symmetry=symmetry)
             m.colors = vc.colors
             counts[key] = vc.counts()
     return counts
