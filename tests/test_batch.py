@@ -196,6 +196,26 @@ def test_landmark_path_with_cnns_and_two_jobs(core_stages, shared, sfm_h5, sfm_m
         assert not (out / "3D" / f"{name}_foundation_aligned.ply").exists()
         mask = cv2.imread(str(out / "bump" / f"{name}_mask.png"), cv2.IMREAD_UNCHANGED)
         assert mask.min() > 200  # the U-Net's mask head was biased positive
+    # The written files hold what the networks give for the written crops.
+    from extreme3d.models.bump_cnn import BumpCNN
+    from extreme3d.models.shape_cnn import ShapeCNN
+
+    shape_net = ShapeCNN.load(cnn, device="cpu")
+    bump_net = BumpCNN.load(cnn / "ckpt_109_grad.pth.tar", device="cpu")
+    crop = cv2.imread(str(out / "imgs" / f"{CROPS[0]}.png"))
+    coeffs = shape_net.predict([crop])[0]
+    alpha = np.loadtxt(out / "shape" / f"{CROPS[0]}.ply.alpha")
+    np.testing.assert_allclose(alpha, coeffs[:99], rtol=1e-5, atol=1e-6)
+    k = sfm_model.num_shape
+    want = (sfm_model.shape_mu + sfm_model.exp_mu
+            + sfm_model.shape_pc @ (alpha[:k] * sfm_model.shape_ev)).reshape(-1, 3)
+    got = read_ply(out / "shape" / f"{CROPS[0]}.ply").vertices
+    np.testing.assert_allclose(got, want, atol=6e-5 + 1e-6 * np.abs(want).max())
+    bump_want, mask_want = bump_net.predict([crop[:, :, ::-1]])[0]
+    bump = cv2.imread(str(out / "bump" / f"{CROPS[0]}_bump.png"), cv2.IMREAD_UNCHANGED)
+    assert np.abs(bump.astype(int) - bump_want).max() <= 1
+    mask = cv2.imread(str(out / "bump" / f"{CROPS[0]}_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert np.abs(mask.astype(int) - mask_want).max() <= 1
     data = json.loads((out / "summary.json").read_text())
     assert data["options"]["jobs"] == 2 and data["images_done"] == 2
     assert data["seconds_per_image"]["shape_cnn"] > 0 and data["seconds_per_image"]["bump_cnn"] > 0
