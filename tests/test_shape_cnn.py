@@ -82,6 +82,9 @@ def test_missing_or_bad_files_are_clear_errors(cnn_dir, tmp_path):
     assert not shape_cnn.has_shape_cnn(cnn_dir)
     with pytest.raises(Extreme3DError, match="shape_mean.npz"):
         ShapeCNN.load(cnn_dir, device="cpu")
+    (cnn_dir / "shape_mean.npz").write_bytes(b"not an npz file")
+    with pytest.raises(Extreme3DError, match="shape_mean.npz"):
+        ShapeCNN.load(cnn_dir, device="cpu")
     np.savez(cnn_dir / "shape_mean.npz", np.zeros(3))
     (cnn_dir / "shape_model.pth").write_bytes(b"garbage")
     with pytest.raises(Extreme3DError, match="shape_model.pth"):

@@ -85,11 +85,18 @@ def _load_pickled_module(path: Path) -> nn.Module:
 
 def _load_mean(path: Path) -> np.ndarray:
     """The mean image `arr_0` of the npz as float32, shaped to broadcast over (3, 224, 224)."""
-    try:
-        with np.load(path, encoding="latin1", allow_pickle=False) as data:
-            mean = np.asarray(data["arr_0"], dtype=np.float32)
-    except (OSError, ValueError, KeyError) as exc:
-        raise Extreme3DError(f"cannot read the mean array arr_0 of {path}: {exc}") from exc
+    mean = None
+    # A plain array first; an object array (a pickle, as old numpy could write) only if needed:
+    # the file comes with the pickled network, which is unpickled anyway.
+    for allow_pickle in (False, True):
+        try:
+            with np.load(path, encoding="latin1", allow_pickle=allow_pickle) as data:
+                mean = np.asarray(data["arr_0"], dtype=np.float32)
+            break
+        except Exception as exc:  # noqa: BLE001 - any failure: one clear line naming the file
+            if allow_pickle or not isinstance(exc, ValueError):
+                msg = f"cannot read the mean array arr_0 of {path}: {type(exc).__name__}: {exc}"
+                raise Extreme3DError(msg) from exc
     if mean.ndim == 1:
         mean = mean.reshape(-1, 1, 1)
     elif mean.ndim == 3 and mean.shape[2] == 3 and mean.shape[0] != 3:
