@@ -28,18 +28,76 @@ struct Problem {
     Eigen::MatrixX4d alphas;  // barycentric weights per point
 };
 
+// Left singular vectors (rows, by decreasing singular value) and singular values of a 3 x 3
+// matrix by one-sided (Hestenes) Jacobi rotations on the rows of A^T, in the order OpenCV's
+// cvSVD performs them (eps = 10 DBL_EPSILON, at most 30 sweeps). The signs of the vectors then
+// match the original's, which matters: EPnP with noisy points is not invariant to the sign of a
+// principal axis.
+void jacobi_svd_rows(const Eigen::Matrix3d& a, Eigen::Matrix3d& u_rows, Eigen::Vector3d& sv) {
+    Eigen::Matrix3d at = a.transpose();  // row i = column i of a
+    Eigen::Vector3d w;
+    for (int i = 0; i < 3; ++i) w(i) = at.row(i).squaredNorm();
+    const double eps = DBL_EPSILON * 10;
+    for (int iter = 0; iter < 30; ++iter) {
+        bool changed = false;
+        for (int i = 0; i < 2; ++i)
+            for (int j = i + 1; j < 3; ++j) {
+                double p = at.row(i).dot(at.row(j));
+                const double wa = w(i), wb = w(j);
+                if (std::abs(p) <= eps * std::sqrt(wa * wb)) continue;
+                p *= 2;
+                const double beta = wa - wb, gamma = std::hypot(p, beta);
+                double c, sn;
+                if (beta < 0) {
+                    sn = std::sqrt((gamma - beta) * 0.5 / gamma);
+                    c = p / (gamma * sn * 2);
+                } else {
+                    c = std::sqrt((gamma + beta) / (gamma * 2));
+                    sn = p / (gamma * c * 2);
+                }
+                double na = 0, nb = 0;
+                for (int k = 0; k < 3; ++k) {
+                    const double t0 = c * at(i, k) + sn * at(j, k);
+                    const double t1 = -sn * at(i, k) + c * at(j, k);
+                    at(i, k) = t0;
+                    at(j, k) = t1;
+                    na += t0 * t0;
+                    nb += t1 * t1;
+                }
+                w(i) = na;
+                w(j) = nb;
+                changed = true;
+            }
+        if (!changed) break;
+    }
+    for (int i = 0; i < 3; ++i) w(i) = at.row(i).norm();
+    // Selection sort by decreasing singular value, swapping rows as OpenCV does.
+    for (int i = 0; i < 2; ++i) {
+        int j = i;
+        for (int k = i + 1; k < 3; ++k)
+            if (w(j) < w(k)) j = k;
+        if (i != j) {
+            std::swap(w(i), w(j));
+            at.row(i).swap(at.row(j));
+        }
+    }
+    for (int i = 0; i < 3; ++i) u_rows.row(i) = w(i) > DBL_MIN ? Eigen::RowVector3d(at.row(i) / w(i)) : Eigen::RowVector3d::Zero();
+    sv = w;
+}
+
 // Control points: the centroid plus the three principal directions scaled by their spread.
 void choose_control_points(Problem& p) {
     const Eigen::Index n = p.pw.rows();
     const Eigen::RowVector3d c0 = p.pw.colwise().mean();
     const Eigen::MatrixX3d centred = p.pw.rowwise() - c0;
     const Eigen::Matrix3d cov = centred.transpose() * centred;
-    Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(cov);
+    Eigen::Matrix3d axes;
+    Eigen::Vector3d sv;
+    jacobi_svd_rows(cov, axes, sv);
     p.cw.row(0) = c0;
     for (int i = 1; i < 4; ++i) {
-        const int k = 3 - i;  // eigenvalues ascending: largest first for control point 1
-        const double scale = std::sqrt(std::max(eig.eigenvalues()(k), 0.0) / static_cast<double>(n));
-        p.cw.row(i) = c0 + scale * eig.eigenvectors().col(k).transpose();
+        const double scale = std::sqrt(sv(i - 1) / static_cast<double>(n));
+        p.cw.row(i) = c0 + scale * axes.row(i - 1);
     }
 }
 

@@ -15,7 +15,10 @@ namespace extreme3d::fit {
 
 namespace {
 
-constexpr int kRenderParams = 21;  // the original's renderParams length (pose + lighting)
+// The line search caps the step length at (2 M + EM + 21) / 5 with the original's fixed sizes:
+// M = 99 identity coefficients (it rejects other alpha files), EM = 29 expressions (always
+// allocated) and 21 render parameters: 248 / 5 = 49.6 whatever the model.
+constexpr int kStepCapTotal = 2 * 99 + 29 + 21;
 
 // The landmark error eF and the cost computeCost of the original, in float. The identity part of
 // every candidate landmark vertex is precomputed with the original's summation order (alpha fixed).
@@ -102,7 +105,6 @@ private:
 // The optimiser state of one image (the original's FaceServices2 members + BFMParams, per image).
 struct Optimiser {
     const FloatCost& cost;
-    int num_shape;                       // M: identity coefficient count (sizes the step cap)
     int num_expr;                        // EM
     float rp[6];                         // rotation (rad), translation (mm)
     float init[6];                       // pose prior centre
@@ -192,7 +194,7 @@ struct Optimiser {
         float ssize = 0;
         for (int i = 0; i < dir.size(); ++i) ssize += dir(i) * dir(i);
         ssize = std::sqrt(ssize);
-        const int total = 2 * num_shape + num_expr + kRenderParams;
+        const int total = kStepCapTotal;
         if (ssize > total / 5.0f) {
             step = total / (5.0f * ssize);
             ssize = total / 5.0f;
@@ -254,7 +256,7 @@ PoseExprFit fit_pose_expression_faithful(const FaceModel& model, const Eigen::Ve
     const PoseInit init = initial_pose(model, alpha, landmarks, cam);
     const FloatCost cost(model, alpha, landmarks, init.selected, cam);
 
-    Optimiser opt{cost, model.num_shape(), model.num_expr()};
+    Optimiser opt{cost, model.num_expr()};
     for (int i = 0; i < 3; ++i) {
         opt.rp[i] = opt.init[i] = init.rvec(i);
         opt.rp[3 + i] = opt.init[3 + i] = init.tvec(i);
