@@ -106,4 +106,6 @@ OsmesaContext::Binding::Binding(OsmesaContext& owner, int width, int height) : l
     owner.make_current(width, height);
 }
 
+OsmesaContext::Binding::~Binding() { OSMesaMakeCurrent(nullptr, nullptr, 0, 0, 0); }
+
 }  // namespace extreme3d::render

@@ -18,6 +18,9 @@ public:
     class Binding {
     public:
         explicit Binding(OsmesaContext& owner, int width, int height);
+        /// Releases the context from the calling thread (a GL context is current on one thread
+        /// at a time), then the lock.
+        ~Binding();
         Binding(const Binding&) = delete;
         Binding& operator=(const Binding&) = delete;
 
