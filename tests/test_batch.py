@@ -276,3 +276,25 @@ def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5,
     assert rec.bump_source == "flat" and "estimator exploded" in rec.note
     bump = cv2.imread(str(tmp_path / "out" / "bump" / "286264_bump.png"), cv2.IMREAD_UNCHANGED)
     assert (bump == 127).all()
+
+
+@pytest.mark.slow
+def test_worker_crash_fails_only_its_image(sfm_h5):
+    from _crash_worker import run as crashing_worker
+
+    from extreme3d.pipeline import CRASH_REASON, CoreTask, _CorePool
+
+    names = ["a", "boom", "b", "c", "d"]
+    results = {}
+    pool = _CorePool(2, sfm_h5, lambda r: results.__setitem__(r.index, r), crashing_worker)
+    try:
+        for i, name in enumerate(names):
+            pool.submit(CoreTask(i, name, "", np.zeros((68, 2)), np.zeros(3), None, None,
+                                 "flat", (), True, "faithful", None, False))
+        pool.collect(block=True)
+    finally:
+        pool.close()
+    assert sorted(results) == list(range(len(names)))
+    assert [results[i].ok for i in range(len(names))] == [n != "boom" for n in names]
+    assert results[1].reason == CRASH_REASON
+    assert results[2].outputs == ["b"]

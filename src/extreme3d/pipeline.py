@@ -496,14 +496,17 @@ class _CorePool:
     """Worker processes running the core stage; survives a worker killed by a native crash
     (the tasks in flight are re-run one at a time to find the one that crashes)."""
 
-    def __init__(self, jobs: int, model_path: Path, finish: Callable[[CoreResult], None]) -> None:
-        self.jobs, self.model_path, self.finish = jobs, model_path, finish
+    def __init__(
+        self, jobs: int, model_path: Path, finish: Callable[[CoreResult], None],
+        worker: Callable[[CoreTask], CoreResult] = _worker_run,
+    ) -> None:
+        self.jobs, self.model_path, self.finish, self.worker = jobs, model_path, finish, worker
         self.pool = _pool(jobs, model_path)
         self.pending: dict[cf.Future, CoreTask] = {}
 
     def submit(self, task: CoreTask) -> None:
         """Queues a task; blocks while more than 2 x jobs tasks are in flight."""
-        self.pending[self.pool.submit(_worker_run, task)] = task
+        self.pending[self.pool.submit(self.worker, task)] = task
         self.collect(block=False, limit=2 * self.jobs)
 
     def collect(self, block: bool, limit: int = 0) -> None:
@@ -538,7 +541,7 @@ class _CorePool:
         self._restart()
         for task in tasks:
             try:
-                self.finish(self.pool.submit(_worker_run, task).result())
+                self.finish(self.pool.submit(self.worker, task).result())
             except BrokenProcessPool:
                 self.finish(CoreResult(task.index, False, CRASH_REASON, [], {}))
                 self._restart()
