@@ -224,12 +224,15 @@ def preprocess(image: np.ndarray) -> np.ndarray:
 
 
 def to_uint8_maps(bump: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """8-bit maps from tanh outputs: bump (t+1)*255/2, mask t*255; rounded and saturated."""
+    """8-bit maps from tanh outputs: bump (t+1)*255/2, mask t*255; rounded half to even and
+    saturated (OpenCV's conversion); float32 arithmetic, as the original's numpy code."""
 
     def sat(x: np.ndarray) -> np.ndarray:
         return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
-    return sat((bump.astype(np.float64) + 1.0) * 255.0 / 2.0), sat(mask.astype(np.float64) * 255.0)
+    b = np.asarray(bump, np.float32)
+    m = np.asarray(mask, np.float32)
+    return sat((b + np.float32(1)) * np.float32(255) / np.float32(2)), sat(m * np.float32(255))
 
 
 def flat_maps(mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
