@@ -47,6 +47,7 @@ void check_alpha(const Eigen::VectorXf& alpha, const FaceModel& model) {
     if (!alpha.allFinite()) throw py::value_error("alpha: non-finite coefficients");
 }
 
+// {'rvec', 'tvec'} of a pose (rad, mm).
 py::dict pose_dict(const Pose& p) {
     py::dict d;
     d["rvec"] = Eigen::Vector3d(p.rvec);
@@ -54,6 +55,7 @@ py::dict pose_dict(const Pose& p) {
     return d;
 }
 
+// Every field of a pose + expression fit; rvec/tvec are the pose used downstream.
 py::dict fit_to_dict(const fit::PoseExprFit& f) {
     py::dict d;
     d["rvec"] = Eigen::Vector3d(f.pose.rvec);

@@ -13,6 +13,7 @@ namespace extreme3d::fit {
 
 namespace {
 
+// Cross-product matrix [a]_x (a x b = [a]_x b).
 Eigen::Matrix3d skew(const Eigen::Vector3d& a) {
     Eigen::Matrix3d m;
     m << 0, -a.z(), a.y(), a.z(), 0, -a.x(), -a.y(), a.x(), 0;
