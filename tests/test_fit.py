@@ -67,6 +67,26 @@ def test_epnp_recovers_exact_pose():
         assert d["reprojection_error"] < 1e-6
 
 
+def test_epnp_matches_opencv_epnp_on_noisy_points():
+    """OpenCV's EPnP is the original's algorithm (Lepetit's code); with noisy points the result
+    depends on the signs of the control-point axes, so agreement to 1e-9 checks them too.
+    The mirrored camera is OpenCV's camera with the frame flipped by diag(1, -1, -1)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    flip = np.diag([1.0, -1.0, -1.0])
+    k = np.array([[F, 0, CX], [0, F, CY], [0, 0, 1]])
+    for trial in range(4):
+        pts = rng.uniform(-70, 70, (50, 3)) * [1, 1, 0.4]
+        rvec = np.array([0.1, -0.5 + 0.3 * trial, 0.05])
+        tvec = np.array([5.0, -3.0, -1100.0])
+        uv = project(pts, rvec, tvec) + 2 * rng.standard_normal((50, 2))
+        d = _core.epnp(pts, uv, F, 500, 500)
+        _, rv, tv = cv2.solvePnP(pts, uv, k, None, flags=cv2.SOLVEPNP_EPNP)
+        np.testing.assert_allclose(d["R"], flip @ cv2.Rodrigues(rv)[0], atol=1e-9)
+        np.testing.assert_allclose(d["tvec"], flip @ tv.ravel(), atol=1e-6)
+
+
 def test_tiny_model_noise_free_best_fit_is_exact():
     rng = np.random.default_rng(5)
     core, mu = tiny_model(rng)
