@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "extreme3d.testBatchModel",
     "extreme3d.testPaperResults",
     "extreme3d.demo",
+    "extreme3d.bump_photo",
 ]
 
 
