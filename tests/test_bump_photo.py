@@ -183,3 +183,37 @@ def test_cli_estimate_bump(shared: Path, tmp_path: Path):
     rc = main(["estimate-bump", str(tmp_path / "missing.png"), str(data / "imgs" / f"{name}.pts"),
                "--out", str(tmp_path)])
     assert rc == 1
+
+
+def _rendered_face(sfm_model, rvec):
+    """(BGR crop, landmarks, coverage, fit dict) of the Surrey mean face rendered at a pose."""
+    from extreme3d.camera import project
+    from extreme3d.render import render
+
+    verts = sfm_model.shape()
+    fit = {"alpha": np.zeros(sfm_model.num_shape, np.float32),
+           "expr": np.zeros(sfm_model.num_expr, np.float32),
+           "rvec": np.asarray(rvec, float), "tvec": np.array([0.0, 10.0, -900.0])}
+    colors = np.tile(np.array([[200, 150, 120]], np.float32), (len(verts), 1))  # RGB skin
+    rgb, depth = render(verts, sfm_model.faces, fit["rvec"], fit["tvec"], colors=colors,
+                        shading="lambert")
+    lm = project(verts[sfm_model.inner_landmarks], fit["rvec"], fit["tvec"])
+    return np.ascontiguousarray(rgb[..., ::-1]), lm, depth < 1.0, fit
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.5])
+def test_mask_of_rendered_face_matches_coverage(sfm_model, yaw):
+    """With the fitted foundation, mask_source='foundation' gives the render's coverage."""
+    crop, lm, coverage, fit = _rendered_face(sfm_model, [0.05, yaw, 0.0])
+    assert coverage.sum() > 20000
+    bump, mask, info = bp.estimate_bump(crop, lm, fit=fit, model=sfm_model,
+                                        mask_source="foundation")
+    assert info.extras["mask_source"] == "foundation" and info.source == "photo"
+    ours = mask[M : M + C, M : M + C] >= 127
+    iou = (ours & coverage).sum() / (ours | coverage).sum()
+    assert iou > 0.95, iou
+    # the landmark outline (the original's forehead-to-chin convention) overlaps it too
+    assert info.extras["foundation_iou"] > 0.6
+    # without a model the foundation mask falls back to the landmark mask, with a message
+    _, mask2, info2 = bp.estimate_bump(crop, lm, mask_source="foundation")
+    assert info2.extras["mask_source"] == "landmarks" and "landmark mask" in info2.message

@@ -391,13 +391,29 @@ def _foundation_coverage(model: Any, fit: Any) -> np.ndarray | None:
         return None
 
 
+def refine_coverage(coverage: np.ndarray) -> np.ndarray:
+    """A rendered coverage made one smooth region without holes (largest component, filled)."""
+    m = coverage.astype(np.uint8)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.zeros_like(m)
+    if cs:
+        cv2.drawContours(out, [max(cs, key=cv2.contourArea)], -1, 1, -1)
+    smooth = cv2.GaussianBlur(out.astype(np.float32), (0, 0), 2.0)
+    return smooth >= 0.5
+
+
 def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None,
                   model: Any = None, constants: BumpConstants | None = None,
-                  greyscale: str = "estimate") -> tuple[np.ndarray, np.ndarray, BumpInfo]:
+                  greyscale: str = "estimate", mask_source: str = "landmarks",
+                  ) -> tuple[np.ndarray, np.ndarray, BumpInfo]:
     """(bump512 uint8, mask512 uint8, info) from a 500x500 BGR crop and its 68 landmarks.
 
-    `fit`/`model` (optional) give the foundation's coverage, used to report how the
-    landmark mask agrees with it. Bad input (few face pixels, black, saturated or flat crop)
+    The crop is BGR (as cv2.imread gives it), landmarks in crop pixels. `fit`/`model`
+    (optional) give the foundation's coverage: mask_source "landmarks" (default: the outline
+    fitted to the original's masks) reports the agreement in info.extras, "foundation" uses
+    the coverage itself (holes filled, edge smoothed; the right choice with the BFM, whose
+    region the original's masks follow). Bad input (few face pixels, black, saturated or flat crop)
     gives the flat map and a message in info.message (source "flat"); a greyscale crop gets
     the grey-only weights (greyscale="flat": the flat map). It never raises for image content.
     """
@@ -409,13 +425,21 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
         b, m = flat_maps(None)
         return b, m, BumpInfo("flat", f"need 68 finite landmarks, got {lm.shape}",
                               time.perf_counter() - t0)
+    if mask_source not in ("landmarks", "foundation"):
+        raise ValueError(f"mask_source must be 'landmarks' or 'foundation', got {mask_source!r}")
     mask = landmark_mask(lm, const)
     info = BumpInfo("photo")
+    info.extras["mask_source"] = "landmarks"
     if model is not None and fit is not None:
         cov = _foundation_coverage(model, fit)
         if cov is not None and cov.any():
             inter = float((cov & mask).sum())
             info.extras["foundation_iou"] = inter / max(float((cov | mask).sum()), 1.0)
+            if mask_source == "foundation":
+                mask = refine_coverage(cov)
+                info.extras["mask_source"] = "foundation"
+    if mask_source == "foundation" and info.extras["mask_source"] != "foundation":
+        info.message = "no foundation coverage (fit/model missing): landmark mask used"
     reason = check_input(crop, mask)
     if reason:
         b, m = flat_maps(mask if mask.sum() >= 50 else None)
@@ -427,7 +451,8 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
             b, m = flat_maps(mask)
             return b, m, BumpInfo("flat", "the crop is greyscale: flat bump used",
                                   time.perf_counter() - t0, int(mask.sum()))
-        info.message = "the crop is greyscale: bump from grey only (no colour terms)"
+        info.message = "; ".join(x for x in (info.message, "the crop is greyscale: bump from "
+                                             "grey only (no colour terms)") if x)
     bump_mm = predict_mm(crop, lm, mask, const, grey)
     b, m = to_maps(bump_mm, mask)
     info.seconds = time.perf_counter() - t0
