@@ -411,11 +411,12 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
 
     The crop is BGR (as cv2.imread gives it), landmarks in crop pixels. `fit`/`model`
     (optional) give the foundation's coverage: mask_source "landmarks" (default: the outline
-    fitted to the original's masks) reports the agreement in info.extras, "foundation" uses
-    the coverage itself (holes filled, edge smoothed; the right choice with the BFM, whose
-    region the original's masks follow). Bad input (few face pixels, black, saturated or flat crop)
-    gives the flat map and a message in info.message (source "flat"); a greyscale crop gets
-    the grey-only weights (greyscale="flat": the flat map). It never raises for image content.
+    fitted to the original's masks) ignores them, "foundation" uses the coverage itself (holes
+    filled, edge smoothed; the right choice with the BFM, whose region the original's masks
+    follow) and reports its IoU with the landmark outline in info.extras["foundation_iou"].
+    Bad input (few face pixels, black, saturated or flat crop) gives the flat map and a
+    message in info.message (source "flat"); a greyscale crop gets the grey-only weights
+    (greyscale="flat": the flat map). It never raises for image content.
     """
     t0 = time.perf_counter()
     const = constants or default_constants()
@@ -430,7 +431,7 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
     mask = landmark_mask(lm, const)
     info = BumpInfo("photo")
     info.extras["mask_source"] = "landmarks"
-    if model is not None and fit is not None:
+    if mask_source == "foundation" and model is not None and fit is not None:
         cov = _foundation_coverage(model, fit)
         if cov is not None and cov.any():
             inter = float((cov & mask).sum())
