@@ -163,9 +163,14 @@ def fourier_basis(theta: np.ndarray) -> np.ndarray:
     return np.stack(cols, 1)
 
 
+#: Pose proxies are clamped to a little beyond the paper set's range (yaw -0.35..0.38, yaw2
+#: -0.59..0.70, pitch 0.36..0.80) so that profile faces do not extrapolate the outline.
+PROXY_LIMITS = (np.array([-0.5, -0.8, 0.25]), np.array([0.5, 0.8, 0.9]))
+
+
 def mask_design(landmarks: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Per-image regressors of the mask radius: (1, yaw, yaw2, pitch)."""
-    return np.r_[1.0, pose_proxies(landmarks, mean)]
+    """Per-image regressors of the mask radius: (1, yaw, yaw2, pitch), proxies clamped."""
+    return np.r_[1.0, np.clip(pose_proxies(landmarks, mean), *PROXY_LIMITS)]
 
 
 def mask_polygon(landmarks: np.ndarray, const: BumpConstants) -> np.ndarray:
@@ -184,6 +189,11 @@ def landmark_mask(landmarks: np.ndarray, const: BumpConstants) -> np.ndarray:
     poly = mask_polygon(landmarks, const)
     m = np.zeros((CROP, CROP), np.uint8)
     cv2.fillPoly(m, [np.round(poly * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    # a self-intersecting outline (extreme poses) could leave holes: keep the filled outside
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if cs:
+        m[:] = 0
+        cv2.drawContours(m, [max(cs, key=cv2.contourArea)], -1, 1, -1)
     return m > 0
 
 
