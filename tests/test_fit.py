@@ -101,7 +101,8 @@ def test_tiny_model_noise_free_best_fit_is_exact():
 
 
 def test_input_validation(sfm_model):
-    lms = np.full((68, 2), 250.0, np.float32)
+    flat = np.full((68, 2), 250.0, np.float32)
+    lms = flat + np.random.default_rng(0).uniform(-50, 50, flat.shape).astype(np.float32)
     alpha = np.zeros(sfm_model.num_shape, np.float32)
     core = sfm_model.core
     with pytest.raises(ValueError, match="alpha"):
@@ -116,6 +117,8 @@ def test_input_validation(sfm_model):
     bad[5, 1] = 5000.0
     with pytest.raises(ValueError, match="outside"):
         _core.fit_identity(core, bad)
+    with pytest.raises(ValueError, match="degenerate"):
+        _core.fit_pose_expression(core, flat, alpha)
     with pytest.raises(ValueError, match="mode"):
         _core.fit_pose_expression(core, lms, alpha, mode="fast")
     with pytest.raises(ValueError, match="alpha"):

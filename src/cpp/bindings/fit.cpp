@@ -37,6 +37,14 @@ void check_landmarks(const MatrixX2f& lm, const Camera& cam) {
         if (lm(i, 0) < -cam.width || lm(i, 0) > 2.0 * cam.width || lm(i, 1) < -cam.height || lm(i, 1) > 2.0 * cam.height)
             throw py::value_error("landmarks: point " + std::to_string(i) + " lies far outside the " +
                                   std::to_string(cam.width) + "x" + std::to_string(cam.height) + " image");
+    const Eigen::RowVector2f spread = lm.colwise().maxCoeff() - lm.colwise().minCoeff();
+    if (spread.minCoeff() < 1.0f) throw py::value_error("landmarks: degenerate (the 68 points span less than 1 px)");
+}
+
+// Rejects a fit whose pose is not finite or puts the face behind the camera.
+void check_pose(const Pose& p, const char* what) {
+    if (!p.rvec.allFinite() || !p.tvec.allFinite() || !(p.tvec.z() < 0))
+        throw py::value_error(std::string(what) + ": no valid pose (degenerate landmarks?)");
 }
 
 // Checks identity coefficients against the model.
@@ -120,6 +128,8 @@ void bind_fit(py::module_& m) {
                 f = mode == "faithful" ? fit::fit_pose_expression_faithful(model, alpha, landmarks, cam)
                                        : fit::fit_pose_expression_lm(model, alpha, landmarks, cam);
             }
+            check_pose(f.epnp_pose, "fit_pose_expression");
+            check_pose(f.refined_pose, "fit_pose_expression");
             return fit_to_dict(f);
         },
         py::arg("model"), py::arg("landmarks"), py::arg("alpha"), py::arg("focal") = 1000.0, py::arg("width") = 500,
@@ -144,6 +154,7 @@ void bind_fit(py::module_& m) {
                 py::gil_scoped_release release;
                 f = fit::fit_identity(model, landmarks, cam, o);
             }
+            check_pose(f.pose, "fit_identity");
             py::dict d = pose_dict(f.pose);
             d["alpha"] = Eigen::VectorXf(f.alpha);
             d["expr"] = Eigen::VectorXf(f.expr);
