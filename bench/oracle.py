@@ -9,8 +9,10 @@ landmarks from DATA/imgs/<name>.pts. Per image, and as medians over the images:
          against the original's, vertex by vertex: median and max distance (mm);
   bump   withBump_aligned of run_geometry given the ORIGINAL's fit (its expression recovered
          from its foundation_frontal by least squares on the expression components, its pose
-         from foundation_frontal -> foundation_aligned by a rigid fit): vertex count equal? and
-         the median / max vertex-by-vertex distance (mm) where it is;
+         from foundation_frontal -> foundation_aligned by a rigid fit; where our fit's
+         foundation meshes equal the original's within the PLY precision, our fit's exact float
+         values are used instead, and the recovered-fit numbers are printed on their own line):
+         vertex count equal? and the median / max vertex-by-vertex distance (mm) where it is;
   final  final_frontal given the original's fit: vertex-count ratio (ours / original) and the
          symmetric nearest-vertex distance, median and 95th percentile (mm);
   time   ours in-process (model loaded: fit + geometry + writing the four default meshes) and
