@@ -439,6 +439,11 @@ def main() -> None:
               f"{median([x.get('final_ratio') for x in rec]):.4g} final_median_mm="
               f"{median([x.get('final_med') for x in rec]):.4g} final_p95_mm="
               f"{median([x.get('final_p95') for x in rec]):.4g}")
+    ratios = [r.final_ratio for r in rows if r.final_ratio is not None]
+    if ratios:
+        print(f"# final_frontal vertex-count ratio: min {min(ratios):.4f} max {max(ratios):.4f}; "
+              f"withBump_aligned counts equal on {sum(bool(r.bump_equal) for r in rows)}/"
+              f"{len(rows)} images")
     t_c = median([r.t_compute for r in rows])
     print(f"# time per image (medians): ours {median([r.t_ours for r in rows]):.3f} s with "
           f"writing the four meshes, {t_c:.3f} s fit + geometry only; original "
