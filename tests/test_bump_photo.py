@@ -217,3 +217,68 @@ def test_mask_of_rendered_face_matches_coverage(sfm_model, yaw):
     # without a model the foundation mask falls back to the landmark mask, with a message
     _, mask2, info2 = bp.estimate_bump(crop, lm, mask_source="foundation")
     assert info2.extras["mask_source"] == "landmarks" and "landmark mask" in info2.message
+
+
+def _foundation_z(sfm_model, rvec=(0.1, 0.3, 0.0)):
+    """Camera z (mm) and the fit dict of the Surrey mean face rendered at a pose."""
+    from extreme3d.render import depth_to_metric, render
+
+    fit = {"alpha": np.zeros(sfm_model.num_shape, np.float32),
+           "expr": np.zeros(sfm_model.num_expr, np.float32),
+           "rvec": np.asarray(rvec, float), "tvec": np.array([0.0, 10.0, -900.0])}
+    _, depth = render(sfm_model.shape(), sfm_model.faces_fill, fit["rvec"], fit["tvec"])
+    return depth_to_metric(depth), fit
+
+
+def test_lighting_recovered_from_lambertian_render(sfm_model):
+    """SH light x albedo of a Lambertian foundation render comes back within 5%, even with 10%
+    of the pixels replaced by outliers (hair, glasses, highlights)."""
+    z, _ = _foundation_z(sfm_model)
+    normals, valid = bp.normals_from_depth(z)
+    assert valid.sum() > 20000 and (normals[valid][:, 2] > 0).all()
+    light = np.array([80.0, 40.0, 60.0, 120.0])
+    img = light[0] + (normals.reshape(-1, 3) @ light[1:]).reshape(z.shape)
+    rng = np.random.default_rng(0)
+    bad = rng.random(img.shape) < 0.1
+    img[bad] = rng.uniform(0, 255, int(bad.sum()))
+    est = bp.estimate_lighting(img, normals, valid)
+    assert np.all(np.abs(est - light) <= 0.05 * np.abs(light)), est
+
+
+def test_shaded_bump_on_foundation_is_recovered(sfm_model):
+    """A known smooth bump layered on the foundation, shaded and rendered, is recovered by the
+    photometric detail (detail="shading") far better than by a flat map.
+
+    Measured: RMSE 0.43 mm against 0.79 mm for the flat map, r = 0.845 (one light: detail
+    across the light direction is only inferred through the smoothness prior).
+    """
+    from extreme3d.camera import project
+
+    z, fit = _foundation_z(sfm_model)
+    n0, valid = bp.normals_from_depth(z)
+    ys, xs = np.nonzero(valid)
+    yy, xx = np.mgrid[0:C, 0:C].astype(np.float64)
+    h = np.zeros((C, C))
+    for dx, dy, s, a in ((0, -40, 25, 2.0), (-45, 20, 20, -1.5), (45, 20, 20, -1.5),
+                         (0, 70, 18, 1.0)):
+        h += a * np.exp(-((xx - xs.mean() - dx) ** 2 + (yy - ys.mean() - dy) ** 2) / (2 * s * s))
+    n1, _ = bp.normals_from_depth(np.where(z < 0, z + h, 0.0))
+    light = np.array([80.0, 40.0, 60.0, 120.0])
+    grey = light[0] + (n1.reshape(-1, 3) @ light[1:]).reshape(C, C)
+    crop = np.clip(grey[..., None] * np.array([0.8, 0.95, 1.15]), 0, 255).astype(np.uint8)
+    lm = project(sfm_model.shape()[sfm_model.inner_landmarks], fit["rvec"], fit["tvec"])
+    bump, mask, info = bp.estimate_bump(crop, lm, fit=fit, model=sfm_model, detail="shading")
+    assert info.source == "photo" and "light" in info.extras
+    region = (mask[M : M + C, M : M + C] >= 127) & cv2.erode(valid.astype(np.uint8),
+                                                               np.ones((5, 5))).astype(bool)
+    est = (bump[M : M + C, M : M + C][region] - 127.0) / bp.UNITS_PER_MM
+    truth = h[region]
+    est = est - est.mean() + truth.mean()  # the relief up to its mean
+    rmse = float(np.sqrt(np.mean((est - truth) ** 2)))
+    flat = float(np.sqrt(np.mean((truth - truth.mean()) ** 2)))
+    r = float(np.corrcoef(est, truth)[0, 1])
+    print(f"r={r:.3f} rmse={rmse:.3f} flat={flat:.3f}")
+    assert r > 0.8 and rmse < 0.65 * flat, (r, rmse, flat)
+    # without the foundation the shading detail is unavailable: image detail, with a message
+    _, _, info2 = bp.estimate_bump(crop, lm, detail="shading")
+    assert "image detail only" in info2.message

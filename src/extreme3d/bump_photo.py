@@ -316,6 +316,107 @@ def features(crop_bgr: np.ndarray, landmarks: np.ndarray, mask: np.ndarray,
     return np.stack([F[k] for k in FEATURES], -1).astype(np.float32, copy=False)
 
 
+# ---------------------------------------------------------------- photometric part
+
+
+def normals_from_depth(z: np.ndarray, focal: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+    """(normals HxWx3, valid HxW) in camera axes (x right, y up, z to the camera) from camera z.
+
+    z: HxW camera z in mm (negative in front, 0 = background), as depth_to_metric gives.
+    Pixels are back-projected (X = z (u - cx) / -f, Y = z (v - cy) / f); normals are the
+    cross product of the central differences, turned towards the camera.
+    """
+    h, w = z.shape
+    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+    zz = z.astype(np.float64)
+    p = np.stack([zz * (u - w / 2) / -focal, zz * (v - h / 2) / focal, zz], -1)
+    pu = np.zeros_like(p)
+    pv = np.zeros_like(p)
+    pu[:, 1:-1] = p[:, 2:] - p[:, :-2]
+    pv[1:-1] = p[2:] - p[:-2]
+    n = np.cross(pv, pu)
+    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    n[n[..., 2] < 0] *= -1
+    fg = z < 0
+    valid = fg.copy()
+    valid[:, 1:-1] &= fg[:, 2:] & fg[:, :-2]
+    valid[1:-1] &= fg[2:] & fg[:-2]
+    valid[[0, -1]] = False
+    valid[:, [0, -1]] = False
+    return n.astype(np.float32), valid
+
+
+def estimate_lighting(intensity: np.ndarray, normals: np.ndarray, region: np.ndarray,
+                      iters: int = 8) -> np.ndarray:
+    """First-order spherical-harmonics light times albedo, c (4,): I ~ c0 + c1 nx + c2 ny + c3 nz.
+
+    Robust least squares (iteratively reweighted, Tukey weights on the residual) over `region`,
+    so hair, glasses and highlights that do not fit a smooth Lambertian face count little.
+    """
+    y = intensity[region].astype(np.float64)
+    a = np.c_[np.ones(len(y)), normals[region].astype(np.float64)]
+    wts = np.ones(len(y))
+    c = np.zeros(4)
+    for _ in range(iters):
+        sw = np.sqrt(wts)
+        c = np.linalg.lstsq(a * sw[:, None], y * sw, rcond=None)[0]
+        res = y - a @ c
+        scale = 4.685 * 1.4826 * max(float(np.median(np.abs(res))), 1e-6)
+        wts = np.clip(1 - (res / scale) ** 2, 0, None) ** 2
+    return c
+
+
+def shading_detail(intensity: np.ndarray, normals: np.ndarray, region: np.ndarray,
+                   light: np.ndarray, mm_per_px: float, smooth: float = 0.02,
+                   damp: float = 1e-5, max_mm: float = 4.0) -> np.ndarray:
+    """Height detail (mm, toward the camera) explaining the shading left by the foundation.
+
+    Linearised Lambertian shading: a height field h tilts the normal by (-dh/dX, -dh/dY), so
+    I - c.(1, n) ~ (-c1 dh/du + c2 dh/dv) / mm_per_px (u right, v down). Solved in the least
+    squares with a smoothness prior (`smooth` |grad h|^2) and a small pull to 0 (`damp`), both
+    relative to the light's in-plane strength (c1^2 + c2^2) / mm_per_px^2, in closed form per
+    frequency (FFT, padded); the residual is zero outside `region` and capped at 2.5 robust
+    sigmas inside, the height clipped to +-max_mm. A light along the view axis shows no
+    detail: the result is then zero.
+    """
+    h, w = intensity.shape
+    shade = light[0] + (normals.reshape(-1, 3) @ light[1:]).reshape(h, w)
+    r = np.where(region, intensity - shade, 0.0)
+    # robust: residuals far beyond the typical one (eyebrows, eyes, highlights) are capped
+    cap = 2.5 * 1.4826 * max(float(np.median(np.abs(r[region]))), 1e-6) if region.any() else 0
+    r = np.clip(r, -cap, cap)
+    ph, pw = 2 * h, 2 * w
+    big = np.zeros((ph, pw))
+    big[:h, :w] = r
+    fu = np.exp(2j * np.pi * np.fft.fftfreq(pw))[None, :] - 1
+    fv = np.exp(2j * np.pi * np.fft.fftfreq(ph))[:, None] - 1
+    au, av = -light[1] / mm_per_px, light[2] / mm_per_px
+    k = au * au + av * av
+    if k < 1e-12:
+        return np.zeros((h, w))
+    a = au * fu + av * fv
+    g2 = np.abs(fu) ** 2 + np.abs(fv) ** 2
+    hh = np.conj(a) * np.fft.fft2(big) / (np.abs(a) ** 2 + k * (smooth * g2 + damp))
+    return np.clip(np.real(np.fft.ifft2(hh))[:h, :w], -max_mm, max_mm) * region
+
+
+def foundation_geometry(model: Any, fit: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(normals, valid, mm per pixel) of the foundation rendered at the fitted pose, or None."""
+    try:
+        from extreme3d.render import depth_to_metric, render
+
+        get = (lambda k: fit[k]) if isinstance(fit, dict) else (lambda k: getattr(fit, k))
+        verts = model.shape(alpha=get("alpha"), expr=get("expr"))
+        _, depth = render(verts, model.faces_fill, get("rvec"), get("tvec"))
+        z = depth_to_metric(depth)[:CROP, :CROP]
+    except Exception:  # noqa: BLE001 - the image-space estimate needs none of this
+        return None
+    n, valid = normals_from_depth(z)
+    if valid.sum() < 100:
+        return None
+    return n, valid, float(np.median(-z[valid])) / 1000.0
+
+
 # ---------------------------------------------------------------- checks and estimator
 
 
@@ -416,7 +517,7 @@ def refine_coverage(coverage: np.ndarray) -> np.ndarray:
 def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None,
                   model: Any = None, constants: BumpConstants | None = None,
                   greyscale: str = "estimate", mask_source: str = "landmarks",
-                  ) -> tuple[np.ndarray, np.ndarray, BumpInfo]:
+                  detail: str = "image") -> tuple[np.ndarray, np.ndarray, BumpInfo]:
     """(bump512 uint8, mask512 uint8, info) from a 500x500 BGR crop and its 68 landmarks.
 
     The crop is BGR (as cv2.imread gives it), landmarks in crop pixels. `fit`/`model`
@@ -427,6 +528,11 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
     Bad input (few face pixels, black, saturated or flat crop) gives the flat map and a
     message in info.message (source "flat"); a greyscale crop gets the grey-only weights
     (greyscale="flat": the flat map). It never raises for image content.
+
+    detail: "image" (default: the image-space model fitted to the Bump CNN's maps),
+    "shading" (photometric: first-order SH light and albedo fitted robustly on the
+    foundation's normals, height from the shading the foundation leaves unexplained) or
+    "both" (their sum). "shading"/"both" need fit and model, else "image" is used.
     """
     t0 = time.perf_counter()
     const = constants or default_constants()
@@ -436,6 +542,8 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
         b, m = flat_maps(None)
         return b, m, BumpInfo("flat", f"need 68 finite landmarks, got {lm.shape}",
                               time.perf_counter() - t0)
+    if detail not in ("image", "shading", "both"):
+        raise ValueError(f"detail must be 'image', 'shading' or 'both', got {detail!r}")
     if mask_source not in ("landmarks", "foundation"):
         raise ValueError(f"mask_source must be 'landmarks' or 'foundation', got {mask_source!r}")
     mask = landmark_mask(lm, const)
@@ -464,7 +572,25 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
                                   time.perf_counter() - t0, int(mask.sum()))
         info.message = "; ".join(x for x in (info.message, "the crop is greyscale: bump from "
                                              "grey only (no colour terms)") if x)
-    bump_mm = predict_mm(crop, lm, mask, const, grey)
+    geo = None
+    if detail != "image":
+        geo = foundation_geometry(model, fit) if model is not None and fit is not None else None
+        if geo is None:
+            info.message = "; ".join(x for x in (info.message, "no foundation (fit/model): "
+                                                 "image detail only") if x)
+    if geo is None or detail == "both":
+        bump_mm = predict_mm(crop, lm, mask, const, grey)
+    else:
+        bump_mm = np.zeros((CROP, CROP), np.float32)
+    if geo is not None:
+        normals, valid, mm_px = geo
+        region = valid & mask
+        if region.sum() >= 100:
+            grey_img = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float64)
+            light = estimate_lighting(grey_img, normals, region)
+            bump_mm = bump_mm + shading_detail(grey_img, normals, region, light, mm_px)
+            info.extras["light"] = light
+        info.extras["detail"] = detail
     b, m = to_maps(bump_mm, mask)
     info.seconds = time.perf_counter() - t0
     info.mask_pixels = int(mask.sum())
