@@ -711,7 +711,10 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         model = load_model(Path(args.model))
         ident = fit_identity(model, lm)
         fit = fit_pose_expression(model, lm, ident.alpha)
-    bump, mask, info = estimate_bump(crop, lm, fit=fit, model=model)
+    if model is None and (args.mask_source == "foundation" or args.detail != "image"):
+        raise Extreme3DError("--mask-source foundation and --detail shading/both need --model")
+    bump, mask, info = estimate_bump(crop, lm, fit=fit, model=model,
+                                     mask_source=args.mask_source, detail=args.detail)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.name is None:
@@ -737,7 +740,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("crop", help="500x500 crop (PNG/JPG)")
     p.add_argument("pts", help="its 68 landmarks (.pts, crop pixels)")
-    p.add_argument("--model", help="morphable model .h5 (optional: fitted foundation)")
+    p.add_argument("--model", help="morphable model .h5 (fits the foundation to the landmarks; "
+                   "needed by --mask-source foundation and --detail shading/both)")
+    p.add_argument("--mask-source", choices=("landmarks", "foundation"), default="landmarks",
+                   help="mask from the landmark outline (default) or the foundation's coverage")
+    p.add_argument("--detail", choices=("image", "shading", "both"), default="image",
+                   help="bump from the image model (default), the foundation's shading, or both")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", help="output base name (default: the crop's name without extension)")
     p.set_defaults(func=_cmd_estimate)
