@@ -9,7 +9,7 @@ import pytest
 
 from extreme3d import Extreme3DError
 from extreme3d.io.atomic import atomic_write
-from extreme3d.io.ply import format_ply, read_ply, write_ply
+from extreme3d.io.ply import format_ply, format_ply_reference, read_ply, write_ply
 from extreme3d.mesh import Mesh
 
 VERTS = np.array([[1.5, -2e-5, 1234567.0], [0.1, 100000.0, -0.0], [3.0, 4.0, 5.25]], np.float32)
@@ -143,3 +143,30 @@ def test_atomic_write_keeps_old_file_on_error(tmp_path):
         handle.write("new\n")
     assert target.read_text() == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def _awkward_values(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Values that stress %g / %.4f: all magnitudes, signs, exact decimal ties, zeros, inf, nan."""
+    parts = [
+        np.array([0.0, -0.0, 1e-45, 3.4e38, -3.4e38, 0.5, 2.5, 999999.5, 9999995.0, 123456.5,
+                  1234565.0, 5e-5, -5e-5, 1e16, 123.45675, np.inf, -np.inf, np.nan]),
+        rng.normal(size=n) * 80, rng.normal(size=n) * 1e-3, rng.normal(size=n) * 1e-7,
+        rng.normal(size=n) * 1e6, rng.normal(size=n) * 1e12, np.round(rng.normal(size=n) * 1000),
+        rng.integers(-10**6, 10**6, n) / 8.0, rng.integers(-10**7, 10**7, n) / 1024.0,
+    ]
+    x = np.concatenate(parts)
+    return x[: len(x) // 3 * 3].reshape(-1, 3)
+
+
+@pytest.mark.parametrize("style", ["cpp", "python"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_writer_matches_percent_formatting(style, dtype):
+    # The C++ formatter must give the bytes of Python's % operator (printf semantics).
+    rng = np.random.default_rng(7)
+    v = _awkward_values(rng, 4000).astype(dtype)
+    colors = rng.uniform(-10, 270, v.shape)
+    faces = rng.integers(0, 2**31 - 1, (3000, 3))
+    for c, f in ((None, None), (colors, faces)):
+        fast = format_ply(v, f, c, style)
+        assert fast == format_ply_reference(v, f, c, style)
+        assert "nan" in fast and "inf" in fast

@@ -150,3 +150,11 @@ def estimate_rigid_transform(
 def point_in_triangle(
     p: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike
 ) -> bool: ...
+
+# --- io (bindings/io.cpp) ---
+def format_ply_body(
+    vertices: npt.ArrayLike,
+    colors: npt.ArrayLike | None = None,
+    faces: npt.ArrayLike | None = None,
+    style: str = "cpp",
+) -> bytes: ...

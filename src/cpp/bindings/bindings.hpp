@@ -8,5 +8,6 @@ void bind_model(pybind11::module_& m);   ///< FaceModel (bindings/model.cpp)
 void bind_render(pybind11::module_& m);  ///< OSMesa renderer (bindings/render.cpp)
 void bind_fit(pybind11::module_& m);     ///< pose / expression / identity fitting (bindings/fit.cpp)
 void bind_core(pybind11::module_& m);    ///< dense mesh, occlusion, soft symmetry (bindings/core.cpp)
+void bind_io(pybind11::module_& m);      ///< file-format text (PLY bodies) (bindings/io.cpp)
 
 }  // namespace extreme3d::bindings

@@ -72,13 +72,10 @@ def _colors_as_int(colors: np.ndarray) -> np.ndarray:
     return np.clip(c, 0, 255).astype(np.int64)
 
 
-def format_ply(
-    vertices: np.ndarray,
-    faces: np.ndarray | None,
-    colors: np.ndarray | None = None,
-    style: PlyStyle = "cpp",
-) -> str:
-    """The whole ASCII PLY text for a mesh in the given writer style (see module docstring)."""
+def _prepared(
+    vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None, style: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Checked arrays for formatting: vertices (V,3) float, faces (F,3) int64, colours int64."""
     v = np.asarray(vertices)
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"vertices must be (V, 3), got {v.shape}")
@@ -90,12 +87,23 @@ def format_ply(
         c = _colors_as_int(colors)
         if c.shape != v.shape:
             raise ValueError(f"colors must be (V, 3) like vertices {v.shape}, got {c.shape}")
+    if style not in ("cpp", "python"):
+        raise ValueError(f"unknown PLY style {style!r} (use 'cpp' or 'python')")
+    return v, f, c
+
+
+def format_ply_reference(
+    vertices: np.ndarray,
+    faces: np.ndarray | None,
+    colors: np.ndarray | None = None,
+    style: PlyStyle = "cpp",
+) -> str:
+    """The PLY text built with Python's % operator (slow; the reference the fast writer matches)."""
+    v, f, c = _prepared(vertices, faces, colors, style)
     if style == "cpp":
         xyz, face_fmt = "%g %g %g", "3 %d %d %d \n"
-    elif style == "python":
-        xyz, face_fmt = "%0.4f %0.4f %0.4f", "3 %d %d %d\n"
     else:
-        raise ValueError(f"unknown PLY style {style!r} (use 'cpp' or 'python')")
+        xyz, face_fmt = "%0.4f %0.4f %0.4f", "3 %d %d %d\n"
     # float32 -> Python float is exact, so %g matches C++ printing the float (promoted to double).
     vt = v.tolist()
     if c is not None:
@@ -110,6 +118,33 @@ def format_ply(
     return header + body
 
 
+def format_ply_bytes(
+    vertices: np.ndarray,
+    faces: np.ndarray | None,
+    colors: np.ndarray | None = None,
+    style: PlyStyle = "cpp",
+) -> bytes:
+    """The whole ASCII PLY file as bytes (formatted in C++; same bytes as the reference)."""
+    from extreme3d import _core
+
+    v, f, c = _prepared(vertices, faces, colors, style)
+    header = ply_header(len(v), None if f is None else len(f), c is not None).encode("ascii")
+    body = _core.format_ply_body(
+        v.astype(np.float64), None if c is None else c.astype(np.uint8), f, style
+    )
+    return header + body
+
+
+def format_ply(
+    vertices: np.ndarray,
+    faces: np.ndarray | None,
+    colors: np.ndarray | None = None,
+    style: PlyStyle = "cpp",
+) -> str:
+    """The whole ASCII PLY text for a mesh in the given writer style (see module docstring)."""
+    return format_ply_bytes(vertices, faces, colors, style).decode("ascii")
+
+
 def write_ply(
     path: str | os.PathLike[str],
     vertices: np.ndarray,
@@ -118,10 +153,10 @@ def write_ply(
     style: PlyStyle = "cpp",
 ) -> Path:
     """Writes an ASCII PLY in the original's layout (style "cpp" or "python"), atomically."""
-    text = format_ply(vertices, faces, colors, style)
+    data = format_ply_bytes(vertices, faces, colors, style)
     out = Path(path)
-    with atomic_write(out, "w", encoding="ascii") as handle:
-        handle.write(text)
+    with atomic_write(out, "wb") as handle:
+        handle.write(data)
     return out
 
 

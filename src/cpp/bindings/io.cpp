@@ -1,0 +1,65 @@
+// Python bindings of the file-format helpers: ASCII PLY body text (numpy in, bytes out).
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bindings/bindings.hpp"
+#include "io/ply_format.hpp"
+
+namespace py = pybind11;
+
+namespace extreme3d::bindings {
+namespace {
+
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using U8Array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using I64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+/// Checks that `a` is (rows, 3) (rows = -1: any); ValueError naming `what` otherwise.
+void check_rows3(const py::array& a, const char* what, py::ssize_t rows) {
+    if (a.ndim() != 2 || a.shape(1) != 3 || (rows >= 0 && a.shape(0) != rows))
+        throw py::value_error(std::string(what) + " must be an (N, 3) array" +
+                              (rows >= 0 ? " with N = " + std::to_string(rows) : std::string()));
+}
+
+/// PLY body (vertex lines then face lines) as bytes, in the style "cpp" or "python".
+py::bytes format_ply_body(const DoubleArray& vertices, const std::optional<U8Array>& colors,
+                          const std::optional<I64Array>& faces, const std::string& style) {
+    PlyStyle s;
+    if (style == "cpp")
+        s = PlyStyle::Cpp;
+    else if (style == "python")
+        s = PlyStyle::Python;
+    else
+        throw py::value_error("unknown PLY style '" + style + "' (use 'cpp' or 'python')");
+    check_rows3(vertices, "vertices", -1);
+    const auto n = static_cast<std::size_t>(vertices.shape(0));
+    if (colors) check_rows3(*colors, "colors", vertices.shape(0));
+    if (faces) check_rows3(*faces, "faces", -1);
+    const std::uint8_t* rgb = colors ? colors->data() : nullptr;
+    const std::int64_t* tri = faces ? faces->data() : nullptr;
+    const auto nf = faces ? static_cast<std::size_t>(faces->shape(0)) : 0;
+    std::string text;
+    {
+        py::gil_scoped_release release;
+        text = format_ply_vertices(vertices.data(), rgb, n, s);
+        if (tri != nullptr) text += format_ply_faces(tri, nf, s);
+    }
+    return py::bytes(text);
+}
+
+}  // namespace
+
+void bind_io(py::module_& m) {
+    m.def("format_ply_body", &format_ply_body, py::arg("vertices"), py::arg("colors") = py::none(),
+          py::arg("faces") = py::none(), py::arg("style") = "cpp",
+          "ASCII PLY body (vertex then face lines) as bytes in the original's layout: style 'cpp' prints\n"
+          "x y z as C printf %g (6 significant digits) and faces '3 a b c ' (trailing space); 'python'\n"
+          "prints %.4f and '3 a b c'. vertices (V,3) float64, colors (V,3) uint8 or None,\n"
+          "faces (F,3) int64 or None. NaN prints 'nan'.");
+}
+
+}  // namespace extreme3d::bindings
