@@ -42,9 +42,10 @@ class EncoderBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map (N, c_out, H', W'); H' = H/2 when downsampling, H + 2*(padding-1) else."""
+        # In-place ReLU on fresh conv outputs: same values, no extra 500x500 buffers.
         if self.downsample:
-            x = torch.relu(self.conv_down(x))
-        return torch.relu(self.conv2(torch.relu(self.conv(x))))
+            x = torch.relu_(self.conv_down(x))
+        return torch.relu_(self.conv2(torch.relu_(self.conv(x))))
 
 
 class DecoderBlock(nn.Module):
@@ -63,8 +64,8 @@ class DecoderBlock(nn.Module):
         size = up.shape[2]
         off = (skip.shape[2] - size) // 2
         skip = skip[:, :, off : off + size, off : off + size]
-        out = torch.relu(self.conv(torch.cat([up, skip], dim=1)))
-        return torch.relu(self.conv2(out))
+        out = torch.relu_(self.conv(torch.cat([up, skip], dim=1)))
+        return torch.relu_(self.conv2(out))
 
 
 class UNet(nn.Module):
