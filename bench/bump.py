@@ -13,7 +13,11 @@ The estimator's constants are fitted on the same data, so every figure is 5-fold
 cross-validated: constants fitted on 4/5 of the crops (by image), scored on the other 1/5.
 Baselines in the same run and folds: a constant (train mean), and the best global affine map
 of per-image z-scored grey (z-scored inside the paper mask, fitted on the train folds).
-Last line: SUMMARY r_median=.. rmse_mm_median=.. iou_median=.. s_per_image=.. grey_r_median=..
+The estimator runs with its defaults: a greyscale crop gives the flat map (source "flat",
+scored as such: r = 0, RMSE of the flat map); `flat=` counts those images, and r/RMSE medians
+over the images that got a photo bump are reported as photo_r_median / photo_rmse_mm_median.
+Last line: SUMMARY r_median=.. rmse_mm_median=.. iou_median=.. iou_mean=.. iou_min=..
+s_per_image=.. flat=.. photo_r_median=.. photo_rmse_mm_median=.. grey_r_median=..
 grey_rmse_mm_median=.. const_rmse_mm_median=..
 """
 
@@ -103,10 +107,19 @@ def main() -> int:
         return float(np.median([r[key] for r in rows.values()]))
 
     secs = float(np.mean([r["secs"] for r in rows.values()]))
+    photo = [r for r in rows.values() if r["src"] == "photo"]
+    flat = len(rows) - len(photo)
+    flat_names = [names[i] for i, r in rows.items() if r["src"] != "photo"]
+    if flat_names:
+        print(f"flat (greyscale or bad input): {', '.join(n[:30] for n in flat_names)}")
+    ious = np.array([r["iou"] for r in rows.values()])
     print(f"{len(rows)} crops, {args.folds}-fold cross-validated "
           "(constants fitted on the other folds)")
     print(f"SUMMARY r_median={med('r'):.4f} rmse_mm_median={med('rmse'):.4f} "
-          f"iou_median={med('iou'):.4f} s_per_image={secs:.3f} "
+          f"iou_median={med('iou'):.4f} iou_mean={ious.mean():.4f} iou_min={ious.min():.4f} "
+          f"s_per_image={secs:.3f} flat={flat} "
+          f"photo_r_median={np.median([r['r'] for r in photo]):.4f} "
+          f"photo_rmse_mm_median={np.median([r['rmse'] for r in photo]):.4f} "
           f"grey_r_median={med('gr'):.4f} grey_rmse_mm_median={med('grmse'):.4f} "
           f"const_rmse_mm_median={med('crmse'):.4f}")
     return 0

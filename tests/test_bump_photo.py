@@ -71,16 +71,22 @@ def test_bad_input_gives_flat_map_and_message(kind):
 
 
 def test_greyscale_crop():
-    """A greyscale crop uses the grey-only weights (or the flat map when asked) with a message."""
+    """A greyscale crop gives the flat map and a clear message by default, never an exception;
+    greyscale="estimate" uses the grey-only weights instead."""
     grey = cv2.cvtColor(cv2.cvtColor(_skin_crop(), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    bump, _, info = bp.estimate_bump(grey, _face_landmarks())
-    assert info.source == "photo" and "greyscale" in info.message
-    assert (bump != 127).any()
+    bump, mask, info = bp.estimate_bump(grey, _face_landmarks())
+    assert info.source == "flat" and "greyscale" in info.message and "flat" in info.message
+    assert (bump == 127).all() and (mask >= 127).sum() > 20000  # the face mask is still given
     # a 2-D array is a greyscale crop too
-    _, _, info2 = bp.estimate_bump(grey[..., 0], _face_landmarks())
-    assert "greyscale" in info2.message
-    bump3, _, info3 = bp.estimate_bump(grey, _face_landmarks(), greyscale="flat")
-    assert info3.source == "flat" and "greyscale" in info3.message and (bump3 == 127).all()
+    bump2, _, info2 = bp.estimate_bump(grey[..., 0], _face_landmarks())
+    assert info2.source == "flat" and "greyscale" in info2.message and (bump2 == 127).all()
+    bump3, _, info3 = bp.estimate_bump(grey, _face_landmarks(), greyscale="estimate")
+    assert info3.source == "photo" and "greyscale" in info3.message and (bump3 != 127).any()
+    # the colour crop itself is not treated as greyscale
+    _, _, info4 = bp.estimate_bump(_skin_crop(), _face_landmarks())
+    assert info4.source == "photo" and "greyscale" not in info4.message
+    with pytest.raises(ValueError):
+        bp.estimate_bump(grey, _face_landmarks(), greyscale="colour")
 
 
 def test_known_appearance_bump_is_recovered():

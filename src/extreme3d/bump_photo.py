@@ -516,7 +516,7 @@ def refine_coverage(coverage: np.ndarray) -> np.ndarray:
 
 def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None,
                   model: Any = None, constants: BumpConstants | None = None,
-                  greyscale: str = "estimate", mask_source: str = "landmarks",
+                  greyscale: str = "flat", mask_source: str = "landmarks",
                   detail: str = "image") -> tuple[np.ndarray, np.ndarray, BumpInfo]:
     """(bump512 uint8, mask512 uint8, info) from a 500x500 BGR crop and its 68 landmarks.
 
@@ -526,8 +526,9 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
     filled, edge smoothed; the right choice with the BFM, whose region the original's masks
     follow) and reports its IoU with the landmark outline in info.extras["foundation_iou"].
     Bad input (few face pixels, black, saturated or flat crop) gives the flat map and a
-    message in info.message (source "flat"); a greyscale crop gets the grey-only weights
-    (greyscale="flat": the flat map). It never raises for image content.
+    message in info.message (source "flat"). A greyscale crop gives the flat map and a
+    message too (greyscale="flat", the default); greyscale="estimate" uses the weights fitted
+    without the colour features instead. It never raises for image content.
 
     detail: "image" (default: the image-space model fitted to the Bump CNN's maps),
     "shading" (photometric: first-order SH light and albedo fitted robustly on the
@@ -544,6 +545,8 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
                               time.perf_counter() - t0)
     if detail not in ("image", "shading", "both"):
         raise ValueError(f"detail must be 'image', 'shading' or 'both', got {detail!r}")
+    if greyscale not in ("flat", "estimate"):
+        raise ValueError(f"greyscale must be 'flat' or 'estimate', got {greyscale!r}")
     if mask_source not in ("landmarks", "foundation"):
         raise ValueError(f"mask_source must be 'landmarks' or 'foundation', got {mask_source!r}")
     mask = landmark_mask(lm, const)
@@ -568,8 +571,10 @@ def estimate_bump(crop_bgr: np.ndarray, landmarks68: np.ndarray, fit: Any = None
     if grey:
         if greyscale == "flat":
             b, m = flat_maps(mask)
-            return b, m, BumpInfo("flat", "the crop is greyscale: flat bump used",
-                                  time.perf_counter() - t0, int(mask.sum()))
+            return b, m, BumpInfo("flat", "the crop is greyscale (no colour in the face "
+                                  "region): flat bump used (greyscale='estimate' estimates "
+                                  "it from grey only)", time.perf_counter() - t0,
+                                  int(mask.sum()))
         info.message = "; ".join(x for x in (info.message, "the crop is greyscale: bump from "
                                              "grey only (no colour terms)") if x)
     geo = None
@@ -714,7 +719,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     if model is None and (args.mask_source == "foundation" or args.detail != "image"):
         raise Extreme3DError("--mask-source foundation and --detail shading/both need --model")
     bump, mask, info = estimate_bump(crop, lm, fit=fit, model=model,
-                                     mask_source=args.mask_source, detail=args.detail)
+                                     mask_source=args.mask_source, detail=args.detail,
+                                     greyscale=args.greyscale)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.name is None:
@@ -746,6 +752,8 @@ def register(subparsers: Any) -> None:
                    help="mask from the landmark outline (default) or the foundation's coverage")
     p.add_argument("--detail", choices=("image", "shading", "both"), default="image",
                    help="bump from the image model (default), the foundation's shading, or both")
+    p.add_argument("--greyscale", choices=("flat", "estimate"), default="flat",
+                   help="a greyscale crop gets the flat map (default) or a grey-only estimate")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", help="output base name (default: the crop's name without extension)")
     p.set_defaults(func=_cmd_estimate)
