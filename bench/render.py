@@ -51,16 +51,17 @@ def height_field_mesh(n: int = 217) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rate(fn, seconds: float) -> float:
-    """Calls per second of fn() over about `seconds` (after 3 warm-up calls)."""
+    """Calls per second of fn() (1 / median call time over about `seconds`, after 3 warm-up
+    calls; the median is robust to the odd preemption on a shared machine)."""
     for _ in range(3):
         fn()
-    count, start = 0, time.perf_counter()
-    while True:
+    times: list[float] = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
         fn()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return count / elapsed
+        times.append(time.perf_counter() - t0)
+    return 1.0 / float(np.median(times))
 
 
 def main() -> None:
@@ -85,6 +86,8 @@ def main() -> None:
         summary[f"{name}_renders_per_s"] = f"{flat:.1f}"
         summary[f"{name}_lambert_per_s"] = f"{lam:.1f}"
         summary[f"{name}_ids_per_s"] = f"{ids:.1f}"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} (rates fall when the CPUs are shared)")
     print("SUMMARY " + " ".join(f"{k}={v}" for k, v in summary.items()))
 
 

@@ -450,3 +450,33 @@ def test_surrey_model_renders_its_front(sfm_h5) -> None:
     _, d_faces = render(vertices, faces, ZERO, tvec)
     _, d_fill = render(vertices, faces_fill, ZERO, tvec)
     assert np.all(d_fill[d_faces < 1] < 1) and (d_fill < 1).sum() > (d_faces < 1).sum()
+
+
+def test_precull_gives_identical_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The renderer hands GL only faces that can produce fragments; the images, depths and ids
+    equal those of drawing every face (EXTREME3D_RENDER_NO_PRECULL=1), near-plane cases included."""
+    rng = np.random.default_rng(3)
+    meshes = [grid_plane(90.0, 60), icosphere(80.0, 4)]
+    meshes[0][0][:, 2] = 30 * np.cos(meshes[0][0][:, 0] / 40) * np.cos(meshes[0][0][:, 1] / 50)
+    cases = []
+    for k in range(12):
+        vertices, faces = meshes[k % 2]
+        rvec = rng.uniform(-1.5, 1.5, 3)
+        tvec = np.array([*rng.uniform(-100, 100, 2), [-2500.0, -900.0, -120.0, -85.0][k % 4]])
+        w, h = (int(n) for n in rng.integers(40, 300, 2))
+        cases.append((vertices, faces, rvec, tvec, w, h))
+
+    def run() -> list[np.ndarray]:
+        out = []
+        for vertices, faces, rvec, tvec, w, h in cases:
+            out += render(vertices, faces, rvec, tvec, width=w, height=h)
+            out.append(render_triangle_ids(vertices, faces, rvec, tvec, width=w, height=h))
+        return out
+
+    monkeypatch.delenv("EXTREME3D_RENDER_NO_PRECULL", raising=False)
+    culled = run()
+    monkeypatch.setenv("EXTREME3D_RENDER_NO_PRECULL", "1")
+    full = run()
+    assert sum(int((d < 1).sum()) for d in culled[1::3]) > 50000
+    for a, b in zip(culled, full, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -6,6 +6,7 @@
 #include <GL/gl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <cmath>
 #include <stdexcept>
@@ -107,11 +108,37 @@ MatrixX3f vertex_colors(const MatrixX3f& cam_vertices, const MatrixX3i& faces,
     return rgb;
 }
 
+/// Whether a pixel centre (i + 0.5, j + 0.5), i in [i0, i1], j in [j0, j1], lies inside the
+/// clockwise-in-(u, v) triangle p0 p1 p2 widened by `margin` pixels on every edge.
+bool covers_a_centre(const Eigen::Vector2d& p0, const Eigen::Vector2d& p1, const Eigen::Vector2d& p2,
+                     double i0, double i1, double j0, double j1, double margin) {
+    const std::array<Eigen::Vector2d, 3> p{p0, p1, p2};
+    std::array<Eigen::Vector2d, 3> edge;
+    std::array<double, 3> slack;
+    for (int k = 0; k < 3; ++k) {
+        edge[k] = p[(k + 1) % 3] - p[k];
+        slack[k] = margin * edge[k].norm();
+    }
+    for (double j = j0; j <= j1; ++j) {
+        for (double i = i0; i <= i1; ++i) {
+            const Eigen::Vector2d q(i + 0.5, j + 0.5);
+            bool inside = true;
+            for (int k = 0; k < 3 && inside; ++k) {
+                const Eigen::Vector2d d = q - p[k];
+                // Clockwise in (u, v): the inside is where the cross product is <= 0.
+                inside = edge[k].x() * d.y() - edge[k].y() * d.x() <= slack[k];
+            }
+            if (inside) return true;
+        }
+    }
+    return false;
+}
+
 /// Indices of the faces that can produce fragments: GL would cull the others (front-facing under
 /// the flipped projection) or they cover no pixel centre of the image. Conservative (margins of
 /// 0.01 px and 1e-3 px^2 against GL's fixed-point snapping; faces reaching the near plane are
 /// always kept), so drawing only these gives the same image, and it spares llvmpipe the setup of
-/// the many sub-pixel triangles of a dense mesh.
+/// the many sub-pixel triangles of a dense mesh. EXTREME3D_RENDER_NO_PRECULL=1 keeps every face.
 std::vector<unsigned int> drawable_faces(const MatrixX3f& cam_vertices, const MatrixX3i& faces,
                                          const Camera& cam) {
     const Eigen::Index V = cam_vertices.rows();
@@ -127,11 +154,14 @@ std::vector<unsigned int> drawable_faces(const MatrixX3f& cam_vertices, const Ma
         }
     }
     constexpr double margin = 0.01, area_eps = 1e-3;
+    // Debug switch: EXTREME3D_RENDER_NO_PRECULL=1 hands every face to GL (tests compare both).
+    const char* no_precull = std::getenv("EXTREME3D_RENDER_NO_PRECULL");
+    const bool nofilter = no_precull != nullptr && no_precull[0] != '\0' && no_precull[0] != '0';
     std::vector<unsigned int> kept;
     kept.reserve(std::size_t(faces.rows()));
     for (Eigen::Index f = 0; f < faces.rows(); ++f) {
         const int a = faces(f, 0), b = faces(f, 1), c = faces(f, 2);
-        if (in_front[a] && in_front[b] && in_front[c]) {
+        if (!nofilter && in_front[a] && in_front[b] && in_front[c]) {
             // Twice the signed area in window coordinates (u right, v = GL window y): GL's front
             // faces (counter-clockwise, area > 0) are culled.
             const double area = (u[b] - u[a]) * (v[c] - v[a]) - (u[c] - u[a]) * (v[b] - v[a]);
@@ -146,6 +176,13 @@ std::vector<unsigned int> drawable_faces(const MatrixX3f& cam_vertices, const Ma
             const double first_j = std::max(0.0, std::ceil(lo_v - 0.5));
             const double last_j = std::min(double(cam.height - 1), std::floor(hi_v - 0.5));
             if (first_i > last_i || first_j > last_j) continue;
+            // Small boxes (the sub-pixel triangles of dense meshes): test the few centres
+            // against the edges, each widened by `margin` px.
+            if ((last_i - first_i + 1) * (last_j - first_j + 1) <= 4 &&
+                !covers_a_centre({u[a], v[a]}, {u[b], v[b]}, {u[c], v[c]}, first_i, last_i, first_j,
+                                 last_j, margin)) {
+                continue;
+            }
         }
         kept.push_back(static_cast<unsigned int>(f));
     }
