@@ -204,18 +204,22 @@ def _edge_distances(tri: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "rvec, tvec",
-    [([0.0, 0.0, 0.0], [3.3, -7.1, -700.0]), ([0.3, -0.5, 0.2], [-20.0, 15.0, -1100.0])],
+    "rvec, tvec, cam",
+    [
+        ([0.0, 0.0, 0.0], [3.3, -7.1, -700.0], {}),
+        ([0.3, -0.5, 0.2], [-20.0, 15.0, -1100.0], {}),
+        ([-0.2, 0.4, 0.1], [5.0, 2.0, -800.0], {"focal": 650.0, "width": 333, "height": 251}),
+    ],
 )
-def test_project_matches_rasteriser(rvec: list[float], tvec: list[float]) -> None:
+def test_project_matches_rasteriser(rvec: list[float], tvec: list[float], cam: dict) -> None:
     """Every drawn pixel's centre lies inside the camera.project image of its triangle (to 0.02
     px), and every pixel centre well inside a projected triangle is drawn with that triangle."""
     rng = np.random.default_rng(1)
     vertices, faces = grid_plane(90.0, 14)
     vertices[:, 2] = 8.0 * np.sin(vertices[:, 0] / 17.0) * np.cos(vertices[:, 1] / 23.0)
     vertices[:, :2] += rng.uniform(-2, 2, (len(vertices), 2)).astype(np.float32)
-    ids = render_triangle_ids(vertices, faces, rvec, tvec)
-    uv = camera.project(vertices, rvec, tvec)
+    ids = render_triangle_ids(vertices, faces, rvec, tvec, **cam)
+    uv = camera.project(vertices, rvec, tvec, **cam)
     rows, cols = np.nonzero(ids >= 0)
     assert len(rows) > 10000
     centres = np.stack([cols + 0.5, rows + 0.5], 1)
@@ -224,8 +228,8 @@ def test_project_matches_rasteriser(rvec: list[float], tvec: list[float]) -> Non
     # Conversely: sample pixel centres; those > 0.05 px inside a projected triangle are drawn.
     tri = uv[faces]
     for f in rng.choice(len(faces), 200, replace=False):
-        lo = np.floor(tri[f].min(0)).astype(int)
-        hi = np.ceil(tri[f].max(0)).astype(int)
+        lo = np.clip(np.floor(tri[f].min(0)).astype(int), 0, [ids.shape[1] - 1, ids.shape[0] - 1])
+        hi = np.clip(np.ceil(tri[f].max(0)).astype(int), 0, [ids.shape[1] - 1, ids.shape[0] - 1])
         gx, gy = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1))
         pts = np.stack([gx.ravel() + 0.5, gy.ravel() + 0.5], 1)
         inside = _edge_distances(np.repeat(tri[f][None], len(pts), 0), pts).min(1) > 0.05
