@@ -7,9 +7,13 @@
 // thread), which works across fork (multiprocessing's default start method on Linux). If the user
 // enabled worker threads, a forked child refuses to render with a clear error instead of hanging.
 // Fork handlers also hold the context lock across fork() so a child never inherits it locked.
+#ifndef GL_GLEXT_PROTOTYPES
+#define GL_GLEXT_PROTOTYPES 1
+#endif
 #include "render/osmesa_context.hpp"
 
 #include <GL/gl.h>
+#include <GL/glext.h>
 #include <pthread.h>
 
 #include <cstdlib>
@@ -89,15 +93,33 @@ void OsmesaContext::make_current(int width, int height) {
                                     " pixels, got " + std::to_string(width) + "x" +
                                     std::to_string(height));
     }
-    const std::size_t bytes = std::size_t(width) * std::size_t(height) * 4;
-    if (color_.size() != bytes) {
-        color_.assign(bytes, 0);
-        color_.shrink_to_fit();  // a smaller image gives its memory back
-    }
+    if (window_.empty()) window_.assign(std::size_t(kWindowSize) * kWindowSize * 4, 0);
     // Rebinding on every call: the calling thread may differ from the previous caller's.
-    if (!OSMesaMakeCurrent(ctx_, color_.data(), GL_UNSIGNED_BYTE, width, height)) {
-        throw std::runtime_error("OSMesa: could not bind a " + std::to_string(width) + "x" +
-                                 std::to_string(height) + " buffer");
+    if (!OSMesaMakeCurrent(ctx_, window_.data(), GL_UNSIGNED_BYTE, kWindowSize, kWindowSize))
+        throw std::runtime_error("OSMesa: could not make the context current");
+    if (fbo_ == 0) {
+        glGenFramebuffers(1, &fbo_);
+        glGenRenderbuffers(1, &color_rb_);
+        glGenRenderbuffers(1, &depth_rb_);
+    }
+    glBindFramebuffer(GL_FRAMEBUFFER, fbo_);
+    if (width != fbo_width_ || height != fbo_height_) {
+        // Same names, new storage: nothing accumulates when sizes change.
+        glBindRenderbuffer(GL_RENDERBUFFER, color_rb_);
+        glRenderbufferStorage(GL_RENDERBUFFER, GL_RGBA8, width, height);
+        glBindRenderbuffer(GL_RENDERBUFFER, depth_rb_);
+        glRenderbufferStorage(GL_RENDERBUFFER, GL_DEPTH_COMPONENT24, width, height);
+        glBindRenderbuffer(GL_RENDERBUFFER, 0);
+        glFramebufferRenderbuffer(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_RENDERBUFFER, color_rb_);
+        glFramebufferRenderbuffer(GL_FRAMEBUFFER, GL_DEPTH_ATTACHMENT, GL_RENDERBUFFER, depth_rb_);
+        fbo_width_ = fbo_height_ = 0;
+        if (glCheckFramebufferStatus(GL_FRAMEBUFFER) != GL_FRAMEBUFFER_COMPLETE) {
+            glBindFramebuffer(GL_FRAMEBUFFER, 0);
+            throw std::runtime_error("OSMesa: could not create a " + std::to_string(width) + "x" +
+                                     std::to_string(height) + " framebuffer");
+        }
+        fbo_width_ = width;
+        fbo_height_ = height;
     }
     glViewport(0, 0, width, height);
 }

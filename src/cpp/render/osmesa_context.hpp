@@ -1,5 +1,6 @@
 // The process-wide headless OpenGL context (OSMesa): created lazily on first use, reused by every
-// render call, guarded by a mutex. Its RGBA colour buffer is resized to each call's image size.
+// render call, guarded by a mutex. Like the original's FBRender it draws into a framebuffer object
+// (RGBA8 colour + GL_DEPTH_COMPONENT24 depth renderbuffers) resized to each call's image size.
 #pragma once
 #include <GL/osmesa.h>
 
@@ -35,11 +36,13 @@ public:
     /// The process-wide context; throws std::runtime_error when OSMesa cannot create one.
     static OsmesaContext& instance();
 
-    /// Locks the context and makes it current with a width x height buffer (pixels, >= 1).
+    /// Locks the context, makes it current and binds a width x height framebuffer object (pixels).
     Binding bind(int width, int height) { return Binding(*this, width, height); }
 
     /// Largest image side length accepted (pixels; Mesa's viewport limit).
     static constexpr int kMaxSize = 16384;
+    /// Side of the window buffer OSMesa is bound to (pixels; the images go to the FBO).
+    static constexpr int kWindowSize = 16;
 
 private:
     OsmesaContext();
@@ -47,7 +50,9 @@ private:
 
     std::mutex mutex_;
     OSMesaContext ctx_ = nullptr;
-    std::vector<std::uint8_t> color_;  // RGBA8 colour buffer bound to ctx_ (bottom row first)
+    std::vector<std::uint8_t> window_;  // small RGBA8 buffer OSMesa binds (drawing goes to the FBO)
+    unsigned int fbo_ = 0, color_rb_ = 0, depth_rb_ = 0;  // GL names, created on first bind
+    int fbo_width_ = 0, fbo_height_ = 0;
 };
 
 }  // namespace extreme3d::render

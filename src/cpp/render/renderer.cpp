@@ -1,6 +1,10 @@
 // OSMesa rendering with the original's camera (FBRender / FImRenderer): a perspective projection
 // from the intrinsics with the image y axis flipped, near 50 / far 10000, depth test LEQUAL, front
-// faces culled. Vertices are moved to camera space on the CPU (double) and drawn from client arrays.
+// faces culled, drawn into a framebuffer object with a 24-bit depth renderbuffer. The GL matrices
+// are set up with the same calls and float roundings as the original (glScaled(1,-1,1) times the
+// gluPerspective matrix of a float fovy/aspect; glTranslatef then glRotatef of the float pose), so
+// the depth buffer matches the original's bit for bit; model-space vertices are drawn from client
+// arrays.
 #include "render/renderer.hpp"
 
 #include <GL/gl.h>
@@ -44,20 +48,40 @@ void check_camera(const Camera& cam) {
     }
 }
 
-/// Column-major GL projection matrix of the intrinsics: window x = -f X/Z + cx and window y
-/// (= image row, because rows are read back bottom-first) = f Y/Z + cy; depth maps near -> 0,
-/// far -> 1 like gluPerspective. Equals the original's glScaled(1,-1,1) * gluPerspective(...).
-std::array<double, 16> projection_matrix(const Camera& cam) {
-    const double W = cam.width, H = cam.height, n = cam.near_plane, f = cam.far_plane;
+/// Loads the original's projection (FBRender::loadIntrinGL with K = diag(f, f, 1), centre W/2,
+/// H/2): glScaled(1, -1, 1) times the gluPerspective matrix of fovy = float(2 atan(H / 2f) in
+/// degrees, with pi as 3.141592f) and aspect = float(W / H). Window x = -f X/Z + W/2 and window
+/// y (= image row: rows are read bottom-first) = f Y/Z + H/2; depth near -> 0, far -> 1.
+void load_projection(const Camera& cam) {
+    const float fovy = float(2.0 * std::atan(float(cam.height) / (2.0 * cam.focal)) * 180.0f /
+                             3.141592f);
+    const float aspect = float(float(cam.width) / float(cam.height) * cam.focal / cam.focal);
+    // The gluPerspective matrix (column-major), computed in double as GLU does.
+    const double n = cam.near_plane, f = cam.far_plane;
+    const double radians = double(fovy) / 2 * 3.14159265358979323846 / 180;
+    const double cotangent = std::cos(radians) / std::sin(radians);
     std::array<double, 16> P{};  // P[col * 4 + row]
-    P[0 * 4 + 0] = 2.0 * cam.focal / W;
-    P[1 * 4 + 1] = -2.0 * cam.focal / H;
-    P[2 * 4 + 0] = (W - 2.0 * cam.cx()) / W;
-    P[2 * 4 + 1] = (H - 2.0 * cam.cy()) / H;
-    P[2 * 4 + 2] = (f + n) / (n - f);
-    P[2 * 4 + 3] = -1.0;
-    P[3 * 4 + 2] = 2.0 * f * n / (n - f);
-    return P;
+    P[0] = cotangent / double(aspect);
+    P[5] = cotangent;
+    P[10] = -(f + n) / (f - n);
+    P[11] = -1.0;
+    P[14] = -2.0 * n * f / (f - n);
+    glMatrixMode(GL_PROJECTION);
+    glLoadIdentity();
+    glScaled(1.0, -1.0, 1.0);
+    glMultMatrixd(P.data());
+}
+
+/// Loads the original's model-view (FImRenderer::mapRendering): glTranslatef(t) then glRotatef of
+/// the float Rodrigues vector (angle in degrees with pi as 3.14159f). A zero rotation is skipped
+/// (the original would divide by zero; it renders its reference view with r = 1e-6 instead).
+void load_modelview(const Pose& pose) {
+    glMatrixMode(GL_MODELVIEW);
+    glLoadIdentity();
+    glTranslatef(float(pose.tvec.x()), float(pose.tvec.y()), float(pose.tvec.z()));
+    const float r[3] = {float(pose.rvec.x()), float(pose.rvec.y()), float(pose.rvec.z())};
+    const float angle = std::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+    if (angle > 0.0f) glRotatef(angle / 3.14159f * 180.f, r[0] / angle, r[1] / angle, r[2] / angle);
 }
 
 /// Camera-space vertices (mm, float for GL): X_c = R X + t.
@@ -189,14 +213,11 @@ std::vector<unsigned int> drawable_faces(const MatrixX3f& cam_vertices, const Ma
     return kept;
 }
 
-/// Sets the original's GL state (projection, depth test LEQUAL, front-face culling, no lighting)
-/// and clears colour to black and depth to 1. The context must be bound.
-void begin_frame(const Camera& cam, bool flat_colours) {
-    const std::array<double, 16> P = projection_matrix(cam);
-    glMatrixMode(GL_PROJECTION);
-    glLoadMatrixd(P.data());
-    glMatrixMode(GL_MODELVIEW);
-    glLoadIdentity();
+/// Sets the original's GL state (projection, pose, depth test LEQUAL, front-face culling, no
+/// lighting) and clears colour to black and depth to 1. The context must be bound.
+void begin_frame(const Camera& cam, const Pose& pose, bool flat_colours) {
+    load_projection(cam);
+    load_modelview(pose);
     glDisable(GL_LIGHTING);
     glDisable(GL_TEXTURE_2D);
     glDisable(GL_DITHER);
@@ -263,8 +284,8 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
     {
         auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
         glGetError();  // clear any stale error flag
-        begin_frame(cam, false);
-        draw(cam_vertices.data(), rgb_vertices.data(), 3, GL_FLOAT, indices.data(),
+        begin_frame(cam, pose, false);
+        draw(vertices.data(), rgb_vertices.data(), 3, GL_FLOAT, indices.data(),
              GLsizei(indices.size()));
         // GL row 0 (bottom of the window) is image row 0 because the projection flips y.
         glReadPixels(0, 0, cam.width, cam.height, GL_RGB, GL_UNSIGNED_BYTE, result.rgb.data());
@@ -292,7 +313,7 @@ RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& face
         const std::uint32_t code = std::uint32_t(i + 1);
         for (int k = 0; k < 3; ++k) {
             const std::size_t c = 3 * n + k;
-            for (int d = 0; d < 3; ++d) positions[3 * c + d] = cam_vertices(faces(i, k), d);
+            for (int d = 0; d < 3; ++d) positions[3 * c + d] = vertices(faces(i, k), d);
             colours[4 * c + 0] = std::uint8_t(code & 0xff);
             colours[4 * c + 1] = std::uint8_t((code >> 8) & 0xff);
             colours[4 * c + 2] = std::uint8_t((code >> 16) & 0xff);
@@ -304,7 +325,7 @@ RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& face
     {
         auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
         glGetError();
-        begin_frame(cam, true);
+        begin_frame(cam, pose, true);
         draw(positions.data(), colours.data(), 4, GL_UNSIGNED_BYTE, nullptr, GLsizei(3 * F));
         // Read RGBA into the int buffer: byte order r, g, b, a per pixel.
         glReadPixels(0, 0, cam.width, cam.height, GL_RGBA, GL_UNSIGNED_BYTE, ids.data());
