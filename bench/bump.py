@@ -1,6 +1,6 @@
 """Bench of the photo bump estimator against the original's Bump CNN maps.
 
-Usage: python bench/bump.py [--data DIR] [--model H5] [--folds 5]
+Usage: python bench/bump.py [--data DIR] [--model H5] [--folds 5] [--greyscale flat|estimate]
 
 With --model the foundation is fitted to the landmarks (identity, then pose and expression)
 and its rendered coverage is the mask (mask_source="foundation"); the timing then includes
@@ -13,9 +13,10 @@ The estimator's constants are fitted on the same data, so every figure is 5-fold
 cross-validated: constants fitted on 4/5 of the crops (by image), scored on the other 1/5.
 Baselines in the same run and folds: a constant (train mean), and the best global affine map
 of per-image z-scored grey (z-scored inside the paper mask, fitted on the train folds).
-The estimator runs with its defaults: a greyscale crop gives the flat map (source "flat",
-scored as such: r = 0, RMSE of the flat map); `flat=` counts those images, and r/RMSE medians
-over the images that got a photo bump are reported as photo_r_median / photo_rmse_mm_median.
+The estimator runs with its defaults (--greyscale flat): a greyscale crop gives the flat map
+(source "flat", scored as such: r = 0, RMSE of the flat map); `flat=` counts those images, and
+r/RMSE medians over the images that got a photo bump are photo_r_median / photo_rmse_mm_median.
+--only NAME... scores only those crops (the constants are still fitted on the other folds).
 Last line: SUMMARY r_median=.. rmse_mm_median=.. iou_median=.. iou_mean=.. iou_min=..
 s_per_image=.. flat=.. photo_r_median=.. photo_rmse_mm_median=.. grey_r_median=..
 grey_rmse_mm_median=.. const_rmse_mm_median=..
@@ -49,6 +50,9 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=shared_dir() / "data" / "paper")
     ap.add_argument("--model", type=Path, help="morphable model .h5: fit the foundation too")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--greyscale", choices=("flat", "estimate"), default="flat",
+                    help="the estimator's greyscale option (default: its default, flat)")
+    ap.add_argument("--only", nargs="*", help="score only these crop names (others still train)")
     args = ap.parse_args()
     names = bp.paper_names(args.data)
     if len(names) < args.folds:
@@ -67,12 +71,16 @@ def main() -> int:
            for it, pm in zip(items, pms, strict=True)]
     rows: dict[int, dict] = {}
     for k in range(args.folds):
+        if args.only and not any(names[i] in args.only for i in np.where(folds == k)[0]):
+            continue
         train = [i for i in range(len(items)) if folds[i] != k]
         const = bp.fit_constants([items[i] for i in train])
         cmean = float(np.mean(np.concatenate([tgt[i] for i in train])))
         z = np.concatenate([grey_z(items[i][0], pms[i]) for i in train])
         a, b = np.polyfit(z, np.concatenate([tgt[i] for i in train]), 1)
         for i in np.where(folds == k)[0]:
+            if args.only and names[i] not in args.only:
+                continue
             crop, lm, _, pmask = items[i]
             fit = None
             if model is not None:
@@ -82,7 +90,8 @@ def main() -> int:
                 fit = fit_pose_expression(model, lm, ident.alpha)
             t0 = time.perf_counter()
             bump, mask, info = bp.estimate_bump(crop, lm, fit=fit, model=model, constants=const,
-                                                mask_source="foundation" if model else "landmarks")
+                                                mask_source="foundation" if model else "landmarks",
+                                                greyscale=args.greyscale)
             secs = time.perf_counter() - t0
             pm, t = pms[i], tgt[i]
             pred = (bump[M : M + C, M : M + C][pm] - 127.0) / bp.UNITS_PER_MM
@@ -118,8 +127,8 @@ def main() -> int:
     print(f"SUMMARY r_median={med('r'):.4f} rmse_mm_median={med('rmse'):.4f} "
           f"iou_median={med('iou'):.4f} iou_mean={ious.mean():.4f} iou_min={ious.min():.4f} "
           f"s_per_image={secs:.3f} flat={flat} "
-          f"photo_r_median={np.median([r['r'] for r in photo]):.4f} "
-          f"photo_rmse_mm_median={np.median([r['rmse'] for r in photo]):.4f} "
+          f"photo_r_median={np.median([r['r'] for r in photo] or [np.nan]):.4f} "
+          f"photo_rmse_mm_median={np.median([r['rmse'] for r in photo] or [np.nan]):.4f} "
           f"grey_r_median={med('gr'):.4f} grey_rmse_mm_median={med('grmse'):.4f} "
           f"const_rmse_mm_median={med('crmse'):.4f}")
     return 0
