@@ -18,7 +18,9 @@ namespace {
 // The line search caps the step length at (2 M + EM + 21) / 5 with the original's fixed sizes:
 // M = 99 identity coefficients (it rejects other alpha files), EM = 29 expressions (always
 // allocated) and 21 render parameters: 248 / 5 = 49.6 whatever the model.
-constexpr int kStepCapTotal = 2 * 99 + 29 + 21;
+constexpr int kOriginalShapeCount = 99;
+constexpr int kOriginalExprCount = 29;
+constexpr int kStepCapTotal = 2 * kOriginalShapeCount + kOriginalExprCount + 21;
 
 // The landmark error eF and the cost computeCost of the original, in float. The identity part of
 // every candidate landmark vertex is precomputed with the original's summation order (alpha fixed).
@@ -43,7 +45,7 @@ public:
                 for (int j = 0; j < 3; ++j) {
                     const int row = 3 * v + j;
                     float val = model.shape_mu(row) + model.exp_mu(row);
-                    val = add_terms(val, w, model.shape_pc.row(row));
+                    val = add_terms(val, w, model.shape_pc.row(row), kOriginalShapeCount);
                     base_[s](k, j) = val;
                     pc_[s][k].row(j) = model.exp_pc.row(row);
                 }
@@ -51,14 +53,20 @@ public:
         }
     }
 
-    // val += sum w_k p_k in groups of five (each group summed left to right), then one by one.
+    // val += sum w_k p_k in groups of five (each group summed left to right), then one by one,
+    // as getLMByAlpha. The original always holds `padded` coefficients (99 identity, 29
+    // expression; a smaller model is zero-padded to that size), so the loop runs over the padded
+    // length with zero terms beyond the model's own: a partial last group is still summed as a
+    // group before it is added.
     template <class Row>
-    static float add_terms(float val, const Eigen::VectorXf& w, const Row& p) {
+    static float add_terms(float val, const Eigen::VectorXf& w, const Row& p, int padded) {
         const int m = static_cast<int>(w.size());
+        const int len = std::max(m, padded);
+        auto term = [&](int k) { return k < m ? w(k) * p(k) : 0.0f; };
         int k = 0;
-        for (; k <= m - 5; k += 5)
-            val += w(k) * p(k) + w(k + 1) * p(k + 1) + w(k + 2) * p(k + 2) + w(k + 3) * p(k + 3) + w(k + 4) * p(k + 4);
-        for (; k < m; ++k) val += w(k) * p(k);
+        for (; k <= len - 5; k += 5)
+            val += term(k) + term(k + 1) + term(k + 2) + term(k + 3) + term(k + 4);
+        for (; k < len; ++k) val += term(k);
         return val;
     }
 
@@ -72,7 +80,7 @@ public:
         for (int k = 0; k < n_; ++k) {
             const int s = uses_inner_vertex(k, static_cast<double>(yaw)) ? 1 : 0;
             float p[3];
-            for (int j = 0; j < 3; ++j) p[j] = add_terms(base_[s](k, j), e2, pc_[s][k].row(j));
+            for (int j = 0; j < 3; ++j) p[j] = add_terms(base_[s](k, j), e2, pc_[s][k].row(j), kOriginalExprCount);
             // cv::projectPoints: double arithmetic, x/z as x * (1/z), result rounded to float.
             const double X = p[0], Y = p[1], Z = p[2];
             double x = R(0, 0) * X + R(0, 1) * Y + R(0, 2) * Z + t0;

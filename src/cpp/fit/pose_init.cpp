@@ -7,14 +7,15 @@
 namespace extreme3d::fit {
 
 Eigen::Vector3f neutral_vertex(const FaceModel& model, const Eigen::VectorXf& alpha, int vertex) {
-    // alpha .* EV in float; the product with the basis accumulated in double and rounded to
-    // float (as OpenCV's float gemm), then + shapeMU, then + expMU, each in float.
-    const Eigen::VectorXd w = alpha.cwiseProduct(model.shape_ev).cast<double>();
+    // As the original's getShape with OpenCV's float gemm on reference BLAS: the sum starts at
+    // shapeMU (gemm with beta = 1) and adds pc_k * (alpha_k * EV_k) one k at a time in float;
+    // then + expMU in float.
+    const Eigen::VectorXf w = alpha.cwiseProduct(model.shape_ev);
     Eigen::Vector3f out;
     for (int j = 0; j < 3; ++j) {
         const int row = 3 * vertex + j;
-        const float prod = static_cast<float>(model.shape_pc.row(row).cast<double>().dot(w));
-        const float id = model.shape_mu(row) + prod;
+        float id = model.shape_mu(row);
+        for (Eigen::Index k = 0; k < w.size(); ++k) id += model.shape_pc(row, k) * w(k);
         out(j) = id + model.exp_mu(row);
     }
     return out;

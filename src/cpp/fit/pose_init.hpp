@@ -15,7 +15,7 @@ struct PoseInit {
     std::vector<int> selected;       ///< landmark numbers used by the refinement: visible 0..59, then 60..67
 };
 
-/// Landmark vertex positions (mm, model coords) of identity alpha with the mean expression, in
+/// Landmark vertex position (mm, model coords) of identity alpha with the mean expression, in
 /// float as the original's getShape: (shape_mu + shape_pc (alpha .* shape_ev)) + exp_mu.
 Eigen::Vector3f neutral_vertex(const FaceModel& model, const Eigen::VectorXf& alpha, int vertex);
 
