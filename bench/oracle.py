@@ -187,7 +187,12 @@ def port_api():
         print(f"# extreme3d.fitting not available ({exc}): fit not compared", flush=True)
         fit_pose_expression = None
     try:
-        from extreme3d.geometry import run_geometry
+        import functools
+
+        from extreme3d.geometry import ORIGINAL_MAX_GAP_MM, run_geometry
+
+        # The original's 4 mm registration limit, not the model-scaled default.
+        run_geometry = functools.partial(run_geometry, max_gap=ORIGINAL_MAX_GAP_MM)
     except ImportError as exc:
         print(f"# extreme3d.geometry not available ({exc}): later stages not compared")
         run_geometry = None

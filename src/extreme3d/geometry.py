@@ -22,6 +22,32 @@ MESH_NAMES: tuple[str, ...] = (
 )
 
 
+#: The original's limit (mm) on the depth gap across a Delaunay edge between non-neighbouring
+#: sparse vertices, tuned for the BFM's ~1.2 mm vertex spacing.
+ORIGINAL_MAX_GAP_MM = 4.0
+#: The original's 4 mm is about 3.3 BFM edge lengths; coarser models get the same ratio.
+_GAP_PER_EDGE = 3.0
+
+
+def default_max_gap(model) -> float:
+    """Registration gap limit (mm) for a model: the original's 4 mm, or 3 median edge lengths of
+    the mean shape when the mesh is coarser (the Surrey model's 3.4 mm edges give about 10 mm,
+    where 4 mm would reject three quarters of the dense pixels)."""
+    cached = getattr(model, "_default_max_gap", None)
+    if cached is not None:
+        return cached
+    v = np.asarray(model.shape(), np.float64)
+    f = np.asarray(model.faces)
+    edges = np.concatenate([np.linalg.norm(v[f[:, i]] - v[f[:, (i + 1) % 3]], axis=1)
+                            for i in range(3)])
+    gap = max(ORIGINAL_MAX_GAP_MM, _GAP_PER_EDGE * float(np.median(edges)))
+    try:
+        object.__setattr__(model, "_default_max_gap", gap)
+    except (AttributeError, TypeError):
+        pass
+    return gap
+
+
 @dataclass
 class GeometryResult:
     """Meshes (mm; frontal = model coordinates, aligned = camera) and per-vertex sparse data."""
@@ -55,9 +81,14 @@ def run_geometry(
     width: int = 500,
     height: int = 500,
     margin: int = 6,
-    max_gap: float = 4.0,
+    max_gap: float | None = None,
 ) -> GeometryResult:
-    """Runs combineBump from a given pose/expression; bump and mask are (512, 512) uint8 images."""
+    """Runs combineBump from a given pose/expression; bump and mask are (512, 512) uint8 images.
+
+    max_gap: registration depth-gap limit in mm; None = default_max_gap(model) (the original's
+    4 mm for BFM-density models; pass ORIGINAL_MAX_GAP_MM to reproduce the original exactly)."""
+    if max_gap is None:
+        max_gap = default_max_gap(model)
     wanted = set(MESH_NAMES if outputs is None else outputs)
     unknown = wanted - set(MESH_NAMES)
     if unknown:
