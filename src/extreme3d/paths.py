@@ -7,7 +7,8 @@ from pathlib import Path
 
 #: Repository root when running from a checkout (src/extreme3d/../..), else the CWD.
 _PKG_DIR = Path(__file__).resolve().parent
-REPO_ROOT = _PKG_DIR.parent.parent if (_PKG_DIR.parent.parent / "pyproject.toml").exists() else Path.cwd()
+_CHECKOUT = _PKG_DIR.parent.parent
+REPO_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").exists() else Path.cwd()
 
 
 def model_dir() -> Path:
