@@ -26,8 +26,8 @@ NEAR = 50.0
 FAR = 10000.0
 
 
-def _vec3(x: npt.ArrayLike, name: str) -> np.ndarray:
-    """A finite float64 3-vector, else ValueError."""
+def finite_vec3(x: npt.ArrayLike, name: str) -> np.ndarray:
+    """A finite float64 3-vector (e.g. rvec, tvec), else ValueError naming it."""
     a = np.asarray(x, dtype=np.float64).reshape(-1)
     if a.shape != (3,) or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be 3 finite numbers, got shape {np.shape(x)}")
@@ -36,7 +36,7 @@ def _vec3(x: npt.ArrayLike, name: str) -> np.ndarray:
 
 def rotation_matrix(rvec: npt.ArrayLike) -> np.ndarray:
     """3x3 rotation matrix (float64) of a Rodrigues vector (rad)."""
-    return Rotation.from_rotvec(_vec3(rvec, "rvec")).as_matrix()
+    return Rotation.from_rotvec(finite_vec3(rvec, "rvec")).as_matrix()
 
 
 def rvec_from_matrix(R: npt.ArrayLike) -> np.ndarray:
@@ -52,7 +52,7 @@ def to_camera(vertices: npt.ArrayLike, rvec: npt.ArrayLike, tvec: npt.ArrayLike)
     v = np.asarray(vertices, dtype=np.float64)
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"vertices must have shape (N, 3), got {v.shape}")
-    return v @ rotation_matrix(rvec).T + _vec3(tvec, "tvec")
+    return v @ rotation_matrix(rvec).T + finite_vec3(tvec, "tvec")
 
 
 def project(

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from extreme3d import _core
-from extreme3d.camera import FAR, FOCAL, HEIGHT, NEAR, WIDTH
+from extreme3d.camera import FAR, FOCAL, HEIGHT, NEAR, WIDTH, finite_vec3
 
 SHADINGS = ("flat", "lambert")
 MAX_SIZE = 16384
@@ -48,13 +48,7 @@ def _faces(faces: npt.ArrayLike, num_vertices: int) -> np.ndarray:
 
 def _pose(rvec: npt.ArrayLike, tvec: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """rvec (rad) and tvec (mm) as finite float64 3-vectors, else ValueError."""
-    out = []
-    for name, x in (("rvec", rvec), ("tvec", tvec)):
-        a = np.asarray(x, dtype=np.float64).reshape(-1)
-        if a.shape != (3,) or not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} must be 3 finite numbers, got shape {np.shape(x)}")
-        out.append(a)
-    return out[0], out[1]
+    return finite_vec3(rvec, "rvec"), finite_vec3(tvec, "tvec")
 
 
 def _camera(focal: float, width: int, height: int) -> tuple[float, int, int]:
