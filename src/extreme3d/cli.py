@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 
 from extreme3d import Extreme3DError
 
@@ -37,6 +38,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def output_keys_type(
+    all_keys: Sequence[str], default_keys: Sequence[str]
+) -> Callable[[str], tuple[str, ...]]:
+    """An argparse `type` for --outputs: comma-separated keys of all_keys, 'default' or 'all'."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        """The chosen keys, or ArgumentTypeError naming the first unknown one."""
+        if text.strip() == "all":
+            return tuple(all_keys)
+        if text.strip() == "default":
+            return tuple(default_keys)
+        keys = tuple(k.strip() for k in text.split(",") if k.strip())
+        bad = [k for k in keys if k not in all_keys]
+        if bad or not keys:
+            raise argparse.ArgumentTypeError(
+                f"unknown output {bad[0] if bad else text!r}; choose from {', '.join(all_keys)}, "
+                f"'default' or 'all'"
+            )
+        return keys
+
+    return parse
+
+
 def run_guarded(func, args: argparse.Namespace, debug: bool) -> int:
     """Runs a subcommand, turning user errors into one stderr line and exit code 1."""
     try:
@@ -49,6 +73,22 @@ def run_guarded(func, args: argparse.Namespace, debug: bool) -> int:
     except KeyboardInterrupt:
         print("extreme3d: interrupted", file=sys.stderr)
         return 130
+
+
+def run_module(
+    prog: str,
+    description: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    func: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+    usage: str | None = None,
+) -> int:
+    """`python -m extreme3d.<module>`: parses argv (with --debug) and runs func guarded."""
+    parser = argparse.ArgumentParser(prog=prog, usage=usage, description=description)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_guarded(func, args, args.debug)
 
 
 def main(argv: list[str] | None = None) -> int:

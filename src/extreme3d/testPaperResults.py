@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from extreme3d import Extreme3DError
-
-#: The original's default outputs and every possible one.
-DEFAULT_OUTPUTS = ("foundation_frontal", "foundation_aligned", "withBump_aligned", "final_frontal")
-ALL_OUTPUTS = (
-    "foundation_frontal", "foundation_aligned", "withBump_frontal", "withBump_aligned",
-    "sparse_full_frontal", "final_frontal",
+from extreme3d.cli import output_keys_type, run_module
+from extreme3d.pipeline import (
+    ALL_OUTPUTS,
+    DEFAULT_OUTPUTS,
+    SYMMETRY_OUTPUTS,
+    default_model_path,
+    load_morphable,
 )
-SYMMETRY_OUTPUTS = ("sparse_full_frontal", "final_frontal")
+
 BFM_NUM_SHAPE = 99
 
 
@@ -136,19 +137,8 @@ def run_image(
     return rec
 
 
-def _outputs(text: str) -> tuple[str, ...]:
-    """Parses --outputs: comma-separated mesh keys, 'default' or 'all'."""
-    if text.strip() == "all":
-        return ALL_OUTPUTS
-    if text.strip() == "default":
-        return DEFAULT_OUTPUTS
-    keys = tuple(k.strip() for k in text.split(",") if k.strip())
-    bad = [k for k in keys if k not in ALL_OUTPUTS]
-    if bad or not keys:
-        raise argparse.ArgumentTypeError(
-            f"unknown output {bad[0] if bad else text!r}; choose from {', '.join(ALL_OUTPUTS)}"
-        )
-    return keys
+#: Parses --outputs: comma-separated mesh keys, 'default' or 'all'.
+_outputs = output_keys_type(ALL_OUTPUTS, DEFAULT_OUTPUTS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,8 +164,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs every paper image; exit code 0 when all succeeded, 2 when some failed."""
-    from extreme3d.pipeline import default_model_path, load_morphable
-
     data = args.data or default_data_dir()
     names = list_images(data)
     if args.names:
@@ -214,14 +202,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m extreme3d.testPaperResults ...`: the same as `extreme3d paper ...`."""
-    from extreme3d.cli import run_guarded
-
-    parser = argparse.ArgumentParser(prog="python -m extreme3d.testPaperResults",
-                                     description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_guarded(run, args, args.debug)
+    return run_module("python -m extreme3d.testPaperResults", __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":
