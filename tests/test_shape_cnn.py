@@ -3,7 +3,6 @@ module MainModel) loads, runs on the preprocessed crop and yields the foundation
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from types import SimpleNamespace
 
@@ -11,30 +10,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from _helpers import STAND_IN, pickle_shape_net
 
 from extreme3d import Extreme3DError
 from extreme3d.models import shape_cnn
 from extreme3d.models.shape_cnn import ShapeCNN
-
-STAND_IN = '''
-import torch
-from torch import nn
-
-
-class KitModel(nn.Module):
-    """Stand-in for the converted ResNet: 3x224x224 -> 198."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 7, stride=4)
-        self.bn = nn.BatchNorm2d(8)
-        self.fc_ftnew = nn.Linear(8, 198)
-
-    def forward(self, x):
-        assert x.shape[1:] == (3, 224, 224)
-        y = torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3))
-        return self.fc_ftnew(y)
-'''
 
 
 @pytest.fixture()
@@ -42,21 +22,14 @@ def cnn_dir(tmp_path):
     """A CNN folder with shape_model.{py,pth} and shape_mean.npz as the original distributes."""
     folder = tmp_path / "CNN dir"
     folder.mkdir()
-    (folder / "shape_model.py").write_text(STAND_IN)
-    spec = importlib.util.spec_from_file_location("MainModel", folder / "shape_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["MainModel"] = module
-    spec.loader.exec_module(module)
-    torch.manual_seed(3)
-    net = module.KitModel()
-    with torch.no_grad():
+
+    def spread_batch_norm(net):
         net.bn.running_mean.uniform_(-5, 5)
         net.bn.running_var.uniform_(1, 4)
-    net.eval()
-    torch.save(net, folder / "shape_model.pth")
+
+    pickle_shape_net(folder, STAND_IN, seed=3, adjust=spread_batch_norm)
     mean = np.random.default_rng(0).uniform(90, 130, (3, 224, 224)).astype(np.float32)
     np.savez(folder / "shape_mean.npz", mean)
-    del sys.modules["MainModel"]  # the loader must register it itself
     return folder
 
 
@@ -131,15 +104,11 @@ def test_alpha_text():
 
 def test_old_torch_module_attributes_are_filled_in(cnn_dir):
     """A pickle from torch 0.3 lacks BatchNorm.track_running_stats and num_batches_tracked."""
-    spec = importlib.util.spec_from_file_location("MainModel", cnn_dir / "shape_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["MainModel"] = module
-    spec.loader.exec_module(module)
-    net = module.KitModel().eval()
-    del net.bn.track_running_stats
-    del net.bn._buffers["num_batches_tracked"]
-    torch.save(net, cnn_dir / "shape_model.pth")
-    del sys.modules["MainModel"]
+    def strip_new_attributes(net):
+        del net.bn.track_running_stats
+        del net.bn._buffers["num_batches_tracked"]
+
+    pickle_shape_net(cnn_dir, STAND_IN, adjust=strip_new_attributes)
     cnn = ShapeCNN.load(cnn_dir, device="cpu")
     assert cnn.net.bn.track_running_stats is True
     out = cnn.predict([np.zeros((500, 500, 3), np.uint8)])

@@ -1,0 +1,57 @@
+"""Helpers shared by several test files (import as `from _helpers import ...`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+#: A stand-in for the original's converted shape ResNet (3x224x224 -> 198), as shape_model.py.
+STAND_IN = '''
+import torch
+from torch import nn
+
+
+class KitModel(nn.Module):
+    """Stand-in for the converted ResNet: 3x224x224 -> 198."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 7, stride=4)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc_ftnew = nn.Linear(8, 198)
+
+    def forward(self, x):
+        assert x.shape[1:] == (3, 224, 224)
+        y = torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3))
+        return self.fc_ftnew(y)
+'''
+
+
+def pickle_shape_net(
+    folder: Path,
+    source: str = STAND_IN,
+    seed: int | None = None,
+    adjust: Callable[[torch.nn.Module], None] | None = None,
+) -> None:
+    """Writes folder/shape_model.py and pickles its KitModel (eval mode, class in module
+    MainModel, as the original ships it) to shape_model.pth; `adjust(net)` runs under no_grad
+    first. MainModel is unregistered afterwards: the loader must register it itself."""
+    (folder / "shape_model.py").write_text(source)
+    spec = importlib.util.spec_from_file_location("MainModel", folder / "shape_model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["MainModel"] = module
+    try:
+        spec.loader.exec_module(module)
+        if seed is not None:
+            torch.manual_seed(seed)
+        net = module.KitModel().eval()
+        if adjust is not None:
+            with torch.no_grad():
+                adjust(net)
+        torch.save(net, folder / "shape_model.pth")
+    finally:
+        del sys.modules["MainModel"]
