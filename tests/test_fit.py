@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 
 from extreme3d import _core, fitting
-from extreme3d.camera import rotation_matrix
+from extreme3d.camera import project, rotation_matrix
 from extreme3d.morphable import landmark_indices
 
 F, CX, CY = 1000.0, 250.0, 250.0
 YAWS_ASSERTED = (-45, -30, -10, 10, 30, 45)  # away from the selection switches at 0, +-18, +-20 deg
 YAWS_REPORTED = (-70, 0, 70)
-
-
-def project(vertices: np.ndarray, rvec, tvec) -> np.ndarray:
-    """Pixels of model points with the original's mirrored camera."""
-    xc = vertices @ rotation_matrix(np.asarray(rvec, float)).T + np.asarray(tvec, float)
-    return np.stack([-F * xc[:, 0] / xc[:, 2] + CX, F * xc[:, 1] / xc[:, 2] + CY], axis=1)
 
 
 def rot_err_deg(rvec_a, rvec_b) -> float:
