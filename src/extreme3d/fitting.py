@@ -20,12 +20,8 @@ from typing import Literal
 import numpy as np
 
 from extreme3d import _core
+from extreme3d.camera import FOCAL, HEIGHT, WIDTH  # the fit's camera: focal 1000 px, 500x500 crops
 from extreme3d.morphable import MorphableModel
-
-#: Camera of the fitting stage (the original's: focal 1000 px, 500x500 crops).
-FOCAL = 1000.0
-WIDTH = 500
-HEIGHT = 500
 
 Mode = Literal["faithful", "best"]
 PoseChoice = Literal["epnp", "refined"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from extreme3d import _core
+from extreme3d.camera import FOCAL, HEIGHT, WIDTH
 from extreme3d.mesh import Mesh
 
 #: Mesh names in the order the original writes them.
@@ -77,9 +78,9 @@ def run_geometry(
     symmetry: bool = True,
     outputs: Iterable[str] | None = None,
     *,
-    focal: float = 1000.0,
-    width: int = 500,
-    height: int = 500,
+    focal: float = FOCAL,
+    width: int = WIDTH,
+    height: int = HEIGHT,
     margin: int = 6,
     max_gap: float | None = None,
 ) -> GeometryResult:
