@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from extreme3d import Extreme3DError
-from extreme3d.io.atomic import atomic_write
+from extreme3d.io.atomic import atomic_write_text
 
 #: Number of iBUG landmarks the pipeline works with.
 NUM_LANDMARKS = 68
@@ -87,8 +87,7 @@ def write_pts(path: str | os.PathLike[str], points: np.ndarray, ibug_header: boo
     if ibug_header:
         body = f"version: 1\nn_points: {len(pts)}\n{{\n{body}}}\n"
     out = Path(path)
-    with atomic_write(out, "w") as handle:
-        handle.write(body)
+    atomic_write_text(out, body)
     return out
 
 
@@ -117,6 +116,5 @@ def write_coefficients(path: str | os.PathLike[str], values: Iterable[float]) ->
     arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values,
                      dtype=np.float64).ravel()
     out = Path(path)
-    with atomic_write(out, "w") as handle:
-        handle.write("".join(f"{v:.18e}\n" for v in arr.tolist()))
+    atomic_write_text(out, "".join(f"{v:.18e}\n" for v in arr.tolist()))
     return out
