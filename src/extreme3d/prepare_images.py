@@ -20,7 +20,7 @@ import numpy as np
 
 from extreme3d import Extreme3DError
 from extreme3d.crop import CropBox, crop_face, landmark_box
-from extreme3d.io.atomic import atomic_write, atomic_write_bytes
+from extreme3d.io.atomic import atomic_write_png, atomic_write_text
 from extreme3d.io.pts import read_pts, write_pts
 from extreme3d.landmarks import FaceOrder, detect_landmarks, read_image
 from extreme3d.naming import ListEntry, image_name, read_input_list
@@ -60,16 +60,6 @@ def draw_detection(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
-    """Encodes `image` as PNG and writes it atomically."""
-    import cv2
-
-    ok, data = cv2.imencode(".png", image)
-    if not ok:
-        raise Extreme3DError(f"{path}: PNG encoding failed")
-    atomic_write_bytes(path, data.tobytes())
-
-
 def prepare_image(
     path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str] | None = None,
@@ -98,10 +88,10 @@ def prepare_image(
     if out_dir is not None:
         imgs = Path(out_dir) / IMGS_DIR
         imgs.mkdir(parents=True, exist_ok=True)
-        _write_png(imgs / f"{name}_detect.png", draw_detection(image, original))
+        atomic_write_png(imgs / f"{name}_detect.png", draw_detection(image, original))
         write_pts(imgs / f"{name}.pts", crop.landmarks)
         crop_path = imgs / f"{name}.png"
-        _write_png(crop_path, crop.image)
+        atomic_write_png(crop_path, crop.image)
     return PreparedImage(
         name=name,
         source=src,
@@ -185,8 +175,7 @@ def prepare_batch(
             extra = f", {result.num_faces} faces: first used" if result.num_faces > 1 else ""
             log(f"prepared {result.name} ({result.landmark_source} landmarks{extra})")
     report.image_list = out / IMAGE_LIST
-    with atomic_write(report.image_list, "w") as handle:
-        handle.writelines(f"{crop}\n" for _, crop in report.prepared)
+    atomic_write_text(report.image_list, "".join(f"{crop}\n" for _, crop in report.prepared))
     return report
 
 

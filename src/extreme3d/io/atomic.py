@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from extreme3d import Extreme3DError
+
 
 @contextlib.contextmanager
 def atomic_write(
@@ -53,3 +55,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Writes `text` (UTF-8, newlines untranslated) to `path` atomically."""
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def atomic_write_png(path: str | os.PathLike[str], image: Any) -> None:
+    """Encodes an 8-bit image (BGR, BGRA or grey array) as PNG and writes it atomically."""
+    import cv2
+
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise Extreme3DError(f"{path}: PNG encoding failed")
+    atomic_write_bytes(path, data.tobytes())
