@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from extreme3d import Extreme3DError
 
 
-def ensure_sfm_model(log=print) -> Path:
+def ensure_sfm_model(log: Callable[[str], None] = print) -> Path:
     """3DMM_model/sfm_mod.h5, fetched and converted first when missing."""
     from extreme3d.paths import model_dir
     from extreme3d.prepare.cli import SFM_MODEL_NAME

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from extreme3d.camera import FOCAL, HEIGHT, WIDTH
+from extreme3d.io.atomic import atomic_write_png
 
 #: Fraction of the picture height the frontal face spans.
 FILL = 0.8
@@ -63,9 +64,7 @@ def write_preview(
     path: str | os.PathLike[str], crop_bgr: np.ndarray, mesh: Any, rvec: Any, tvec: Any
 ) -> Path:
     """Renders the preview picture and writes it as PNG (atomically)."""
-    from extreme3d.pipeline import write_png
-
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(out, preview_image(crop_bgr, mesh, rvec, tvec))
+    atomic_write_png(out, preview_image(crop_bgr, mesh, rvec, tvec))
     return out
