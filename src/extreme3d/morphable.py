@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from extreme3d import Extreme3DError
-from extreme3d.paths import model_dir
+from extreme3d.paths import BFM_MODEL_FILE, model_dir
 from extreme3d.prepare.layout import NUM_LANDMARKS, REQUIRED, TEXTURE
 
 #: File name of the default model, in paths.model_dir() (3DMM_model/).
-DEFAULT_MODEL_NAME = "BaselFaceModel_mod.h5"
+DEFAULT_MODEL_NAME = BFM_MODEL_FILE
 
 #: One-line hint printed when the default model file is missing.
 MAKE_MODEL_HINT = (

@@ -10,6 +10,10 @@ _PKG_DIR = Path(__file__).resolve().parent
 _CHECKOUT = _PKG_DIR.parent.parent
 REPO_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").exists() else Path.cwd()
 
+#: Model file names in model_dir(): the original's Basel model and the open Surrey model.
+BFM_MODEL_FILE = "BaselFaceModel_mod.h5"
+SFM_MODEL_FILE = "sfm_mod.h5"
+
 
 def model_dir() -> Path:
     """Folder holding BaselFaceModel_mod.h5 and friends (EXTREME3D_MODEL_DIR, else ./3DMM_model)."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from extreme3d.paths import model_dir
+from extreme3d.paths import BFM_MODEL_FILE, SFM_MODEL_FILE, model_dir
 
-#: Default output of `prepare-model sfm` (kept apart from the BFM's BaselFaceModel_mod.h5).
-SFM_MODEL_NAME = "sfm_mod.h5"
-BFM_MODEL_NAME = "BaselFaceModel_mod.h5"
+#: Default outputs of `prepare-model sfm` and `prepare-model bfm` (in 3DMM_model/).
+SFM_MODEL_NAME = SFM_MODEL_FILE
+BFM_MODEL_NAME = BFM_MODEL_FILE
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the fetch-models and prepare-model subcommands."""
     fetch = subparsers.add_parser(
         "fetch-models",
