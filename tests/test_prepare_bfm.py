@@ -199,6 +199,11 @@ def test_broken_inputs_name_file_and_variable(synthetic, tmp_path):
     with pytest.raises(Extreme3DError, match="vertex_indices' out of range"):
         bfm_arrays(files["bfm"], files["expr"], tmp_path / "range.mat")
 
+    s["vertex_indices"] = np.zeros(0, np.int64)
+    scipy.io.savemat(tmp_path / "empty.mat", {"mod_struct": s})
+    with pytest.raises(Extreme3DError, match=r"empty\.mat: field 'mod_struct\.vertex_indices'"):
+        bfm_arrays(files["bfm"], files["expr"], tmp_path / "empty.mat")
+
     bad = dict(synthetic["bfm"])
     del bad["shapeEV"]
     scipy.io.savemat(tmp_path / "noev.mat", bad)

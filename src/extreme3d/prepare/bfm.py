@@ -142,6 +142,9 @@ def bfm_arrays(
     vertex_indices = ms["vertex_indices"].reshape(-1).astype(np.int64)
     expr_ref = ms["vertex_expr_ref"].reshape(-1).astype(np.int64)
     n_kept = vertex_indices.size
+    if n_kept == 0 or expr_ref.size == 0:
+        raise Extreme3DError(f"{struct_path}: field 'mod_struct.vertex_indices' or "
+                             "'mod_struct.vertex_expr_ref' is empty")
     if vertex_indices.min() < 1 or vertex_indices.max() > expr_ref.size:
         raise Extreme3DError(
             f"{struct_path}: field 'mod_struct.vertex_indices' out of range 1..{expr_ref.size}"
@@ -197,7 +200,8 @@ def bfm_arrays(
     for name, arr in (("innerLandmarkIndex", inner), ("outerLandmarkIndex", outer)):
         if arr.size != NUM_LANDMARKS:
             raise Extreme3DError(
-                f"{struct_path}: field 'mod_struct.{name}' has {arr.size} values, expected 68"
+                f"{struct_path}: field 'mod_struct.{name}' has {arr.size} values, "
+                f"expected {NUM_LANDMARKS}"
             )
     for name in ("faces", "faces_fill", "pair", "innerLandmarkIndex", "outerLandmarkIndex"):
         idx = ms[name]

@@ -28,6 +28,7 @@ How each dataset is derived (also in docs/models.md):
 from __future__ import annotations
 
 import json
+import struct
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,8 +140,6 @@ class _CerealReader:
 
     def scalar(self, fmt: str) -> int:
         """One little-endian integer (struct format letter: I, i or Q)."""
-        import struct
-
         size = struct.calcsize("<" + fmt)
         return struct.unpack("<" + fmt, self._take(size))[0]
 
