@@ -111,10 +111,15 @@ def read_coefficients(path: str | os.PathLike[str], count: int | None = None) ->
     return arr
 
 
-def write_coefficients(path: str | os.PathLike[str], values: Iterable[float]) -> Path:
-    """Writes one value per line as numpy.savetxt does by default (`%.18e`), atomically."""
+def format_coefficients(values: Iterable[float]) -> str:
+    """One value per line as numpy.savetxt writes them by default (`%.18e`)."""
     arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values,
                      dtype=np.float64).ravel()
+    return "".join(f"{v:.18e}\n" for v in arr.tolist())
+
+
+def write_coefficients(path: str | os.PathLike[str], values: Iterable[float]) -> Path:
+    """Writes one value per line as numpy.savetxt does by default (`%.18e`), atomically."""
     out = Path(path)
-    atomic_write_text(out, "".join(f"{v:.18e}\n" for v in arr.tolist()))
+    atomic_write_text(out, format_coefficients(values))
     return out

@@ -196,8 +196,9 @@ class BumpCNN:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(bump, mask) uint8 512x512 for each RGB (or grey) uint8 image, `batch_size` at a time."""
         results: list[tuple[np.ndarray, np.ndarray]] = []
-        for start in range(0, len(images_rgb), max(1, batch_size)):
-            chunk = images_rgb[start : start + max(1, batch_size)]
+        step = max(1, batch_size)
+        for start in range(0, len(images_rgb), step):
+            chunk = images_rgb[start : start + step]
             batch = torch.from_numpy(np.stack([preprocess(im) for im in chunk])).to(self.device)
             batch = batch.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from extreme3d.io.pts import format_coefficients
+
 #: Number of shape (and of texture) coefficients the shape CNN predicts.
 NUM_COEFFS = 99
 
@@ -37,4 +39,4 @@ def format_alpha(alpha: np.ndarray, count: int = NUM_COEFFS) -> str:
     values = np.zeros(count, np.float64)
     n = min(count, len(alpha))
     values[:n] = np.asarray(alpha[:n], np.float64)
-    return "".join(f"{v:.18e}\n" for v in values)
+    return format_coefficients(values)
