@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _common import height_field, sfm_source
 
 from extreme3d import _core
 from extreme3d.paths import shared_dir
@@ -28,20 +29,14 @@ POSE = (np.array([0.05, 0.35, -0.04]), np.array([3.0, -2.0, -1000.0]))
 
 def synthetic_bfm_sized(n: int = 217) -> _core.FaceModel:
     """A face-sized height field of n*n vertices with 10 smooth identity PCs and mirror pairs."""
-    x, y = np.meshgrid(np.linspace(-80, 80, n), np.linspace(-100, 110, n))
-    r2 = (x / 85.0) ** 2 + (y / 115.0) ** 2
-    z = 90.0 * np.sqrt(np.clip(1.0 - r2, 0.0, None)) - 90.0
+    x, y, z, faces = height_field(n)
     mu = np.stack([x, y, z], -1).reshape(-1).astype(np.float32)
     rng = np.random.default_rng(0)
     pcs = [
         np.stack([0 * x, 0 * y, np.cos(k * x / 40.0) * np.cos(k * y / 50.0)], -1) for k in range(10)
     ]
     pc = np.stack([p.reshape(-1) for p in pcs], 1).astype(np.float32)
-    idx = np.arange(n * n).reshape(n, n)
-    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
-    c, d = idx[1:, 1:].ravel(), idx[1:, :-1].ravel()
-    faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int32)
-    pair = idx[:, ::-1].ravel().astype(np.int32)
+    pair = np.arange(n * n).reshape(n, n)[:, ::-1].ravel().astype(np.int32)
     lm = rng.integers(0, n * n, 68).astype(np.int32)
     e = np.zeros((3 * n * n, 1), np.float32)
     return _core.FaceModel(
@@ -74,7 +69,7 @@ def time_runs(fn, repeat: int) -> tuple[float, dict[str, float]]:
 
 def sfm_runs(images: int, repeat: int) -> list[float]:
     """Median ms per paper crop with the Surrey model fitted to its landmarks."""
-    src = Path(os.environ.get("EXTREME3D_SFM_DIR") or shared_dir() / "models" / "sfm")
+    src = sfm_source()
     paper = shared_dir() / "data" / "paper"
     if not (src / "sfm_shape_3448.bin").is_file() or not paper.is_dir():
         return []
@@ -117,6 +112,7 @@ def sfm_runs(images: int, repeat: int) -> list[float]:
 
 
 def main() -> None:
+    """Times the Surrey runs and the synthetic BFM-sized run; prints the SUMMARY line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5, help="paper crops to time")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per input")

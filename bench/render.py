@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import height_field, sfm_source
 
-from extreme3d.paths import shared_dir
 from extreme3d.render import render, render_triangle_ids
 
 POSE = (np.array([0.05, 0.35, -0.04]), np.array([3.0, -2.0, -1000.0]))
@@ -22,7 +22,7 @@ POSE = (np.array([0.05, 0.35, -0.04]), np.array([3.0, -2.0, -1000.0]))
 
 def sfm_mesh() -> tuple[np.ndarray, np.ndarray] | None:
     """Mean shape and faces (0-based) of the Surrey model converted like the test fixture."""
-    src = Path(os.environ.get("EXTREME3D_SFM_DIR") or shared_dir() / "models" / "sfm")
+    src = sfm_source()
     if not (src / "sfm_shape_3448.bin").is_file():
         return None
     import h5py
@@ -39,14 +39,8 @@ def sfm_mesh() -> tuple[np.ndarray, np.ndarray] | None:
 
 def height_field_mesh(n: int = 217) -> tuple[np.ndarray, np.ndarray]:
     """An n x n face-sized half-ellipsoid height field (mm), triangles facing +z."""
-    x, y = np.meshgrid(np.linspace(-80, 80, n), np.linspace(-100, 110, n))
-    r2 = (x / 85.0) ** 2 + (y / 115.0) ** 2
-    z = 90.0 * np.sqrt(np.clip(1.0 - r2, 0.0, None)) - 90.0
+    x, y, z, faces = height_field(n)
     vertices = np.stack([x.ravel(), y.ravel(), z.ravel()], 1).astype(np.float32)
-    idx = np.arange(n * n).reshape(n, n)
-    a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
-    c, d = idx[1:, 1:].ravel(), idx[1:, :-1].ravel()
-    faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int32)
     return vertices, faces
 
 
@@ -65,6 +59,7 @@ def rate(fn, seconds: float) -> float:
 
 
 def main() -> None:
+    """Measures the rates and prints them with the SUMMARY line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     args = parser.parse_args()
