@@ -39,10 +39,9 @@ DENSE_KEYS = ("dense_mesh", "bump")
 
 def sfm_mapping(sfm_dir: Path) -> dict[int, int]:
     """iBUG landmark (0-based) -> Surrey vertex (0-based) from ibug_to_sfm.txt."""
-    import tomllib
+    from extreme3d.prepare.sfm import MAPPING_FILE, read_mapping
 
-    table = tomllib.loads((sfm_dir / "ibug_to_sfm.txt").read_text())["landmark_mappings"]
-    return {int(k) - 1: int(v) for k, v in table.items()}
+    return read_mapping(sfm_dir / MAPPING_FILE)
 
 
 def boundary_loops(faces: np.ndarray) -> int:

@@ -110,7 +110,7 @@ def _require(src: Path, name: str) -> Path:
     return path
 
 
-def _read_mapping(path: Path) -> dict[int, int]:
+def read_mapping(path: Path) -> dict[int, int]:
     """The iBUG-68 -> SFM vertex mapping of ibug_to_sfm.txt (TOML), both 0-based."""
     try:
         table = tomllib.loads(path.read_text())["landmark_mappings"]
@@ -218,7 +218,7 @@ def read_sfm(src_dir: str | Path) -> SurreyModel:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise Extreme3DError(f"{paths[CONTOURS_FILE]}: cannot read the contours ({exc})") from exc
     nv = mean.size // 3
-    mapping = _read_mapping(paths[MAPPING_FILE])
+    mapping = read_mapping(paths[MAPPING_FILE])
     if any(not 0 <= v < nv for v in (*right, *left, *mapping.values())):
         raise Extreme3DError(f"{src}: landmark or contour vertex out of range 0..{nv - 1}")
     return SurreyModel(
