@@ -61,7 +61,9 @@ def output_keys_type(
     return parse
 
 
-def run_guarded(func, args: argparse.Namespace, debug: bool) -> int:
+def run_guarded(
+    func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace, debug: bool
+) -> int:
     """Runs a subcommand, turning user errors into one stderr line and exit code 1."""
     try:
         return int(func(args) or 0)
@@ -79,7 +81,7 @@ def run_module(
     prog: str,
     description: str | None,
     add_arguments: Callable[[argparse.ArgumentParser], None],
-    func: Callable[[argparse.Namespace], int],
+    func: Callable[[argparse.Namespace], int | None],
     argv: list[str] | None = None,
     usage: str | None = None,
 ) -> int:

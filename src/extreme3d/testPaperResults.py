@@ -15,11 +15,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from extreme3d import Extreme3DError
 from extreme3d.cli import output_keys_type, run_module
+from extreme3d.morphable import MorphableModel
 from extreme3d.pipeline import (
     ALL_OUTPUTS,
     DEFAULT_OUTPUTS,
@@ -27,6 +29,10 @@ from extreme3d.pipeline import (
     default_model_path,
     load_morphable,
 )
+
+if TYPE_CHECKING:
+    from extreme3d.fitting import FitResult
+    from extreme3d.mesh import Mesh
 
 BFM_NUM_SHAPE = 99
 
@@ -43,8 +49,8 @@ class PaperImage:
     seconds: dict[str, float] = field(default_factory=dict)
     geometry_ms: dict[str, float] = field(default_factory=dict)
     rmse_px: float = float("nan")
-    fit: object | None = None
-    meshes: dict | None = None
+    fit: FitResult | None = None
+    meshes: dict[str, Mesh] | None = None
 
 
 def default_data_dir() -> Path:
@@ -66,13 +72,17 @@ def _read_gray(path: Path) -> np.ndarray:
     """A grey 8-bit image; Extreme3DError naming the file when unreadable."""
     import cv2
 
+    if not path.is_file():
+        raise Extreme3DError(f"{path}: image not found")
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise Extreme3DError(f"{path}: cannot read the image")
     return img
 
 
-def identity_for(model, name: str, data: Path, alphas: Path | None, landmarks: np.ndarray):
+def identity_for(
+    model: MorphableModel, name: str, data: Path, alphas: Path | None, landmarks: np.ndarray
+) -> tuple[np.ndarray, str]:
     """(alpha, source) for one image: --alphas file, the paper's BFM file, or a landmark fit."""
     from extreme3d.fitting import fit_identity
     from extreme3d.io.pts import read_coefficients
@@ -85,7 +95,7 @@ def identity_for(model, name: str, data: Path, alphas: Path | None, landmarks: n
 
 
 def run_image(
-    model, name: str, data: Path, out: Path | None, bump_dir: str = "bump_blended",
+    model: MorphableModel, name: str, data: Path, out: Path | None, bump_dir: str = "bump_blended",
     symmetry: bool = True, alphas: Path | None = None, fit_mode: str = "faithful",
     outputs: tuple[str, ...] = DEFAULT_OUTPUTS, keep: bool = False,
 ) -> PaperImage:
