@@ -181,9 +181,9 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise Extreme3DError(f"{data / 'imgs'}: no image named {missing[0]!r}")
         names = [n for n in names if n in set(args.names)]
-    model = load_morphable(args.model or default_model_path())
     if args.alphas is not None and not args.alphas.is_dir():
         raise Extreme3DError(f"{args.alphas}: --alphas folder not found")
+    model = load_morphable(args.model or default_model_path())
     (args.out / "3D").mkdir(parents=True, exist_ok=True)
     failed = 0
     for i, name in enumerate(names, 1):
