@@ -15,6 +15,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -54,7 +55,7 @@ def synthetic_bfm_sized(n: int = 217) -> _core.FaceModel:
     )
 
 
-def time_runs(fn, repeat: int) -> tuple[float, dict[str, float]]:
+def time_runs(fn: Callable[[], dict], repeat: int) -> tuple[float, dict[str, float]]:
     """Median wall time (ms) of fn() and the median per-stage timings it reports."""
     totals, stages = [], {}
     fn()  # warm-up (GL context)

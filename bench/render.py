@@ -10,6 +10,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def height_field_mesh(n: int = 217) -> tuple[np.ndarray, np.ndarray]:
     return vertices, faces
 
 
-def rate(fn, seconds: float) -> float:
+def rate(fn: Callable[[], object], seconds: float) -> float:
     """Calls per second of fn() (1 / median call time over about `seconds`, after 3 warm-up
     calls; the median is robust to the odd preemption on a shared machine)."""
     for _ in range(3):

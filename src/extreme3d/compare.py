@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
+
+if TYPE_CHECKING:
+    from extreme3d.morphable import MorphableModel
 
 
 def rigid_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +46,9 @@ def recover_pose(frontal: np.ndarray, aligned: np.ndarray) -> tuple[np.ndarray, 
     return rotation_to_rvec(r), t, res
 
 
-def recover_expression(model, alpha: np.ndarray, frontal: np.ndarray) -> tuple[np.ndarray, float]:
+def recover_expression(
+    model: MorphableModel, alpha: np.ndarray | None, frontal: np.ndarray
+) -> tuple[np.ndarray, float]:
     """Expression coefficients e (E,) with model.shape(alpha, e) closest to frontal, and RMS (mm).
 
     Least squares on the expression components: frontal - (shapeMU + shapePC (alpha*shapeEV)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from extreme3d import _core
 from extreme3d.camera import FOCAL, HEIGHT, WIDTH  # the fit's camera: focal 1000 px, 500x500 crops
@@ -66,7 +67,7 @@ class IdentityResult:
     iterations: int
 
 
-def _landmarks(landmarks) -> np.ndarray:
+def _landmarks(landmarks: npt.ArrayLike) -> np.ndarray:
     """Landmarks as a (68, 2) float32 array; ValueError otherwise."""
     lm = np.asarray(landmarks, dtype=np.float32)
     if lm.shape != (68, 2):
@@ -76,8 +77,8 @@ def _landmarks(landmarks) -> np.ndarray:
 
 def fit_pose_expression(
     model: MorphableModel,
-    landmarks,
-    alpha=None,
+    landmarks: npt.ArrayLike,
+    alpha: npt.ArrayLike | None = None,
     mode: Mode = "faithful",
     pose: PoseChoice | None = None,
 ) -> FitResult:
@@ -118,7 +119,7 @@ def fit_pose_expression(
 
 def fit_identity(
     model: MorphableModel,
-    landmarks,
+    landmarks: npt.ArrayLike,
     lambda_identity: float = 4.0,
     lambda_expr: float = 4.0,
     iterations: int = 8,

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from extreme3d import _core
 from extreme3d.camera import FOCAL, HEIGHT, WIDTH
 from extreme3d.mesh import Mesh
+
+if TYPE_CHECKING:
+    from extreme3d.morphable import MorphableModel
 
 #: Mesh names in the order the original writes them.
 MESH_NAMES: tuple[str, ...] = (
@@ -30,7 +34,7 @@ ORIGINAL_MAX_GAP_MM = 4.0
 _GAP_PER_EDGE = 3.0
 
 
-def default_max_gap(model) -> float:
+def default_max_gap(model: MorphableModel) -> float:
     """Registration gap limit (mm) for a model: the original's 4 mm, or 3 median edge lengths of
     the mean shape when the mesh is coarser (the Surrey model's 3.4 mm edges give about 10 mm,
     where 4 mm would reject three quarters of the dense pixels)."""
@@ -68,7 +72,7 @@ class GeometryResult:
 
 
 def run_geometry(
-    model,
+    model: MorphableModel,
     alpha: np.ndarray,
     expr: np.ndarray,
     rvec: np.ndarray,

@@ -11,12 +11,17 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from extreme3d import Extreme3DError
 from extreme3d.paths import BFM_MODEL_FILE, model_dir
 from extreme3d.prepare.layout import NUM_LANDMARKS, REQUIRED, TEXTURE
+
+if TYPE_CHECKING:
+    from extreme3d import _core
 
 #: File name of the default model, in paths.model_dir() (3DMM_model/).
 DEFAULT_MODEL_NAME = BFM_MODEL_FILE
@@ -76,7 +81,7 @@ class MorphableModel:
         return self.tex_mu is not None
 
     @cached_property
-    def core(self):
+    def core(self) -> _core.FaceModel:
         """The model as a C++ `extreme3d._core.FaceModel` (built once, cached)."""
         from extreme3d import _core
 
@@ -129,7 +134,9 @@ def _coefficients(values, n: int, name: str) -> np.ndarray:
     return v
 
 
-def landmark_indices(model: MorphableModel, yaw: float, ids=None) -> np.ndarray:
+def landmark_indices(
+    model: MorphableModel, yaw: float, ids: npt.ArrayLike | None = None
+) -> np.ndarray:
     """Vertex ids (0-based) of the 3D landmarks for a face at yaw (rad, yaw = -rvec[1]).
 
     As the original: position p in the list (not the landmark number) takes the inner index

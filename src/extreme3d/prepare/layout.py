@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 #: Datasets every model file must hold.
 REQUIRED = (
@@ -33,7 +34,7 @@ TEXTURE = ("texMU", "texPC", "texEV")
 NUM_LANDMARKS = 68
 
 
-def column(values: np.ndarray, dtype=np.float64) -> np.ndarray:
+def column(values: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
     """A vector as an N x 1 column, the orientation the original writes for MU/EV/landmarks."""
     return np.asarray(values, dtype=dtype).reshape(-1, 1)
 
