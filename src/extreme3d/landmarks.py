@@ -159,6 +159,8 @@ def detect_faces(
     upsample: int = 1,
 ) -> list[Face]:
     """All faces in a BGR image with their 68 landmarks; detector on BGR, predictor on RGB."""
+    if order not in ("detector", "left_to_right"):
+        raise ValueError(f"unknown face order {order!r}")
     bgr = to_bgr8(image_bgr)
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     predictor = _predictor(str(find_predictor(predictor_path)))
@@ -172,8 +174,6 @@ def detect_faces(
         faces.append(Face(box, float(score), pts))
     if order == "left_to_right":
         faces.sort(key=lambda f: (f.box[0], f.box[1]))
-    elif order != "detector":
-        raise ValueError(f"unknown face order {order!r}")
     return faces
 
 
