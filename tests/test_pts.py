@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,16 @@ def test_paper_files_parse(shared):
     assert pts.shape == (68, 2) and np.all((pts > 0) & (pts < 500))
     alpha = read_coefficients(shared / "data/paper/shape/Jon-Hamm.ply.alpha", count=99)
     assert np.all(np.abs(alpha) < 10)
+
+
+def test_written_files_get_the_umask_permissions(tmp_path):
+    """Atomic writes (mkstemp makes 0600 files) end with 0666 minus the process umask."""
+    old = os.umask(0o027)
+    try:
+        path = write_pts(tmp_path / "a.pts", PTS)
+        assert path.stat().st_mode & 0o777 == 0o640
+        os.umask(0o022)
+        write_coefficients(tmp_path / "a.ply.alpha", [1.0, 2.0])
+        assert (tmp_path / "a.ply.alpha").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

@@ -12,6 +12,19 @@ from typing import IO, Any
 from extreme3d import Extreme3DError
 
 
+def _umask() -> int:
+    """The process umask, read from /proc where possible: setting it to query it (the fallback)
+    briefly changes it for every thread of the process."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str], mode: str = "w", encoding: str | None = None, **kwargs: Any
@@ -35,9 +48,7 @@ def atomic_write(
         with handle:
             yield handle
         # mkstemp creates 0600 files: give the result the usual permissions (umask applied).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
