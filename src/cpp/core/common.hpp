@@ -47,18 +47,37 @@ inline Eigen::Vector2f project_f(const Eigen::Vector3f& Xc, const Camera& cam) {
     return {-Xc.x() / Xc.z() * f + cx, Xc.y() / Xc.z() * f + cy};
 }
 
-/// Rigid transform of V x 3 float rows: R x + t (mm).
-inline MatrixX3f transform_rows(const MatrixX3f& X, const Eigen::Matrix3f& R, const Eigen::Vector3f& t) {
-    MatrixX3f out = X * R.transpose();
-    out.rowwise() += t.transpose();
+/// One posed point R x + t (mm) rounded as the original's OpenCV float GEMM `R * X.t() +
+/// repeat(t)` rounds it: products summed in double, t added in double, one rounding to float.
+/// (Eigen's float products differ by an ulp now and then, which flips later thresholds.)
+inline Eigen::Vector3f transform_point(const Eigen::Matrix3f& R, const Eigen::Vector3f& t, float x, float y, float z) {
+    Eigen::Vector3f out;
+    for (int a = 0; a < 3; ++a) {
+        const double s = double(R(a, 0)) * x + double(R(a, 1)) * y + double(R(a, 2)) * z;
+        out(a) = static_cast<float>(s + double(t(a)));
+    }
     return out;
 }
 
-/// Inverse rigid transform of V x 3 float rows: R^T (x - t) (mm).
+/// Rigid transform of V x 3 float rows: R x + t (mm), rounded as transform_point.
+inline MatrixX3f transform_rows(const MatrixX3f& X, const Eigen::Matrix3f& R, const Eigen::Vector3f& t) {
+    MatrixX3f out(X.rows(), 3);
+    for (Eigen::Index i = 0; i < X.rows(); ++i)
+        out.row(i) = transform_point(R, t, X(i, 0), X(i, 1), X(i, 2)).transpose();
+    return out;
+}
+
+/// Inverse rigid transform of V x 3 float rows: R^T (x - t) (mm), as the original's
+/// `R.t() * (X.t() - repeat(t))`: the difference in float, the product summed in double and
+/// rounded once.
 inline MatrixX3f inverse_transform_rows(const MatrixX3f& X, const Eigen::Matrix3f& R, const Eigen::Vector3f& t) {
-    MatrixX3f out = X;
-    out.rowwise() -= t.transpose();
-    return out * R;
+    MatrixX3f out(X.rows(), 3);
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+        const float d0 = X(i, 0) - t(0), d1 = X(i, 1) - t(1), d2 = X(i, 2) - t(2);
+        for (int a = 0; a < 3; ++a)
+            out(i, a) = static_cast<float>(double(R(0, a)) * d0 + double(R(1, a)) * d1 + double(R(2, a)) * d2);
+    }
+    return out;
 }
 
 }  // namespace extreme3d::core

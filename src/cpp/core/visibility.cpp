@@ -15,7 +15,7 @@ SparseVisibility project_check_visible(const MatrixX3f& frontal, const Pose& pos
     out.proj.resize(V, 2);
     out.visible.assign(V, 0);
     for (int i = 0; i < V; ++i) {
-        const Eigen::Vector3f Xc = R * frontal.row(i).transpose() + t;
+        const Eigen::Vector3f Xc = transform_point(R, t, frontal(i, 0), frontal(i, 1), frontal(i, 2));
         const Eigen::Vector2f uv = project_f(Xc, cam);
         out.proj.row(i) = uv.transpose();
         const float x = uv.x(), y = uv.y(), Z = Xc.z();
