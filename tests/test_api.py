@@ -251,3 +251,68 @@ def test_overlay_camera_matches_the_projection_for_small_and_huge_boxes(sfm_mode
         tol = 1.5 * side / 500 + 1
         assert abs(xs.min() - uv[:, 0].min()) < tol and abs(xs.max() - uv[:, 0].max()) < tol
         assert abs(ys.min() - uv[:, 1].min()) < tol and abs(ys.max() - uv[:, 1].max()) < tol
+
+
+@pytest.mark.slow
+def test_batch_command_writes_colours_obj_params_overlay_for_every_face(sfm_h5, shared,
+                                                                        tmp_path) -> None:
+    import cv2
+
+    from extreme3d.io.ply import read_ply
+    from extreme3d.testBatchModel import main as batch_main
+
+    a = cv2.imread(str(shared / "data" / "test" / FRONTAL))
+    b = cv2.imread(str(shared / "data" / "test" / "lra1418.jpg"))
+    h = 400
+    a = cv2.resize(a, (int(a.shape[1] * h / a.shape[0]), h))
+    b = cv2.resize(b, (int(b.shape[1] * h / b.shape[0]), h))
+    cv2.imwrite(str(tmp_path / "two.png"), np.concatenate([b, a], axis=1))
+    (tmp_path / "list.txt").write_text(f"{tmp_path / 'two.png'}\n")
+    out = tmp_path / "out"
+    rc = batch_main([str(tmp_path / "list.txt"), str(out), "--model", str(sfm_h5),
+                     "--cnn-dir", str(tmp_path / "no_cnn"), "--bump-source", "flat",
+                     "--formats", "ply,obj", "--all-faces", "--outputs", "final_frontal",
+                     "--texture-size", "256", "--no-progress"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [im["name"] for im in summary["images"]] == ["two_face0", "two_face1"]
+    assert summary["options"]["colors"] == "photo"
+    lefts = []
+    for k in (0, 1):
+        name = f"two_face{k}"
+        for rel in (f"3D/{name}_final_frontal.obj", f"3D/{name}_final_frontal.mtl",
+                    f"3D/{name}_final_frontal.png", f"params/{name}.json", f"overlay/{name}.png",
+                    f"imgs/{name}.png"):
+            assert (out / rel).is_file(), rel
+        assert read_ply(out / "3D" / f"{name}_final_frontal.ply").colors is not None
+        doc = read_params(out / "params" / f"{name}.json")
+        assert doc["face_index"] == k and doc["sources"]["landmarks"] == "dlib"
+        lefts.append(doc["crop"]["box"][0])
+        uv = project_with_params(doc, doc["landmarks"]["model_mm"])
+        err = np.sum((uv - np.asarray(doc["landmarks"]["image_px"])) ** 2, axis=1)
+        assert np.sqrt(err[doc["landmarks"]["used_in_fit"]].mean()) <= (
+            doc["quality"]["fit_rmse_px_image"] + 1e-2)
+    assert lefts[0] < lefts[1]
+    with pytest.raises(SystemExit):
+        batch_main([str(tmp_path / "list.txt"), str(out), "--formats", "stl"])
+
+
+@pytest.mark.slow
+def test_batch_and_api_give_the_same_outputs(rec, face, photo_path, sfm_h5, tmp_path) -> None:
+    from extreme3d.io.ply import read_ply
+    from extreme3d.testBatchModel import main as batch_main
+
+    (tmp_path / "list.txt").write_text(f"{photo_path}\n")
+    out = tmp_path / "out"
+    assert batch_main([str(tmp_path / "list.txt"), str(out), "--model", str(sfm_h5),
+                       "--cnn-dir", str(tmp_path / "no_cnn"), "--bump-source", "flat",
+                       "--no-progress"]) == 0
+    for key in ("foundation_frontal", "withBump_aligned", "final_frontal"):
+        mesh = read_ply(out / "3D" / f"Jon-Hamm_{key}.ply")
+        np.testing.assert_allclose(mesh.vertices, face.meshes[key].vertices, atol=1e-3)
+        np.testing.assert_array_equal(mesh.faces, face.meshes[key].faces)
+        np.testing.assert_array_equal(mesh.colors, face.meshes[key].colors)
+    doc = read_params(out / "params" / "Jon-Hamm.json")
+    np.testing.assert_allclose(doc["pose"]["rvec"], face.pose.rvec, atol=1e-9)
+    np.testing.assert_allclose(doc["coefficients"]["identity"], face.alpha, atol=1e-9)
+    assert doc["crop"]["box"] == list(face.box.as_tuple())

@@ -50,6 +50,8 @@ DEFAULT_OUTPUTS = ("foundation_frontal", "foundation_aligned", "withBump_aligned
 SYMMETRY_OUTPUTS = ("sparse_full_frontal", "final_frontal")
 STAGES = ("prepare", "shape_cnn", "bump_cnn", "core", "write")
 SHAPE_SOURCES = ("cnn", "landmarks")
+#: Mesh file formats of the 3D/ outputs (--formats).
+MESH_FORMATS = ("ply", "obj", "glb")
 BUMP_SOURCES = ("cnn", "photo", "flat")
 MODEL_FILE = "BaselFaceModel_mod.h5"
 SFM_MODEL_FILE = "sfm_mod.h5"
@@ -83,6 +85,12 @@ class BatchOptions:
     fit_mode: str = "faithful"
     progress: bool = True
     threads: int | None = None
+    colors: str | None = None  # photo | model | none (None: model if it has a texture, else photo)
+    formats: tuple[str, ...] = ("ply",)  # mesh formats in 3D/: ply, obj (+ .mtl/.png), glb
+    all_faces: bool = False  # every face of a photo (<name>_face<k>, left to right)
+    overlay: bool = True  # overlay/<name>.png: the final mesh over the photo, with landmarks
+    params: bool = True  # params/<name>.json: pose, camera, coefficients, landmarks, timings
+    texture_size: int = 1024  # side of the baked OBJ/GLB textures (px)
 
 
 @dataclass
@@ -274,6 +282,9 @@ class Prepared:
     crop: np.ndarray
     landmarks: np.ndarray
     num_faces: int | None
+    original_landmarks: np.ndarray | None = None  # photo pixels (crop box, overlay)
+    beta: np.ndarray | None = None  # texture coefficients of the shape CNN ('model' colours)
+    face_index: int = 0  # k of <name>_face<k> with --all-faces
 
 
 def prepare_image(
@@ -289,7 +300,23 @@ def prepare_image(
     rec.seconds["prepare"] += elapsed
     rec.outputs += [f"imgs/{name}.png", f"imgs/{name}.pts", f"imgs/{name}_detect.png"]
     return Prepared(np.ascontiguousarray(res.crop), np.asarray(res.landmarks, np.float64),
-                    res.num_faces)
+                    res.num_faces, np.asarray(res.original_landmarks, np.float64))
+
+
+def prepare_faces(
+    image_path: Path, name: str, landmark_dir: Path | None, out_dir: Path, rec: ImageRecord
+) -> list[tuple[str, Prepared]]:
+    """Stage 1 with --all-faces: every face (left to right) as (<name>_face<k>, Prepared), via
+    extreme3d.api.prepare_all_faces; writes imgs/<name>_face<k>.png, .pts, _detect.png."""
+    from extreme3d.api import prepare_all_faces
+
+    t0 = _now()
+    faces = prepare_all_faces(image_path, out_dir, landmark_dir, name=name)
+    rec.seconds["prepare"] += _now() - t0
+    return [(f.name, Prepared(np.ascontiguousarray(f.crop), np.asarray(f.landmarks, np.float64),
+                              f.num_faces, np.asarray(f.original_landmarks, np.float64),
+                              face_index=k))
+            for k, f in enumerate(faces)]
 
 
 # --------------------------------------------------------------------------- core stage
@@ -310,8 +337,19 @@ class CoreTask:
     outputs: tuple[str, ...]
     symmetry: bool
     fit_mode: str
-    crop: np.ndarray | None  # for the photo bump source and the preview
+    crop: np.ndarray | None  # for the photo bump source, colours, textures and the preview
     preview: bool
+    image_path: str | None = None  # the photo (overlay)
+    original_landmarks: np.ndarray | None = None  # photo pixels (crop box)
+    beta: np.ndarray | None = None  # texture coefficients ('model' colours)
+    colors: str = "none"
+    formats: tuple[str, ...] = ("ply",)
+    overlay: bool = False
+    params: bool = False
+    texture_size: int = 1024
+    shape_source: str | None = None
+    landmark_source: str = "dlib"
+    face_index: int = 0
 
 
 @dataclass
@@ -386,6 +424,7 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
     out = Path(task.out_dir)
     used, note = task.bump_source, None
     try:
+        from extreme3d.api import TWINS
         from extreme3d.fitting import fit_pose_expression
         from extreme3d.geometry import run_geometry
 
@@ -414,6 +453,7 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
             secs["write"] += _now() - t0
         wanted = tuple(k for k in task.outputs if task.symmetry or k not in SYMMETRY_OUTPUTS)
         need = set(wanted)
+        need |= {TWINS[k] for k in wanted if k in TWINS and task.crop is not None}
         if task.preview:
             need.add("final_frontal" if task.symmetry else "withBump_frontal")
         t0 = _now()
@@ -427,9 +467,27 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         for key in wanted:
             if key not in meshes:
                 raise Extreme3DError(f"the geometry stage produced no {key} mesh")
-            path = out / "3D" / f"{task.name}_{key}.ply"
-            meshes[key].save(path)
-            written.append(str(path.relative_to(out)))
+        if task.crop is not None:
+            from extreme3d.api import write_face_outputs
+
+            result, files = write_face_outputs(
+                model, out, task.name, crop=task.crop, landmarks_crop=task.landmarks,
+                alpha=task.alpha, fit=fit, bump=bump, mask=mask, meshes=meshes, outputs=wanted,
+                landmarks=task.original_landmarks, image_path=task.image_path, beta=task.beta,
+                sources={"landmarks": task.landmark_source, "shape": task.shape_source or "",
+                         "bump": used},
+                colors=task.colors, formats=task.formats, symmetry=task.symmetry,
+                overlay=task.overlay, params=task.params, texture_size=task.texture_size,
+                timings={"core": secs["core"], "bump": secs["bump_cnn"]},
+                index=task.face_index,
+            )
+            meshes = dict(result.meshes)
+            written += files
+        else:
+            for key in wanted:
+                path = out / "3D" / f"{task.name}_{key}.ply"
+                meshes[key].save(path)
+                written.append(str(path.relative_to(out)))
         if task.preview:
             from extreme3d.preview import write_preview
 
@@ -469,6 +527,12 @@ class _Progress:
     def update(self, n: int = 1) -> None:
         if self.bar is not None:
             self.bar.update(n)
+
+    def grow(self, n: int = 1) -> None:
+        """More items than planned (several faces in one photo)."""
+        if self.bar is not None:
+            self.bar.total += n
+            self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -564,6 +628,11 @@ def run_batch(
     start = _now()
     cnn_dir = Path(opts.cnn_dir) if opts.cnn_dir else default_cnn_dir()
     model_path = check_model_path(Path(opts.model_path or default_model_path()))
+    bad_formats = [f for f in opts.formats if f not in MESH_FORMATS]
+    if bad_formats:
+        raise Extreme3DError(
+            f"unknown mesh format {bad_formats[0]!r} (use {', '.join(MESH_FORMATS)})"
+        )
     bad = [k for k in opts.outputs if k not in ALL_OUTPUTS]
     if bad:
         raise Extreme3DError(f"unknown output {bad[0]!r} (choose from {', '.join(ALL_OUTPUTS)})")
@@ -592,6 +661,8 @@ def run_batch(
             "device": opts.device,
             "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
             "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
+            "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
+            "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
             "torch_threads": threads,
         },
         shape_source=shape_src, bump_source=bump_src, images=records, list_problems=problems,
@@ -606,6 +677,10 @@ def run_batch(
         say(f"skipped: {p.message}")
 
     model = load_morphable(model_path)
+    from extreme3d.colors import resolve_color_mode
+
+    colors_mode = resolve_color_mode(opts.colors, model)
+    summary.options["colors"] = colors_mode
     shape_net = bump_net = None
     if shape_src == "cnn":
         from extreme3d.models.shape_cnn import ShapeCNN
@@ -643,10 +718,25 @@ def run_batch(
                 rec, entry = records[i], listing.entries[i]
                 rec.shape_source, rec.bump_source = shape_src, bump_src
                 try:
-                    prepared[i] = prepare_image(
-                        entry.path, entry.name,
-                        Path(opts.landmark_dir) if opts.landmark_dir else None, out, rec,
-                    )
+                    lm_dir = Path(opts.landmark_dir) if opts.landmark_dir else None
+                    if opts.all_faces:
+                        faces = prepare_faces(entry.path, entry.name, lm_dir, out, rec)
+                        for k, (face_name, prep) in enumerate(faces):
+                            j = i if k == 0 else len(records)
+                            if k == 0:
+                                rec.name = face_name
+                            else:
+                                records.append(ImageRecord(face_name, str(entry.path),
+                                                           entry.line, shape_source=shape_src,
+                                                           bump_source=bump_src))
+                                progress.grow()
+                            records[j].num_faces = prep.num_faces
+                            records[j].outputs += [f"imgs/{face_name}{x}" for x in
+                                                   (".png", ".pts", "_detect.png")]
+                            prepared[j] = prep
+                            im_list.append(str(out / "imgs" / f"{face_name}.png"))
+                        continue
+                    prepared[i] = prepare_image(entry.path, entry.name, lm_dir, out, rec)
                     rec.num_faces = prepared[i].num_faces
                     im_list.append(str(out / "imgs" / f"{entry.name}.png"))
                 except Exception as exc:  # noqa: BLE001
@@ -668,7 +758,12 @@ def run_batch(
                 task = CoreTask(
                     i, records[i].name, str(out), prepared[i].landmarks, alphas[i], bump, mask,
                     bump_src, tuple(opts.outputs), opts.symmetry, opts.fit_mode,
-                    prepared[i].crop if (opts.preview or bump is None) else None, opts.preview,
+                    prepared[i].crop, opts.preview,
+                    image_path=records[i].path, original_landmarks=prepared[i].original_landmarks,
+                    beta=prepared[i].beta, colors=colors_mode, formats=tuple(opts.formats),
+                    overlay=opts.overlay, params=opts.params, texture_size=opts.texture_size,
+                    shape_source=shape_src, landmark_source="file" if opts.landmark_dir else "dlib",
+                    face_index=prepared[i].face_index,
                 )
                 if pool is None:
                     finish(run_core(model, task))
@@ -743,6 +838,7 @@ def _shape_stage(
             full = np.zeros(k, np.float64)
             full[: min(k, len(alpha))] = alpha[:k]
             alphas[i] = full
+            prepared[i].beta = betas.get(i)
         except Exception as exc:  # noqa: BLE001
             rec.fail("shape_cnn", _reason(exc))
             say(_message("failed", rec))

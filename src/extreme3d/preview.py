@@ -33,7 +33,8 @@ def _shaded(mesh: Any, rvec: np.ndarray, tvec: np.ndarray) -> tuple[np.ndarray, 
     and the mask of covered pixels."""
     from extreme3d.render import render
 
-    rgb, depth = render(mesh.vertices, mesh.faces, rvec, tvec, shading="lambert")
+    colors = getattr(mesh, "colors", None)  # per-vertex colours from the photo, when present
+    rgb, depth = render(mesh.vertices, mesh.faces, rvec, tvec, colors=colors, shading="lambert")
     return np.ascontiguousarray(rgb[:, :, ::-1]), depth < 1.0
 
 

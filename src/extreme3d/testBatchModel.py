@@ -14,6 +14,7 @@ from extreme3d.pipeline import (
     ALL_OUTPUTS,
     BUMP_SOURCES,
     DEFAULT_OUTPUTS,
+    MESH_FORMATS,
     SHAPE_SOURCES,
     BatchOptions,
     format_summary,
@@ -33,6 +34,18 @@ def _outputs(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(
             f"unknown output {bad[0] if bad else text!r}; choose from {', '.join(ALL_OUTPUTS)}, "
             f"'default' or 'all'"
+        )
+    return keys
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """Parses --formats: comma-separated mesh formats among ply, obj, glb."""
+    keys = tuple(k.strip().lower() for k in text.split(",") if k.strip())
+    bad = [k for k in keys if k not in MESH_FORMATS]
+    if bad or not keys:
+        raise argparse.ArgumentTypeError(
+            f"unknown mesh format {bad[0] if bad else text!r}; choose from "
+            f"{', '.join(MESH_FORMATS)}"
         )
     return keys
 
@@ -81,6 +94,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default: the usable cores)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar")
+    parser.add_argument("--colors", choices=("photo", "model", "none"), default=None,
+                        help="per-vertex colours of the meshes: from the photo, the model's "
+                             "texture, or none (default: model when it has a texture, else photo)")
+    parser.add_argument("--formats", type=_formats, default=("ply",),
+                        help="mesh formats in 3D/, comma-separated: ply (original layout), obj "
+                             "(+ .mtl and .png texture from the photo), glb (default: ply)")
+    parser.add_argument("--all-faces", action="store_true",
+                        help="reconstruct every face of each photo, left to right, as "
+                             "<name>_face<k> (default: the first face, as the original)")
+    parser.add_argument("--no-overlay", dest="overlay", action="store_false",
+                        help="do not write overlay/<name>.png (mesh and landmarks on the photo)")
+    parser.add_argument("--no-params", dest="params", action="store_false",
+                        help="do not write params/<name>.json (pose, camera, coefficients)")
+    parser.add_argument("--texture-size", type=_positive, default=1024,
+                        help="side of the OBJ/GLB textures in pixels (default: 1024)")
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
@@ -91,7 +119,9 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         outputs=tuple(args.outputs), symmetry=args.symmetry, jobs=args.jobs,
         batch_size=args.batch_size, preview=args.preview, shape_source=args.shape_source,
         bump_source=args.bump_source, fit_mode=args.fit_mode, progress=args.progress,
-        threads=args.threads,
+        threads=args.threads, colors=args.colors, formats=tuple(args.formats),
+        all_faces=args.all_faces, overlay=args.overlay, params=args.params,
+        texture_size=args.texture_size,
     )
 
 
