@@ -61,11 +61,13 @@ def run(args: argparse.Namespace) -> int:
         summary = run_batch(BatchOptions(
             input_list=listing, output_dir=out, model_path=Path(model), cnn_dir=args.cnn_dir,
             device=args.device, preview=True, jobs=args.jobs, progress=not args.no_progress,
+            formats=("ply", "obj"),
         ))
     print(format_summary(summary))
     for rec in summary.done:
         preview = out / "preview" / f"{rec.name}.png"
-        print(f"{rec.name}: meshes in {out / '3D'}, preview {preview}")
+        print(f"{rec.name}: meshes in {out / '3D'} (textured OBJ: {rec.name}_final_frontal.obj), "
+              f"preview {preview}, overlay {out / 'overlay' / (rec.name + '.png')}")
     return 0 if summary.done else 2
 
 
