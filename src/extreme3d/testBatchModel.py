@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from extreme3d.cli import output_keys_type, run_module
 from extreme3d.pipeline import (
     ALL_OUTPUTS,
     BUMP_SOURCES,
@@ -21,21 +22,7 @@ from extreme3d.pipeline import (
     run_batch,
 )
 
-
-def _outputs(text: str) -> tuple[str, ...]:
-    """Parses --outputs: comma-separated mesh keys, 'all' or 'default'."""
-    if text.strip() == "all":
-        return ALL_OUTPUTS
-    if text.strip() == "default":
-        return DEFAULT_OUTPUTS
-    keys = tuple(k.strip() for k in text.split(",") if k.strip())
-    bad = [k for k in keys if k not in ALL_OUTPUTS]
-    if bad or not keys:
-        raise argparse.ArgumentTypeError(
-            f"unknown output {bad[0] if bad else text!r}; choose from {', '.join(ALL_OUTPUTS)}, "
-            f"'default' or 'all'"
-        )
-    return keys
+_outputs = output_keys_type(ALL_OUTPUTS, DEFAULT_OUTPUTS)
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -145,17 +132,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m extreme3d.testBatchModel ...`: the same as `extreme3d batch ...`."""
-    from extreme3d.cli import run_guarded
-
-    parser = argparse.ArgumentParser(
-        prog="python -m extreme3d.testBatchModel",
+    return run_module(
+        "python -m extreme3d.testBatchModel", __doc__, add_arguments, run, argv,
         usage="%(prog)s <inputList> <outputDir> [<landmarkDir>] [options]",
-        description=__doc__,
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_guarded(run, args, args.debug)
 
 
 if __name__ == "__main__":
