@@ -23,6 +23,7 @@ import numpy as np
 
 from extreme3d import Extreme3DError
 from extreme3d.crop import CROP_SIZE, CropBox
+from extreme3d.io.atomic import atomic_write_png, atomic_write_text
 from extreme3d.mesh import Mesh
 
 #: Short names of the three main meshes (all frontal, model coordinates).
@@ -244,10 +245,9 @@ class FaceResult:
         formats: any of ply, obj, glb; outputs: mesh keys (default: the original's default set
         among those computed); image: the original photo (BGR) for the overlay (default: read
         from image_path when known)."""
-        from extreme3d.io.atomic import atomic_write_text
         from extreme3d.io.pts import write_pts
         from extreme3d.params import write_params
-        from extreme3d.pipeline import DEFAULT_OUTPUTS, write_png
+        from extreme3d.pipeline import DEFAULT_OUTPUTS
 
         bad = [f for f in formats if f not in FORMATS]
         if bad:
@@ -267,7 +267,7 @@ class FaceResult:
 
             for sub in ("imgs", "shape", "bump"):
                 (out / sub).mkdir(parents=True, exist_ok=True)
-            write_png(out / "imgs" / f"{name}.png", self.crop)
+            atomic_write_png(out / "imgs" / f"{name}.png", self.crop)
             rel(out / "imgs" / f"{name}.png")
             write_pts(out / "imgs" / f"{name}.pts", self.landmarks_crop)
             rel(out / "imgs" / f"{name}.pts")
@@ -278,9 +278,9 @@ class FaceResult:
                 Mesh(fnd.vertices, fnd.faces, fnd.colors).save(
                     out / "shape" / f"{name}.ply", style="python")
                 rel(out / "shape" / f"{name}.ply")
-            write_png(out / "bump" / f"{name}_bump.png", self.bump)
+            atomic_write_png(out / "bump" / f"{name}_bump.png", self.bump)
             rel(out / "bump" / f"{name}_bump.png")
-            write_png(out / "bump" / f"{name}_mask.png", self.mask)
+            atomic_write_png(out / "bump" / f"{name}_mask.png", self.mask)
             rel(out / "bump" / f"{name}_mask.png")
         (out / "3D").mkdir(parents=True, exist_ok=True)
         for key in keys:
@@ -369,9 +369,10 @@ class Reconstructor:
 
             self._shape_net = ShapeCNN.load(self.cnn_dir, device)
         if self.bump_source == "cnn":
-            from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpCNN
+            from extreme3d.models.bump_cnn import BumpCNN
+            from extreme3d.models.files import bump_weights
 
-            self._bump_net = BumpCNN.load(self.cnn_dir / BUMP_WEIGHTS, device)
+            self._bump_net = BumpCNN.load(bump_weights(self.cnn_dir), device)
         self.load_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ public
@@ -694,7 +695,6 @@ def prepare_all_faces(
     from extreme3d.crop import crop_face
     from extreme3d.io.pts import read_pts, write_pts
     from extreme3d.landmarks import detect_faces
-    from extreme3d.pipeline import write_png
     from extreme3d.prepare_images import PreparedImage, draw_detection
 
     src = Path(path)
@@ -714,10 +714,10 @@ def prepare_all_faces(
         if out_dir is not None:
             imgs = Path(out_dir) / "imgs"
             imgs.mkdir(parents=True, exist_ok=True)
-            write_png(imgs / f"{face_name}_detect.png", draw_detection(image, lms))
+            atomic_write_png(imgs / f"{face_name}_detect.png", draw_detection(image, lms))
             write_pts(imgs / f"{face_name}.pts", crop.landmarks)
             crop_path = imgs / f"{face_name}.png"
-            write_png(crop_path, crop.image)
+            atomic_write_png(crop_path, crop.image)
         out.append(PreparedImage(
             name=face_name, source=src, crop=crop.image, landmarks=crop.landmarks, box=crop.box,
             scale=crop.scale, original_landmarks=np.asarray(lms, np.float64),

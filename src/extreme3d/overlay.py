@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from extreme3d.camera import FOCAL, project
 from extreme3d.crop import CROP_SIZE, CropBox
+from extreme3d.io.atomic import atomic_write_png
 
 #: Largest side (px) rendered directly; bigger boxes are rendered smaller and resized.
 MAX_RENDER = 2048
@@ -112,9 +113,7 @@ def overlay_image(
 
 def write_overlay(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     """Writes an overlay picture as PNG (atomically)."""
-    from extreme3d.pipeline import write_png
-
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(out, image)
+    atomic_write_png(out, image)
     return out

@@ -33,17 +33,21 @@ from typing import Any
 import numpy as np
 
 from extreme3d import Extreme3DError, __version__
-from extreme3d.io.atomic import atomic_write_bytes, atomic_write_text
+from extreme3d.geometry import MESH_NAMES
+from extreme3d.io.atomic import atomic_write_png, atomic_write_text
+from extreme3d.paths import BFM_MODEL_FILE, SFM_MODEL_FILE
 
-#: Every mesh the core stage can write, `3D/<name>_<key>.ply`.
-ALL_OUTPUTS = (
-    "foundation_frontal",
-    "foundation_aligned",
-    "withBump_frontal",
-    "withBump_aligned",
-    "sparse_full_frontal",
-    "final_frontal",
-)
+
+def _grouped_by_model(names: Sequence[str]) -> tuple[str, ...]:
+    """Mesh keys grouped by model in their first-seen order, frontal before aligned."""
+    models = list(dict.fromkeys(k.rsplit("_", 1)[0] for k in names))
+    return tuple(sorted(names, key=lambda k: (models.index(k.rsplit("_", 1)[0]),
+                                              k.endswith("_aligned"))))
+
+
+#: Every mesh the core stage can write, `3D/<name>_<key>.ply` (geometry.MESH_NAMES in the
+#: order of docs/batch.md and --help).
+ALL_OUTPUTS = _grouped_by_model(MESH_NAMES)
 #: The original's default set.
 DEFAULT_OUTPUTS = ("foundation_frontal", "foundation_aligned", "withBump_aligned", "final_frontal")
 #: Meshes that need soft symmetry (not produced with symmetry off).
@@ -53,8 +57,6 @@ SHAPE_SOURCES = ("cnn", "landmarks")
 #: Mesh file formats of the 3D/ outputs (--formats).
 MESH_FORMATS = ("ply", "obj", "glb")
 BUMP_SOURCES = ("cnn", "photo", "flat")
-MODEL_FILE = "BaselFaceModel_mod.h5"
-SFM_MODEL_FILE = "sfm_mod.h5"
 #: Side of the bump maps and the margin between them and the 500x500 crop (PIPELINE.md s. 5).
 BUMP_SIZE = 512
 BUMP_MARGIN = 6
@@ -178,7 +180,7 @@ def default_model_path() -> Path:
     was prepared (EXTREME3D_MODEL_DIR overrides the folder)."""
     from extreme3d.paths import model_dir
 
-    bfm = model_dir() / MODEL_FILE
+    bfm = model_dir() / BFM_MODEL_FILE
     sfm = model_dir() / SFM_MODEL_FILE
     return sfm if (not bfm.is_file() and sfm.is_file()) else bfm
 
@@ -198,16 +200,6 @@ def load_morphable(path: Path) -> Any:
     from extreme3d.morphable import load_model
 
     return load_model(check_model_path(path))
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Writes an 8-bit image as PNG atomically."""
-    import cv2
-
-    ok, data = cv2.imencode(".png", image)
-    if not ok:
-        raise Extreme3DError(f"{path}: PNG encoding failed")
-    atomic_write_bytes(path, data.tobytes())
 
 
 def photo_bump_available() -> bool:
@@ -234,9 +226,9 @@ def choose_shape_source(requested: str | None, cnn_dir: Path) -> str:
 
 def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
     """'cnn', 'photo' or 'flat' (None = cnn if the weights exist, else photo if available)."""
-    from extreme3d.models.files import BUMP_WEIGHTS
+    from extreme3d.models.files import bump_weights
 
-    weights = cnn_dir / BUMP_WEIGHTS
+    weights = bump_weights(cnn_dir)
     if requested is None:
         if weights.is_file():
             return "cnn"
@@ -252,18 +244,19 @@ def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
 
 def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
     """One line per source decision (and why a fallback is used), printed at the start."""
-    from extreme3d.models.files import BUMP_WEIGHTS, has_shape_cnn
+    from extreme3d.models.files import BUMP_WEIGHTS, bump_weights, has_shape_cnn, shape_files
 
     lines = []
     if shape == "cnn":
-        lines.append(f"shape: cnn ({cnn_dir / 'shape_model.pth'})")
+        lines.append(f"shape: cnn ({shape_files(cnn_dir)[0]})")
     else:
         why = "requested" if has_shape_cnn(cnn_dir) else f"no shape CNN in {cnn_dir}"
         lines.append(f"shape: landmarks ({why}: identity fitted to the 68 landmarks)")
-    has_bump = (cnn_dir / BUMP_WEIGHTS).is_file()
+    weights = bump_weights(cnn_dir)
+    has_bump = weights.is_file()
     why = "requested" if has_bump else f"no {BUMP_WEIGHTS} in {cnn_dir}"
     if bump == "cnn":
-        lines.append(f"bump: cnn ({cnn_dir / BUMP_WEIGHTS})")
+        lines.append(f"bump: cnn ({weights})")
     elif bump == "photo":
         lines.append(f"bump: photo ({why}: bump map estimated from the photo, "
                      f"extreme3d.bump_photo)")
@@ -447,8 +440,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
                 mask = foundation_mask(model, task.alpha, fit)
             secs["bump_cnn"] += _now() - t0
             t0 = _now()
-            write_png(out / "bump" / f"{task.name}_bump.png", bump)
-            write_png(out / "bump" / f"{task.name}_mask.png", mask)
+            atomic_write_png(out / "bump" / f"{task.name}_bump.png", bump)
+            atomic_write_png(out / "bump" / f"{task.name}_mask.png", mask)
             written += [f"bump/{task.name}_bump.png", f"bump/{task.name}_mask.png"]
             secs["write"] += _now() - t0
         wanted = tuple(k for k in task.outputs if task.symmetry or k not in SYMMETRY_OUTPUTS)
@@ -687,9 +680,10 @@ def run_batch(
 
         shape_net = ShapeCNN.load(cnn_dir, opts.device)
     if bump_src == "cnn":
-        from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpCNN
+        from extreme3d.models.bump_cnn import BumpCNN
+        from extreme3d.models.files import bump_weights
 
-        bump_net = BumpCNN.load(cnn_dir / BUMP_WEIGHTS, opts.device)
+        bump_net = BumpCNN.load(bump_weights(cnn_dir), opts.device)
 
     im_list: list[str] = []
 
@@ -870,8 +864,8 @@ def _bump_stage(
         rec.seconds["bump_cnn"] += per
         t1 = _now()
         try:
-            write_png(out / "bump" / f"{rec.name}_bump.png", bump)
-            write_png(out / "bump" / f"{rec.name}_mask.png", mask)
+            atomic_write_png(out / "bump" / f"{rec.name}_bump.png", bump)
+            atomic_write_png(out / "bump" / f"{rec.name}_mask.png", mask)
             rec.outputs += [f"bump/{rec.name}_bump.png", f"bump/{rec.name}_mask.png"]
             result[i] = (bump, mask)
         except Exception as exc:  # noqa: BLE001
