@@ -17,7 +17,6 @@ in-the-wild photos, which the landmark-path run above does not include.)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import resource
 import sys
@@ -84,19 +83,16 @@ def make_cnn_dir(folder: Path) -> Path:
     """CNN folder with shape_model.{py,pth}, shape_mean.npz and ckpt_109_grad.pth.tar."""
     from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpNet
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "shape_model.py").write_text(RESNET_SOURCE)
-    spec = importlib.util.spec_from_file_location("MainModel", folder / "shape_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["MainModel"] = module
-    spec.loader.exec_module(module)
-    torch.manual_seed(0)
-    net = module.KitModel().eval()
-    with torch.no_grad():  # small outputs: plausible coefficients (a few tenths of a std)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _helpers import pickle_shape_net
+
+    def small_head(net: torch.nn.Module) -> None:
+        """Small outputs: plausible coefficients (a few tenths of a std)."""
         net.fc_ftnew.weight.mul_(0.01)
         net.fc_ftnew.bias.zero_()
-    torch.save(net, folder / "shape_model.pth")
-    del sys.modules["MainModel"]
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pickle_shape_net(folder, RESNET_SOURCE, seed=0, adjust=small_head)
     np.savez(folder / "shape_mean.npz", np.full((3, 224, 224), 110.0, np.float32))
     bump = BumpNet()
     with torch.no_grad():  # mask head positive (dense surface kept), bump near flat

@@ -138,25 +138,12 @@ def test_photo_bump_source_is_the_default_without_weights(core_stages, shared, s
 
 def _cnn_dir(folder: Path) -> Path:
     """CNN folder: stand-in shape network (pickled as MainModel) and a random full U-Net."""
-    import importlib.util
-    import sys
-
-    from test_shape_cnn import STAND_IN
+    from _helpers import pickle_shape_net
 
     from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpNet
 
     folder.mkdir()
-    (folder / "shape_model.py").write_text(STAND_IN)
-    spec = importlib.util.spec_from_file_location("MainModel", folder / "shape_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["MainModel"] = module
-    spec.loader.exec_module(module)
-    torch.manual_seed(0)
-    net = module.KitModel().eval()
-    with torch.no_grad():
-        net.fc_ftnew.weight.mul_(0.01)
-    torch.save(net, folder / "shape_model.pth")
-    del sys.modules["MainModel"]
+    pickle_shape_net(folder, seed=0, adjust=lambda net: net.fc_ftnew.weight.mul_(0.01))
     np.savez(folder / "shape_mean.npz", np.full((3, 224, 224), 100.0, np.float32))
     bump = BumpNet()
     with torch.no_grad():
