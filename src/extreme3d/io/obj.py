@@ -22,14 +22,15 @@ from extreme3d.io.atomic import atomic_write_bytes, atomic_write_text
 
 
 def _trimesh(
-    vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None,
+    vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None,
     uv: np.ndarray | None, texture: np.ndarray | None, name: str,
 ):
-    """A trimesh.Trimesh (unprocessed: vertex order kept) with texture or colour visuals."""
+    """A trimesh.Trimesh (unprocessed: vertex order kept) with texture or colour visuals; faces
+    None: a point cloud without faces."""
     import trimesh
 
     v = np.asarray(vertices, np.float64)
-    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    f = np.zeros((0, 3), np.int64) if faces is None else np.asarray(faces, np.int64).reshape(-1, 3)
     if texture is not None:
         from PIL import Image
 
@@ -73,8 +74,7 @@ def write_obj(
 
     out = Path(path)
     stem = out.stem
-    f = np.zeros((0, 3), np.int64) if faces is None else np.asarray(faces).reshape(-1, 3)
-    mesh = _trimesh(vertices, f, colors, uv, texture, stem)
+    mesh = _trimesh(vertices, faces, colors, uv, texture, stem)
     try:
         if texture is not None:
             text, files = export_obj(mesh, include_normals=False, include_color=False,
@@ -105,8 +105,7 @@ def write_glb(
 ) -> Path:
     """Writes a binary glTF 2.0 file (texture embedded, or vertex colours) atomically."""
     out = Path(path)
-    f = np.zeros((0, 3), np.int64) if faces is None else np.asarray(faces).reshape(-1, 3)
-    mesh = _trimesh(vertices, f, colors, uv, texture, out.stem)
+    mesh = _trimesh(vertices, faces, colors, uv, texture, out.stem)
     try:
         data = mesh.export(file_type="glb")
     except Exception as exc:  # noqa: BLE001
