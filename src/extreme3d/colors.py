@@ -25,11 +25,12 @@ Colours are RGB uint8 (the PLY convention); the crop is read as BGR (OpenCV).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from extreme3d.camera import FOCAL, HEIGHT, WIDTH, to_camera
+from extreme3d.camera import FOCAL, HEIGHT, WIDTH, rotation_matrix, to_camera
 
 #: Colour modes of the outputs: from the photo, from the model's texture, none.
 COLOR_MODES = ("photo", "model", "none")
@@ -178,13 +179,16 @@ def visibility(
         shown &= silhouette_interior(shown, edge_margin)
     if image_mask is not None:
         shown = shown & np.asarray(image_mask, bool)
+    # the four pixels are inside the image (1 <= u < w - 1): flat indices, no clipping; pixels
+    # not shown get NaN, which fails the depth test
+    depth = np.where(shown, zbuf, np.nan).ravel()
+    base = y0 * w + x0
+    zi = z[idx]
     good = np.ones(len(idx), bool)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            yy, xx = np.clip(y0 + dy, 0, h - 1), np.clip(x0 + dx, 0, w - 1)
-            good &= shown[yy, xx] & (np.abs(zbuf[yy, xx] - z[idx]) <= depth_tol)
+    for off in (0, 1, w, w + 1):
+        good &= np.abs(depth[base + off] - zi) <= depth_tol
     # not at a grazing angle
-    n = np.asarray(normals, np.float64)[idx] @ _rotation(rvec).T
+    n = np.asarray(normals, np.float64)[idx] @ rotation_matrix(rvec).T
     ray = pc[idx] / np.maximum(np.linalg.norm(pc[idx], axis=1, keepdims=True), 1e-12)
     good &= np.abs(np.sum(n * ray, axis=1)) >= min_cos
     vis = np.zeros(len(z), bool)
@@ -201,27 +205,28 @@ def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:
     return ndimage.binary_erosion(solid, iterations=int(margin), border_value=0)
 
 
-def _rotation(rvec: npt.ArrayLike) -> np.ndarray:
-    """Rotation matrix of a Rodrigues vector."""
-    from extreme3d.camera import rotation_matrix
-
-    return rotation_matrix(rvec)
-
-
-def mirror_lookup(reference: np.ndarray, queries: np.ndarray, max_dist: float) -> np.ndarray:
+def mirror_lookup(reference: Any, queries: np.ndarray, max_dist: float) -> np.ndarray:
     """For each query point, the index of the reference point nearest to its mirror image
-    (-x, y, z) within max_dist mm, else -1 (KD-tree)."""
+    (-x, y, z) within max_dist mm, else -1 (KD-tree). reference: (N,3) points, or the
+    `point_tree` of them when several lookups share one reference."""
     from scipy.spatial import cKDTree
 
     out = np.full(len(queries), -1, np.int64)
-    if len(reference) == 0 or len(queries) == 0:
+    tree = reference if isinstance(reference, cKDTree) else point_tree(reference)
+    if tree.n == 0 or len(queries) == 0:
         return out
-    tree = cKDTree(np.asarray(reference, np.float64))
     mirrored = np.asarray(queries, np.float64) * np.array([-1.0, 1.0, 1.0])
     dist, nn = tree.query(mirrored, k=1, distance_upper_bound=max_dist)
     hit = np.isfinite(dist)
     out[hit] = nn[hit]
     return out
+
+
+def point_tree(points: np.ndarray) -> Any:
+    """A KD-tree (scipy cKDTree) of (N,3) points in float64, for `mirror_lookup`."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(np.asarray(points, np.float64).reshape(-1, 3))
 
 
 def median_edge_length(vertices: np.ndarray, faces: np.ndarray) -> float:
@@ -233,11 +238,25 @@ def median_edge_length(vertices: np.ndarray, faces: np.ndarray) -> float:
     return float(np.median(e))
 
 
+def mesh_laplacian(faces: np.ndarray, n: int) -> Any:
+    """Graph Laplacian (n x n scipy CSR, degree - adjacency) of a triangle mesh's edges."""
+    import scipy.sparse as sp
+
+    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    i = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+    j = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+    adj = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+    adj.data[:] = 1.0  # duplicate edges count once
+    return sp.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj
+
+
 def smooth_fill(
-    faces: np.ndarray, values: np.ndarray, known: np.ndarray, regularisation: float = 1e-6
+    faces: np.ndarray, values: np.ndarray, known: np.ndarray, regularisation: float = 1e-6,
+    *, laplacian: Any = None,
 ) -> np.ndarray:
     """Harmonic fill: unknown rows of `values` (V,C) solve the graph Laplacian with the known rows
-    fixed; vertices out of reach of any known one tend to the known mean."""
+    fixed; vertices out of reach of any known one tend to the known mean. laplacian: the
+    `mesh_laplacian` of faces when the caller already has it."""
     import scipy.sparse as sp
     from scipy.sparse.linalg import factorized
 
@@ -248,15 +267,10 @@ def smooth_fill(
         return out
     mean = vals[~unknown].mean(axis=0) if (~unknown).any() else np.full(vals.shape[1], 127.5)
     n = len(known)
-    f = np.asarray(faces, np.int64)
-    if len(f) == 0:
+    if len(faces) == 0:
         out[unknown] = mean
         return out
-    i = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
-    j = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
-    adj = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
-    adj.data[:] = 1.0  # duplicate edges count once
-    lap = sp.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj
+    lap = mesh_laplacian(faces, n) if laplacian is None else laplacian
     u = np.flatnonzero(unknown)
     k = np.flatnonzero(~unknown)
     a = lap[u][:, u] + regularisation * sp.identity(len(u))
@@ -309,12 +323,14 @@ def photo_vertex_colors(
         colors[visible] = sample_bilinear(img, vis.uv[visible])[:, ::-1]  # BGR -> RGB
         source[visible] = SOURCE_PHOTO
     known = visible.copy()
+    lap = None  # the mesh's Laplacian, built once when both fills need it
     if symmetry and visible.any():
         fr = v if frontal is None else np.asarray(frontal, np.float32)
         dist = mirror_dist if mirror_dist is not None else max(3.0, 1.5 * median_edge_length(fr, f))
         todo = np.flatnonzero(~visible)
         vidx = np.flatnonzero(visible)
-        src = mirror_lookup(fr[vidx], fr[todo], dist)
+        seen = point_tree(fr[vidx])
+        src = mirror_lookup(seen, fr[todo], dist)
         hit = src >= 0
         colors[todo[hit]] = colors[vidx[src[hit]]]
         source[todo[hit]] = SOURCE_MIRROR
@@ -322,16 +338,17 @@ def photo_vertex_colors(
         if seam_correction and hit.any():
             # smooth left/right difference where both sides are seen, carried onto the
             # mirrored vertices so that they meet the photo's colours without a seam
-            back = mirror_lookup(fr[vidx], fr[vidx], dist)
+            back = mirror_lookup(seen, fr[vidx], dist)
             ok = back >= 0
             off = np.zeros((len(v), 3))
             off[vidx[ok]] = colors[vidx[ok]] - colors[vidx[back[ok]]]
             has = np.zeros(len(v), bool)
             has[vidx[ok]] = True
             if has.any():
-                field = smooth_fill(f, off, has)
+                lap = mesh_laplacian(f, len(v))
+                field = smooth_fill(f, off, has, laplacian=lap)
                 colors[todo[hit]] += np.clip(field[todo[hit]], -SEAM_MAX, SEAM_MAX)
-    filled = smooth_fill(f, colors, known)
+    filled = smooth_fill(f, colors, known, laplacian=lap)
     out = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
     return VertexColors(out, source)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from extreme3d.camera import FOCAL, to_camera
+from extreme3d.camera import FOCAL, project, to_camera
 from extreme3d.colors import (
     DEPTH_TOL,
     EDGE_MARGIN,
@@ -31,6 +31,7 @@ from extreme3d.colors import (
     SOURCE_PHOTO,
     face_normals,
     mirror_lookup,
+    point_tree,
     render_depth,
     sample_bilinear,
     visibility,
@@ -208,16 +209,17 @@ def bake_texture(
     colors = np.zeros((len(pts), 3), np.float32)
     src = np.full(len(pts), SOURCE_FILL, np.int8)
     if vis.any():
-        colors[vis] = sample_bilinear(img, _project(pts[vis], rvec, tvec, focal, w, h))[:, ::-1]
+        colors[vis] = sample_bilinear(img, project(pts[vis], rvec, tvec, focal, w, h))[:, ::-1]
         src[vis] = SOURCE_PHOTO
     if symmetry and vis.any() and (~vis).any():
         vidx, todo = np.flatnonzero(vis), np.flatnonzero(~vis)
-        hit_of = mirror_lookup(pts[vidx], pts[todo], mirror_dist)
+        seen = point_tree(pts[vidx])
+        hit_of = mirror_lookup(seen, pts[todo], mirror_dist)
         hit = hit_of >= 0
         colors[todo[hit]] = colors[vidx[hit_of[hit]]]
         src[todo[hit]] = SOURCE_MIRROR
         if seam_correction and hit.any():
-            colors[todo[hit]] += _mirror_offsets(pts, vidx, colors, rows, cols, size,
+            colors[todo[hit]] += _mirror_offsets(pts, vidx, seen, colors, rows, cols, size,
                                                  mirror_dist)[todo[hit]]
     tex = np.zeros((size, size, 3), np.float32)
     known = np.zeros((size, size), bool)
@@ -230,13 +232,15 @@ def bake_texture(
     return TextureMap(uvs, image, source)
 
 
-def _mirror_offsets(pts: np.ndarray, vidx: np.ndarray, colors: np.ndarray, rows: np.ndarray,
-                    cols: np.ndarray, size: int, mirror_dist: float) -> np.ndarray:
+def _mirror_offsets(pts: np.ndarray, vidx: np.ndarray, seen: object, colors: np.ndarray,
+                    rows: np.ndarray, cols: np.ndarray, size: int, mirror_dist: float
+                    ) -> np.ndarray:
     """Per texel (N,3): a smooth field of photo(t) - photo(mirror(t)) measured on visible texels
-    whose mirror is visible (Gaussian-smoothed, push-pull filled elsewhere, clipped)."""
+    whose mirror is visible (Gaussian-smoothed, push-pull filled elsewhere, clipped); seen: the
+    `point_tree` of the visible texels pts[vidx]."""
     import cv2
 
-    back = mirror_lookup(pts[vidx], pts[vidx], mirror_dist)
+    back = mirror_lookup(seen, pts[vidx], mirror_dist)
     ok = back >= 0
     off = np.zeros((size, size, 3), np.float32)
     known = np.zeros((size, size), np.float32)
@@ -252,14 +256,6 @@ def _mirror_offsets(pts: np.ndarray, vidx: np.ndarray, colors: np.ndarray, rows:
     smooth = np.where(has[:, :, None], num / np.maximum(den, 1e-6)[:, :, None], 0.0)
     field = push_pull_fill(smooth.astype(np.float32), has)
     return np.clip(field[rows, cols], -SEAM_MAX, SEAM_MAX)
-
-
-def _project(pts: np.ndarray, rvec: npt.ArrayLike, tvec: npt.ArrayLike, focal: float,
-             width: int, height: int) -> np.ndarray:
-    """Pixel positions (N,2) of model points with the pipeline's camera."""
-    from extreme3d.camera import project
-
-    return project(pts, rvec, tvec, focal, width, height)
 
 
 def render_textured(
