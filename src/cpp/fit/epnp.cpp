@@ -172,9 +172,8 @@ Eigen::Vector4d betas_approx_1(const Matrix6x10& l, const Vector6& rho) {
     return betas;
 }
 
-// Approximation 2: [b11 b12 b22].
-Eigen::Vector4d betas_approx_2(const Matrix6x10& l, const Vector6& rho) {
-    const Eigen::VectorXd b = solve_ls(l.leftCols<3>(), rho);
+// Betas 1 and 2 from the products [b11 b12 b22 ...] of approximations 2 and 3 (signs as EPnP).
+Eigen::Vector4d betas_from_b11_b12_b22(const Eigen::VectorXd& b) {
     Eigen::Vector4d betas = Eigen::Vector4d::Zero();
     if (b(0) < 0) {
         betas(0) = std::sqrt(-b(0));
@@ -187,18 +186,15 @@ Eigen::Vector4d betas_approx_2(const Matrix6x10& l, const Vector6& rho) {
     return betas;
 }
 
+// Approximation 2: [b11 b12 b22].
+Eigen::Vector4d betas_approx_2(const Matrix6x10& l, const Vector6& rho) {
+    return betas_from_b11_b12_b22(solve_ls(l.leftCols<3>(), rho));
+}
+
 // Approximation 3: [b11 b12 b22 b13 b23].
 Eigen::Vector4d betas_approx_3(const Matrix6x10& l, const Vector6& rho) {
     const Eigen::VectorXd b = solve_ls(l.leftCols<5>(), rho);
-    Eigen::Vector4d betas = Eigen::Vector4d::Zero();
-    if (b(0) < 0) {
-        betas(0) = std::sqrt(-b(0));
-        betas(1) = b(2) < 0 ? std::sqrt(-b(2)) : 0.0;
-    } else {
-        betas(0) = std::sqrt(b(0));
-        betas(1) = b(2) > 0 ? std::sqrt(b(2)) : 0.0;
-    }
-    if (b(1) < 0) betas(0) = -betas(0);
+    Eigen::Vector4d betas = betas_from_b11_b12_b22(b);
     betas(2) = b(3) / betas(0);
     return betas;
 }
