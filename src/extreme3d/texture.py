@@ -208,7 +208,8 @@ def bake_texture(
     rows, cols = np.nonzero(ids >= 0)
     tri = f[ids[rows, cols]]
     b = bary[rows, cols].astype(np.float64)
-    pts = (b[:, :, None] * v[tri].astype(np.float64)).sum(axis=1)
+    vd = v.astype(np.float64)  # surface points, the corners added in the order of a sum
+    pts = (b[:, 0:1] * vd[tri[:, 0]] + b[:, 1:2] * vd[tri[:, 1]]) + b[:, 2:3] * vd[tri[:, 2]]
     normals = face_normals(v, f)[ids[rows, cols]]
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     h, w = img.shape[:2]
