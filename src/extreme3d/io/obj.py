@@ -21,13 +21,26 @@ from extreme3d import Extreme3DError
 from extreme3d.io.atomic import atomic_write_bytes, atomic_write_png, atomic_write_text
 
 
+def _checked_texture(num_vertices: int, uv: np.ndarray | None, texture: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(uv (V,2) float64, texture (H,W,3) uint8 RGB) checked, else ValueError."""
+    if uv is None:
+        raise ValueError("a texture needs per-vertex uv coordinates")
+    uvs = np.asarray(uv, np.float64)
+    if uvs.shape != (num_vertices, 2):
+        raise ValueError(f"uv must be (V, 2) = ({num_vertices}, 2), got {uvs.shape}")
+    img = np.asarray(texture)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"texture must be an (H, W, 3) RGB image, got {img.shape}")
+    return uvs, np.ascontiguousarray(img, np.uint8)
+
+
 def _trimesh(
     vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None,
-    uv: np.ndarray | None, texture: np.ndarray | None, name: str, embed_image: bool = True,
+    uv: np.ndarray | None, texture: np.ndarray | None, name: str,
 ):
     """A trimesh.Trimesh (unprocessed: vertex order kept) with texture or colour visuals; faces
-    None: a point cloud without faces; embed_image False: the material carries no image (the
-    caller writes it: trimesh would encode it again with PIL, ~10x slower than OpenCV)."""
+    None: a point cloud without faces."""
     import trimesh
 
     v = np.asarray(vertices, np.float64)
@@ -35,16 +48,9 @@ def _trimesh(
     if texture is not None:
         from PIL import Image
 
-        if uv is None:
-            raise ValueError("a texture needs per-vertex uv coordinates")
-        uvs = np.asarray(uv, np.float64)
-        if uvs.shape != (len(v), 2):
-            raise ValueError(f"uv must be (V, 2) = ({len(v)}, 2), got {uvs.shape}")
-        img = np.asarray(texture)
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"texture must be an (H, W, 3) RGB image, got {img.shape}")
+        uvs, img = _checked_texture(len(v), uv, texture)
         material = trimesh.visual.material.SimpleMaterial(
-            image=Image.fromarray(np.ascontiguousarray(img, np.uint8)) if embed_image else None,
+            image=Image.fromarray(img),
             diffuse=[255, 255, 255, 255], ambient=[255, 255, 255, 255],
             specular=[0, 0, 0, 255], name=name,
         )
@@ -56,6 +62,67 @@ def _trimesh(
     else:
         visual = None
     return trimesh.Trimesh(v, f, visual=visual, process=False, validate=False)
+
+
+#: First line of the OBJ and MTL files (as trimesh writes them: the files stay byte-identical
+#: to trimesh's export_obj, see `obj_text_reference`).
+OBJ_HEADER = "# https://github.com/mikedh/trimesh"
+
+
+def _rows_text(array: np.ndarray, prefix: str, digits: int, cell: str = "{}") -> str:
+    """Rows of a 2D array as `prefix v v v` lines without the first prefix and the last newline
+    (trimesh.util.array_to_string's text; formatted from Python numbers, 2x faster)."""
+    a = np.asarray(array)
+    if a.dtype.kind == "f":
+        cell = cell.replace("{}", "{:." + str(digits) + "f}")
+    row = " ".join([cell] * (a.shape[1] if a.ndim == 2 else 1)) + "\n" + prefix
+    repeats = cell.count("{")
+    values = np.repeat(a.reshape(-1), repeats).tolist()
+    return (row * len(a)).format(*values)[: -len("\n" + prefix)]
+
+
+def obj_text(
+    vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None = None,
+    uv: np.ndarray | None = None, name: str | None = None, digits: int = 6,
+) -> tuple[str, bytes | None]:
+    """(OBJ text, MTL bytes or None) of a mesh: `v x y z [r g b]` (colours 0-1), with uv the
+    `vt` lines, faces `f a/a b/b c/c` and material `name` whose map_Kd is `<name>.png`."""
+    v = np.asarray(vertices, np.float64).reshape(-1, 3)
+    f = np.zeros((0, 3), np.int64) if faces is None else np.asarray(faces, np.int64).reshape(-1, 3)
+    if uv is None and colors is not None:
+        c = np.asarray(colors, np.uint8)[:, :3].astype(np.float64) / 255.0
+        v = np.column_stack((v, c))
+    body = ["v " + _rows_text(v, "v ", digits)]
+    if uv is not None:
+        body.insert(0, f"usemtl {name}")
+        body.append("vt " + _rows_text(np.asarray(uv, np.float64), "vt ", digits))
+    body.append("f " + _rows_text(f + 1, "f ", digits, "{}/{}" if uv is not None else "{}"))
+    lines = [OBJ_HEADER] + ([f"mtllib {name}.mtl"] if uv is not None else [])
+    text = "\n".join([*lines, "\n".join(body), "\n"])
+    if uv is None:
+        return text, None
+    mtl = (f"{OBJ_HEADER}\n\nnewmtl {name}\nKa 1.00000000 1.00000000 1.00000000\n"
+           f"Kd 1.00000000 1.00000000 1.00000000\nKs 0.00000000 0.00000000 0.00000000\n"
+           f"Ns 1.00000000\nmap_Kd {name}.png")
+    return text, mtl.encode()
+
+
+def obj_text_reference(
+    vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None = None,
+    uv: np.ndarray | None = None, texture: np.ndarray | None = None, name: str = "mesh",
+    digits: int = 6,
+) -> tuple[str, dict[str, bytes]]:
+    """(OBJ text, {file name: bytes} of the MTL and PNG) from trimesh's export_obj: the
+    reference `obj_text` matches (tests)."""
+    from trimesh.exchange.obj import export_obj
+
+    mesh = _trimesh(vertices, faces, colors, uv, texture, name)
+    if texture is not None:
+        return export_obj(mesh, include_normals=False, include_color=False, include_texture=True,
+                          return_texture=True, mtl_name=f"{name}.mtl", digits=digits)
+    text = export_obj(mesh, include_normals=False, include_color=colors is not None,
+                      include_texture=False, digits=digits)
+    return text, {}
 
 
 def write_obj(
@@ -71,29 +138,16 @@ def write_obj(
 ) -> Path:
     """Writes an OBJ (and, with a texture, its .mtl and .png beside it) atomically; returns the
     OBJ path. Options other PLY-style writers take (e.g. style=) are ignored."""
-    from trimesh.exchange.obj import export_obj
-
     out = Path(path)
     stem = out.stem
-    mesh = _trimesh(vertices, faces, colors, uv, texture, stem, embed_image=False)
-    try:
-        if texture is not None:
-            text, files = export_obj(mesh, include_normals=False, include_color=False,
-                                     include_texture=True, return_texture=True,
-                                     mtl_name=f"{stem}.mtl", digits=digits)
-            # the image line trimesh writes for an embedded image; the PNG itself via OpenCV
-            files[f"{stem}.mtl"] += f"\nmap_Kd {stem}.png".encode()
-        else:
-            text = export_obj(mesh, include_normals=False, include_color=colors is not None,
-                              include_texture=False, digits=digits)
-            files = {}
-    except Exception as exc:  # noqa: BLE001 - report the file, not trimesh's internals
-        raise Extreme3DError(f"{out}: OBJ export failed: {exc}") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        atomic_write_bytes(out.parent / name, data)
     if texture is not None:
-        atomic_write_png(out.parent / f"{stem}.png", np.asarray(texture, np.uint8)[:, :, ::-1])
+        uv, img = _checked_texture(len(np.asarray(vertices).reshape(-1, 3)), uv, texture)
+    text, mtl = obj_text(vertices, faces, colors, uv if texture is not None else None, stem,
+                         digits)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if mtl is not None:
+        atomic_write_bytes(out.parent / f"{stem}.mtl", mtl)
+        atomic_write_png(out.parent / f"{stem}.png", img[:, :, ::-1])
     atomic_write_text(out, text)
     return out
 
