@@ -159,9 +159,11 @@ def push_pull_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     for s, ww in reversed(levels[:-1]):
         h, wd = ww.shape
         up = cv2.resize(cur, (wd, h), interpolation=cv2.INTER_LINEAR).reshape(h, wd, -1)
-        mean = s / np.maximum(ww, 1e-12)[:, :, None]
         a = np.clip(ww, 0.0, 1.0)[:, :, None]
-        cur = a * mean + (1.0 - a) * up
+        cur = s / np.maximum(ww, 1e-12)[:, :, None]  # the level's mean, then in place:
+        cur *= a  # a * mean + (1 - a) * up
+        up *= 1.0 - a
+        cur += up
     out = cur.reshape(img.shape)
     np.copyto(out, img, where=np.asarray(known, bool)[:, :, None])
     return out
