@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from extreme3d.camera import FOCAL, project, to_camera
+from extreme3d.camera import FOCAL, to_camera
 from extreme3d.colors import (
     DEPTH_TOL,
     EDGE_MARGIN,
@@ -216,12 +216,14 @@ def bake_texture(
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     h, w = img.shape[:2]
     zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
-    vis = visibility(pts, normals, zbuf, rvec, tvec, image_mask=image_mask, depth_tol=depth_tol,
-                     min_cos=min_cos, edge_margin=edge_margin, focal=focal).visible
+    seen_at = visibility(pts, normals, zbuf, rvec, tvec, image_mask=image_mask,
+                         depth_tol=depth_tol, min_cos=min_cos, edge_margin=edge_margin,
+                         focal=focal)
+    vis = seen_at.visible
     colors = np.zeros((len(pts), 3), np.float32)
     src = np.full(len(pts), SOURCE_FILL, np.int8)
     if vis.any():
-        colors[vis] = sample_bilinear(img, project(pts[vis], rvec, tvec, focal, w, h))[:, ::-1]
+        colors[vis] = sample_bilinear(img, seen_at.uv[vis])[:, ::-1]  # projections: BGR -> RGB
         src[vis] = SOURCE_PHOTO
     if symmetry and vis.any() and (~vis).any():
         vidx, todo = np.flatnonzero(vis), np.flatnonzero(~vis)
