@@ -116,12 +116,17 @@ def rasterize_uv(
 def _barycentric_2d(a: np.ndarray, b: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Barycentric coordinates (N,3) of 2D points p in triangles (a, b, c), clipped to >= 0 and
     renormalised (texel centres on an edge may fall a hair outside)."""
-    v0, v1, v2 = b - a, c - a, p - a
-    d00 = np.sum(v0 * v0, 1)
-    d01 = np.sum(v0 * v1, 1)
-    d11 = np.sum(v1 * v1, 1)
-    d20 = np.sum(v2 * v0, 1)
-    d21 = np.sum(v2 * v1, 1)
+    (x0, y0), (x1, y1), (x2, y2) = (b - a).T, (c - a).T, (p - a).T
+
+    def dot(xa: np.ndarray, ya: np.ndarray, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        """Row-wise 2D dot products, added as np.sum(axis=1) adds them."""
+        return xa * xb + ya * yb
+
+    d00 = dot(x0, y0, x0, y0)
+    d01 = dot(x0, y0, x1, y1)
+    d11 = dot(x1, y1, x1, y1)
+    d20 = dot(x2, y2, x0, y0)
+    d21 = dot(x2, y2, x1, y1)
     den = d00 * d11 - d01 * d01
     den = np.where(np.abs(den) < 1e-18, 1e-18, den)
     w1 = (d11 * d20 - d01 * d21) / den
