@@ -137,6 +137,9 @@ class FaceResult:
     texture_size: int = 1024
     photo: np.ndarray | None = field(default=None, repr=False)  # the original photo (BGR)
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: depth buffers (crop camera) of the frontal meshes rendered for their colours, reused
+    #: by the texture baking (same mesh, same pose)
+    _depths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def foundation(self) -> TexturedMesh:
@@ -192,7 +195,7 @@ class FaceResult:
             self._textures[key] = bake_texture(
                 m.vertices, m.faces, self.crop, self.pose.rvec, self.pose.tvec,
                 size=self.texture_size, image_mask=crop_mask_from_bump(self.mask),
-                symmetry=self.symmetry,
+                symmetry=self.symmetry, zbuf=self._depths.get(key),
             )
             self.timings["texture"] = self.timings.get("texture", 0.0) + time.perf_counter() - t0
         return self._textures[key]
@@ -527,11 +530,18 @@ class Reconstructor:
 def color_meshes(
     meshes: dict[str, TexturedMesh], model: Any, mode: str, crop: np.ndarray, fit: Any,
     mask: np.ndarray | None, beta: np.ndarray | None = None, symmetry: bool = True,
+    depths: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Sets the per-vertex colours of every mesh (in place) by the colour mode (photo, model,
     none; extreme3d.colors) and returns, per mesh, how many vertices each source coloured.
-    Frontal meshes are coloured at the fitted pose; aligned ones take their frontal twin's."""
-    from extreme3d.colors import crop_mask_from_bump, model_vertex_colors, photo_vertex_colors
+    Frontal meshes are coloured at the fitted pose; aligned ones take their frontal twin's.
+    depths: filled with the depth buffer of each frontal mesh coloured from the photo."""
+    from extreme3d.colors import (
+        crop_mask_from_bump,
+        model_vertex_colors,
+        photo_vertex_colors,
+        render_depth,
+    )
 
     counts: dict[str, dict[str, int]] = {}
     if mode == "none":
@@ -545,8 +555,12 @@ def color_meshes(
             m.colors = model_cols
             counts[key] = {"model": m.num_vertices}
             continue
+        zbuf = render_depth(m.vertices, m.faces, rvec, tvec, width=crop.shape[1],
+                            height=crop.shape[0])
+        if depths is not None:
+            depths[key] = zbuf
         vc = photo_vertex_colors(m.vertices, m.faces, crop, rvec, tvec, image_mask=img_mask,
-                                 symmetry=symmetry)
+                                 symmetry=symmetry, zbuf=zbuf)
         m.colors = vc.colors
         counts[key] = vc.counts()
     for key, twin in TWINS.items():
@@ -595,7 +609,8 @@ def assemble_result(
     timings = dict(timings or {})
     t = time.perf_counter()
     tm = {k: TexturedMesh(m.vertices, m.faces) for k, m in meshes.items()}
-    counts = color_meshes(tm, model, colors, crop, fit, mask, beta, symmetry)
+    depths: dict[str, np.ndarray] = {}
+    counts = color_meshes(tm, model, colors, crop, fit, mask, beta, symmetry, depths)
     timings["colors"] = _lap(t)
     rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
     expr = np.asarray(_field(fit, "expr"), np.float64)
@@ -621,7 +636,7 @@ def assemble_result(
         meshes=tm, bump=np.asarray(bump, np.uint8), mask=np.asarray(mask, np.uint8),
         sources=src, rmse_px=float(_field(fit, "rmse_px")), fit_mode=fit_mode,
         symmetry=symmetry, timings=timings, color_counts=counts, texture_size=texture_size,
-        photo=photo,
+        photo=photo, _depths=depths,
     )
 
 

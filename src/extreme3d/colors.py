@@ -297,6 +297,7 @@ def photo_vertex_colors(
     edge_margin: int = EDGE_MARGIN,
     seam_correction: bool = True,
     focal: float = FOCAL,
+    zbuf: np.ndarray | None = None,
 ) -> VertexColors:
     """Per-vertex RGB colours of a mesh (model coordinates, fitted pose) from the BGR crop.
 
@@ -304,7 +305,8 @@ def photo_vertex_colors(
     `vertices`); image_mask: optional crop-size bool mask of pixels that show the face (e.g.
     `crop_mask_from_bump(mask512)`); symmetry False: no mirroring, only photo + smooth fill;
     seam_correction: mirrored colours get the smooth left/right difference measured where both
-    sides are seen (harmonic over the mesh), so that they meet the photo's without a seam.
+    sides are seen (harmonic over the mesh), so that they meet the photo's without a seam;
+    zbuf: the mesh's `render_depth` at the pose and crop size when the caller has it.
     """
     v = np.asarray(vertices, np.float32)
     f = np.asarray(faces, np.int32).reshape(-1, 3)
@@ -312,7 +314,8 @@ def photo_vertex_colors(
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     h, w = img.shape[:2]
-    zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
+    if zbuf is None:
+        zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
     normals = vertex_normals(v, f)
     vis = visibility(v, normals, zbuf, rvec, tvec, image_mask=image_mask, depth_tol=depth_tol,
                      min_cos=min_cos, edge_margin=edge_margin, focal=focal)

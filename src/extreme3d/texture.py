@@ -197,13 +197,15 @@ def bake_texture(
     edge_margin: int = EDGE_MARGIN,
     seam_correction: bool = True,
     focal: float = FOCAL,
+    zbuf: np.ndarray | None = None,
 ) -> TextureMap:
     """Texture of a mesh (frontal model coordinates, fitted pose) from the BGR crop (see module).
 
     uv: per-vertex UVs (default `cylindrical_uv(frontal)`); image_mask: crop-size bool mask of
     pixels that show the face (e.g. the bump mask); symmetry False: no mirrored texels;
     seam_correction: mirrored texels get the smooth left/right colour difference measured where
-    both sides are seen (shading), so that they meet the photo's texels without a seam.
+    both sides are seen (shading), so that they meet the photo's texels without a seam; zbuf:
+    the mesh's `render_depth` at the pose and crop size when the caller has it (the colours).
     """
     v = np.asarray(frontal, np.float32)
     f = np.asarray(faces, np.int32).reshape(-1, 3)
@@ -220,7 +222,8 @@ def bake_texture(
     normals = face_normals(v, f)[ids[rows, cols]]
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     h, w = img.shape[:2]
-    zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
+    if zbuf is None:
+        zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
     seen_at = visibility(pts, normals, zbuf, rvec, tvec, image_mask=image_mask,
                          depth_tol=depth_tol, min_cos=min_cos, edge_margin=edge_margin,
                          focal=focal)
