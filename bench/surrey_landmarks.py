@@ -13,7 +13,7 @@ camera (f = 1000, 500x500, x mirrored) and compares with DATA/imgs/<name>.pts:
   face     points 18-68: mean error (px) over all images.
 
   python ../shared/oracle/run.py --h5 MODEL.h5 --data ../shared/data/paper --out REF
-  bench/sfm_landmarks.py --model MODEL.h5 --ref REF [--data ../shared/data/paper]
+  bench/surrey_landmarks.py --model MODEL.h5 --ref REF [--data ../shared/data/paper]
 
 The last line is `SUMMARY key=value ...`.
 """
