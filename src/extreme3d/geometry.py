@@ -3,6 +3,7 @@ bumps, occlusion scores and the soft-symmetry completion, computed by the C++ co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,23 +35,16 @@ ORIGINAL_MAX_GAP_MM = 4.0
 _GAP_PER_EDGE = 3.0
 
 
+@functools.lru_cache(maxsize=8)
 def default_max_gap(model: MorphableModel) -> float:
     """Registration gap limit (mm) for a model: the original's 4 mm, or 3 median edge lengths of
     the mean shape when the mesh is coarser (the Surrey model's 3.4 mm edges give about 10 mm,
-    where 4 mm would reject three quarters of the dense pixels)."""
-    cached = getattr(model, "_default_max_gap", None)
-    if cached is not None:
-        return cached
+    where 4 mm would reject three quarters of the dense pixels). Cached per model object."""
     v = np.asarray(model.shape(), np.float64)
     f = np.asarray(model.faces)
     edges = np.concatenate([np.linalg.norm(v[f[:, i]] - v[f[:, (i + 1) % 3]], axis=1)
                             for i in range(3)])
-    gap = max(ORIGINAL_MAX_GAP_MM, _GAP_PER_EDGE * float(np.median(edges)))
-    try:
-        object.__setattr__(model, "_default_max_gap", gap)
-    except (AttributeError, TypeError):
-        pass
-    return gap
+    return max(ORIGINAL_MAX_GAP_MM, _GAP_PER_EDGE * float(np.median(edges)))
 
 
 @dataclass
