@@ -28,3 +28,17 @@ def height_field(n: int = 217) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     c, d = idx[1:, 1:].ravel(), idx[1:, :-1].ravel()
     faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int32)
     return x, y, z, faces
+
+
+def paper_set(data: Path, folds: int) -> tuple[list[str], list[tuple]] | None:
+    """(names, items) of the crops of `data` with Bump-CNN maps (extreme3d.bump_photo's paper
+    items), or None after saying why on stderr when there are fewer than `folds`."""
+    import sys
+
+    from extreme3d import bump_photo as bp
+
+    names = bp.paper_names(data)
+    if len(names) < folds:
+        print(f"need at least {folds} crops with bump_original in {data}", file=sys.stderr)
+        return None
+    return names, [bp.load_paper_item(data, n) for n in names]

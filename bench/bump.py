@@ -25,12 +25,12 @@ grey_rmse_mm_median=.. const_rmse_mm_median=..
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from _common import paper_set
 
 from extreme3d import bump_photo as bp
 from extreme3d.paths import shared_dir
@@ -54,19 +54,17 @@ def main() -> int:
                     help="the estimator's greyscale option (default: its default, flat)")
     ap.add_argument("--only", nargs="*", help="score only these crop names (others still train)")
     args = ap.parse_args()
-    names = bp.paper_names(args.data)
-    if len(names) < args.folds:
-        print(f"need at least {args.folds} crops with bump_original in {args.data}",
-              file=sys.stderr)
+    paper = paper_set(args.data, args.folds)
+    if paper is None:
         return 1
-    items = [bp.load_paper_item(args.data, n) for n in names]
+    names, items = paper
     model = None
     if args.model:
         from extreme3d.morphable import load_model
 
         model = load_model(args.model)
     folds = np.arange(len(names)) % args.folds
-    pms = [it[3][M : M + C, M : M + C] >= 127 for it in items]
+    pms = [bp.paper_mask500(it) for it in items]
     tgt = [(it[2][M : M + C, M : M + C][pm] - 127.0) / bp.UNITS_PER_MM
            for it, pm in zip(items, pms, strict=True)]
     rows: dict[int, dict] = {}

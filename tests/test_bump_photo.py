@@ -135,6 +135,9 @@ def test_constants_fit_round_trip(tmp_path: Path):
     const = bp.fit_constants(items, subsample=11)
     assert const.mean_landmarks.shape == (68, 2)
     assert const.mask_coef.shape == (4, 2 * bp.MASK_HARMONICS + 1)
+    outline = bp.fit_outline(items)  # the mask part alone, as bench/mask_study.py fits it
+    assert np.array_equal(outline.mask_coef, const.mask_coef)
+    assert np.array_equal(outline.mean_landmarks, const.mean_landmarks)
     assert const.bump_weights.shape == (len(bp.FEATURES),)
     assert all(np.isfinite(a).all() for a in (const.mask_coef, const.bump_weights))
     out = tmp_path / "consts.py"

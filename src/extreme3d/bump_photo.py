@@ -654,12 +654,24 @@ def fit_mask_coef(items: list[tuple], mean: np.ndarray) -> np.ndarray:
     return np.linalg.solve(x.T @ x + reg, x.T @ y)
 
 
+def paper_mask500(item: tuple) -> np.ndarray:
+    """500x500 bool face mask (>= 127) of a paper item, in crop pixels (the map's 6-px margin
+    removed)."""
+    return item[3][MARGIN : MARGIN + CROP, MARGIN : MARGIN + CROP] >= 127
+
+
+def fit_outline(items: list[tuple]) -> BumpConstants:
+    """Mean landmarks and mask coefficients from paper items (bump weights left zero)."""
+    mean = mean_shape([it[1] for it in items])
+    coef = fit_mask_coef([(it[1], paper_mask500(it)) for it in items], mean)
+    return BumpConstants(mean, coef, np.zeros(len(FEATURES)), np.zeros(len(FEATURES)))
+
+
 def fit_constants(items: list[tuple], subsample: int = 7) -> BumpConstants:
     """All constants from paper items (crop, landmarks, bump512, mask512) by least squares."""
-    mean = mean_shape([it[1] for it in items])
-    masks = [it[3][MARGIN : MARGIN + CROP, MARGIN : MARGIN + CROP] >= 127 for it in items]
-    coef = fit_mask_coef([(it[1], m) for it, m in zip(items, masks, strict=True)], mean)
-    const = BumpConstants(mean, coef, np.zeros(len(FEATURES)), np.zeros(len(FEATURES)))
+    const = fit_outline(items)
+    mean = const.mean_landmarks
+    masks = [paper_mask500(it) for it in items]
     xtx = np.zeros((len(FEATURES), len(FEATURES)))
     xty = np.zeros(len(FEATURES))
     for (crop, lm, bump, _), pm in zip(items, masks, strict=True):
