@@ -4,10 +4,12 @@ as `python bench/<name>.py`)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from extreme3d import bump_photo as bp
 from extreme3d.paths import shared_dir
 
 
@@ -33,10 +35,6 @@ def height_field(n: int = 217) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 def paper_set(data: Path, folds: int) -> tuple[list[str], list[tuple]] | None:
     """(names, items) of the crops of `data` with Bump-CNN maps (extreme3d.bump_photo's paper
     items), or None after saying why on stderr when there are fewer than `folds`."""
-    import sys
-
-    from extreme3d import bump_photo as bp
-
     names = bp.paper_names(data)
     if len(names) < folds:
         print(f"need at least {folds} crops with bump_original in {data}", file=sys.stderr)

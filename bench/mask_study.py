@@ -53,12 +53,6 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-def outline_radius(lm: np.ndarray, const: bp.BumpConstants) -> np.ndarray:
-    """(angles,) radius of the shipped outline in the mean-landmark frame (px)."""
-    rad = BASIS @ (bp.mask_design(lm, const.mean_landmarks) @ const.mask_coef)
-    return np.maximum(rad, 5.0)
-
-
 def polar_grid(lm: np.ndarray, const: bp.BumpConstants) -> np.ndarray:
     """(angles, radii, 2) crop pixels of the mean-frame polar grid mapped by the landmark TPS."""
     mean = const.mean_landmarks
@@ -68,20 +62,6 @@ def polar_grid(lm: np.ndarray, const: bp.BumpConstants) -> np.ndarray:
     tps = bp.tps_fit(mean, lm.astype(np.float64))
     pts = bp.tps_apply(tps, np.c_[x.ravel(), y.ravel()])
     return pts.reshape(len(ANGLES), len(RADII), 2).astype(np.float32)
-
-
-def polygon_mask(points: np.ndarray) -> np.ndarray:
-    """500x500 bool mask of a filled outline (N, 2) in crop pixels."""
-    m = np.zeros((C, C), np.uint8)
-    cv2.fillPoly(m, [np.round(points * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
-    return m > 0
-
-
-def radius_mask(lm: np.ndarray, const: bp.BumpConstants, rad: np.ndarray) -> np.ndarray:
-    """500x500 bool mask of the outline with mean-frame radii `rad` (px) at ANGLES."""
-    c = const.mean_landmarks.mean(0)
-    pts = np.c_[c[0] + rad * np.cos(ANGLES), c[1] + rad * np.sin(ANGLES)]
-    return polygon_mask(bp.tps_apply(bp.tps_fit(const.mean_landmarks, lm.astype(np.float64)), pts))
 
 
 def paper_radius(item: tuple, const: bp.BumpConstants) -> np.ndarray:
@@ -122,17 +102,18 @@ def cue_maps(crop: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def cell_features(item: tuple, const: bp.BumpConstants) -> tuple[np.ndarray, ...]:
-    """(features (angles, radii, F), paper inside (angles, radii), grid, outline radius)."""
-    crop, lm = item[0], item[1]
+def cell_features(item: tuple, cues: dict[str, np.ndarray],
+                  const: bp.BumpConstants) -> tuple[np.ndarray, ...]:
+    """(features (angles, radii, F), paper inside (angles, radii), grid, outline radius) of a
+    crop with its cue_maps, in the polar grid of the constants `const`."""
+    lm = item[1]
     grid = polar_grid(lm, const)
-    rad = outline_radius(lm, const)
+    rad = bp.outline_radius(lm, const)
 
     def at(img: np.ndarray) -> np.ndarray:
         return cv2.remap(img.astype(np.float32), grid[..., 0], grid[..., 1], cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
 
-    cues = cue_maps(crop, lm)
     ray = np.gradient(grid, axis=1)
     ray /= np.linalg.norm(ray, axis=2, keepdims=True) + 1e-6
     gx, gy = at(cues["gx"]), at(cues["gy"])
@@ -200,7 +181,7 @@ def ray_mask(cells: tuple[np.ndarray, ...], w: np.ndarray) -> np.ndarray:
     band = np.abs(x[..., 1])
     logodds = np.where(band < BAND, np.clip(x @ w, -6, 6), np.where(x[..., 1] < 0, 6.0, -6.0))
     b = ray_boundary(logodds, rad)
-    return polygon_mask(grid[np.arange(len(ANGLES)), b - 1])
+    return bp.fill_outline(grid[np.arange(len(ANGLES)), b - 1])
 
 
 def band_cells(cells: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -224,20 +205,21 @@ def main() -> int:
     rows: dict[str, np.ndarray] = {k: np.zeros(len(items)) for k in
                                    ("baseline", "oracle_mean", "oracle_shift", "rays_cv")}
     cells_cv: list = [None] * len(items)
+    cues = [cue_maps(it[0], it[1]) for it in items]  # image only: the same in every fold
     for k in range(args.folds):
         train = [i for i in range(len(items)) if folds[i] != k]
         const = bp.fit_outline([items[i] for i in train])
-        cells = {i: cell_features(items[i], const) for i in range(len(items))}
+        cells = {i: cell_features(items[i], cues[i], const) for i in range(len(items))}
         xy = [band_cells(cells[i]) for i in train]
         w = fit_logistic(np.concatenate([a for a, _ in xy]), np.concatenate([b for _, b in xy]))
         for i in np.where(folds == k)[0]:
             lm, pm = items[i][1], bp.paper_mask500(items[i])
             rows["baseline"][i] = iou(bp.landmark_mask(lm, const), pm)
-            rad = outline_radius(lm, const)
+            rad = bp.outline_radius(lm, const)
             resid = np.linalg.lstsq(BASIS, paper_radius(items[i], const) - rad, rcond=None)[0]
             for key, modes in (("oracle_mean", 1), ("oracle_shift", 3)):
-                rows[key][i] = iou(radius_mask(lm, const, rad + BASIS[:, :modes] @ resid[:modes]),
-                                   pm)
+                own = rad + BASIS[:, :modes] @ resid[:modes]
+                rows[key][i] = iou(bp.fill_outline(bp.mask_polygon(lm, const, own)), pm)
             rows["rays_cv"][i] = iou(ray_mask(cells[i], w), pm)
             cells_cv[i] = cells[i]
             scores = " ".join(f"{key}={v[i]:.3f}" for key, v in rows.items())

@@ -173,20 +173,34 @@ def mask_design(landmarks: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.r_[1.0, np.clip(pose_proxies(landmarks, mean), *PROXY_LIMITS)]
 
 
-def mask_polygon(landmarks: np.ndarray, const: BumpConstants) -> np.ndarray:
-    """Face outline (MASK_ANGLES, 2) in crop pixels from the landmarks."""
+def outline_radius(landmarks: np.ndarray, const: BumpConstants) -> np.ndarray:
+    """(MASK_ANGLES,) radius of the face outline around the mean shape's centroid, in px of the
+    mean-landmark frame, from the landmarks' pose proxies."""
+    radius = fourier_basis(_angles()) @ (mask_design(landmarks, const.mean_landmarks)
+                                         @ const.mask_coef)
+    return np.maximum(radius, 5.0)
+
+
+def mask_polygon(landmarks: np.ndarray, const: BumpConstants,
+                 radius: np.ndarray | None = None) -> np.ndarray:
+    """Face outline (MASK_ANGLES, 2) in crop pixels: the mean-frame radii `radius` (default:
+    outline_radius) at _angles() mapped by the landmark thin-plate spline."""
     mean = const.mean_landmarks
     centre = mean.mean(0)
     theta = _angles()
-    radius = fourier_basis(theta) @ (mask_design(landmarks, mean) @ const.mask_coef)
-    radius = np.maximum(radius, 5.0)
+    if radius is None:
+        radius = outline_radius(landmarks, const)
     pts = np.c_[centre[0] + radius * np.cos(theta), centre[1] + radius * np.sin(theta)]
     return tps_apply(tps_fit(mean, landmarks.astype(np.float64)), pts)
 
 
 def landmark_mask(landmarks: np.ndarray, const: BumpConstants) -> np.ndarray:
     """500x500 bool face mask from the landmarks (filled outline, no holes)."""
-    poly = mask_polygon(landmarks, const)
+    return fill_outline(mask_polygon(landmarks, const))
+
+
+def fill_outline(poly: np.ndarray) -> np.ndarray:
+    """500x500 bool mask of a closed outline (N, 2) in crop pixels, filled without holes."""
     m = np.zeros((CROP, CROP), np.uint8)
     cv2.fillPoly(m, [np.round(poly * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
     # a self-intersecting outline (extreme poses) could leave holes: keep the filled outside
