@@ -158,3 +158,51 @@ def format_ply_body(
     faces: npt.ArrayLike | None = None,
     style: str = "cpp",
 ) -> bytes: ...
+
+# --- texture (bindings/texture.cpp) ---
+def bake_texture(
+    vertices: npt.ArrayLike,
+    faces: npt.ArrayLike,
+    uv: npt.ArrayLike,
+    image: npt.ArrayLike,
+    zbuf: npt.ArrayLike,
+    shown: npt.ArrayLike,
+    rotation: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    size: int = 1024,
+    focal: float = 1000.0,
+    depth_tol: float = 2.5,
+    min_cos: float = 0.17,
+    symmetry: bool = True,
+    mirror_dist: float = 3.0,
+    seam_correction: bool = True,
+    seam_sigma: float = 12.0,
+    seam_max: float = 60.0,
+    seam_factor: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(texture SxSx3 uint8 RGB, texel sources SxS int8: 0 photo, 1 mirror, 2 fill, -1 none)."""
+
+def rasterize_uv(
+    uv: npt.ArrayLike, faces: npt.ArrayLike, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(triangle per texel SxS int32, -1 = none; barycentrics SxSx3 float32)."""
+
+def mirror_nearest(reference: npt.ArrayLike, queries: npt.ArrayLike, max_dist: float) -> np.ndarray:
+    """Index (int64, -1 = none) of the reference point nearest to each query's (-x, y, z)."""
+
+def push_pull_fill(image: npt.ArrayLike, known: npt.ArrayLike) -> np.ndarray:
+    """Push-pull fill (HxWxC float32) of the pixels where known (HxW bool) is False."""
+
+def photo_samples(
+    points: npt.ArrayLike,
+    normals: npt.ArrayLike,
+    image: npt.ArrayLike,
+    zbuf: npt.ArrayLike,
+    shown: npt.ArrayLike,
+    rotation: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    focal: float = 1000.0,
+    depth_tol: float = 2.5,
+    min_cos: float = 0.17,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(visible (N,) bool, bilinear RGB samples (N,3) float32) of model points in the crop."""

@@ -174,11 +174,7 @@ def visibility(
     # silhouettes), at the point's depth (no occluder's edge) and, if given, inside the mask
     x0 = np.floor(u[idx] - 0.5).astype(np.int64)
     y0 = np.floor(v[idx] - 0.5).astype(np.int64)
-    shown = zbuf != 0
-    if edge_margin > 0:
-        shown &= silhouette_interior(shown, edge_margin)
-    if image_mask is not None:
-        shown = shown & np.asarray(image_mask, bool)
+    shown = sample_mask(zbuf, image_mask, edge_margin)
     # the four pixels are inside the image (1 <= u < w - 1): flat indices, no clipping; pixels
     # not shown get NaN, which fails the depth test
     depth = np.where(shown, zbuf, np.nan).ravel()
@@ -194,6 +190,18 @@ def visibility(
     vis = np.zeros(len(z), bool)
     vis[idx[good]] = True
     return Visibility(uv, z, vis)
+
+
+def sample_mask(zbuf: np.ndarray, image_mask: np.ndarray | None = None,
+                edge_margin: int = EDGE_MARGIN) -> np.ndarray:
+    """Crop pixels (bool HxW) that may be sampled: covered by the rendered mesh (zbuf != 0), at
+    least edge_margin px inside its outer silhouette and, if given, inside the image mask."""
+    shown = np.asarray(zbuf) != 0
+    if edge_margin > 0:
+        shown &= silhouette_interior(shown, edge_margin)
+    if image_mask is not None:
+        shown = shown & np.asarray(image_mask, bool)
+    return shown
 
 
 def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:

@@ -159,6 +159,17 @@ def detect_faces(
     upsample: int = 1,
 ) -> list[Face]:
     """All faces in a BGR image with their 68 landmarks; detector on BGR, predictor on RGB."""
+    return detect_faces_full(image_bgr, predictor_path, order, upsample)
+
+
+def detect_faces_full(
+    image_bgr: np.ndarray,
+    predictor_path: str | os.PathLike[str] | None = None,
+    order: FaceOrder = "left_to_right",
+    upsample: int = 1,
+) -> list[Face]:
+    """All faces with their landmarks as before issue 16: the detector (upsampling `upsample`
+    times) on the full-resolution BGR image, the predictor on RGB (the reference)."""
     if order not in ("detector", "left_to_right"):
         raise ValueError(f"unknown face order {order!r}")
     bgr = to_bgr8(image_bgr)

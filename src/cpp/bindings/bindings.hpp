@@ -9,5 +9,6 @@ void bind_render(pybind11::module_& m);  ///< OSMesa renderer (bindings/render.c
 void bind_fit(pybind11::module_& m);     ///< pose / expression / identity fitting (bindings/fit.cpp)
 void bind_core(pybind11::module_& m);    ///< dense mesh, occlusion, soft symmetry (bindings/core.cpp)
 void bind_io(pybind11::module_& m);      ///< file-format text (PLY bodies) (bindings/io.cpp)
+void bind_texture(pybind11::module_& m); ///< texture baking, photo colours (bindings/texture.cpp)
 
 }  // namespace extreme3d::bindings

@@ -1,0 +1,239 @@
+// Python bindings of texture baking and the photo-colour helpers shared with vertex colours:
+// numpy in, numpy out; inputs checked here (shape, dtype, finiteness -> ValueError); the GIL is
+// released while computing.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "bindings/bindings.hpp"
+#include "texture/bake_texture.hpp"
+#include "texture/image_fill.hpp"
+#include "texture/mirror_index.hpp"
+#include "texture/photo_view.hpp"
+#include "texture/uv_raster.hpp"
+
+namespace py = pybind11;
+
+namespace extreme3d::bindings {
+namespace {
+
+using U8Array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using BoolArray = py::array_t<bool, py::array::c_style | py::array::forcecast>;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+
+/// Shape of an array as "(a, b)" for messages.
+std::string shape_of(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+/// ValueError unless `a` is (N, cols); returns N.
+py::ssize_t rows_of(const py::array& a, py::ssize_t cols, const char* what) {
+    if (a.ndim() != 2 || a.shape(1) != cols)
+        throw py::value_error(std::string(what) + " must have shape (N, " + std::to_string(cols) +
+                              "), got " + shape_of(a));
+    return a.shape(0);
+}
+
+/// Copies an (N, C) array into a row-major Eigen matrix, checking shape and finiteness.
+template <typename Matrix, typename Array>
+Matrix matrix_of(const Array& a, const char* what, bool check_finite = true) {
+    const py::ssize_t n = rows_of(a, Matrix::ColsAtCompileTime, what);
+    Matrix m(n, Matrix::ColsAtCompileTime);
+    std::copy(a.data(), a.data() + a.size(), m.data());
+    if (check_finite && !m.allFinite()) throw py::value_error(std::string(what) + " contain NaN or inf");
+    return m;
+}
+
+/// Faces (F, 3) int with every index in [0, num_vertices).
+MatrixX3i faces_of(const IntArray& a, Eigen::Index num_vertices) {
+    MatrixX3i f = matrix_of<MatrixX3i>(a, "faces", false);
+    if (f.size() && (f.minCoeff() < 0 || f.maxCoeff() >= num_vertices))
+        throw py::value_error("face index out of range [0, " + std::to_string(num_vertices) + ")");
+    return f;
+}
+
+/// The photo view: crop (H, W, 3) uint8 BGR, zbuf (H, W) camera z, shown (H, W) bool, rotation
+/// 3x3, tvec 3, camera and tolerances; checks shapes and finiteness. Pointers borrow the arrays.
+texture::PhotoView view_of(const U8Array& image, const FloatArray& zbuf, const BoolArray& shown,
+                           const DoubleArray& rotation, const DoubleArray& tvec, double focal,
+                           double depth_tol, double min_cos) {
+    if (image.ndim() != 3 || image.shape(2) != 3 || image.shape(0) < 2 || image.shape(1) < 2)
+        throw py::value_error("image must be a BGR (H, W, 3) array of at least 2x2, got " + shape_of(image));
+    const auto h = image.shape(0), w = image.shape(1);
+    if (zbuf.ndim() != 2 || zbuf.shape(0) != h || zbuf.shape(1) != w)
+        throw py::value_error("zbuf must have the image's shape (" + std::to_string(h) + ", " +
+                              std::to_string(w) + "), got " + shape_of(zbuf));
+    if (shown.ndim() != 2 || shown.shape(0) != h || shown.shape(1) != w)
+        throw py::value_error("shown must have the image's shape, got " + shape_of(shown));
+    if (rotation.ndim() != 2 || rotation.shape(0) != 3 || rotation.shape(1) != 3)
+        throw py::value_error("rotation must be a 3x3 matrix, got " + shape_of(rotation));
+    if (tvec.size() != 3) throw py::value_error("tvec must have 3 values, got " + shape_of(tvec));
+    texture::PhotoView v;
+    v.bgr = image.data();
+    v.zbuf = zbuf.data();
+    v.shown = reinterpret_cast<const std::uint8_t*>(shown.data());
+    v.width = int(w);
+    v.height = int(h);
+    for (int i = 0; i < 3; ++i) {
+        v.t(i) = tvec.data()[i];
+        for (int j = 0; j < 3; ++j) v.R(i, j) = rotation.data()[3 * i + j];
+    }
+    if (!v.R.allFinite() || !v.t.allFinite()) throw py::value_error("rotation and tvec must be finite");
+    if (!(focal > 0) || !std::isfinite(focal)) throw py::value_error("focal must be > 0");
+    if (!(depth_tol >= 0)) throw py::value_error("depth_tol must be >= 0");
+    v.focal = focal;
+    v.depth_tol = depth_tol;
+    v.min_cos = min_cos;
+    return v;
+}
+
+}  // namespace
+
+void bind_texture(py::module_& m) {
+    m.def(
+        "bake_texture",
+        [](const FloatArray& vertices, const IntArray& faces, const FloatArray& uv, const U8Array& image,
+           const FloatArray& zbuf, const BoolArray& shown, const DoubleArray& rotation,
+           const DoubleArray& tvec, int size, double focal, double depth_tol, double min_cos,
+           bool symmetry, double mirror_dist, bool seam_correction, double seam_sigma, double seam_max,
+           int seam_factor) {
+            const MatrixX3f V = matrix_of<MatrixX3f>(vertices, "vertices");
+            const MatrixX3i F = faces_of(faces, V.rows());
+            const MatrixX2f UV = matrix_of<MatrixX2f>(uv, "uv");
+            if (UV.rows() != V.rows()) throw py::value_error("uv must have one row per vertex");
+            if (size < 1 || size > 16384) throw py::value_error("size must be in 1..16384");
+            if (!(mirror_dist >= 0) || !(seam_sigma > 0) || !(seam_max >= 0) || seam_factor < 1)
+                throw py::value_error("need mirror_dist >= 0, seam_sigma > 0, seam_max >= 0, seam_factor >= 1");
+            const texture::PhotoView view =
+                view_of(image, zbuf, shown, rotation, tvec, focal, depth_tol, min_cos);
+            texture::BakeOptions opt;
+            opt.size = size;
+            opt.symmetry = symmetry;
+            opt.mirror_dist = mirror_dist;
+            opt.seam_correction = seam_correction;
+            opt.seam_sigma = seam_sigma;
+            opt.seam_max = seam_max;
+            opt.seam_factor = seam_factor;
+            texture::BakeResult r;
+            {
+                py::gil_scoped_release release;
+                r = texture::bake_texture(V, F, UV, view, opt);
+            }
+            py::array_t<std::uint8_t> rgb({size, size, 3});
+            std::copy(r.rgb.begin(), r.rgb.end(), rgb.mutable_data());
+            py::array_t<std::int8_t> source({size, size});
+            std::copy(r.source.begin(), r.source.end(), source.mutable_data());
+            return py::make_tuple(rgb, source);
+        },
+        py::arg("vertices"), py::arg("faces"), py::arg("uv"), py::arg("image"), py::arg("zbuf"),
+        py::arg("shown"), py::arg("rotation"), py::arg("tvec"), py::arg("size") = 1024,
+        py::arg("focal") = 1000.0, py::arg("depth_tol") = 2.5, py::arg("min_cos") = 0.17,
+        py::arg("symmetry") = true, py::arg("mirror_dist") = 3.0, py::arg("seam_correction") = true,
+        py::arg("seam_sigma") = 12.0, py::arg("seam_max") = 60.0, py::arg("seam_factor") = 4,
+        "Texture (size x size x 3 uint8 RGB, row 0 = v 1) and texel sources (int8: 0 photo,\n"
+        "1 mirrored, 2 filled, -1 outside) of a mesh (frontal model mm, faces, per-vertex uv) from\n"
+        "the BGR crop, its depth buffer zbuf (camera z mm, 0 = background) and the mask of pixels\n"
+        "that may be sampled, at the pose (rotation, tvec).");
+    m.def(
+        "rasterize_uv",
+        [](const FloatArray& uv, const IntArray& faces, int size) {
+            const MatrixX2f UV = matrix_of<MatrixX2f>(uv, "uv");
+            const MatrixX3i F = faces_of(faces, UV.rows());
+            if (size < 1 || size > 16384) throw py::value_error("size must be in 1..16384");
+            texture::UvRaster r;
+            {
+                py::gil_scoped_release release;
+                r = texture::rasterize_texels(texture::uv_to_texels(UV, size), F, size);
+            }
+            py::array_t<std::int32_t> ids({size, size});
+            std::copy(r.ids.begin(), r.ids.end(), ids.mutable_data());
+            py::array_t<float> bary({size, size, 3});
+            std::copy(r.bary.begin(), r.bary.end(), bary.mutable_data());
+            return py::make_tuple(ids, bary);
+        },
+        py::arg("uv"), py::arg("faces"), py::arg("size"),
+        "Triangle of every texel centre (size x size int32, -1 = none) and its barycentrics\n"
+        "(size x size x 3 float32) of the UV layout (v up).");
+    m.def(
+        "mirror_nearest",
+        [](const DoubleArray& reference, const DoubleArray& queries, double max_dist) {
+            const MatrixX3d P = matrix_of<MatrixX3d>(reference, "reference points");
+            const MatrixX3d Q = matrix_of<MatrixX3d>(queries, "queries");
+            if (!(max_dist > 0) || !std::isfinite(max_dist)) throw py::value_error("max_dist must be > 0");
+            std::vector<long> idx;
+            {
+                py::gil_scoped_release release;
+                const texture::MirrorIndex index(P, max_dist);
+                idx = index.mirror_nearest(Q);  // warm-started searches, in query order
+            }
+            py::array_t<std::int64_t> out(py::ssize_t(idx.size()));
+            std::copy(idx.begin(), idx.end(), out.mutable_data());
+            return out;
+        },
+        py::arg("reference"), py::arg("queries"), py::arg("max_dist"),
+        "For each query (x, y, z), the index of the reference point nearest to (-x, y, z) at a\n"
+        "distance < max_dist (mm), else -1.");
+    m.def(
+        "push_pull_fill",
+        [](const FloatArray& image, const BoolArray& known) {
+            if (image.ndim() != 3 || known.ndim() != 2 || known.shape(0) != image.shape(0) ||
+                known.shape(1) != image.shape(1))
+                throw py::value_error("need image (H, W, C) and known (H, W), got " + shape_of(image) +
+                                      " and " + shape_of(known));
+            texture::FloatImage img(int(image.shape(0)), int(image.shape(1)), int(image.shape(2)));
+            std::copy(image.data(), image.data() + image.size(), img.data.begin());
+            std::vector<float> w(known.data(), known.data() + known.size());
+            texture::FloatImage out;
+            {
+                py::gil_scoped_release release;
+                out = texture::push_pull_fill(img, w);
+            }
+            py::array_t<float> res({image.shape(0), image.shape(1), image.shape(2)});
+            std::copy(out.data.begin(), out.data.end(), res.mutable_data());
+            return res;
+        },
+        py::arg("image"), py::arg("known"),
+        "Push-pull fill of the pixels of an (H, W, C) float image where known (H, W) is False.");
+    m.def(
+        "photo_samples",
+        [](const DoubleArray& points, const DoubleArray& normals, const U8Array& image,
+           const FloatArray& zbuf, const BoolArray& shown, const DoubleArray& rotation,
+           const DoubleArray& tvec, double focal, double depth_tol, double min_cos) {
+            const MatrixX3d P = matrix_of<MatrixX3d>(points, "points", false);
+            const MatrixX3d N = matrix_of<MatrixX3d>(normals, "normals", false);
+            if (N.rows() != P.rows()) throw py::value_error("normals must have one row per point");
+            const texture::PhotoView view =
+                view_of(image, zbuf, shown, rotation, tvec, focal, depth_tol, min_cos);
+            const auto n = P.rows();
+            py::array_t<bool> visible(n);
+            py::array_t<float> rgb({py::ssize_t(n), py::ssize_t(3)});
+            bool* vis = visible.mutable_data();
+            float* col = rgb.mutable_data();
+            {
+                py::gil_scoped_release release;
+                for (Eigen::Index i = 0; i < n; ++i) {
+                    double u, v;
+                    vis[i] = texture::sees(view, P.row(i).transpose(), N.row(i).transpose(), u, v);
+                    if (vis[i]) {
+                        texture::sample_rgb(view, u, v, col + 3 * i);
+                    } else {
+                        col[3 * i] = col[3 * i + 1] = col[3 * i + 2] = 0.0f;
+                    }
+                }
+            }
+            return py::make_tuple(visible, rgb);
+        },
+        py::arg("points"), py::arg("normals"), py::arg("image"), py::arg("zbuf"), py::arg("shown"),
+        py::arg("rotation"), py::arg("tvec"), py::arg("focal") = 1000.0, py::arg("depth_tol") = 2.5,
+        py::arg("min_cos") = 0.17,
+        "Which model points (unit normals) the crop shows (visible (N,) bool) and their bilinear\n"
+        "RGB samples ((N, 3) float32, 0 where not visible), by the rule of extreme3d.colors.");
+}
+
+}  // namespace extreme3d::bindings
