@@ -152,3 +152,31 @@ def test_seam_correction_carries_the_shading_difference_onto_mirrored_vertices(s
     # the photo's own vertices are untouched by the correction
     vis = with_fix.source == SOURCE_PHOTO
     np.testing.assert_array_equal(with_fix.colors[vis], without.colors[vis])
+
+
+def test_silhouette_interior_is_scipys_fill_holes_then_erosion() -> None:
+    from scipy import ndimage
+
+    from extreme3d.colors import silhouette_interior
+
+    rng = np.random.default_rng(5)
+    for margin in (0, 1, 3):
+        cov = ndimage.binary_opening(rng.uniform(size=(60, 80)) < 0.7, iterations=1)
+        cov[20:30, 30:45] = False  # a hole (an open mouth)
+        want = ndimage.binary_fill_holes(cov)
+        if margin:
+            want = ndimage.binary_erosion(want, iterations=margin, border_value=0)
+        np.testing.assert_array_equal(silhouette_interior(cov, margin), want)
+
+
+def test_vertex_normals_are_the_area_weighted_sums(sfm_model) -> None:
+    from extreme3d.colors import face_normals, vertex_normals
+
+    v, f = sfm_model.shape(), sfm_model.faces
+    fn = face_normals(v, f)
+    n = np.zeros((len(v) + 1, 3))  # one unused vertex
+    for k in range(3):
+        np.add.at(n, f[:, k], fn)
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
+    got = vertex_normals(np.vstack([v, [[0, 0, 0]]]), f)
+    np.testing.assert_array_equal(got, n)

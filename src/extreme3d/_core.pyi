@@ -206,3 +206,6 @@ def photo_samples(
     min_cos: float = 0.17,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(visible (N,) bool, bilinear RGB samples (N,3) float32) of model points in the crop."""
+
+def vertex_normals(vertices: npt.ArrayLike, faces: npt.ArrayLike) -> np.ndarray:
+    """Area-weighted unit vertex normals (V,3) float64, zero for unused vertices."""

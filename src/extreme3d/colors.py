@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from extreme3d.camera import FOCAL, HEIGHT, WIDTH, rotation_matrix, to_camera
+from extreme3d.camera import FOCAL, HEIGHT, WIDTH, finite_vec3, rotation_matrix, to_camera
 
 #: Colour modes of the outputs: from the photo, from the model's texture, none.
 COLOR_MODES = ("photo", "model", "none")
@@ -98,13 +98,11 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V,3) float64 (zero for unused vertices)."""
-    fn = face_normals(vertices, faces)
-    n = np.zeros((len(vertices), 3))
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    norm = np.linalg.norm(n, axis=1, keepdims=True)
-    return np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
+    """Area-weighted unit vertex normals (V,3) float64 (zero for unused vertices; C++)."""
+    from extreme3d import _core
+
+    f = np.ascontiguousarray(faces, np.int32).reshape(-1, 3)
+    return _core.vertex_normals(np.ascontiguousarray(vertices, np.float32), f)
 
 
 def sample_bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -206,11 +204,26 @@ def sample_mask(zbuf: np.ndarray, image_mask: np.ndarray | None = None,
 
 def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:
     """Pixels (bool HxW) at least `margin` px inside the outer silhouette of a coverage mask
-    (holes inside the mesh, e.g. an open mouth, do not create silhouettes)."""
-    from scipy import ndimage
+    (holes inside the mesh, e.g. an open mouth, do not create silhouettes): the background
+    reached from the border through 4-neighbours is the outside, and the rest eroded by a
+    diamond of radius `margin` with the outside of the image counted as background (the same
+    pixels as scipy's binary_fill_holes then binary_erosion with `margin` iterations)."""
+    import cv2
 
-    solid = ndimage.binary_fill_holes(covered)
-    return ndimage.binary_erosion(solid, iterations=int(margin), border_value=0)
+    cov = np.asarray(covered, bool)
+    h, w = cov.shape
+    padded = np.zeros((h + 2, w + 2), np.uint8)
+    padded[1:-1, 1:-1] = cov
+    mask = np.zeros((h + 4, w + 4), np.uint8)
+    cv2.floodFill(padded, mask, (0, 0), 2, flags=4)
+    solid = (padded[1:-1, 1:-1] != 2).astype(np.uint8)
+    m = int(margin)
+    if m <= 0:
+        return solid.astype(bool)
+    yy, xx = np.mgrid[-m : m + 1, -m : m + 1]
+    diamond = (np.abs(yy) + np.abs(xx) <= m).astype(np.uint8)
+    eroded = cv2.erode(solid, diamond, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return eroded.astype(bool)
 
 
 def mirror_lookup(reference: Any, queries: np.ndarray, max_dist: float) -> np.ndarray:
@@ -316,22 +329,27 @@ def photo_vertex_colors(
     sides are seen (harmonic over the mesh), so that they meet the photo's without a seam;
     zbuf: the mesh's `render_depth` at the pose and crop size when the caller has it.
     """
-    v = np.asarray(vertices, np.float32)
-    f = np.asarray(faces, np.int32).reshape(-1, 3)
+    from extreme3d import _core
+
+    v = np.ascontiguousarray(vertices, np.float32)
+    f = np.ascontiguousarray(faces, np.int32).reshape(-1, 3)
     img = np.asarray(image_bgr)
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
+    img = np.ascontiguousarray(img, np.uint8)
     h, w = img.shape[:2]
     if zbuf is None:
         zbuf = render_depth(v, f, rvec, tvec, focal=focal, width=w, height=h)
     normals = vertex_normals(v, f)
-    vis = visibility(v, normals, zbuf, rvec, tvec, image_mask=image_mask, depth_tol=depth_tol,
-                     min_cos=min_cos, edge_margin=edge_margin, focal=focal)
+    visible, samples = _core.photo_samples(
+        v.astype(np.float64), normals, img, np.ascontiguousarray(zbuf, np.float32),
+        sample_mask(zbuf, image_mask, edge_margin), rotation_matrix(rvec),
+        finite_vec3(tvec, "tvec"), focal=float(focal), depth_tol=float(depth_tol),
+        min_cos=float(min_cos))
     colors = np.zeros((len(v), 3))
     source = np.full(len(v), SOURCE_FILL, np.int8)
-    visible = vis.visible
     if visible.any():
-        colors[visible] = sample_bilinear(img, vis.uv[visible])[:, ::-1]  # BGR -> RGB
+        colors[visible] = samples[visible]  # RGB
         source[visible] = SOURCE_PHOTO
     known = visible.copy()
     lap = None  # the mesh's Laplacian, built once when both fills need it
@@ -340,8 +358,8 @@ def photo_vertex_colors(
         dist = mirror_dist if mirror_dist is not None else max(3.0, 1.5 * median_edge_length(fr, f))
         todo = np.flatnonzero(~visible)
         vidx = np.flatnonzero(visible)
-        seen = point_tree(fr[vidx])
-        src = mirror_lookup(seen, fr[todo], dist)
+        seen = np.ascontiguousarray(fr[vidx], np.float64)
+        src = _core.mirror_nearest(seen, np.ascontiguousarray(fr[todo], np.float64), dist)
         hit = src >= 0
         colors[todo[hit]] = colors[vidx[src[hit]]]
         source[todo[hit]] = SOURCE_MIRROR
@@ -349,7 +367,7 @@ def photo_vertex_colors(
         if seam_correction and hit.any():
             # smooth left/right difference where both sides are seen, carried onto the
             # mirrored vertices so that they meet the photo's colours without a seam
-            back = mirror_lookup(seen, fr[vidx], dist)
+            back = _core.mirror_nearest(seen, seen, dist)
             ok = back >= 0
             off = np.zeros((len(v), 3))
             off[vidx[ok]] = colors[vidx[ok]] - colors[vidx[back[ok]]]

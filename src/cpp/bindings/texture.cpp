@@ -13,6 +13,7 @@
 #include "texture/mirror_index.hpp"
 #include "texture/photo_view.hpp"
 #include "texture/uv_raster.hpp"
+#include "texture/vertex_normals.hpp"
 
 namespace py = pybind11;
 
@@ -200,6 +201,22 @@ void bind_texture(py::module_& m) {
         },
         py::arg("image"), py::arg("known"),
         "Push-pull fill of the pixels of an (H, W, C) float image where known (H, W) is False.");
+    m.def(
+        "vertex_normals",
+        [](const FloatArray& vertices, const IntArray& faces) {
+            const MatrixX3f V = matrix_of<MatrixX3f>(vertices, "vertices");
+            const MatrixX3i F = faces_of(faces, V.rows());
+            MatrixX3d n;
+            {
+                py::gil_scoped_release release;
+                n = texture::vertex_normals(V, F);
+            }
+            py::array_t<double> out({py::ssize_t(n.rows()), py::ssize_t(3)});
+            std::copy(n.data(), n.data() + n.size(), out.mutable_data());
+            return out;
+        },
+        py::arg("vertices"), py::arg("faces"),
+        "Area-weighted unit vertex normals (V, 3) float64 (zero for unused vertices).");
     m.def(
         "photo_samples",
         [](const DoubleArray& points, const DoubleArray& normals, const U8Array& image,

@@ -31,22 +31,21 @@ bool sees(const PhotoView& view, const Eigen::Vector3d& p, const Eigen::Vector3d
 }
 
 void sample_rgb(const PhotoView& view, double u, double v, float rgb[3]) {
-    constexpr int kBits = 5, kTab = 1 << kBits;  // OpenCV's INTER_BITS / INTER_TAB_SIZE
-    const float fx = float(float(u) - 0.5f), fy = float(float(v) - 0.5f);
-    const int sx = int(std::nearbyint(fx * float(kTab))), sy = int(std::nearbyint(fy * float(kTab)));
-    const int ix = sx >> kBits, iy = sy >> kBits;
-    const float ax = float(sx & (kTab - 1)) * (1.f / kTab), ay = float(sy & (kTab - 1)) * (1.f / kTab);
-    const float w00 = (1.f - ay) * (1.f - ax), w01 = (1.f - ay) * ax;
-    const float w10 = ay * (1.f - ax), w11 = ay * ax;
+    // cv2.remap (OpenCV 5, float maps, INTER_LINEAR) in float: the position less half a pixel,
+    // its integer and fractional parts, then two fused linear interpolations along x and one
+    // along y.
+    const float px = float(u) - 0.5f, py = float(v) - 0.5f;
+    const float flx = std::floor(px), fly = std::floor(py);
+    const float ax = px - flx, ay = py - fly;
     const int w = view.width, h = view.height;
-    const int x0 = std::clamp(ix, 0, w - 1), x1 = std::clamp(ix + 1, 0, w - 1);
-    const int y0 = std::clamp(iy, 0, h - 1), y1 = std::clamp(iy + 1, 0, h - 1);
+    const int x0 = std::clamp(int(flx), 0, w - 1), x1 = std::clamp(int(flx) + 1, 0, w - 1);
+    const int y0 = std::clamp(int(fly), 0, h - 1), y1 = std::clamp(int(fly) + 1, 0, h - 1);
     const std::uint8_t* r0 = view.bgr + std::size_t(y0) * w * 3;
     const std::uint8_t* r1 = view.bgr + std::size_t(y1) * w * 3;
     for (int c = 0; c < 3; ++c) {
-        const float s = float(r0[3 * x0 + c]) * w00 + float(r0[3 * x1 + c]) * w01 +
-                        float(r1[3 * x0 + c]) * w10 + float(r1[3 * x1 + c]) * w11;
-        rgb[2 - c] = s;  // BGR -> RGB
+        const float a = r0[3 * x0 + c], b = r0[3 * x1 + c], d0 = r1[3 * x0 + c], d1 = r1[3 * x1 + c];
+        const float top = std::fma(ax, b - a, a), bottom = std::fma(ax, d1 - d0, d0);
+        rgb[2 - c] = std::fma(ay, bottom - top, top);  // BGR -> RGB
     }
 }
 

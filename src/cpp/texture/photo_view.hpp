@@ -29,8 +29,8 @@ bool sees(const PhotoView& view, const Eigen::Vector3d& p, const Eigen::Vector3d
           double& v);
 
 /// Bilinear RGB sample (0..255 floats) of the BGR image at pixel position (u, v) with pixel
-/// centres at i + 0.5, the position rounded to 1/32 px and the weights formed as OpenCV's
-/// remap (INTER_LINEAR, replicated border) forms them, so that the values are cv2.remap's.
+/// centres at i + 0.5 (replicated border), computed in float as OpenCV 5's cv2.remap computes
+/// it (INTER_LINEAR with float maps), so that the values are extreme3d.colors.sample_bilinear's.
 void sample_rgb(const PhotoView& view, double u, double v, float rgb[3]);
 
 }  // namespace extreme3d::texture
