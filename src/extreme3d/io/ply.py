@@ -305,16 +305,6 @@ class PlyMesh(NamedTuple):
     faces: np.ndarray
     colors: np.ndarray | None
 
-    @property
-    def num_vertices(self) -> int:
-        """Number of vertices V."""
-        return int(self.vertices.shape[0])
-
-    @property
-    def num_faces(self) -> int:
-        """Number of triangles F."""
-        return int(self.faces.shape[0])
-
 
 def read_ply(path: str | os.PathLike[str]) -> PlyMesh:
     """Reads a PLY mesh (ASCII or binary): vertices, triangle faces (fans for polygons), colours."""
