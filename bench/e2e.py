@@ -35,18 +35,18 @@ import numpy as np
 
 #: (module, attribute, stage name): functions timed per call (wall and CPU of the process).
 TIMED = (
-    ("extreme3d.pipeline", "prepare_image", "prepare"),
+    ("extreme3d.pipeline", "_prepare_entry", "prepare"),
     ("extreme3d.landmarks", "detect_faces", "detect"),
     ("extreme3d.fitting", "fit_identity", "shape_fit"),
     ("extreme3d.fitting", "fit_pose_expression", "pose_fit"),
-    ("extreme3d.pipeline", "photo_bump_info", "bump_photo"),
+    ("extreme3d.stages.bump", "photo_bump_info", "bump_photo"),
     ("extreme3d.geometry", "run_geometry", "geometry"),
     ("extreme3d.colors", "render_depth", "depth_render"),
     ("extreme3d.colors", "photo_vertex_colors", "colors"),
     ("extreme3d.texture", "bake_texture", "texture"),
     ("extreme3d.overlay", "overlay_image", "overlay"),
     ("extreme3d.preview", "write_preview", "preview"),
-    ("extreme3d.api", "write_face_outputs", "outputs"),
+    ("extreme3d.stages.outputs", "save_face", "outputs"),
     ("extreme3d.pipeline", "run_core", "core_total"),
 )
 
