@@ -9,6 +9,7 @@
 
 #include "texture/image_fill.hpp"
 #include "texture/mirror_index.hpp"
+#include "texture/parallel.hpp"
 #include "texture/uv_raster.hpp"
 
 namespace extreme3d::texture {
@@ -112,22 +113,22 @@ BakeResult bake_texture(const MatrixX3f& vertices, const MatrixX3i& faces, const
     std::vector<float> colors(3 * std::size_t(N), 0.0f);
     std::vector<std::int8_t> src(N, kFill);
     std::vector<long> vis, hidden;
-    for (long j = 0; j < N; ++j) {
-        const long t = texels[j];
-        const int f = raster.ids[t];
-        const double b0 = raster.bary[3 * t], b1 = raster.bary[3 * t + 1], b2 = raster.bary[3 * t + 2];
-        for (int d = 0; d < 3; ++d)
-            pts(j, d) = (b0 * double(vertices(faces(f, 0), d)) + b1 * double(vertices(faces(f, 1), d))) +
-                        b2 * double(vertices(faces(f, 2), d));
-        double u, v;
-        if (sees(view, pts.row(j).transpose(), normals.row(f).transpose(), u, v)) {
-            sample_rgb(view, u, v, &colors[3 * j]);
-            src[j] = kPhoto;
-            vis.push_back(j);
-        } else {
-            hidden.push_back(j);
+    parallel_chunks(N, 50000, [&](long begin, long end) {
+        for (long j = begin; j < end; ++j) {
+            const long t = texels[j];
+            const int f = raster.ids[t];
+            const double b0 = raster.bary[3 * t], b1 = raster.bary[3 * t + 1], b2 = raster.bary[3 * t + 2];
+            for (int d = 0; d < 3; ++d)
+                pts(j, d) = (b0 * double(vertices(faces(f, 0), d)) + b1 * double(vertices(faces(f, 1), d))) +
+                            b2 * double(vertices(faces(f, 2), d));
+            double u, v;
+            if (sees(view, pts.row(j).transpose(), normals.row(f).transpose(), u, v)) {
+                sample_rgb(view, u, v, &colors[3 * j]);
+                src[j] = kPhoto;
+            }
         }
-    }
+    });
+    for (long j = 0; j < N; ++j) (src[j] == kPhoto ? vis : hidden).push_back(j);
 
     // Soft symmetry: hidden texels take the visible texel nearest to their mirror point.
     if (opt.symmetry && !vis.empty() && !hidden.empty()) {
@@ -135,24 +136,29 @@ BakeResult bake_texture(const MatrixX3f& vertices, const MatrixX3i& faces, const
         for (std::size_t j = 0; j < vis.size(); ++j) seen.row(long(j)) = pts.row(vis[j]);
         const MirrorIndex index(seen, opt.mirror_dist);
         std::vector<long> hit(hidden.size());
-        bool any = false;
-        MirrorIndex::Search search(index);  // texels come row by row: warm starts
-        for (std::size_t j = 0; j < hidden.size(); ++j) {
-            const long q = hidden[j];
-            hit[j] = search.nearest(-pts(q, 0), pts(q, 1), pts(q, 2));
-            if (hit[j] < 0) continue;
-            const long m = vis[std::size_t(hit[j])];
-            for (int k = 0; k < 3; ++k) colors[3 * q + k] = colors[3 * m + k];
-            src[q] = kMirror;
-            any = true;
-        }
+        // Per chunk of texels (they come row by row: warm-started searches); hidden texels
+        // only read the visible ones' colours.
+        parallel_chunks(long(hidden.size()), 20000, [&](long begin, long end) {
+            MirrorIndex::Search search(index);
+            for (long j = begin; j < end; ++j) {
+                const long q = hidden[j];
+                hit[j] = search.nearest(-pts(q, 0), pts(q, 1), pts(q, 2));
+                if (hit[j] < 0) continue;
+                const long m = vis[std::size_t(hit[j])];
+                for (int k = 0; k < 3; ++k) colors[3 * q + k] = colors[3 * m + k];
+                src[q] = kMirror;
+            }
+        });
+        const bool any = std::any_of(hit.begin(), hit.end(), [](long h) { return h >= 0; });
         if (opt.seam_correction && any) {
             std::vector<long> back(vis.size());
-            MirrorIndex::Search partners(index);
-            for (std::size_t j = 0; j < vis.size(); ++j) {
-                const long q = vis[j];
-                back[j] = partners.nearest(-pts(q, 0), pts(q, 1), pts(q, 2));
-            }
+            parallel_chunks(long(vis.size()), 20000, [&](long begin, long end) {
+                MirrorIndex::Search partners(index);
+                for (long j = begin; j < end; ++j) {
+                    const long q = vis[j];
+                    back[j] = partners.nearest(-pts(q, 0), pts(q, 1), pts(q, 2));
+                }
+            });
             int factor = 1;
             const FloatImage field = seam_field(texels, colors, vis, back, opt, factor);
             if (field.height > 0) {
