@@ -11,15 +11,18 @@ Rule, per vertex of a mesh given in model coordinates with the fitted pose (rvec
    colour is the bilinear sample of the crop at its projection (pixel centres at ``i + 0.5``,
    as the renderer).
 2. **mirrored** (source 1): otherwise, the colour of the visible vertex nearest to its mirror
-   point ``(-x, y, z)`` in frontal model coordinates (KD-tree), when one lies within
-   ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm), plus a smooth
+   point ``(-x, y, z)`` in frontal model coordinates (``_core.mirror_nearest``), when one lies
+   within ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm), plus a smooth
    correction: the left/right colour difference measured where both sides are seen,
    interpolated over the mesh (shading differs between the two sides; without it the mirrored
    part shows a seam). This is the texture counterpart of the geometry's soft symmetry.
 3. **filled** (source 2): the rest takes a smooth fill: the harmonic interpolation of the known
    colours over the mesh graph (sparse Laplacian solve, known vertices fixed).
 
-Colours are RGB uint8 (the PLY convention); the crop is read as BGR (OpenCV).
+Colours are RGB uint8 (the PLY convention); the crop is read as BGR (OpenCV). The per-vertex
+work (normals, visibility, bilinear samples, mirror nearest neighbours) runs in C++
+(src/cpp/texture, shared with the texture bake); `visibility`, `sample_bilinear` and
+`mirror_lookup` are the numpy/scipy versions the numpy texture reference uses.
 """
 
 from __future__ import annotations
@@ -228,8 +231,9 @@ def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:
 
 def mirror_lookup(reference: Any, queries: np.ndarray, max_dist: float) -> np.ndarray:
     """For each query point, the index of the reference point nearest to its mirror image
-    (-x, y, z) within max_dist mm, else -1 (KD-tree). reference: (N,3) points, or the
-    `point_tree` of them when several lookups share one reference."""
+    (-x, y, z) within max_dist mm, else -1 (scipy KD-tree; the reference of the C++
+    `_core.mirror_nearest` the colours use). reference: (N,3) points, or the `point_tree` of
+    them when several lookups share one reference."""
     from scipy.spatial import cKDTree
 
     out = np.full(len(queries), -1, np.int64)
