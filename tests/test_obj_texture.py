@@ -165,3 +165,16 @@ def test_obj_text_is_trimesh_export_text(mode) -> None:
         text, mtl = obj_text(v, f, colors, uv, "m")
         assert text == ref_text
         assert mtl == ref_files.get("m.mtl")
+
+
+def test_obj_rows_in_cpp_print_as_python_format() -> None:
+    from extreme3d import _core
+
+    vals = np.array([[0.0, -0.0, 1.0000005], [2.5e-7, -1.2345675, 1e20], [np.nan, np.inf, -np.inf],
+                     [123.4567895, -0.0000004, 7.0]])
+    want = "\nv ".join(" ".join(f"{x:.6f}" for x in row) for row in vals.tolist())
+    assert _core.format_obj_rows(vals, "v ", 6).decode() == want
+    ints = np.array([[1, 2, 3], [40, 500, -6]], np.int64)
+    assert _core.format_obj_rows(ints, "f ", 6, 2).decode() == "1/1 2/2 3/3\nf 40/40 500/500 -6/-6"
+    with pytest.raises(ValueError, match="2-D"):
+        _core.format_obj_rows(vals.ravel(), "v ")

@@ -159,6 +159,11 @@ def format_ply_body(
     style: str = "cpp",
 ) -> bytes: ...
 
+def format_obj_rows(
+    array: npt.ArrayLike, prefix: str, digits: int = 6, repeat: int = 1
+) -> bytes:
+    """OBJ rows of an (N,C) float64 ('{:.<digits>f}') or integer array, joined by newline+prefix."""
+
 # --- texture (bindings/texture.cpp) ---
 def bake_texture(
     vertices: npt.ArrayLike,

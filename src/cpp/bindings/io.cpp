@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "io/obj_format.hpp"
 #include "io/ply_format.hpp"
 
 namespace py = pybind11;
@@ -54,6 +55,31 @@ py::bytes format_ply_body(const DoubleArray& vertices, const std::optional<U8Arr
 }  // namespace
 
 void bind_io(py::module_& m) {
+    m.def(
+        "format_obj_rows",
+        [](const py::array& array, const std::string& prefix, int digits, int repeat) {
+            if (array.ndim() != 2) throw py::value_error("array must be 2-D (N, C)");
+            if (digits < 0 || digits > 30) throw py::value_error("digits must be in 0..30");
+            if (repeat < 1 || repeat > 3) throw py::value_error("repeat must be in 1..3");
+            const auto n = std::size_t(array.shape(0)), cols = std::size_t(array.shape(1));
+            std::string text;
+            if (py::isinstance<py::array_t<double>>(array)) {
+                const DoubleArray a = DoubleArray::ensure(array);
+                py::gil_scoped_release release;
+                text = format_obj_float_rows(a.data(), n, cols, digits, prefix);
+            } else if (array.dtype().kind() == 'i' || array.dtype().kind() == 'u') {
+                const I64Array a = I64Array::ensure(array);
+                py::gil_scoped_release release;
+                text = format_obj_int_rows(a.data(), n, cols, repeat, prefix);
+            } else {
+                throw py::value_error("array must be float64 or integer");
+            }
+            return py::bytes(text);
+        },
+        py::arg("array"), py::arg("prefix"), py::arg("digits") = 6, py::arg("repeat") = 1,
+        "OBJ rows of an (N, C) float64 array ('{:.<digits>f}' cells) or integer array (cells of\n"
+        "`repeat` values joined by '/'), rows after the first preceded by `prefix`, joined by\n"
+        "newlines without a final one (as bytes).");
     m.def("format_ply_body", &format_ply_body, py::arg("vertices"), py::arg("colors") = py::none(),
           py::arg("faces") = py::none(), py::arg("style") = "cpp",
           "ASCII PLY body (vertex then face lines) as bytes in the original's layout: style 'cpp' prints\n"

@@ -71,8 +71,14 @@ OBJ_HEADER = "# https://github.com/mikedh/trimesh"
 
 def _rows_text(array: np.ndarray, prefix: str, digits: int, cell: str = "{}") -> str:
     """Rows of a 2D array as `prefix v v v` lines without the first prefix and the last newline
-    (trimesh.util.array_to_string's text; formatted from Python numbers, 2x faster)."""
+    (trimesh.util.array_to_string's text); float64 and integer arrays formatted in C++
+    (`_core.format_obj_rows`, the same text), others from Python numbers."""
     a = np.asarray(array)
+    if a.ndim == 2 and (a.dtype == np.float64 or a.dtype.kind in "iu") and len(a):
+        from extreme3d import _core
+
+        repeat = cell.count("{")
+        return _core.format_obj_rows(a, prefix, digits, repeat).decode()
     if a.dtype.kind == "f":
         cell = cell.replace("{}", "{:." + str(digits) + "f}")
     row = " ".join([cell] * (a.shape[1] if a.ndim == 2 else 1)) + "\n" + prefix
