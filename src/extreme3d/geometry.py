@@ -63,6 +63,9 @@ class GeometryResult:
     symmetry_points: int  # central vertices used by the correction (needs > 100)
     counts: dict[str, int] = field(default_factory=dict)  # dense, registered, unknowns, unanchored
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage
+    #: with symmetry: the dense registration of final_frontal's detail vertices, "tri" (S,3)
+    #: int32 sparse vertices (-1 unused), "w" (S,3) float32 weights, "pixel" (S,2) int32 (x, y)
+    registration: dict[str, np.ndarray] | None = None
 
 
 def run_geometry(
@@ -128,6 +131,11 @@ def run_geometry(
         symmetry_points=int(res["symmetry_points"]),
         counts=counts,
         timings_ms={str(k): float(v) for k, v in res["timings_ms"].items()},
+        registration=None if "registration" not in res else {
+            "tri": np.asarray(res["registration"]["tri"], np.int32).reshape(-1, 3),
+            "w": np.asarray(res["registration"]["w"], np.float32).reshape(-1, 3),
+            "pixel": np.asarray(res["registration"]["pixel"], np.int32).reshape(-1, 2),
+        },
     )
 
 
