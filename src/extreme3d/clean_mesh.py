@@ -157,6 +157,32 @@ def model_chart(model: MorphableModel) -> FaceChart:
     return chart_of(np.asarray(model.shape(), np.float64), np.asarray(model.faces))
 
 
+def inside_faces(chart: FaceChart, faces: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """(N,) bool: chart points inside the model's faces (the raster, and near its edge an
+    exact test against the faces of the 3x3 neighbouring cells)."""
+    r, c = chart.cells(uv)
+    fm = chart.face_map
+    out = fm[r, c] >= 0
+    h, w = fm.shape
+    pad = np.pad(fm, 1, constant_values=-1)
+    near = np.zeros(len(uv), bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            near |= (pad[r + 1 + dr, c + 1 + dc] >= 0) != out
+    idx = np.flatnonzero(near)
+    if len(idx) == 0:
+        return out
+    hit = np.zeros(len(idx), bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            cand = pad[r[idx] + 1 + dr, c[idx] + 1 + dc].astype(np.int64)
+            ok = cand >= 0
+            bary = _barycentric(uv[idx], chart.uv[faces[np.where(ok, cand, 0)]])
+            hit |= ok & (bary >= -1e-9).all(1)
+    out[idx] = hit
+    return out
+
+
 @dataclass
 class CleanMesh:
     """The clean mesh and where each of its vertices comes from."""
@@ -245,6 +271,43 @@ def _fill_loop(loop: np.ndarray, uv: np.ndarray, sign: float) -> list[tuple[int,
     return out
 
 
+def fill_small_holes(faces: np.ndarray, uv: np.ndarray, border: np.ndarray, sign: float,
+                     max_edges: int = MAX_HOLE_EDGES) -> np.ndarray:
+    """Faces plus triangles closing each boundary loop of at most max_edges edges that is not
+    mostly made of `border` vertices (the model's own outer border and mouth), triangulated in
+    the chart uv and oriented by sign; bow-ties the closing might create are removed."""
+    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    added = []
+    for loop in boundary_loops(f, len(uv)):
+        if border[loop].mean() >= 0.5 or len(loop) > max_edges:
+            continue
+        added.extend(_fill_loop(loop, uv, sign))
+    if not added:
+        return f
+    return _drop_bowties(np.concatenate([f, np.asarray(added, np.int64)]), len(uv))
+
+
+def _fans(faces_at_v: np.ndarray, v: int) -> np.ndarray:
+    """Fan label of each face around vertex v: faces are linked when they share an edge at v."""
+    others = [[int(x) for x in row if x != v] for row in faces_at_v]
+    parent = list(range(len(others)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[int, int] = {}
+    for k, pq in enumerate(others):
+        for u in pq:
+            if u in seen:
+                parent[find(k)] = find(seen[u])
+            else:
+                seen[u] = k
+    return np.array([find(k) for k in range(len(others))])
+
+
 def _drop_bowties(faces: np.ndarray, n: int) -> np.ndarray:
     """Faces without bow-ties: at a vertex with several boundary fans, the faces of all but the
     largest fan are removed (repeated until none is left)."""
@@ -256,10 +319,9 @@ def _drop_bowties(faces: np.ndarray, n: int) -> np.ndarray:
         drop = np.zeros(len(f), bool)
         for v in bad.tolist():
             inc = np.flatnonzero((f == v).any(1))
-            sub = f[inc]
-            labels = face_components(np.where(sub == v, n, sub), n + 1)  # fans without v
-            sizes = np.bincount(labels)
-            drop[inc[labels != np.argmax(sizes)]] = True
+            labels = _fans(f[inc], v)
+            values, sizes = np.unique(labels, return_counts=True)
+            drop[inc[labels != values[np.argmax(sizes)]]] = True
         f = f[~drop]
     return f
 
@@ -340,9 +402,7 @@ def build_clean_mesh(
     tris = tris[area != 0]
     flip = (_signed_areas(uv, tris) * chart.sign) < 0
     tris[flip] = tris[flip][:, [0, 2, 1]]
-    cent = uv[tris].mean(1)
-    rr, cc = chart.cells(cent)
-    tris = tris[chart.face_map[rr, cc] >= 0]
+    tris = tris[inside_faces(chart, f_model, uv[tris].mean(1))]
     tris = _drop_bowties(tris, n)
 
     # one component
@@ -351,14 +411,7 @@ def build_clean_mesh(
         tris = tris[labels == np.argmax(np.bincount(labels))]
 
     # close holes that are not the model's own border (outer border, open mouth)
-    added = []
-    for loop in boundary_loops(tris, n):
-        if border[loop].mean() >= 0.5 or len(loop) > MAX_HOLE_EDGES:
-            continue
-        added.extend(_fill_loop(loop, uv, chart.sign))
-    if added:
-        tris = np.concatenate([tris, np.asarray(added, np.int64)])
-        tris = _drop_bowties(tris, n)
+    tris = fill_small_holes(tris, uv, border, chart.sign)
 
     # compact: only referenced vertices
     ref = np.zeros(n, bool)
