@@ -44,6 +44,8 @@ BORDER_CELLS = 3
 MAX_OFFSET_MM = 6.0
 #: Width (mm) over which the detail is blended into the sparse surface.
 BAND_MM = 3.0
+#: Opening (mm) of the model's inner boundary loops (the mouth, a slit in the mean shape).
+SLIT_MM = 2.0
 #: Boundary loops up to this many edges that are not the model's own border are filled.
 MAX_HOLE_EDGES = 64
 
@@ -59,6 +61,7 @@ class FaceChart:
     face_map: np.ndarray  # (H, W) int32 face whose chart triangle holds the cell centre, -1 none
     border: np.ndarray  # (V,) bool: vertex on a boundary edge of the model's faces
     sign: float  # +1 / -1: orientation of the model's faces in the chart
+    edge_cells: np.ndarray  # (H, W) bool: cells a boundary edge of the model passes through
 
     def cells(self, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, col) raster cells of chart points, clipped to the raster."""
@@ -132,6 +135,29 @@ def _barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     return np.column_stack([1 - s - t, s, t])
 
 
+def _open_slits(uv: np.ndarray, faces: np.ndarray, width: float = SLIT_MM) -> np.ndarray:
+    """Chart positions with every inner boundary loop (the mouth) opened: its two chains between
+    the leftmost and rightmost vertex move apart by up to `width` / 2 each (a sine profile, 0 at
+    the corners), the upper chain (the side its faces lie on) up, the lower one down."""
+    out = uv.copy()
+    loops = boundary_loops(faces, len(uv))
+    if len(loops) < 2:
+        return out
+    centre = uv[faces].mean(1)
+    for loop in sorted(loops, key=len)[:-1]:  # all but the outer border
+        lo, hi = int(np.argmin(uv[loop, 0])), int(np.argmax(uv[loop, 0]))
+        a, b = sorted((lo, hi))
+        chains = [loop[a:b + 1], np.concatenate([loop[b:], loop[:a + 1]])]
+        side = []
+        for chain in chains:
+            touching = np.isin(faces, chain[1:-1]).any(1)
+            side.append(centre[touching, 1].mean() if touching.any() else 0.0)
+        for chain, up in zip(chains, (side[0] > side[1], side[1] >= side[0]), strict=True):
+            t = np.linspace(0.0, 1.0, len(chain))
+            out[chain, 1] += (1 if up else -1) * 0.5 * width * np.sin(np.pi * t)
+    return out
+
+
 def chart_of(vertices: np.ndarray, faces: np.ndarray) -> FaceChart:
     """The chart of a face mesh in model coordinates (x right, y up, z towards the viewer):
     (R atan2(x, z - z_c), y) around a vertical axis half the face width behind the front."""
@@ -144,11 +170,20 @@ def chart_of(vertices: np.ndarray, faces: np.ndarray) -> FaceChart:
     sign = 1.0 if (areas > 0).sum() >= (areas < 0).sum() else -1.0
     border = np.zeros(len(v), bool)
     border[boundary_half_edges(f, len(v)).reshape(-1)] = True
-    uv = _relax_folds(uv, f, sign, border)
+    uv = _relax_folds(_open_slits(uv, f), f, sign, border)
     origin = uv.min(0) - 2 * CELL_MM
     size = np.ceil((uv.max(0) + 2 * CELL_MM - origin) / CELL_MM).astype(int)
     face_map = _rasterise_faces(uv, f, origin, (int(size[1]), int(size[0])))
-    return FaceChart(uv=uv, origin=origin, face_map=face_map, border=border, sign=sign)
+    edges = boundary_half_edges(f, len(v))
+    t = np.linspace(0.0, 1.0, 2 + int(np.ceil(
+        np.linalg.norm(uv[edges[:, 1]] - uv[edges[:, 0]], axis=1).max() / (0.25 * CELL_MM))))
+    pts = (uv[edges[:, 0], None] * (1 - t)[None, :, None]
+           + uv[edges[:, 1], None] * t[None, :, None]).reshape(-1, 2)
+    c = np.floor((pts - origin) / CELL_MM).astype(np.int64)
+    edge_cells = np.zeros(face_map.shape, bool)
+    edge_cells[c[:, 1], c[:, 0]] = True
+    return FaceChart(uv=uv, origin=origin, face_map=face_map, border=border, sign=sign,
+                     edge_cells=edge_cells)
 
 
 @functools.lru_cache(maxsize=4)
@@ -165,7 +200,7 @@ def inside_faces(chart: FaceChart, faces: np.ndarray, uv: np.ndarray) -> np.ndar
     out = fm[r, c] >= 0
     h, w = fm.shape
     pad = np.pad(fm, 1, constant_values=-1)
-    near = np.zeros(len(uv), bool)
+    near = chart.edge_cells[r, c].copy()  # thin openings (a closed mouth) lie there
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
             near |= (pad[r + 1 + dr, c + 1 + dc] >= 0) != out
@@ -226,15 +261,16 @@ def surface_at(chart: FaceChart, faces: np.ndarray, sparse_vertices: np.ndarray,
     return pts, np.where(inside, face, -1)
 
 
-def _region_distance(chart: FaceChart, uv: np.ndarray, closing: int
+def _region_distance(chart: FaceChart, uv: np.ndarray, closing: int, inside: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
     """(mask, distance map mm) of the raster region covered by chart points (closed over
-    `closing` cells): the distance of each cell to the nearest cell outside the region."""
+    `closing` cells, kept within the `inside` cells): the distance of each cell to the nearest
+    cell outside the region."""
     mask = np.zeros(chart.face_map.shape, bool)
     r, c = chart.cells(uv)
     mask[r, c] = True
     if closing > 0:
-        mask = ndimage.binary_closing(mask, iterations=closing, border_value=0)
+        mask = ndimage.binary_closing(mask, iterations=closing, border_value=0) & inside
     return mask, ndimage.distance_transform_edt(mask) * CELL_MM
 
 
@@ -353,7 +389,8 @@ def build_clean_mesh(
     base_d, face_d = surface_at(chart, f_model, xs, uv_d)
     base_m, face_m = surface_at(chart, f_model, xs, uv_m)
     # detail points stay clear of the model's border (outer border, mouth): it is kept as is
-    inner = ndimage.binary_erosion(chart.face_map >= 0, iterations=BORDER_CELLS, border_value=0)
+    inner = ndimage.binary_erosion((chart.face_map >= 0) & ~chart.edge_cells,
+                                   iterations=BORDER_CELLS, border_value=0)
     # and within MAX_OFFSET_MM of the sparse surface (silhouette pixels that saw another part)
     def usable(uvp, p, base, face, used_p):
         rr, cc = chart.cells(uvp)
@@ -364,11 +401,11 @@ def build_clean_mesh(
     keep_m = usable(uv_m, verts[nv + ns:], base_m, face_m, used[nv + ns:])
 
     # detail regions in the chart: dense first, mirrored where no dense point is near
-    mask_d, dist_d = _region_distance(chart, uv_d[keep_d], 2)
+    mask_d, dist_d = _region_distance(chart, uv_d[keep_d], 2, inner)
     near_d = ndimage.binary_dilation(mask_d, iterations=1)
     r, c = chart.cells(uv_m)
     keep_m &= ~near_d[r, c]
-    mask_m, dist_m = _region_distance(chart, uv_m[keep_m], 2)
+    mask_m, dist_m = _region_distance(chart, uv_m[keep_m], 2, inner)
     covered = ndimage.binary_dilation(mask_d | mask_m, iterations=2)
     r, c = chart.cells(chart.uv[:nv])
     keep_s = ~covered[r, c] | chart.border
