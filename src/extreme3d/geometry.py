@@ -47,6 +47,20 @@ def default_max_gap(model: MorphableModel) -> float:
     return max(ORIGINAL_MAX_GAP_MM, _GAP_PER_EDGE * float(np.median(edges)))
 
 
+def max_gap_type(text: str) -> float:
+    """argparse type of --max-gap: a finite number of mm > 0."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--max-gap must be a number of mm, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"--max-gap must be a positive number of mm, got {text}")
+    return value
+
+
 @dataclass
 class GeometryResult:
     """Meshes (mm; frontal = model coordinates, aligned = camera) and per-vertex sparse data."""
@@ -91,6 +105,8 @@ def run_geometry(
     4 mm for BFM-density models; pass ORIGINAL_MAX_GAP_MM to reproduce the original exactly)."""
     if max_gap is None:
         max_gap = default_max_gap(model)
+    elif not (np.isfinite(max_gap) and max_gap > 0):
+        raise ValueError(f"max_gap must be a positive number of mm, got {max_gap}")
     wanted = set(MESH_NAMES if outputs is None else outputs)
     unknown = wanted - set(MESH_NAMES)
     if unknown:
