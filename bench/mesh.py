@@ -144,6 +144,8 @@ def record(stats: dict, group: str, name: str, model, geo, sizes) -> None:
     stats.setdefault("step_clean", []).append(s_c)
     stats.setdefault("moved", []).append(moved)
     stats.setdefault("secs", []).append(secs)
+    stats.setdefault("registered", []).append(geo.counts["registered"])
+    stats.setdefault("used_orig", []).append(t_o.vertices - t_o.unreferenced)
     if sizes:
         stats.setdefault("obj_orig", []).append(ob)
         stats.setdefault("obj_clean", []).append(cb)
@@ -179,7 +181,7 @@ def textured_bytes(res, clean, folder: Path, digits: int) -> tuple[float, float]
     return mb(d1), mb(d2)
 
 
-def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int) -> None:
+def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int, ratio: float) -> None:
     """The test photos through the API (first face), geometry re-run for its registration."""
     from extreme3d.api import Reconstructor
     from extreme3d.geometry import run_geometry
@@ -202,7 +204,67 @@ def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int) -> None:
         clean, _ = build(model, geo)
         with tempfile.TemporaryDirectory() as tmp:
             sizes = textured_bytes(res, clean, Path(tmp), digits)
+            if ratio < 1.0:
+                decimation(res, clean, ratio, Path(tmp), digits, stats)
         record(stats, "photo", path.stem, model, geo, sizes)
+
+
+def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
+                     k: int = 12) -> np.ndarray:
+    """Distance (mm) of each point to the nearest of the k triangles with the nearest
+    centroids (exact point-triangle distances)."""
+    from scipy.spatial import cKDTree
+
+    tri = np.asarray(vertices, np.float64)[faces]
+    _, near = cKDTree(tri.mean(1)).query(points, k=k)
+    best = np.full(len(points), np.inf)
+    for j in range(k):
+        best = np.minimum(best, _point_triangle(points, tri[near[:, j]]))
+    return best
+
+
+def _point_triangle(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Exact distances of points p (N,3) to triangles tri (N,3,3): the plane when the
+    projection is inside, else the nearest edge."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    n = np.cross(b - a, c - a)
+    nn = np.linalg.norm(n, axis=1)
+    n = n / np.where(nn > 0, nn, 1)[:, None]
+    d_plane = np.einsum("ij,ij->i", p - a, n)
+    q = p - d_plane[:, None] * n
+    inside = np.ones(len(p), bool)
+    for u, v in ((a, b), (b, c), (c, a)):
+        inside &= np.einsum("ij,ij->i", np.cross(v - u, q - u), n) >= 0
+    edge = np.full(len(p), np.inf)
+    for u, v in ((a, b), (b, c), (c, a)):
+        e = v - u
+        t = np.clip(np.einsum("ij,ij->i", p - u, e) / np.maximum(
+            np.einsum("ij,ij->i", e, e), 1e-30), 0, 1)
+        edge = np.minimum(edge, np.linalg.norm(p - (u + t[:, None] * e), axis=1))
+    return np.where(inside & (nn > 0), np.abs(d_plane), edge)
+
+
+def decimation(res, clean, ratio: float, folder: Path, digits: int, stats: dict) -> None:
+    """Decimates the clean mesh: time, faces kept, distance of the clean vertices to the
+    decimated surface, textured OBJ bytes."""
+    from extreme3d.api import TexturedMesh
+    from extreme3d.decimate import decimate
+
+    t0 = time.perf_counter()
+    d = decimate(clean.mesh.vertices, clean.mesh.faces, ratio)
+    secs = time.perf_counter() - t0
+    dist = surface_distance(clean.mesh.vertices.astype(np.float64), d.vertices, d.faces)
+    uv = res.final.uv[clean.source][d.source]
+    TexturedMesh(vertices=d.vertices, faces=d.faces, uv=uv,
+                 texture=res.final.texture).save(folder / "d" / "final.obj", digits=digits)
+    mb = sum(p.stat().st_size for p in (folder / "d").iterdir()) / 1e6
+    print(f"    decimated {ratio:.2f}: {len(d.faces)} faces, {secs:.2f} s, distance to the clean "
+          f"surface median {np.median(dist):.3f} p99 {np.percentile(dist, 99):.3f} max "
+          f"{dist.max():.2f} mm, OBJ+MTL+PNG {mb:.2f} MB")
+    stats.setdefault("dec_s", []).append(secs)
+    stats.setdefault("dec_p99", []).append(float(np.percentile(dist, 99)))
+    stats.setdefault("dec_max", []).append(float(dist.max()))
+    stats.setdefault("dec_mb", []).append(mb)
 
 
 def render_pair(final, clean, out: Path) -> None:
@@ -234,12 +296,14 @@ def main() -> None:
     parser.add_argument("--render", type=Path, help="folder for renders of three photos")
     parser.add_argument("--max-gap", type=float, default=None, help="registration gap (mm)")
     parser.add_argument("--digits", type=int, default=4, help="decimals of the clean OBJ")
+    parser.add_argument("--decimate", type=float, default=0.25,
+                        help="fraction of faces kept by the decimation measured on the photos")
     args = parser.parse_args()
     print(HEADER)
     stats: dict = {}
     paper_runs(args.paper, args.max_gap, stats)
     photo_stats: dict = {}
-    photo_runs(args.photos, args.max_gap, photo_stats, args.digits)
+    photo_runs(args.photos, args.max_gap, photo_stats, args.digits, args.decimate)
     if args.render and photo_stats.get("last"):
         args.render.mkdir(parents=True, exist_ok=True)
         for name, (final, clean) in list(photo_stats["last"].items())[:3]:
@@ -264,6 +328,14 @@ def main() -> None:
         f"seam_step_mm_max={max(stats['step_orig']):.2f} "
         f"obj_mb_median={statistics.median(stats.get('obj_orig', [nan])):.2f}"
     )
+    if stats.get("dec_s"):
+        print(f"decimate {args.decimate}: s_median={statistics.median(stats['dec_s']):.2f} "
+              f"distance_p99_mm_max={max(stats['dec_p99']):.3f} "
+              f"distance_mm_max={max(stats['dec_max']):.2f} "
+              f"obj_mb_median={statistics.median(stats['dec_mb']):.2f}")
+    print(f"registered_median={statistics.median(stats['registered']):.0f} "
+          f"original_used_vertices_median={statistics.median(stats['used_orig']):.0f} "
+          f"clean_vertices_median={statistics.median(t.vertices for t in clean):.0f}")
     print(
         f"SUMMARY images={len(clean)} components_max={mx(clean, 'components')} "
         f"boundary_loops_max={mx(clean, 'boundary_loops')} "

@@ -16,6 +16,7 @@ seam, and vertices deeper than the band keep their position exactly).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ from extreme3d.mesh_topology import (
 )
 
 if TYPE_CHECKING:
+    from extreme3d.geometry import GeometryResult
     from extreme3d.morphable import MorphableModel
 
 #: Chart raster cell (mm): point location and the detail regions' distance maps.
@@ -457,3 +459,27 @@ def build_clean_mesh(
     mesh = Mesh(vertices=pos[ref], faces=remap[tris])
     return CleanMesh(mesh=mesh, source=source[ref], kind=kind[ref], blend=blend[ref],
                      offset=offset[ref])
+
+
+def clean_final_mesh(model: MorphableModel, geometry: GeometryResult, *,
+                     band_mm: float = BAND_MM) -> CleanMesh:
+    """The clean mesh of a geometry result with soft symmetry (final_frontal + registration)."""
+    if geometry.registration is None or "final_frontal" not in geometry.meshes:
+        raise ValueError("the clean mesh needs final_frontal and the dense registration "
+                         "(soft symmetry on)")
+    final = geometry.meshes["final_frontal"]
+    return build_clean_mesh(model_chart(model), model.faces, model.pair, final.vertices,
+                            final.faces, model.num_vertices, geometry.registration["tri"],
+                            geometry.registration["w"], band_mm=band_mm)
+
+
+def carry_over(mesh: Mesh, vertices: np.ndarray, faces: np.ndarray, source: np.ndarray) -> Mesh:
+    """A copy of `mesh` (same class: a TexturedMesh keeps its texture image) with new vertices
+    and faces, its per-vertex colours and uv taken from the vertices `source` of the old one."""
+    changes: dict = {"vertices": vertices, "faces": faces}
+    if mesh.colors is not None:
+        changes["colors"] = mesh.colors[source]
+    uv = getattr(mesh, "uv", None)
+    if uv is not None:
+        changes["uv"] = np.asarray(uv)[source]
+    return dataclasses.replace(mesh, **changes)
