@@ -31,6 +31,7 @@ from extreme3d.stages.bump import BUMP_MARGIN, BUMP_SIZE, FLAT_BUMP, BumpMaps, c
 from extreme3d.stages.face import (
     SYMMETRY_OUTPUTS,
     FaceOptions,
+    check_mesh_options,
     face_bump,
     face_geometry,
     face_result,
@@ -88,6 +89,10 @@ class BatchOptions:
     overlay: bool = True  # overlay/<name>.png: the final mesh over the photo, with landmarks
     params: bool = True  # params/<name>.json: pose, camera, coefficients, landmarks, timings
     texture_size: int = 1024  # side of the baked OBJ/GLB textures (px)
+    mesh: str | None = None  # final mesh: None (clean OBJ/GLB, original PLY), clean, original
+    max_gap: float | None = None  # registration gap (mm); None: geometry.default_max_gap
+    ply_binary: bool = False  # binary little-endian PLY files
+    decimate: float | None = None  # fraction of faces the clean final mesh files keep
 
 
 @dataclass
@@ -249,7 +254,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         wanted = tuple(k for k in task.outputs if symmetry or k not in SYMMETRY_OUTPUTS)
         t0 = _now()
         geo = face_geometry(model, task.identity, fit, maps, symmetry,
-                            meshes_to_compute(wanted, symmetry, twins=True, preview=task.preview))
+                            meshes_to_compute(wanted, symmetry, twins=True, preview=task.preview),
+                            task.options.max_gap)
         timings["geometry"] = _now() - t0
         secs["core"] += timings["geometry"]
         t0 = _now()
@@ -257,7 +263,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
                              timings=timings)
         written += stage_outputs.save_face(
             result, out, task.name, formats=task.formats, outputs=wanted, overlay=task.overlay,
-            params=task.params, maps=False)
+            params=task.params, maps=False, ply_binary=task.options.ply_binary,
+            decimate=task.options.decimate)
         if task.preview:
             written.append(stage_outputs.write_preview(out, task.name, result))
         secs["write"] += _now() - t0
@@ -401,6 +408,7 @@ def run_batch(
         raise Extreme3DError(
             f"unknown mesh format {bad_formats[0]!r} (use {', '.join(MESH_FORMATS)})"
         )
+    check_mesh_options(opts.mesh, opts.max_gap, opts.decimate)
     bad = [k for k in opts.outputs if k not in ALL_OUTPUTS]
     if bad:
         raise Extreme3DError(f"unknown output {bad[0]!r} (choose from {', '.join(ALL_OUTPUTS)})")
@@ -431,6 +439,8 @@ def run_batch(
             "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
             "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
             "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
+            "mesh": opts.mesh or "default", "max_gap_mm": opts.max_gap,
+            "ply_binary": opts.ply_binary, "decimate": opts.decimate,
             "torch_threads": threads,
         },
         shape_source=shape_src, bump_source=bump_src, images=records, list_problems=problems,
@@ -450,7 +460,9 @@ def run_batch(
     from extreme3d.colors import resolve_color_mode
 
     options = FaceOptions(opts.fit_mode, opts.symmetry,
-                          resolve_color_mode(opts.colors, models.model), opts.texture_size)
+                          resolve_color_mode(opts.colors, models.model), opts.texture_size,
+                          mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
+                          decimate=opts.decimate)
     summary.options["colors"] = options.colors
     im_list: list[str] = []
 

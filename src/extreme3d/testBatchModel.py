@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from extreme3d.cli import output_keys_type, run_module
+from extreme3d.geometry import max_gap_type
 from extreme3d.pipeline import (
     ALL_OUTPUTS,
     BUMP_SOURCES,
@@ -35,6 +36,17 @@ def _formats(text: str) -> tuple[str, ...]:
             f"{', '.join(MESH_FORMATS)}"
         )
     return keys
+
+
+def _ratio(text: str) -> float:
+    """argparse type: a fraction in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -96,6 +108,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write params/<name>.json (pose, camera, coefficients)")
     parser.add_argument("--texture-size", type=_positive, default=1024,
                         help="side of the OBJ/GLB textures in pixels (default: 1024)")
+    parser.add_argument("--mesh", choices=("clean", "original"), default=None,
+                        help="final mesh layout: clean (one connected, manifold, hole-free "
+                             "surface) or original (sparse + dense + mirrored dense concatenated, "
+                             "as the original wrote it); default: clean in OBJ/GLB files, "
+                             "original in PLY files")
+    parser.add_argument("--ply-binary", action="store_true",
+                        help="write binary little-endian PLY files (default: the original's "
+                             "ASCII layout)")
+    parser.add_argument("--decimate", type=_ratio, default=None, metavar="RATIO",
+                        help="keep this fraction of the faces of the clean final mesh files "
+                             "(quadric decimation, e.g. 0.25; default: all)")
+    parser.add_argument("--max-gap", type=max_gap_type, default=None, metavar="MM",
+                        help="registration depth-gap limit in mm (default: max(4, 3 median edge "
+                             "lengths of the model), 10.35 for the Surrey model; 4 = the "
+                             "original's)")
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
@@ -108,7 +135,8 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         bump_source=args.bump_source, fit_mode=args.fit_mode, progress=args.progress,
         threads=args.threads, colors=args.colors, formats=tuple(args.formats),
         all_faces=args.all_faces, overlay=args.overlay, params=args.params,
-        texture_size=args.texture_size,
+        texture_size=args.texture_size, mesh=args.mesh, max_gap=args.max_gap,
+        ply_binary=args.ply_binary, decimate=args.decimate,
     )
 
 
