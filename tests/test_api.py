@@ -237,7 +237,8 @@ def test_batch_hook_writes_coloured_meshes_params_and_overlay(rec, face, photo_p
                             "3D/jh_final_frontal.png", "3D/jh_foundation_aligned.obj",
                             "params/jh.json", "overlay/jh.png"}
     ply = read_ply(tmp_path / "3D" / "jh_final_frontal.ply")
-    assert ply.colors is not None and len(ply.vertices) == face.final.num_vertices
+    assert ply.colors is not None  # PLY: the original layout of final_frontal
+    assert len(ply.vertices) == face.meshes["final_frontal"].num_vertices
     np.testing.assert_array_equal(ply.colors, face.meshes["final_frontal"].colors)
     doc = read_params(tmp_path / "params" / "jh.json")
     assert doc["image"]["width"] == face.image_size[0] and doc["sources"]["shape"] == "landmarks"

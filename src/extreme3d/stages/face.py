@@ -118,7 +118,8 @@ def face_result(
         beta=identity.beta, fit=fit, bump=maps.bump, mask=maps.mask, meshes=geo.meshes,
         sources=sources, colors=options.colors, symmetry=options.symmetry,
         texture_size=options.texture_size, timings=timings, image_size=face.image_size,
-        raw_alpha=identity.raw, mesh_mode=options.mesh, registration=geo.registration,
+        raw_alpha=identity.raw, mesh_mode=options.mesh,
+        registration=getattr(geo, "registration", None),
     )
 
 
