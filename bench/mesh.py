@@ -168,9 +168,9 @@ def textured_bytes(res, clean, folder: Path, digits: int) -> tuple[float, float]
     """(original, clean) MB of the textured final OBJ + MTL + PNG."""
     from extreme3d.api import TexturedMesh
 
-    orig = res.final
+    orig = res.textured("final_frontal")  # the original layout (res.final is the clean mesh)
     d1, d2 = folder / "o", folder / "c"
-    orig.save(d1 / "final.obj")
+    orig.save(d1 / "final.obj", digits=6, uv_digits=6)  # as written before issue 15
     cm = TexturedMesh(vertices=clean.mesh.vertices, faces=clean.mesh.faces,
                       uv=orig.uv[clean.source], texture=orig.texture)
     cm.save(d2 / "final.obj", digits=digits)
@@ -254,9 +254,10 @@ def decimation(res, clean, ratio: float, folder: Path, digits: int, stats: dict)
     d = decimate(clean.mesh.vertices, clean.mesh.faces, ratio)
     secs = time.perf_counter() - t0
     dist = surface_distance(clean.mesh.vertices.astype(np.float64), d.vertices, d.faces)
-    uv = res.final.uv[clean.source][d.source]
+    orig = res.textured("final_frontal")
+    uv = orig.uv[clean.source][d.source]
     TexturedMesh(vertices=d.vertices, faces=d.faces, uv=uv,
-                 texture=res.final.texture).save(folder / "d" / "final.obj", digits=digits)
+                 texture=orig.texture).save(folder / "d" / "final.obj", digits=digits)
     mb = sum(p.stat().st_size for p in (folder / "d").iterdir()) / 1e6
     print(f"    decimated {ratio:.2f}: {len(d.faces)} faces, {secs:.2f} s, distance to the clean "
           f"surface median {np.median(dist):.3f} p99 {np.percentile(dist, 99):.3f} max "
