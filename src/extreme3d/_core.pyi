@@ -100,6 +100,9 @@ def fit_identity(
 ) -> dict[str, object]: ...
 
 # --- core (bindings/core.cpp) ---
+# combine_bump returns "meshes", "projections", "visible", "occlusion", "scores", "bumped", "bad",
+# "symmetry_R", "symmetry_t", "symmetry_points", counts, "timings_ms" and, with symmetry,
+# "registration": {"tri": (S,3) int32, "w": (S,3) float32, "pixel": (S,2) int32}.
 def combine_bump(
     model: FaceModel,
     alpha: npt.ArrayLike,
