@@ -54,7 +54,7 @@ __all__ = ["ALL_OUTPUTS", "BUMP_MARGIN", "BUMP_SIZE", "BUMP_SOURCES", "CRASH_REA
            "DEFAULT_OUTPUTS", "FLAT_BUMP", "MESH_FORMATS", "SHAPE_SOURCES", "STAGES",
            "SYMMETRY_OUTPUTS", "BatchOptions", "BatchSummary", "CoreResult", "CoreTask",
            "ImageRecord", "check_model_path", "default_model_path", "format_summary",
-           "load_morphable", "run_batch", "run_core"]
+           "load_morphable", "new_summary", "plan_run", "run_batch", "run_core"]
 
 STAGES = ("prepare", "shape_cnn", "bump_cnn", "core", "write")
 
@@ -380,20 +380,24 @@ class _CorePool:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass
+class RunPlan:
+    """What a run uses, checked before any image: model, CNN folder, sources, the input."""
+
+    model_path: Path
+    cnn_dir: Path
+    shape_source: str
+    bump_source: str
+    listing: Any  # extreme3d.naming.InputList
 
 
-def run_batch(
-    opts: BatchOptions, log: Callable[[str], None] | None = None
-) -> BatchSummary:
-    """Runs the whole batch and writes summary.json; per-image failures are recorded, not raised.
-
-    Raises Extreme3DError only for problems that stop every image (no model, bad options).
-    """
-    from extreme3d.naming import read_input_list
+def plan_run(opts: BatchOptions) -> RunPlan:
+    """Checks the options (model, formats, outputs, landmark folder), chooses the sources and
+    reads the input (list file, folder or glob); Extreme3DError for what stops every image."""
+    from extreme3d.naming import read_input
     from extreme3d.paths import cnn_dir as default_cnn_dir
-    from extreme3d.stages.models import choose_bump_source, choose_shape_source, load_networks
+    from extreme3d.stages.models import choose_bump_source, choose_shape_source
 
-    start = _now()
     cnn_dir = Path(opts.cnn_dir) if opts.cnn_dir else default_cnn_dir()
     model_path = check_model_path(Path(opts.model_path or default_model_path()))
     bad_formats = [f for f in opts.formats if f not in MESH_FORMATS]
@@ -408,7 +412,48 @@ def run_batch(
         raise Extreme3DError(f"landmark folder not found: {opts.landmark_dir}")
     shape_src = choose_shape_source(opts.shape_source, cnn_dir)
     bump_src = choose_bump_source(opts.bump_source, cnn_dir)
-    listing = read_input_list(opts.input_list)
+    return RunPlan(model_path, cnn_dir, shape_src, bump_src, read_input(opts.input_list))
+
+
+def new_summary(opts: BatchOptions, plan: RunPlan, output: str, threads: int | None
+                ) -> BatchSummary:
+    """The run's summary before any image: one pending record per input entry, the list's
+    problems and the options (`output`: the output folder or URL)."""
+    listing = plan.listing
+    records = [ImageRecord(e.name, str(e.path), e.line) for e in listing.entries]
+    problems = [{"name": None, "path": p.text, "line": p.line, "stage": "list",
+                 "reason": p.message} for p in listing.problems]
+    return BatchSummary(
+        options={
+            "input_list": str(Path(opts.input_list).absolute()), "output_dir": output,
+            "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
+            "model": str(plan.model_path.absolute()), "cnn_dir": str(plan.cnn_dir.absolute()),
+            "device": opts.device,
+            "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
+            "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
+            "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
+            "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
+            "torch_threads": threads,
+        },
+        shape_source=plan.shape_source, bump_source=plan.bump_source, images=records,
+        list_problems=problems,
+    )
+
+
+def run_batch(
+    opts: BatchOptions, log: Callable[[str], None] | None = None
+) -> BatchSummary:
+    """Runs the whole batch and writes summary.json; per-image failures are recorded, not raised.
+
+    Raises Extreme3DError only for problems that stop every image (no model, bad options).
+    """
+    from extreme3d.stages.models import load_networks
+
+    start = _now()
+    plan = plan_run(opts)
+    shape_src, bump_src, cnn_dir, model_path = (plan.shape_source, plan.bump_source,
+                                                plan.cnn_dir, plan.model_path)
+    listing = plan.listing
     out = Path(opts.output_dir).absolute()
     for sub in ("imgs", "shape", "bump", "3D") + (("preview",) if opts.preview else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -418,23 +463,8 @@ def run_batch(
 
         threads = configure_threads(opts.threads)
 
-    records = [ImageRecord(e.name, str(e.path), e.line) for e in listing.entries]
-    problems = [{"name": None, "path": p.text, "line": p.line, "stage": "list",
-                 "reason": p.message} for p in listing.problems]
-    summary = BatchSummary(
-        options={
-            "input_list": str(Path(opts.input_list).absolute()), "output_dir": str(out),
-            "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
-            "model": str(model_path.absolute()), "cnn_dir": str(cnn_dir.absolute()),
-            "device": opts.device,
-            "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
-            "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
-            "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
-            "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
-            "torch_threads": threads,
-        },
-        shape_source=shape_src, bump_source=bump_src, images=records, list_problems=problems,
-    )
+    summary = new_summary(opts, plan, str(out), threads)
+    records = summary.images
     if not opts.symmetry and any(k in SYMMETRY_OUTPUTS for k in opts.outputs):
         summary.notes.append("soft symmetry off: sparse_full_frontal/final_frontal not written")
     progress = _Progress(len(records), opts.progress)
