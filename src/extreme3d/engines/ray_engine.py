@@ -336,10 +336,10 @@ def run_ray_batch(
 
     started = False
     try:
-        t0 = time.perf_counter()
-        started = connect(ray_opts)
-        summary.options["ray_init_s"] = round(time.perf_counter() - t0, 3)
-        if todo:
+        if todo:  # nothing to do: no cluster needed
+            t0 = time.perf_counter()
+            started = connect(ray_opts)
+            summary.options["ray_init_s"] = round(time.perf_counter() - t0, 3)
             _run(opts, ray_opts, plan, sink, summary, entry_recs, todo, progress, say)
     finally:
         progress.close()
