@@ -48,8 +48,12 @@ from extreme3d.stages.prepare import PreparedFace
 
 #: Prefix of the actors' names (the kill test finds them by it).
 ACTOR_PREFIX = "extreme3d"
-#: Restarts of a killed actor and retries of its lost tasks before an image is failed.
-MAX_RESTARTS = 4
+#: Restarts of a killed actor (-1: always restarted, by Ray, on any live node) and retries of
+#: the tasks it was running before their image fails (a task that crashes its actor every time).
+MAX_RESTARTS = -1
+MAX_TASK_RETRIES = 2
+#: Reason recorded for an image whose task crashed its actor on every try.
+CRASH_REASON = "the image's task crashed its worker process on every try; image skipped"
 
 
 @dataclass
@@ -251,7 +255,7 @@ class _Actors:
         run = uuid.uuid4().hex[:8]
         cpus = int(ray.cluster_resources().get("CPU", 1))
         n_geo = ray_opts.workers or max(1, cpus)
-        opts = {"max_restarts": MAX_RESTARTS, "max_task_retries": MAX_RESTARTS}
+        opts = {"max_restarts": MAX_RESTARTS, "max_task_retries": MAX_TASK_RETRIES}
         geo = ray.remote(GeometryWorker)
         self.geometry = [geo.options(num_cpus=1, name=f"{ACTOR_PREFIX}-geometry-{k}-{run}",
                                      **opts).remote(job) for k in range(n_geo)]
@@ -412,8 +416,7 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
         batch = buffer[: opts.batch_size]
         del buffer[: len(batch)]
         actor = actors.pick(actors.cnn)
-        ref = actor.infer.remote([f for _, f in batch])
-        inflight[ref] = ("infer", batch, actor)
+        inflight[actor.infer.remote([f for _, f in batch])] = ("infer", batch, actor)
 
     def on_prepare(i: int, res: _Done) -> None:
         rec = records[i]
@@ -484,7 +487,7 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                 ref = actor.prepare.remote(str(entries[i].path), entries[i].name)
                 inflight[ref] = ("prepare", i, actor)
                 active += 1
-            preparing = any(kind == "prepare" for kind, _, _ in inflight.values())
+            preparing = any(v[0] == "prepare" for v in inflight.values())
             while buffer and (len(buffer) >= opts.batch_size or not preparing):
                 flush()
             if not inflight:
@@ -495,16 +498,13 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                 actors.release(actor)
                 try:
                     value = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - the actor died beyond its restarts
-                    reason = f"worker lost ({type(exc).__name__})"
-                    if kind == "prepare":
-                        records[payload].fail("prepare", reason)
-                        close_entry(payload)
-                    elif kind == "infer":
-                        for j, _ in payload:
-                            fail(j, "shape_cnn", reason)
-                    else:
-                        fail(payload, "core", reason)
+                except ray.exceptions.RayActorError as exc:  # the task crashed it 3 times
+                    reason = f"{CRASH_REASON} ({type(exc).__name__})"
+                    _fail_task(kind, payload, reason, records, close_entry, fail)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. an argument that cannot be sent
+                    reason = _reason(exc)
+                    _fail_task(kind, payload, reason, records, close_entry, fail)
                     continue
                 if kind == "prepare":
                     on_prepare(payload, value)
@@ -514,3 +514,16 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                     on_finish(payload, value)
     finally:
         actors.stop()
+
+
+def _fail_task(kind: str, payload: Any, reason: str, records: list[ImageRecord],
+               close_entry: Callable[[int], None], fail: Callable[[int, str, str], None]) -> None:
+    """Records a task that could not run: its entry (prepare) or its faces failed."""
+    if kind == "prepare":
+        records[payload].fail("prepare", reason)
+        close_entry(payload)
+    elif kind == "infer":
+        for j, _ in payload:
+            fail(j, "shape_cnn", reason)
+    else:
+        fail(payload, "core", reason)
