@@ -6,6 +6,7 @@ On `--images` paper crops with their .pts (landmark path) and the Surrey model:
 - Ray (a fresh local cluster) with 1 and 2 CPUs: images/s of the whole run, and the start-up
   (ray.init + actors ready, models loaded) reported apart;
 - per-stage seconds per image (summary.json and the params files' timings);
+- the prepare stage with dlib detection on in-the-wild test photos (CPU seconds, --detect);
 - the two CNN stages on CPU with real-size networks of random weights (bench/batch.py's ResNet-101
   and U-Net) on a few crops (--cnn-images, 0 to skip);
 - kill trials: a Ray run over 3 crops whose geometry actor is killed (ray.kill) as soon as the
@@ -129,6 +130,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--cnn-images", type=int, default=4)
+    parser.add_argument("--detect", type=int, default=8, help="test photos for dlib's cost")
     parser.add_argument("--shared", type=Path, default=None)
     parser.add_argument("--model", type=Path, default=None,
                         help="morphable model .h5 (default: 3DMM_model/sfm_mod.h5)")
@@ -152,7 +154,7 @@ def main() -> int:
     print(f"{n} paper crops (landmark path), model {model.name}, {os.cpu_count()} cores "
           "(shared machine: timings are noisy)")
 
-    rates, local_summary = {}, None
+    rates, local_summary, cpu1 = {}, None, 0.0
     for jobs in (1, 2):
         t0 = time.perf_counter()
         c0 = time.process_time()
@@ -163,7 +165,7 @@ def main() -> int:
         print(f"local --jobs {jobs}: {len(s.done)}/{n} in {wall:.1f} s = {rates[jobs]:.3f} img/s "
               f"(driver cpu {time.process_time() - c0:.1f} s)")
         if jobs == 1:
-            local_summary = s
+            local_summary, cpu1 = s, (time.process_time() - c0) / max(1, len(s.done))
     local = max(rates.values())
     stages = local_summary.seconds_per_image()
     timings = _param_timings(tmp / "local1")
@@ -198,6 +200,19 @@ def main() -> int:
         print(f"CNNs on CPU (real sizes, random weights, {len(s.done)} crops): shape_cnn "
               f"{cnn['shape_cnn']:.3f} s/img, bump_cnn {cnn['bump_cnn']:.3f} s/img")
 
+    detect = []
+    for photo in sorted((data.parents[1] / "test").glob("*.*"))[: args.detect]:
+        from extreme3d.stages.prepare import prepare_photo
+
+        c0 = time.process_time()
+        try:
+            prepare_photo(photo, photo.stem)
+        except Exception:  # noqa: BLE001 - a photo without a face still costs its detection
+            pass
+        detect.append(time.process_time() - c0)
+    detect_s = sum(detect) / len(detect) if detect else float("nan")
+    print(f"prepare with dlib detection on {len(detect)} test photos: {detect_s:.3f} cpu-s/img")
+
     ok = 0
     if args.trials > 0:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -218,7 +233,7 @@ def main() -> int:
         "ray_overhead": overhead, "kill_trials_ok": ok, "kill_trials": args.trials,
         "local1_img_s": rates[1], "local2_img_s": rates[2],
         "ray1_steady_img_s": steady[1], "ray2_steady_img_s": steady[2],
-        "ray_start_s": starts[2],
+        "ray_start_s": starts[2], "local1_cpu_s_per_img": cpu1, "prepare_detect_cpu_s": detect_s,
         **{f"{k}_s": stages[k] for k in STAGE_KEYS},
         **({"shape_cnn_cpu_s": cnn["shape_cnn"], "bump_cnn_cpu_s": cnn["bump_cnn"]}
            if cnn else {}),

@@ -240,6 +240,13 @@ def test_bad_outputs_option_is_rejected(tmp_path, capsys):
     assert "final_aligned" in capsys.readouterr().err
 
 
+def test_url_output_needs_the_ray_engine(tmp_path, capsys):
+    assert batch_main([str(tmp_path / "l.txt"), "memory://out", "--engine", "local"]) == 1
+    assert "memory://out: --engine local writes to a local folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        batch_main([str(tmp_path / "l.txt"), "o", "--engine", "ray", "--cnn-gpus", "0"])
+
+
 def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5, tmp_path,
                                                     monkeypatch):
     def broken(*_args, **_kwargs):

@@ -16,6 +16,7 @@ ray = pytest.importorskip("ray")
 from extreme3d.engines.ray_engine import ACTOR_PREFIX, RayOptions, run_ray_batch  # noqa: E402
 from extreme3d.engines.sink import DONE_DIR, STATE_DIR, Sink  # noqa: E402
 from extreme3d.pipeline import BatchOptions, run_batch  # noqa: E402
+from extreme3d.testBatchModel import main as batch_main  # noqa: E402
 
 PAPER = ["286264", "Jon-Hamm"]
 PHOTO = "436764_detail.jpg"
@@ -112,18 +113,22 @@ def test_same_outputs_as_local_engine_and_rerun_skips(cluster, job):
     _assert_same_outputs(_tree(out), str(out), root / "local")
 
 
-def test_memory_file_system(cluster, job):
+def test_memory_file_system_from_the_command_line(cluster, job, sfm_h5):
     root, options = job
-    summary = run_ray_batch(options("memory://e3d-test/out"), RayOptions(), log=lambda _m: None)
-    assert len(summary.done) == 3
-    sink = Sink("memory://e3d-test/out")
+    url = "memory://e3d-test/out"
+    code = batch_main([str(root / "list.txt"), url, "--engine", "ray", "--model", str(sfm_h5),
+                       "--outputs", ",".join(OUTPUTS), "--no-progress"])
+    assert code == 0
+    sink = Sink(url)
     files = {}
     for path in sink.fs.find(sink.root):
         rel = path[len(sink.root) + 1:]
         if not rel.startswith(STATE_DIR):
             files[rel] = sink.fs.cat_file(path)
-    _assert_same_outputs(files, "memory://e3d-test/out", root / "local")
+    _assert_same_outputs(files, url, root / "local")
     assert sink.done_names() == set(PAPER + ["436764_detail"])
+    data = json.loads(files["summary.json"])
+    assert data["images_done"] == 3 and data["options"]["output_dir"] == url
 
 
 def test_killed_actor_loses_no_image(cluster, job):
