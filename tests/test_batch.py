@@ -48,7 +48,7 @@ def _check_image_outputs(out: Path, name: str, model, outputs=DEFAULT_OUTPUTS) -
         assert im.shape == (512, 512) and im.dtype == np.uint8
     for key in outputs:
         mesh = read_ply(out / "3D" / f"{name}_{key}.ply")
-        assert mesh.num_vertices > 0 and mesh.num_faces > 0
+        assert len(mesh.vertices) > 0 and len(mesh.faces) > 0
         assert np.isfinite(mesh.vertices).all()
     frontal = read_ply(out / "3D" / f"{name}_foundation_frontal.ply")
     assert frontal.vertices.shape == (model.num_vertices, 3)
@@ -293,3 +293,32 @@ def test_worker_crash_fails_only_its_image(sfm_h5):
     assert [results[i].ok for i in range(len(names))] == [n != "boom" for n in names]
     assert results[1].reason == CRASH_REASON
     assert results[2].outputs == ["b"]
+
+
+def test_local_engine_rerun_skips_done_images(core_stages, shared, sfm_h5, tmp_path):
+    paper = shared / "data" / "paper" / "imgs"
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{paper / n}.png\n" for n in CROPS))
+    opts = BatchOptions(input_list=listing, output_dir=tmp_path / "out", landmark_dir=paper,
+                        model_path=sfm_h5, outputs=("final_frontal",), colors="none",
+                        overlay=False, progress=False)
+    first = run_batch(opts, log=lambda _m: None)
+    assert [r.name for r in first.done] == CROPS
+    out = tmp_path / "out"
+    done = out / ".extreme3d" / "done"
+    assert sorted(p.stem for p in done.iterdir()) == sorted(CROPS)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
+              and p.name not in ("summary.json", "imList.txt")}
+    again = run_batch(opts, log=lambda _m: None)  # nothing to do: no file rewritten
+    assert [r.name for r in again.done] == CROPS
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert (out / "imList.txt").read_text() == "".join(
+        f"{out.absolute() / 'imgs' / n}.png\n" for n in CROPS)
+    (done / f"{CROPS[1]}.json").unlink()  # killed before this image's marker: redone
+    mesh = out / "3D" / f"{CROPS[1]}_final_frontal.ply"
+    before = mesh.read_bytes()
+    mesh.unlink()
+    third = run_batch(opts, log=lambda _m: None)
+    assert [r.name for r in third.done] == CROPS and mesh.read_bytes() == before
+    kept = out / "3D" / f"{CROPS[0]}_final_frontal.ply"
+    assert kept.stat().st_mtime_ns == stamps[kept]

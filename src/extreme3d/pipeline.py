@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from extreme3d import Extreme3DError, __version__
+from extreme3d.engines.sink import Sink
 from extreme3d.io.atomic import atomic_write_text
 from extreme3d.stages import outputs as stage_outputs
 from extreme3d.stages.bump import BUMP_MARGIN, BUMP_SIZE, FLAT_BUMP, BumpMaps, cnn_bumps
@@ -483,6 +484,10 @@ def run_batch(
                           resolve_color_mode(opts.colors, models.model), opts.texture_size)
     summary.options["colors"] = options.colors
     im_list: list[str] = []
+    markers = Sink(out)  # .extreme3d/done/<name>.json once every face of an entry is written
+    done_before = markers.done_names()
+    faces_of: dict[int, list[int]] = {}  # entry -> its records (one per face)
+    entry_of: dict[int, int] = {}  # record -> its entry
 
     def finish(res: CoreResult) -> None:
         rec = records[res.index]
@@ -496,6 +501,10 @@ def run_batch(
             say(f"note: {rec.name}: {res.note}")
         if res.ok:
             rec.status = "done"
+            i = entry_of[res.index]
+            if all(records[j].status == "done" for j in faces_of[i]):
+                markers.write_marker(listing.entries[i].name,
+                                     [asdict(records[j]) for j in faces_of[i]])
         else:
             rec.fail("core", res.reason or "unknown error")
             say(_message("failed", rec))
@@ -508,6 +517,10 @@ def run_batch(
             prepared: dict[int, PreparedFace] = {}
             for i in chunk:
                 rec, entry = records[i], listing.entries[i]
+                if entry.name in done_before:  # complete in an earlier run: its records
+                    im_list += _resume_entry(markers, entry.name, i, records, out)
+                    progress.update()
+                    continue
                 rec.shape_source, rec.bump_source = shape_src, bump_src
                 try:
                     faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces)
@@ -526,6 +539,8 @@ def run_batch(
                                                    outputs=faces_outputs(face)))
                         progress.grow()
                     records[j].num_faces = face.num_faces
+                    faces_of.setdefault(i, []).append(j)
+                    entry_of[j] = i
                     prepared[j] = face
                     im_list.append(str(out / "imgs" / f"{face.name}.png"))
             stage_outputs.write_image_list(out, im_list)
@@ -558,6 +573,17 @@ def run_batch(
     summary.wall_s = _now() - start
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
+
+
+def _resume_entry(markers: Sink, name: str, i: int, records: list[ImageRecord], out: Path
+                  ) -> list[str]:
+    """Puts the records of an entry done by an earlier run (its marker) in place of entry i's;
+    returns its crops for imList.txt."""
+    saved = [ImageRecord(**r) for r in markers.read_marker(name)]
+    records[i] = saved[0]
+    records += saved[1:]
+    return [str(out / "imgs" / f"{r.name}.png") for r in saved
+            if f"imgs/{r.name}.png" in r.outputs]
 
 
 def faces_outputs(face: PreparedFace) -> list[str]:
