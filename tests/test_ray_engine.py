@@ -149,3 +149,25 @@ def test_killed_actor_loses_no_image(cluster, job):
     assert len(result["summary"].done) == 3
     _assert_same_outputs(_tree(out), str(out), root / "local")
     assert not list(out.rglob("*.tmp"))
+
+
+def test_cnn_actor_gives_the_local_engines_bytes(cluster, shared, sfm_h5, tmp_path):
+    from test_batch import _cnn_dir
+
+    paper = shared / "data" / "paper" / "imgs"
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{paper / n}.png\n" for n in PAPER + ["3808673138_5e653ffd1d_b"]))
+    cnn = _cnn_dir(tmp_path / "CNN")
+
+    def options(out) -> BatchOptions:
+        return BatchOptions(input_list=listing, output_dir=out, landmark_dir=paper,
+                            model_path=sfm_h5, cnn_dir=cnn, device="cpu", batch_size=2,
+                            outputs=("final_frontal",), colors="none", overlay=False,
+                            progress=False)
+
+    local = run_batch(options(tmp_path / "local"), log=lambda _m: None)
+    assert local.shape_source == "cnn" and local.bump_source == "cnn" and len(local.done) == 3
+    summary = run_ray_batch(options(tmp_path / "ray"), RayOptions(), log=lambda _m: None)
+    assert summary.options["ray_cnn_actors"] == 1 and len(summary.done) == 3
+    assert all(r.seconds["shape_cnn"] > 0 and r.seconds["bump_cnn"] > 0 for r in summary.done)
+    _assert_same_outputs(_tree(tmp_path / "ray"), str(tmp_path / "ray"), tmp_path / "local")
