@@ -43,7 +43,7 @@ from extreme3d.pipeline import (
     plan_run,
     run_core,
 )
-from extreme3d.stages.face import FaceOptions
+from extreme3d.stages.face import SYMMETRY_OUTPUTS, FaceOptions
 from extreme3d.stages.prepare import PreparedFace
 
 #: Prefix of the actors' names (the kill test finds them by it).
@@ -334,8 +334,7 @@ def run_ray_batch(
         say(f"skipped: {p.message}")
     if done_before:
         say(f"resuming: {len(entries) - len(todo)} image(s) already done, {len(todo)} to do")
-    if not opts.symmetry and any(k in ("sparse_full_frontal", "final_frontal")
-                                 for k in opts.outputs):
+    if not opts.symmetry and any(k in SYMMETRY_OUTPUTS for k in opts.outputs):
         summary.notes.append("soft symmetry off: sparse_full_frontal/final_frontal not written")
 
     started = False
@@ -371,11 +370,12 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
     entries = plan.listing.entries
     use_cnn = "cnn" in (plan.shape_source, plan.bump_source)
     device = "cuda" if ray_opts.cnn_gpus else opts.device
-    job = _Job(str(plan.model_path), sink, str(opts.landmark_dir) if opts.landmark_dir else None,
-               opts.all_faces, plan.shape_source, plan.bump_source,
+    lm_dir = str(Path(opts.landmark_dir).absolute()) if opts.landmark_dir else None
+    job = _Job(str(plan.model_path.absolute()), sink, lm_dir, opts.all_faces, plan.shape_source,
+               plan.bump_source,
                FaceOptions(opts.fit_mode, opts.symmetry, opts.colors, opts.texture_size),
                tuple(opts.outputs), tuple(opts.formats), opts.preview, opts.overlay,
-               opts.params, str(plan.cnn_dir), device, opts.batch_size, opts.threads)
+               opts.params, str(plan.cnn_dir.absolute()), device, opts.batch_size, opts.threads)
     t0 = time.perf_counter()
     actors = _Actors(job, ray_opts, use_cnn)
     summary.options["ray_actors_ready_s"] = round(time.perf_counter() - t0, 3)
