@@ -240,6 +240,13 @@ def test_bad_outputs_option_is_rejected(tmp_path, capsys):
     assert "final_aligned" in capsys.readouterr().err
 
 
+def test_url_output_needs_the_ray_engine(tmp_path, capsys):
+    assert batch_main([str(tmp_path / "l.txt"), "memory://out", "--engine", "local"]) == 1
+    assert "memory://out: --engine local writes to a local folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        batch_main([str(tmp_path / "l.txt"), "o", "--engine", "ray", "--cnn-gpus", "0"])
+
+
 def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5, tmp_path,
                                                     monkeypatch):
     def broken(*_args, **_kwargs):
@@ -286,3 +293,32 @@ def test_worker_crash_fails_only_its_image(sfm_h5):
     assert [results[i].ok for i in range(len(names))] == [n != "boom" for n in names]
     assert results[1].reason == CRASH_REASON
     assert results[2].outputs == ["b"]
+
+
+def test_local_engine_rerun_skips_done_images(core_stages, shared, sfm_h5, tmp_path):
+    paper = shared / "data" / "paper" / "imgs"
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{paper / n}.png\n" for n in CROPS))
+    opts = BatchOptions(input_list=listing, output_dir=tmp_path / "out", landmark_dir=paper,
+                        model_path=sfm_h5, outputs=("final_frontal",), colors="none",
+                        overlay=False, progress=False)
+    first = run_batch(opts, log=lambda _m: None)
+    assert [r.name for r in first.done] == CROPS
+    out = tmp_path / "out"
+    done = out / ".extreme3d" / "done"
+    assert sorted(p.stem for p in done.iterdir()) == sorted(CROPS)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
+              and p.name not in ("summary.json", "imList.txt")}
+    again = run_batch(opts, log=lambda _m: None)  # nothing to do: no file rewritten
+    assert [r.name for r in again.done] == CROPS
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert (out / "imList.txt").read_text() == "".join(
+        f"{out.absolute() / 'imgs' / n}.png\n" for n in CROPS)
+    (done / f"{CROPS[1]}.json").unlink()  # killed before this image's marker: redone
+    mesh = out / "3D" / f"{CROPS[1]}_final_frontal.ply"
+    before = mesh.read_bytes()
+    mesh.unlink()
+    third = run_batch(opts, log=lambda _m: None)
+    assert [r.name for r in third.done] == CROPS and mesh.read_bytes() == before
+    kept = out / "3D" / f"{CROPS[0]}_final_frontal.ply"
+    assert kept.stat().st_mtime_ns == stamps[kept]

@@ -49,6 +49,14 @@ def _ratio(text: str) -> float:
     return value
 
 
+def _gpu_share(text: str) -> float:
+    """A GPU share: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     """A positive integer argument."""
     value = int(text)
@@ -59,8 +67,12 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The batch command's arguments (shared by the module entry point and `extreme3d batch`)."""
-    parser.add_argument("input_list", type=Path, help="text file, one image path per line")
-    parser.add_argument("output_dir", type=Path, help="output folder (created if missing)")
+    parser.add_argument("input_list", type=str,
+                        help="text file (one image path per line), a folder of images or a "
+                             "quoted glob pattern")
+    parser.add_argument("output_dir", type=str,
+                        help="output folder (created if missing); with --engine ray also any "
+                             "fsspec URL (s3://bucket/out, memory://out)")
     parser.add_argument("landmark_dir", type=Path, nargs="?", default=None,
                         help="folder of <name>.pts files (68 points); default: dlib detection")
     parser.add_argument("--model", type=Path, default=None,
@@ -123,12 +135,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="registration depth-gap limit in mm (default: max(4, 3 median edge "
                              "lengths of the model), 10.35 for the Surrey model; 4 = the "
                              "original's)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this machine (--jobs worker processes); ray: a Ray "
+                             "cluster (pip install 'extreme3d[ray]'; docs/scale.md)")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: the cluster to join (e.g. auto, "
+                             "ray://head:10001; default: start a local one)")
+    parser.add_argument("--num-cpus", type=_positive, default=None,
+                        help="with --engine ray: CPUs of the local cluster (default: all)")
+    parser.add_argument("--cnn-gpus", type=_gpu_share, default=None,
+                        help="with --engine ray: GPU share of each CNN actor, e.g. 0.5 "
+                             "(default: the CNNs run on CPU)")
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
     """BatchOptions from parsed arguments."""
+    output = args.output_dir if "://" in args.output_dir else Path(args.output_dir)
     return BatchOptions(
-        input_list=args.input_list, output_dir=args.output_dir, landmark_dir=args.landmark_dir,
+        input_list=Path(args.input_list), output_dir=output, landmark_dir=args.landmark_dir,
         model_path=args.model, cnn_dir=args.cnn_dir, device=args.device,
         outputs=tuple(args.outputs), symmetry=args.symmetry, jobs=args.jobs,
         batch_size=args.batch_size, preview=args.preview, shape_source=args.shape_source,
@@ -142,7 +166,18 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the batch; exit code 0 when at least one image was done (or the list was empty)."""
-    summary = run_batch(options_from_args(args))
+    opts = options_from_args(args)
+    if args.engine == "ray":
+        from extreme3d.engines.ray_engine import RayOptions, run_ray_batch
+
+        summary = run_ray_batch(opts, RayOptions(args.address, args.num_cpus, args.cnn_gpus))
+    else:
+        if isinstance(opts.output_dir, str):
+            from extreme3d import Extreme3DError
+
+            raise Extreme3DError(f"{opts.output_dir}: --engine local writes to a local folder; "
+                                 "use --engine ray for a URL")
+        summary = run_batch(opts)
     print(format_summary(summary))
     total = len(summary.images)
     return 0 if summary.done or total == 0 else 2
