@@ -27,6 +27,20 @@ from extreme3d.morphable import MorphableModel
 Mode = Literal["faithful", "best"]
 PoseChoice = Literal["epnp", "refined"]
 
+#: Defaults of fit_identity, chosen on the synthetic set of bench/foundation.py (docs/fitting.md).
+IDENTITY_DEFAULTS = {
+    "sigma_inner": 3.0, "sigma_contour": 6.0, "prior_weight": 3.0, "expr_sigma": 0.5, "huber": 2.0,
+    "tukey": 4.0,
+}
+
+#: Focal length (px, 500x500 crop) of the identity fit's camera (docs/fitting.md: real crops are
+#: seen from farther than the crop camera's 0.5 m; a close camera flattens the fitted faces).
+IDENTITY_FOCAL = 2500.0
+
+#: Robust weight below which a landmark counts as down-weighted: with the default Tukey cut-off
+#: (4 sigmas) a residual above 3.4 sigmas (a 2D Gaussian point: 0.3% of the time).
+DOWNWEIGHTED = 0.1
+
 
 @dataclass(frozen=True)
 class FitResult:
@@ -56,15 +70,25 @@ class FitResult:
 
 @dataclass(frozen=True)
 class IdentityResult:
-    """Identity + expression + pose fitted from landmarks with the model's prior."""
+    """Identity + expression + pose fitted from landmarks with the model's prior (robust MAP)."""
 
     alpha: np.ndarray  # (K,) float32
     expr: np.ndarray  # (E,) float32
     rvec: np.ndarray  # (3,)
     tvec: np.ndarray  # (3,)
-    rmse_px: float
+    rmse_px: float  # over all 68 landmarks, outliers included
     landmarks_used: np.ndarray
     iterations: int
+    vertices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # (68,) at the end
+    residuals: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (68, 2) px
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (68,) robust weights
+    sigmas: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (68,) noise model (px)
+    focal: float = FOCAL  # camera (px) of rvec / tvec
+
+    @property
+    def downweighted(self) -> np.ndarray:
+        """Landmark numbers (0-based) the robust loss down-weighted (weight < DOWNWEIGHTED)."""
+        return np.flatnonzero(np.asarray(self.weights) < DOWNWEIGHTED).astype(np.int32)
 
 
 def _landmarks(landmarks: npt.ArrayLike) -> np.ndarray:
@@ -120,21 +144,35 @@ def fit_pose_expression(
 def fit_identity(
     model: MorphableModel,
     landmarks: npt.ArrayLike,
-    lambda_identity: float = 4.0,
-    lambda_expr: float = 4.0,
-    iterations: int = 8,
+    *,
+    sigma_inner: float = IDENTITY_DEFAULTS["sigma_inner"],
+    sigma_contour: float = IDENTITY_DEFAULTS["sigma_contour"],
+    prior_weight: float = IDENTITY_DEFAULTS["prior_weight"],
+    expr_sigma: float = IDENTITY_DEFAULTS["expr_sigma"],
+    huber: float = IDENTITY_DEFAULTS["huber"],
+    tukey: float = IDENTITY_DEFAULTS["tukey"],
+    iterations: int = 6,
+    contour: bool = True,
+    focal: float = IDENTITY_FOCAL,
 ) -> IdentityResult:
-    """Fit identity + expression + pose to 68 landmarks (px) with the model's Gaussian prior.
+    """Fit identity + expression + pose to 68 landmarks (px): robust MAP (see docs/fitting.md).
 
-    lambda_*: prior weights in px^2 per unit coefficient^2 (MAP for ~sqrt(lambda) px noise).
+    sigma_inner / sigma_contour: landmark noise (px) of the inner points 17..67 and of the jaw
+    contour 0..16; prior_weight: multiplies the Gaussian prior (1 = exact MAP); expr_sigma: prior
+    standard deviation of the expression coefficients; huber: robust threshold in sigmas (0 =
+    least squares); tukey: > 0 switches to Tukey's biweight with this cut-off (sigmas) after two
+    Huber rounds; contour: jaw landmarks matched to the occluding contour (False: fixed vertices);
+    focal: the camera (px, 500x500 crop) the identity is fitted with; the returned pose is in it.
     """
     d = _core.fit_identity(
-        model.core, _landmarks(landmarks), FOCAL, WIDTH, HEIGHT, lambda_identity, lambda_expr,
-        iterations,
+        model.core, _landmarks(landmarks), focal, WIDTH, HEIGHT, sigma_inner, sigma_contour,
+        prior_weight, expr_sigma, huber, tukey, iterations, contour,
     )
     return IdentityResult(
         alpha=np.asarray(d["alpha"], np.float32), expr=np.asarray(d["expr"], np.float32),
         rvec=np.asarray(d["rvec"]), tvec=np.asarray(d["tvec"]), rmse_px=float(d["rmse_px"]),
         landmarks_used=np.asarray(d["landmarks_used"], np.int32),
-        iterations=int(d["iterations"]),
+        iterations=int(d["iterations"]), vertices=np.asarray(d["vertices"], np.int32),
+        residuals=np.asarray(d["residuals"]), weights=np.asarray(d["weights"]),
+        sigmas=np.asarray(d["sigmas"]), focal=float(focal),
     )

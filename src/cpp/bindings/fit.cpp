@@ -140,15 +140,24 @@ void bind_fit(py::module_& m) {
     m.def(
         "fit_identity",
         [](const FaceModel& model, const MatrixX2f& landmarks, double focal, int width, int height,
-           double lambda_identity, double lambda_expr, int iterations) {
+           double sigma_inner, double sigma_contour, double prior_weight, double expr_sigma, double huber,
+           double tukey, int iterations, bool contour) {
             const Camera cam = make_camera(focal, width, height);
             check_landmarks(landmarks, cam);
-            if (!(lambda_identity > 0) || !(lambda_expr > 0) || iterations < 1)
-                throw py::value_error("fit_identity: lambdas must be > 0 and iterations >= 1");
+            for (double v : {sigma_inner, sigma_contour, prior_weight, expr_sigma})
+                if (!(v > 0) || !std::isfinite(v))
+                    throw py::value_error("fit_identity: sigmas, prior_weight and expr_sigma must be finite and > 0");
+            if (!std::isfinite(huber) || !std::isfinite(tukey) || iterations < 1)
+                throw py::value_error("fit_identity: huber and tukey must be finite and iterations >= 1");
             fit::IdentityFitOptions o;
-            o.lambda_identity = lambda_identity;
-            o.lambda_expr = lambda_expr;
+            o.sigma_inner = sigma_inner;
+            o.sigma_contour = sigma_contour;
+            o.prior_weight = prior_weight;
+            o.expr_sigma = expr_sigma;
+            o.huber = huber;
+            o.tukey = tukey;
             o.iterations = iterations;
+            o.contour = contour;
             fit::IdentityFit f;
             {
                 py::gil_scoped_release release;
@@ -161,14 +170,19 @@ void bind_fit(py::module_& m) {
             d["rmse_px"] = f.rmse_px;
             d["landmarks_used"] =
                 Eigen::Map<const Eigen::VectorXi>(f.landmarks_used.data(), f.landmarks_used.size()).eval();
+            d["vertices"] = Eigen::Map<const Eigen::VectorXi>(f.vertices.data(), f.vertices.size()).eval();
+            d["residuals"] = MatrixX2d(f.residuals);
+            d["weights"] = Eigen::VectorXd(f.weights);
+            d["sigmas"] = Eigen::VectorXd(f.sigmas);
             d["iterations"] = f.iterations;
             return d;
         },
         py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
-        py::arg("height") = 500, py::arg("lambda_identity") = 4.0, py::arg("lambda_expr") = 4.0,
-        py::arg("iterations") = 8,
-        "Identity, expression and pose from 68 landmarks (px) with the model's prior (regularised "
-        "linear least squares alternated with the pose).");
+        py::arg("height") = 500, py::arg("sigma_inner") = 3.0, py::arg("sigma_contour") = 6.0,
+        py::arg("prior_weight") = 1.0, py::arg("expr_sigma") = 0.5, py::arg("huber") = 2.0,
+        py::arg("tukey") = 0.0, py::arg("iterations") = 6, py::arg("contour") = true,
+        "Identity, expression and pose from 68 landmarks (px) with the model's prior: robust (Huber) "
+        "MAP fit with per-group landmark noise, the jaw contour matched to the occluding contour.");
 }
 
 }  // namespace extreme3d::bindings
