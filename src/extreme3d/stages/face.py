@@ -90,6 +90,7 @@ def face_result(
         sources=sources, colors=options.colors, symmetry=options.symmetry,
         texture_size=options.texture_size, timings=timings, image_size=face.image_size,
         raw_alpha=identity.raw,
+        landmark_quality=None if identity.quality is None else identity.quality.to_dict(),
     )
 
 

@@ -128,6 +128,9 @@ class FaceResult:
     texture_size: int = 1024
     photo: np.ndarray | None = field(default=None, repr=False)  # the original photo (BGR)
     raw_alpha: np.ndarray | None = None  # identity coefficients as the source gave them
+    #: verdict on the landmarks of the identity fit (LandmarkQuality.to_dict(): ok, warning,
+    #: downweighted, rmse_px, inlier_rmse_px, alpha_norm); None with the shape CNN
+    landmark_quality: dict[str, Any] | None = None
     model: Any = field(default=None, repr=False)  # the morphable model (shape/ files)
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
     #: depth buffers (crop camera) of the frontal meshes rendered for their colours, reused
@@ -330,6 +333,7 @@ def assemble_result(
     timings: dict[str, float] | None = None,
     image_size: tuple[int, int] | None = None,
     raw_alpha: np.ndarray | None = None,
+    landmark_quality: dict[str, Any] | None = None,
 ) -> FaceResult:
     """A FaceResult from the outputs of the stages (used by Reconstructor and the batch):
     colours the meshes, picks the 3D landmarks, and fills pose and sources."""
@@ -367,6 +371,7 @@ def assemble_result(
         symmetry=symmetry, timings=timings, color_counts=counts, texture_size=texture_size,
         photo=photo, _depths=depths, model=model,
         raw_alpha=None if raw_alpha is None else np.asarray(raw_alpha, np.float64),
+        landmark_quality=landmark_quality,
     )
 
 
