@@ -193,8 +193,8 @@ def test_identity_from_landmarks(sfm_model):
     fitted, mean_face = [], []
     for yaw in YAWS_ASSERTED * 2:
         _, expr, _, _, verts, lms = make_case(sfm_model, rng, yaw)
-        r = fitting.fit_identity(sfm_model, lms, sigma_inner=1.0, sigma_contour=3.0,
-                                 focal=F)
+        r = fitting.fit_identity(sfm_model, lms, focal=F,
+                                 sigmas=fitting.landmark_sigmas(jaw=3.0, inner=1.0))
         assert np.sqrt(np.mean(np.sum(r.residuals[17:] ** 2, axis=1))) < 3.0  # inner points
         fitted.append(np.linalg.norm(sfm_model.shape(r.alpha, r.expr) - verts, axis=1))
         mean_face.append(np.linalg.norm(sfm_model.shape(None, expr) - verts, axis=1))

@@ -119,9 +119,13 @@ def test_detector_landmarks_put_hidden_jaw_on_the_outline(sfm_model):
 
 
 def test_fit_identity_rejects_bad_options(sfm_model):
-    """Non-positive sigmas or prior weight are a ValueError from the binding."""
+    """Non-positive or missing sigmas, or a negative prior weight, are a ValueError."""
     lms = sf.detector_landmarks(sfm_model, sf.random_face(sfm_model, np.random.default_rng(0)))
+    sig = fitting.landmark_sigmas()
+    assert sig[0] == 6.0 and sig[36] == 3.0 and sig[48] == 5.0 and sig[62] == 5.0
     with pytest.raises(ValueError, match="sigmas"):
-        _core.fit_identity(sfm_model.core, lms.astype(np.float32), sigma_inner=0.0)
+        _core.fit_identity(sfm_model.core, lms.astype(np.float32), sigmas=np.zeros(68))
     with pytest.raises(ValueError, match="sigmas"):
+        fitting.fit_identity(sfm_model, lms, sigmas=np.ones(60))
+    with pytest.raises(ValueError, match="prior_weight"):
         fitting.fit_identity(sfm_model, lms, prior_weight=-1.0)

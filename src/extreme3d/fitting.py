@@ -28,10 +28,32 @@ Mode = Literal["faithful", "best"]
 PoseChoice = Literal["epnp", "refined"]
 
 #: Defaults of fit_identity, chosen on the synthetic set of bench/foundation.py (docs/fitting.md).
-IDENTITY_DEFAULTS = {
-    "sigma_inner": 3.0, "sigma_contour": 6.0, "prior_weight": 3.0, "expr_sigma": 0.5, "huber": 2.0,
-    "tukey": 4.0,
-}
+IDENTITY_DEFAULTS = {"prior_weight": 3.0, "expr_sigma": 0.5, "huber": 2.0, "tukey": 4.0}
+
+#: Landmark noise (px per coordinate, 500x500 crop) by group (0-based iBUG numbers): the jaw
+#: contour as the synthetic set's detector noise; the others from the residuals of the fit on
+#: the paper crops and test photos (docs/fitting.md): eyes, brows, nose ridge and lips about
+#: 3 px, the nostrils 4, the mouth corners and the inner lips (the Surrey model's mouth
+#: vertices sit off dlib's points) 5.
+LANDMARK_NOISE_PX = (
+    ("jaw", range(0, 17), 6.0), ("brows", range(17, 27), 3.0), ("nose ridge", range(27, 31), 3.0),
+    ("nostrils", range(31, 36), 4.0), ("eyes", range(36, 48), 3.0),
+    ("outer lips", range(48, 60), 3.0), ("mouth corners", (48, 54), 5.0),
+    ("inner lips", range(60, 68), 5.0),
+)
+
+
+def landmark_sigmas(jaw: float | None = None, inner: float | None = None) -> np.ndarray:
+    """The 68 noise levels (px) of LANDMARK_NOISE_PX (later groups override earlier ones);
+    `jaw` / `inner` replace the jaw's / every other landmark's level when given."""
+    s = np.zeros(68)
+    for _, ids, sigma in LANDMARK_NOISE_PX:
+        s[list(ids)] = sigma
+    if jaw is not None:
+        s[:17] = jaw
+    if inner is not None:
+        s[17:] = inner
+    return s
 
 #: Focal length (px, 500x500 crop) of the identity fit's camera (docs/fitting.md: real crops are
 #: seen from farther than the crop camera's 0.5 m; a close camera flattens the fitted faces).
@@ -145,8 +167,7 @@ def fit_identity(
     model: MorphableModel,
     landmarks: npt.ArrayLike,
     *,
-    sigma_inner: float = IDENTITY_DEFAULTS["sigma_inner"],
-    sigma_contour: float = IDENTITY_DEFAULTS["sigma_contour"],
+    sigmas: npt.ArrayLike | None = None,
     prior_weight: float = IDENTITY_DEFAULTS["prior_weight"],
     expr_sigma: float = IDENTITY_DEFAULTS["expr_sigma"],
     huber: float = IDENTITY_DEFAULTS["huber"],
@@ -157,16 +178,17 @@ def fit_identity(
 ) -> IdentityResult:
     """Fit identity + expression + pose to 68 landmarks (px): robust MAP (see docs/fitting.md).
 
-    sigma_inner / sigma_contour: landmark noise (px) of the inner points 17..67 and of the jaw
-    contour 0..16; prior_weight: multiplies the Gaussian prior (1 = exact MAP); expr_sigma: prior
-    standard deviation of the expression coefficients; huber: robust threshold in sigmas (0 =
-    least squares); tukey: > 0 switches to Tukey's biweight with this cut-off (sigmas) after two
-    Huber rounds; contour: jaw landmarks matched to the occluding contour (False: fixed vertices);
+    sigmas: the 68 landmark noise levels (px; default landmark_sigmas()); prior_weight:
+    multiplies the Gaussian prior (1 = exact MAP); expr_sigma: prior standard deviation of the
+    expression coefficients; huber: robust threshold in sigmas (0 = least squares); tukey:
+    > 0 switches to Tukey's biweight with this cut-off (sigmas) after two Huber rounds;
+    contour: jaw landmarks matched to the occluding contour (False: fixed vertices);
     focal: the camera (px, 500x500 crop) the identity is fitted with; the returned pose is in it.
     """
+    sig = landmark_sigmas() if sigmas is None else np.asarray(sigmas, np.float64).reshape(-1)
     d = _core.fit_identity(
-        model.core, _landmarks(landmarks), focal, WIDTH, HEIGHT, sigma_inner, sigma_contour,
-        prior_weight, expr_sigma, huber, tukey, iterations, contour,
+        model.core, _landmarks(landmarks), focal, WIDTH, HEIGHT, sig, prior_weight, expr_sigma,
+        huber, tukey, iterations, contour,
     )
     return IdentityResult(
         alpha=np.asarray(d["alpha"], np.float32), expr=np.asarray(d["expr"], np.float32),

@@ -140,18 +140,19 @@ void bind_fit(py::module_& m) {
     m.def(
         "fit_identity",
         [](const FaceModel& model, const MatrixX2f& landmarks, double focal, int width, int height,
-           double sigma_inner, double sigma_contour, double prior_weight, double expr_sigma, double huber,
+           const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma, double huber,
            double tukey, int iterations, bool contour) {
             const Camera cam = make_camera(focal, width, height);
             check_landmarks(landmarks, cam);
-            for (double v : {sigma_inner, sigma_contour, prior_weight, expr_sigma})
+            if (sigmas.size() != 0 && (sigmas.size() != 68 || !sigmas.allFinite() || !(sigmas.minCoeff() > 0)))
+                throw py::value_error("fit_identity: sigmas must be 68 finite values > 0 (px)");
+            for (double v : {prior_weight, expr_sigma})
                 if (!(v > 0) || !std::isfinite(v))
-                    throw py::value_error("fit_identity: sigmas, prior_weight and expr_sigma must be finite and > 0");
+                    throw py::value_error("fit_identity: prior_weight and expr_sigma must be finite and > 0");
             if (!std::isfinite(huber) || !std::isfinite(tukey) || iterations < 1)
                 throw py::value_error("fit_identity: huber and tukey must be finite and iterations >= 1");
             fit::IdentityFitOptions o;
-            o.sigma_inner = sigma_inner;
-            o.sigma_contour = sigma_contour;
+            o.sigmas = sigmas;
             o.prior_weight = prior_weight;
             o.expr_sigma = expr_sigma;
             o.huber = huber;
@@ -178,11 +179,12 @@ void bind_fit(py::module_& m) {
             return d;
         },
         py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
-        py::arg("height") = 500, py::arg("sigma_inner") = 3.0, py::arg("sigma_contour") = 6.0,
+        py::arg("height") = 500, py::arg("sigmas") = Eigen::VectorXd(),
         py::arg("prior_weight") = 1.0, py::arg("expr_sigma") = 0.5, py::arg("huber") = 2.0,
         py::arg("tukey") = 0.0, py::arg("iterations") = 6, py::arg("contour") = true,
-        "Identity, expression and pose from 68 landmarks (px) with the model's prior: robust (Huber) "
-        "MAP fit with per-group landmark noise, the jaw contour matched to the occluding contour.");
+        "Identity, expression and pose from 68 landmarks (px) with the model's prior: robust (Huber, "
+        "then Tukey) MAP fit with per-landmark noise sigmas (68, px; empty: 6 jaw, 3 others), the jaw contour matched to the "
+        "occluding contour.");
 }
 
 }  // namespace extreme3d::bindings

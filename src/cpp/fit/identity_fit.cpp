@@ -155,7 +155,10 @@ IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, con
     prior.head(K).setConstant(o.prior_weight);
     prior.tail(E).setConstant(o.prior_weight / (o.expr_sigma * o.expr_sigma));
     Eigen::VectorXd sigma(n);
-    for (int i = 0; i < n; ++i) sigma(i) = i < 17 ? o.sigma_contour : o.sigma_inner;
+    if (o.sigmas.size() == n)
+        sigma = o.sigmas;
+    else
+        for (int i = 0; i < n; ++i) sigma(i) = i < 17 ? 6.0 : 3.0;
 
     const ContourModel contour = make_contour_model(model);
     std::vector<int> vertices(n);

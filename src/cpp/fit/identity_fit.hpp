@@ -11,16 +11,15 @@
 namespace extreme3d::fit {
 
 /// Settings of fit_identity. The fit minimises the MAP objective
-///   sum_i w_i |r_i|^2 / sigma_g(i)^2 + prior_weight (|alpha|^2 + |expr / expr_sigma|^2)
+///   sum_i w_i |r_i|^2 / sigma_i^2 + prior_weight (|alpha|^2 + |expr / expr_sigma|^2)
 /// over pose, alpha (identity, in standard deviations) and expr, where r_i is landmark i's
-/// reprojection residual (px), sigma_g its group's noise (inner points 17..67 or jaw contour
-/// 0..16) and w_i its robust weight (Huber: 1 while |r_i| <= huber * sigma, huber sigma / |r_i|
+/// reprojection residual (px), sigma_i its noise (per landmark, e.g. by group: the jaw contour
+/// is noisier than the eye corners) and w_i its robust weight (Huber: 1 while |r_i| <= huber * sigma, huber sigma / |r_i|
 /// beyond; or, from the third outer iteration on when tukey > 0, Tukey's biweight
 /// (1 - (|r_i| / (tukey sigma))^2)^2, 0 beyond), recomputed with the jaw correspondences at
 /// every outer iteration.
 struct IdentityFitOptions {
-    double sigma_inner = 3.0;    ///< noise of the inner landmarks 17..67 (px)
-    double sigma_contour = 6.0;  ///< noise of the jaw contour landmarks 0..16 (px)
+    Eigen::VectorXd sigmas;      ///< 68 landmark noise levels (px per coordinate); empty: 6 jaw, 3 others
     double prior_weight = 1.0;   ///< multiplies the Gaussian prior (1: the exact MAP weight)
     double expr_sigma = 0.5;     ///< prior standard deviation of the expression coefficients
     double huber = 2.0;          ///< Huber threshold in sigmas (<= 0: plain least squares)
