@@ -9,8 +9,10 @@ projected landmark vertices, jaw points = their vertex when visible, else the ne
 of the rendered face's outline; then noise of 3 px (jaw 6 px) per coordinate and 5% outliers
 (20-80 px in a random direction). Fitted by
 
-- port: extreme3d.fitting.fit_identity (pose, identity and expression);
-- path: the same identity then fit_pose_expression(mode='faithful'): the pose the batch uses;
+- port: extreme3d.fitting.fit_identity (pose, identity and expression); the batch uses its
+  rotation and expression (fitting.pose_from_identity: translation for the crop camera);
+- refit: the same identity then fit_pose_expression(mode='faithful'), the original's pose fit
+  (what the batch did before; still what the paper command does);
 - eos: eos.fitting.fit_shape_and_pose (Surrey shape + blendshapes, edge topology, contours);
 - mean: the mean identity with fit_pose_expression(mode='best') (pose + expression).
 
@@ -31,8 +33,8 @@ eos's on the same landmarks.
 Usage: python bench/foundation.py [--faces N] [--seed S] [--data DIR] [--model H5] [--sweep ..]
 Last line: SUMMARY synthetic_err_mm=.. mean_face_err_mm=.. eos_err_mm=.. rot_err_deg=..
 depth_bias=.. outlier_growth=.. real_depth_ratio_median=.. real_outside_range=..
-real_alpha_norm_max=.. real_rmse_px=.. eos_real_rmse_px=.. rot_path_deg=.. real_path_rmse_px=..
-(rot_path_deg: the rotation error of the batch's pose, real_path_rmse_px: its landmark RMSE)
+real_alpha_norm_max=.. real_rmse_px=.. eos_real_rmse_px=.. rot_refit_deg=.. real_refit_rmse_px=..
+(real_rmse_px: at the batch's pose, pose_from_identity; *_refit_*: the faithful refit's)
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from _common import sfm_source
 from core import FIXED_LANDMARKS, EosFitter, rmse, sfm_mapping
 
 from extreme3d import synthetic_faces as sf
-from extreme3d.fitting import fit_identity, fit_pose_expression
+from extreme3d.fitting import fit_identity, fit_pose_expression, pose_from_identity
 from extreme3d.morphable import MorphableModel, load_model
 from extreme3d.paths import model_dir, shared_dir
 
@@ -103,7 +105,7 @@ def synthetic(model: MorphableModel, eos_fit: EosFitter, n: int, seed: int,
     rng = np.random.default_rng(seed)
     region = sf.face_region(model)
     rows: dict[str, list] = {k: [] for k in (
-        "port", "port_clean", "eos", "mean", "rot_port", "rot_path", "rot_eos", "rot_mean",
+        "port", "port_clean", "eos", "mean", "rot_port", "rot_refit", "rot_eos", "rot_mean",
         "depth_port", "depth_eos", "t_port", "t_eos")}
     for pw in sweep:
         rows[f"sweep_{pw}"] = []
@@ -127,8 +129,8 @@ def synthetic(model: MorphableModel, eos_fit: EosFitter, n: int, seed: int,
         rows["rot_port"].append(sf.rotation_error_deg(fit.rvec, face.rvec))
         rows["depth_port"].append(
             sf.depth_ratio(model.identity(fit.alpha).reshape(-1, 3)) - true_ratio)
-        path = fit_pose_expression(model, outl, fit.alpha, mode="faithful")
-        rows["rot_path"].append(sf.rotation_error_deg(path.rvec, face.rvec))
+        refit = fit_pose_expression(model, outl, fit.alpha, mode="faithful")
+        rows["rot_refit"].append(sf.rotation_error_deg(refit.rvec, face.rvec))
         fit_c = fit_identity(model, noisy)
         rows["port_clean"].append(
             sf.rigid_error(model.shape(fit_c.alpha, fit_c.expr), true, region))
@@ -150,7 +152,7 @@ def synthetic(model: MorphableModel, eos_fit: EosFitter, n: int, seed: int,
         print(f"face {i:3d} yaw {face.yaw_deg:6.1f} pitch {face.pitch_deg:6.1f} outliers "
               f"{hit.size} | err port {rows['port'][-1]:5.2f} (clean {rows['port_clean'][-1]:5.2f})"
               f" eos {rows['eos'][-1]:5.2f} mean {rows['mean'][-1]:5.2f} mm | rot port "
-              f"{rows['rot_port'][-1]:5.2f} path {rows['rot_path'][-1]:5.2f} eos "
+              f"{rows['rot_port'][-1]:5.2f} refit {rows['rot_refit'][-1]:5.2f} eos "
               f"{rows['rot_eos'][-1]:5.2f} deg", flush=True)
     return rows
 
@@ -162,21 +164,22 @@ def real(model: MorphableModel, eos_fit: EosFitter, data: Path, sfm_dir: Path) -
     mapping = sfm_mapping(sfm_dir)
     vids = np.array([mapping[i] for i in FIXED_LANDMARKS])
     out: dict[str, list] = {k: [] for k in ("name", "ratio", "alpha", "rmse", "eos_rmse",
-                                            "eos_ratio", "eos_alpha", "path_rmse", "down")}
+                                            "eos_ratio", "eos_alpha", "refit_rmse", "down")}
     for pts in sorted((data / "imgs").glob("*.pts")):
         lms = read_pts(pts)
         fit = fit_identity(model, lms)
         verts = model.shape(fit.alpha, fit.expr).astype(np.float64)
-        uv, _ = sf.project(verts[vids], fit.rvec, fit.tvec, fit.focal)
-        path = fit_pose_expression(model, lms, fit.alpha, mode="faithful")
-        pverts = model.shape(fit.alpha, path.expr).astype(np.float64)
-        puv, _ = sf.project(pverts[vids], path.rvec, path.tvec)
+        batch = pose_from_identity(model, lms, fit)
+        uv, _ = sf.project(verts[vids], batch.rvec, batch.tvec)
+        refit = fit_pose_expression(model, lms, fit.alpha, mode="faithful")
+        pverts = model.shape(fit.alpha, refit.expr).astype(np.float64)
+        puv, _ = sf.project(pverts[vids], refit.rvec, refit.tvec)
         ef = eos_fit_full(eos_fit, lms)
         out["name"].append(pts.stem)
         out["ratio"].append(sf.depth_ratio(model.identity(fit.alpha).reshape(-1, 3)))
         out["alpha"].append(float(np.linalg.norm(fit.alpha) / np.sqrt(fit.alpha.size)))
         out["rmse"].append(rmse(uv, lms[FIXED_LANDMARKS]))
-        out["path_rmse"].append(rmse(puv, lms[FIXED_LANDMARKS]))
+        out["refit_rmse"].append(rmse(puv, lms[FIXED_LANDMARKS]))
         out["eos_rmse"].append(rmse(ef["project"](vids), lms[FIXED_LANDMARKS]))
         out["eos_ratio"].append(sf.depth_ratio(model.identity(ef["alpha"]).reshape(-1, 3)))
         out["eos_alpha"].append(float(np.linalg.norm(ef["alpha"]) / np.sqrt(ef["alpha"].size)))
@@ -214,7 +217,7 @@ def main() -> None:
     print(f"{'method':8s} {'err mm':>8s} {'rot deg':>8s} {'ms':>7s}")
     print(f"{'port':8s} {med(syn['port']):8.3f} {med(syn['rot_port']):8.2f} "
           f"{1e3 * med(syn['t_port']):7.1f}")
-    print(f"{'path':8s} {'':8s} {med(syn['rot_path']):8.2f}")
+    print(f"{'refit':8s} {'':8s} {med(syn['rot_refit']):8.2f}")
     print(f"{'eos':8s} {med(syn['eos']):8.3f} {med(syn['rot_eos']):8.2f} "
           f"{1e3 * med(syn['t_eos']):7.1f}")
     print(f"depth-ratio bias: port {np.mean(syn['depth_port']):+.4f} eos "
@@ -228,8 +231,8 @@ def main() -> None:
     print(f"\nreal: {ratio.size} crops; model 95% depth range {lo:.3f}-{hi:.3f}; depth ratio "
           f"median {med(ratio):.3f} (min {ratio.min():.3f}, max {ratio.max():.3f}); outside "
           f"{outside:.1%}; |alpha|/sqrt(K) median {med(rea['alpha']):.2f} max "
-          f"{max(rea['alpha']):.2f}; RMSE {med(rea['rmse']):.2f} px (path "
-          f"{med(rea['path_rmse']):.2f}, eos {med(rea['eos_rmse']):.2f})")
+          f"{max(rea['alpha']):.2f}; RMSE {med(rea['rmse']):.2f} px (refit "
+          f"{med(rea['refit_rmse']):.2f}, eos {med(rea['eos_rmse']):.2f})")
     er = np.array(rea["eos_ratio"])
     eos_out = np.mean((er < lo) | (er > hi))
     print(f"eos: depth ratio median {med(er):.3f}, outside {eos_out:.1%}, "
@@ -241,8 +244,8 @@ def main() -> None:
         f"depth_bias={np.mean(syn['depth_port']):+.4f} outlier_growth={growth:.3f} "
         f"real_depth_ratio_median={med(ratio):.3f} real_outside_range={outside:.3f} "
         f"real_alpha_norm_max={max(rea['alpha']):.2f} real_rmse_px={med(rea['rmse']):.2f} "
-        f"eos_real_rmse_px={med(rea['eos_rmse']):.2f} rot_path_deg={med(syn['rot_path']):.2f} "
-        f"real_path_rmse_px={med(rea['path_rmse']):.2f}"
+        f"eos_real_rmse_px={med(rea['eos_rmse']):.2f} rot_refit_deg={med(syn['rot_refit']):.2f} "
+        f"real_refit_rmse_px={med(rea['refit_rmse']):.2f}"
     )
 
 

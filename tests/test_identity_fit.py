@@ -45,8 +45,8 @@ def test_jaw_follows_the_silhouette(sfm_model):
     """On a turned face the far-side jaw landmarks (on the outline) are matched to vertices other
     than their fixed ones, and the fit reproduces them better than with fixed vertices."""
     face, lms, _ = _face(sfm_model, 7, 55, 0)
-    moving = fitting.fit_identity(sfm_model, lms, huber=0)
-    fixed = fitting.fit_identity(sfm_model, lms, huber=0, contour=False)
+    moving = fitting.fit_identity(sfm_model, lms, huber=0, tukey=0)
+    fixed = fitting.fit_identity(sfm_model, lms, huber=0, tukey=0, contour=False)
     jaw = np.arange(17)
     assert np.any(moving.vertices[jaw] != sfm_model.outer_landmarks[jaw])
     np.testing.assert_array_equal(fixed.vertices, sfm_model.outer_landmarks)
@@ -72,7 +72,7 @@ def test_outlier_down_weighted_and_recorded(sfm_model, region):
     e_clean = sf.rigid_error(sfm_model.shape(clean.alpha, clean.expr), true, region)
     e_bad = sf.rigid_error(sfm_model.shape(fit.alpha, fit.expr), true, region)
     assert e_bad < 1.2 * e_clean + 0.2
-    plain = fitting.fit_identity(sfm_model, bad, huber=0)
+    plain = fitting.fit_identity(sfm_model, bad, huber=0, tukey=0)
     e_plain = sf.rigid_error(sfm_model.shape(plain.alpha, plain.expr), true, region)
     assert e_bad < e_plain
 
@@ -129,3 +129,24 @@ def test_fit_identity_rejects_bad_options(sfm_model):
         fitting.fit_identity(sfm_model, lms, sigmas=np.ones(60))
     with pytest.raises(ValueError, match="prior_weight"):
         fitting.fit_identity(sfm_model, lms, prior_weight=-1.0)
+
+
+def test_batch_pose_from_the_identity_fit(sfm_model):
+    """pose_from_identity: the identity fit's rotation and expression in the crop camera (focal
+    1000) with the translation solved again: a face 600 mm from that camera is found at its
+    distance (within 10%), the rotation within 5 deg, and its landmark vertices reproject onto
+    the landmarks it used within the noise."""
+    rng = np.random.default_rng(17)
+    face = sf.random_face(sfm_model, rng, yaw=(30, 30), pitch=(-10, -10), distance=(600, 600))
+    noisy, _ = sf.corrupt(sf.detector_landmarks(sfm_model, face), rng)
+    ident = fitting.fit_identity(sfm_model, noisy)
+    fit = fitting.pose_from_identity(sfm_model, noisy, ident)
+    assert fit.mode == "identity"
+    np.testing.assert_array_equal(fit.rvec, ident.rvec)
+    np.testing.assert_array_equal(fit.expr, ident.expr)
+    assert abs(fit.tvec[2] / face.tvec[2] - 1) < 0.1
+    assert sf.rotation_error_deg(fit.rvec, face.rvec) < 5.0
+    verts = sfm_model.shape(ident.alpha, ident.expr)[fit.landmark_vertices]
+    uv, _ = sf.project(verts, fit.rvec, fit.tvec)
+    err = np.linalg.norm(uv - noisy, axis=1)[fit.landmarks_used]
+    assert np.sqrt(np.mean(err**2)) == pytest.approx(fit.rmse_px) and fit.rmse_px < 8.0

@@ -97,6 +97,7 @@ def fit_identity(
     sigmas: npt.ArrayLike = ...,
     prior_weight: float = 1.0,
     expr_sigma: float = 0.5,
+    expr_min: float = -3.0,
     huber: float = 2.0,
     tukey: float = 0.0,
     iterations: int = 6,

@@ -140,8 +140,8 @@ void bind_fit(py::module_& m) {
     m.def(
         "fit_identity",
         [](const FaceModel& model, const MatrixX2f& landmarks, double focal, int width, int height,
-           const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma, double huber,
-           double tukey, int iterations, bool contour) {
+           const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma, double expr_min,
+           double huber, double tukey, int iterations, bool contour) {
             const Camera cam = make_camera(focal, width, height);
             check_landmarks(landmarks, cam);
             if (sigmas.size() != 0 && (sigmas.size() != 68 || !sigmas.allFinite() || !(sigmas.minCoeff() > 0)))
@@ -149,12 +149,15 @@ void bind_fit(py::module_& m) {
             for (double v : {prior_weight, expr_sigma})
                 if (!(v > 0) || !std::isfinite(v))
                     throw py::value_error("fit_identity: prior_weight and expr_sigma must be finite and > 0");
+            if (!(expr_min >= -3.0 && expr_min <= 0.0))
+                throw py::value_error("fit_identity: expr_min must lie in [-3, 0]");
             if (!std::isfinite(huber) || !std::isfinite(tukey) || iterations < 1)
                 throw py::value_error("fit_identity: huber and tukey must be finite and iterations >= 1");
             fit::IdentityFitOptions o;
             o.sigmas = sigmas;
             o.prior_weight = prior_weight;
             o.expr_sigma = expr_sigma;
+            o.expr_min = expr_min;
             o.huber = huber;
             o.tukey = tukey;
             o.iterations = iterations;
@@ -180,7 +183,8 @@ void bind_fit(py::module_& m) {
         },
         py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
         py::arg("height") = 500, py::arg("sigmas") = Eigen::VectorXd(),
-        py::arg("prior_weight") = 1.0, py::arg("expr_sigma") = 0.5, py::arg("huber") = 2.0,
+        py::arg("prior_weight") = 1.0, py::arg("expr_sigma") = 0.5, py::arg("expr_min") = -3.0,
+        py::arg("huber") = 2.0,
         py::arg("tukey") = 0.0, py::arg("iterations") = 6, py::arg("contour") = true,
         "Identity, expression and pose from 68 landmarks (px) with the model's prior: robust (Huber, "
         "then Tukey) MAP fit with per-landmark noise sigmas (68, px; empty: 6 jaw, 3 others), the jaw contour matched to the "

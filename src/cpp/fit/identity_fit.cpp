@@ -71,9 +71,10 @@ double objective(const PointTerms& t, const MatrixX2f& landmarks, const Pose& po
     return (r.rowwise().squaredNorm().array() * c.array()).sum() + theta.cwiseProduct(prior).dot(theta);
 }
 
-// Levenberg-Marquardt on pose + theta for the weighted objective with fixed vertices and weights.
+// Levenberg-Marquardt on pose + theta for the weighted objective with fixed vertices and weights;
+// the expression stays in [expr_min, 3].
 void refine(const PointTerms& t, const MatrixX2f& landmarks, const Eigen::VectorXd& c, const Eigen::VectorXd& prior,
-            const Camera& cam, int max_iter, Pose& pose, Eigen::VectorXd& theta, int num_expr) {
+            const Camera& cam, int max_iter, Pose& pose, Eigen::VectorXd& theta, int num_expr, double expr_min) {
     const int P = static_cast<int>(theta.size()), np = 6 + P, n = static_cast<int>(t.base.size());
     const double f = cam.focal;
     double obj = objective(t, landmarks, pose, theta, c, prior, cam);
@@ -108,7 +109,7 @@ void refine(const PointTerms& t, const MatrixX2f& landmarks, const Eigen::Vector
             const Eigen::VectorXd d = A.ldlt().solve(-g);
             const Pose trial{pose.rvec + d.head<3>(), pose.tvec + d.segment<3>(3)};
             Eigen::VectorXd th = theta + d.tail(P);
-            th.tail(num_expr) = th.tail(num_expr).cwiseMax(-3.0).cwiseMin(3.0);
+            th.tail(num_expr) = th.tail(num_expr).cwiseMax(expr_min).cwiseMin(3.0);
             const double tobj = objective(t, landmarks, trial, th, c, prior, cam);
             if (std::isfinite(tobj) && tobj < obj) {
                 gain = obj - tobj;
@@ -176,7 +177,7 @@ IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, con
             for (int i = 0; i < n; ++i) weights(i) = robust_weight(r.row(i).norm(), sigma(i), o, it);
         }
         const Eigen::VectorXd c = weights.cwiseQuotient(sigma.cwiseAbs2());
-        refine(terms, landmarks, c, prior, cam, it == 0 ? 100 : 30, pose, theta, E);
+        refine(terms, landmarks, c, prior, cam, it == 0 ? 100 : 30, pose, theta, E, o.expr_min);
         ++res.iterations;
     }
     const PointTerms terms = point_terms(model, vertices);

@@ -22,6 +22,7 @@ struct IdentityFitOptions {
     Eigen::VectorXd sigmas;      ///< 68 landmark noise levels (px per coordinate); empty: 6 jaw, 3 others
     double prior_weight = 1.0;   ///< multiplies the Gaussian prior (1: the exact MAP weight)
     double expr_sigma = 0.5;     ///< prior standard deviation of the expression coefficients
+    double expr_min = -3.0;      ///< lower bound of the expression (0: one-sided blendshapes), upper 3
     double huber = 2.0;          ///< Huber threshold in sigmas (<= 0: plain least squares)
     double tukey = 0.0;          ///< > 0: Tukey biweight cut-off (sigmas) after two Huber rounds
     int iterations = 6;          ///< outer iterations (correspondences + robust weights)
@@ -31,7 +32,7 @@ struct IdentityFitOptions {
 /// Result of fit_identity.
 struct IdentityFit {
     Eigen::VectorXf alpha;          ///< K identity coefficients (units of shape_ev)
-    Eigen::VectorXf expr;           ///< E expression coefficients, in [-3, 3]
+    Eigen::VectorXf expr;           ///< E expression coefficients, in [expr_min, 3]
     Pose pose;                      ///< final pose (model -> camera)
     double rmse_px = 0;             ///< landmark RMSE (px) over all 68 landmarks
     std::vector<int> landmarks_used;///< landmark numbers used (0..67)

@@ -347,15 +347,18 @@ def assemble_result(
     timings["colors"] = _lap(t)
     rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
     expr = np.asarray(_field(fit, "expr"), np.float64)
-    lv = landmark_indices(model, -float(rvec[1]))
-    verts = model.shape(alpha=alpha, expr=expr)
     fit_mode = str(getattr(fit, "mode", "faithful"))
     pose_choice = str(getattr(fit, "pose_choice", "epnp"))
+    lv = (np.asarray(fit.landmark_vertices) if fit_mode == "identity"
+          else landmark_indices(model, -float(rvec[1])))
+    verts = model.shape(alpha=alpha, expr=expr)
     if image_size is None:
         image_size = ((int(photo.shape[1]), int(photo.shape[0])) if photo is not None
                       else (0, 0))
     src = {"landmarks": "given", "shape": "landmarks", "bump": "flat"} | dict(sources)
-    src |= {"fit": f"{fit_mode} ({pose_choice} pose)",
+    fit_name = ("identity fit (robust, jaw on the silhouette)" if fit_mode == "identity"
+                else f"{fit_mode} ({pose_choice} pose)")
+    src |= {"fit": fit_name,
             "geometry": "soft symmetry" if symmetry else "no symmetry", "colors": colors}
     return FaceResult(
         index=index, name=name, image_path=image_path, image_size=image_size,

@@ -23,7 +23,9 @@ class Identity:
     """Identity coefficients of one face: `alpha` padded or cut to the model's basis, `raw` as
     the source gave them (what shape/<name>.ply.alpha holds), `beta` texture coefficients of the
     shape CNN or None, the seconds it took (per face) and, when fitted to the landmarks, the
-    verdict on them (extreme3d.landmark_quality.LandmarkQuality; None from the CNN)."""
+    verdict on them (extreme3d.landmark_quality.LandmarkQuality) and the fit itself
+    (extreme3d.fitting.IdentityResult: its pose and expression are the face's, see
+    stages.face.fit_face); both None from the CNN."""
 
     alpha: np.ndarray
     raw: np.ndarray
@@ -31,6 +33,7 @@ class Identity:
     source: str
     seconds: float = 0.0
     quality: Any = None
+    fit: Any = None
 
 
 def model_alpha(model: object, raw: np.ndarray) -> np.ndarray:
@@ -61,7 +64,7 @@ def identity_from_landmarks(model: object, landmarks: np.ndarray) -> Identity:
     res = fit_identity(model, landmarks)
     raw = np.asarray(res.alpha, np.float64).reshape(-1)
     return Identity(model_alpha(model, raw), raw, None, "landmarks", time.perf_counter() - t0,
-                    landmark_quality(res))
+                    landmark_quality(res), res)
 
 
 def identities(
