@@ -48,7 +48,7 @@ def _check_image_outputs(out: Path, name: str, model, outputs=DEFAULT_OUTPUTS) -
         assert im.shape == (512, 512) and im.dtype == np.uint8
     for key in outputs:
         mesh = read_ply(out / "3D" / f"{name}_{key}.ply")
-        assert mesh.num_vertices > 0 and mesh.num_faces > 0
+        assert len(mesh.vertices) > 0 and len(mesh.faces) > 0
         assert np.isfinite(mesh.vertices).all()
     frontal = read_ply(out / "3D" / f"{name}_foundation_frontal.ply")
     assert frontal.vertices.shape == (model.num_vertices, 3)
