@@ -322,3 +322,41 @@ def test_local_engine_rerun_skips_done_images(core_stages, shared, sfm_h5, tmp_p
     assert [r.name for r in third.done] == CROPS and mesh.read_bytes() == before
     kept = out / "3D" / f"{CROPS[0]}_final_frontal.ply"
     assert kept.stat().st_mtime_ns == stamps[kept]
+
+
+def test_implausible_landmarks_are_recorded_and_warned(core_stages, shared, sfm_h5, tmp_path):
+    """Landmark path, no CNN: a crop whose jaw points 0..5 lie 60 px out on the background gets
+    a one-line warning and params landmarks.quality.ok false with those points down-weighted;
+    the same crop with its own landmarks is ok. Both images complete."""
+    from extreme3d.params import read_params
+
+    paper = shared / "data" / "paper" / "imgs"
+    name = CROPS[0]
+    lms = tmp_path / "landmarks"
+    lms.mkdir()
+    pts = read_pts(paper / f"{name}.pts")
+    bad = pts.copy()
+    centre = pts[27:36].mean(axis=0)
+    for j in range(6):
+        d = bad[j] - centre
+        bad[j] += 60.0 * d / np.linalg.norm(d)
+    shutil.copy(paper / f"{name}.pts", lms / f"{name}.pts")
+    shutil.copy(paper / f"{name}.png", tmp_path / "moved.png")
+    (lms / "moved.pts").write_text(
+        "version: 1\nn_points: 68\n{\n" + "".join(f"{x} {y}\n" for x, y in bad) + "}\n")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{paper / f'{name}.png'}\n{tmp_path / 'moved.png'}\n")
+    said: list[str] = []
+    summary = run_batch(BatchOptions(
+        input_list=listing, output_dir=tmp_path / "out", landmark_dir=lms, model_path=sfm_h5,
+        cnn_dir=tmp_path / "no_cnn", device="cpu", outputs=("foundation_frontal",),
+        bump_source="flat", progress=False, preview=False,
+    ), log=said.append)
+    assert [r.name for r in summary.done] == [name, "moved"]
+    warnings = [m for m in said if m.startswith("warning:")]
+    assert len(warnings) == 1 and "moved.png" in warnings[0] and "jaw" in warnings[0]
+    assert "\n" not in warnings[0]
+    good = read_params(tmp_path / "out" / "params" / f"{name}.json")["landmarks"]["quality"]
+    moved = read_params(tmp_path / "out" / "params" / "moved.json")["landmarks"]["quality"]
+    assert good["ok"] and good["warning"] == ""
+    assert not moved["ok"] and {0, 1, 2} <= set(moved["downweighted"])

@@ -94,9 +94,14 @@ def fit_identity(
     focal: float = 1000.0,
     width: int = 500,
     height: int = 500,
-    lambda_identity: float = 4.0,
-    lambda_expr: float = 4.0,
-    iterations: int = 8,
+    sigmas: npt.ArrayLike = ...,
+    prior_weight: float = 1.0,
+    expr_sigma: float = 0.5,
+    expr_min: float = -3.0,
+    huber: float = 2.0,
+    tukey: float = 0.0,
+    iterations: int = 6,
+    contour: bool = True,
 ) -> dict[str, object]: ...
 
 # --- core (bindings/core.cpp) ---

@@ -646,6 +646,8 @@ def _shape_stage(
             say(_message("failed", rec))
             continue
         rec.seconds["shape_cnn"] += identity.seconds
+        if identity.quality is not None and not identity.quality.ok:
+            say(f"warning: {rec.path}: {identity.quality.warning}")
         t0 = _now()
         try:
             rec.outputs += stage_outputs.write_identity(out, rec.name, model, identity)

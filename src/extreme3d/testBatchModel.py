@@ -98,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bump map from the bump CNN, the photo or flat (default: cnn when "
                              "its weights exist, else photo if available, else flat)")
     parser.add_argument("--fit-mode", choices=("faithful", "best"), default="faithful",
-                        help="pose fit as the original (faithful) or refined (best)")
+                        help="pose fit as the original (faithful) or refined (best), with a "
+                             "shape-CNN identity (shape source landmarks: the identity fit's pose)")
     parser.add_argument("--preview", action="store_true",
                         help="write preview/<name>.png: crop, shaded mesh frontal and posed")
     parser.add_argument("--threads", type=_positive, default=None,

@@ -75,9 +75,14 @@ def meshes_to_compute(
 
 
 def fit_face(model: Any, face: PreparedFace, identity: Identity, mode: str = "faithful") -> Any:
-    """Pose and expression fitted to the face's crop landmarks (extreme3d.fitting.FitResult)."""
-    from extreme3d.fitting import fit_pose_expression
+    """Pose and expression of the face (extreme3d.fitting.FitResult): with an identity fitted to
+    the landmarks, that fit's own (robust, jaw on the silhouette; mode 'identity', whatever
+    `mode`: the original's fit re-selects fixed contour vertices and doubles the rotation error,
+    docs/fitting.md); otherwise fit_pose_expression in `mode` with the identity."""
+    from extreme3d.fitting import fit_pose_expression, pose_from_identity
 
+    if identity.fit is not None:
+        return pose_from_identity(model, face.landmarks, identity.fit)
     return fit_pose_expression(model, face.landmarks, identity.alpha, mode=mode)
 
 
@@ -120,6 +125,7 @@ def face_result(
         texture_size=options.texture_size, timings=timings, image_size=face.image_size,
         raw_alpha=identity.raw, mesh_mode=options.mesh,
         registration=getattr(geo, "registration", None),
+        landmark_quality=None if identity.quality is None else identity.quality.to_dict(),
     )
 
 

@@ -128,6 +128,9 @@ class FaceResult:
     texture_size: int = 1024
     photo: np.ndarray | None = field(default=None, repr=False)  # the original photo (BGR)
     raw_alpha: np.ndarray | None = None  # identity coefficients as the source gave them
+    #: verdict on the landmarks of the identity fit (LandmarkQuality.to_dict(): ok, warning,
+    #: downweighted, rmse_px, inlier_rmse_px, alpha_norm); None with the shape CNN
+    landmark_quality: dict[str, Any] | None = None
     model: Any = field(default=None, repr=False)  # the morphable model (shape/ files)
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
     #: depth buffers (crop camera) of the frontal meshes rendered for their colours, reused
@@ -392,6 +395,7 @@ def assemble_result(
     raw_alpha: np.ndarray | None = None,
     mesh_mode: str | None = None,
     registration: dict[str, np.ndarray] | None = None,
+    landmark_quality: dict[str, Any] | None = None,
 ) -> FaceResult:
     """A FaceResult from the outputs of the stages (used by Reconstructor and the batch):
     colours the meshes, picks the 3D landmarks, and fills pose and sources."""
@@ -405,15 +409,18 @@ def assemble_result(
     timings["colors"] = _lap(t)
     rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
     expr = np.asarray(_field(fit, "expr"), np.float64)
-    lv = landmark_indices(model, -float(rvec[1]))
-    verts = model.shape(alpha=alpha, expr=expr)
     fit_mode = str(getattr(fit, "mode", "faithful"))
     pose_choice = str(getattr(fit, "pose_choice", "epnp"))
+    lv = (np.asarray(fit.landmark_vertices) if fit_mode == "identity"
+          else landmark_indices(model, -float(rvec[1])))
+    verts = model.shape(alpha=alpha, expr=expr)
     if image_size is None:
         image_size = ((int(photo.shape[1]), int(photo.shape[0])) if photo is not None
                       else (0, 0))
     src = {"landmarks": "given", "shape": "landmarks", "bump": "flat"} | dict(sources)
-    src |= {"fit": f"{fit_mode} ({pose_choice} pose)",
+    fit_name = ("identity fit (robust, jaw on the silhouette)" if fit_mode == "identity"
+                else f"{fit_mode} ({pose_choice} pose)")
+    src |= {"fit": fit_name,
             "geometry": "soft symmetry" if symmetry else "no symmetry", "colors": colors}
     return FaceResult(
         index=index, name=name, image_path=image_path, image_size=image_size,
@@ -430,6 +437,7 @@ def assemble_result(
         photo=photo, _depths=depths, model=model,
         raw_alpha=None if raw_alpha is None else np.asarray(raw_alpha, np.float64),
         mesh_mode=mesh_mode, registration=registration,
+        landmark_quality=landmark_quality,
     )
 
 
