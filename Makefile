@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q torch==2.13.0
 	$(VPY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "setuptools<81"
-	$(VPY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(VPY) -m pip install -q --no-build-isolation -e ".[test,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)

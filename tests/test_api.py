@@ -64,7 +64,8 @@ def test_result_holds_what_the_issue_lists(rec, face, photo_path) -> None:
         assert m.colors is not None and m.colors.shape == m.vertices.shape
     assert face.bump.shape == (512, 512) and face.mask.shape == (512, 512)
     assert face.sources == {"landmarks": "dlib", "shape": "landmarks", "bump": "flat",
-                            "fit": "faithful (epnp pose)", "geometry": "soft symmetry",
+                            "fit": "identity fit (robust, jaw on the silhouette)",
+                            "geometry": "soft symmetry",
                             "colors": "photo"}
 
 
@@ -225,7 +226,8 @@ def test_batch_hook_writes_coloured_meshes_params_and_overlay(rec, face, photo_p
 
     fit = SimpleNamespace(rvec=face.pose.rvec, tvec=face.pose.tvec, expr=face.expr,
                           rmse_px=face.rmse_px, landmarks_used=face.landmarks_used,
-                          mode="faithful", pose_choice="epnp")
+                          landmark_vertices=face.landmark_vertices, mode="identity",
+                          pose_choice="identity")
     prepared = PreparedFace("jh", face.crop, face.landmarks_crop, face.box, face.landmarks,
                             face.image_size, "dlib", 1, image_path=str(photo_path))
     res = face_result(rec.model, prepared, Identity(face.alpha, face.alpha, None, "landmarks"),
@@ -237,7 +239,8 @@ def test_batch_hook_writes_coloured_meshes_params_and_overlay(rec, face, photo_p
                             "3D/jh_final_frontal.png", "3D/jh_foundation_aligned.obj",
                             "params/jh.json", "overlay/jh.png"}
     ply = read_ply(tmp_path / "3D" / "jh_final_frontal.ply")
-    assert ply.colors is not None and len(ply.vertices) == face.final.num_vertices
+    assert ply.colors is not None  # PLY: the original layout of final_frontal
+    assert len(ply.vertices) == face.meshes["final_frontal"].num_vertices
     np.testing.assert_array_equal(ply.colors, face.meshes["final_frontal"].colors)
     doc = read_params(tmp_path / "params" / "jh.json")
     assert doc["image"]["width"] == face.image_size[0] and doc["sources"]["shape"] == "landmarks"

@@ -48,7 +48,7 @@ def _check_image_outputs(out: Path, name: str, model, outputs=DEFAULT_OUTPUTS) -
         assert im.shape == (512, 512) and im.dtype == np.uint8
     for key in outputs:
         mesh = read_ply(out / "3D" / f"{name}_{key}.ply")
-        assert mesh.num_vertices > 0 and mesh.num_faces > 0
+        assert len(mesh.vertices) > 0 and len(mesh.faces) > 0
         assert np.isfinite(mesh.vertices).all()
     frontal = read_ply(out / "3D" / f"{name}_foundation_frontal.ply")
     assert frontal.vertices.shape == (model.num_vertices, 3)
@@ -240,6 +240,13 @@ def test_bad_outputs_option_is_rejected(tmp_path, capsys):
     assert "final_aligned" in capsys.readouterr().err
 
 
+def test_url_output_needs_the_ray_engine(tmp_path, capsys):
+    assert batch_main([str(tmp_path / "l.txt"), "memory://out", "--engine", "local"]) == 1
+    assert "memory://out: --engine local writes to a local folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        batch_main([str(tmp_path / "l.txt"), "o", "--engine", "ray", "--cnn-gpus", "0"])
+
+
 def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5, tmp_path,
                                                     monkeypatch):
     def broken(*_args, **_kwargs):
@@ -286,3 +293,70 @@ def test_worker_crash_fails_only_its_image(sfm_h5):
     assert [results[i].ok for i in range(len(names))] == [n != "boom" for n in names]
     assert results[1].reason == CRASH_REASON
     assert results[2].outputs == ["b"]
+
+
+def test_local_engine_rerun_skips_done_images(core_stages, shared, sfm_h5, tmp_path):
+    paper = shared / "data" / "paper" / "imgs"
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{paper / n}.png\n" for n in CROPS))
+    opts = BatchOptions(input_list=listing, output_dir=tmp_path / "out", landmark_dir=paper,
+                        model_path=sfm_h5, outputs=("final_frontal",), colors="none",
+                        overlay=False, progress=False)
+    first = run_batch(opts, log=lambda _m: None)
+    assert [r.name for r in first.done] == CROPS
+    out = tmp_path / "out"
+    done = out / ".extreme3d" / "done"
+    assert sorted(p.stem for p in done.iterdir()) == sorted(CROPS)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
+              and p.name not in ("summary.json", "imList.txt")}
+    again = run_batch(opts, log=lambda _m: None)  # nothing to do: no file rewritten
+    assert [r.name for r in again.done] == CROPS
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert (out / "imList.txt").read_text() == "".join(
+        f"{out.absolute() / 'imgs' / n}.png\n" for n in CROPS)
+    (done / f"{CROPS[1]}.json").unlink()  # killed before this image's marker: redone
+    mesh = out / "3D" / f"{CROPS[1]}_final_frontal.ply"
+    before = mesh.read_bytes()
+    mesh.unlink()
+    third = run_batch(opts, log=lambda _m: None)
+    assert [r.name for r in third.done] == CROPS and mesh.read_bytes() == before
+    kept = out / "3D" / f"{CROPS[0]}_final_frontal.ply"
+    assert kept.stat().st_mtime_ns == stamps[kept]
+
+
+def test_implausible_landmarks_are_recorded_and_warned(core_stages, shared, sfm_h5, tmp_path):
+    """Landmark path, no CNN: a crop whose jaw points 0..5 lie 60 px out on the background gets
+    a one-line warning and params landmarks.quality.ok false with those points down-weighted;
+    the same crop with its own landmarks is ok. Both images complete."""
+    from extreme3d.params import read_params
+
+    paper = shared / "data" / "paper" / "imgs"
+    name = CROPS[0]
+    lms = tmp_path / "landmarks"
+    lms.mkdir()
+    pts = read_pts(paper / f"{name}.pts")
+    bad = pts.copy()
+    centre = pts[27:36].mean(axis=0)
+    for j in range(6):
+        d = bad[j] - centre
+        bad[j] += 60.0 * d / np.linalg.norm(d)
+    shutil.copy(paper / f"{name}.pts", lms / f"{name}.pts")
+    shutil.copy(paper / f"{name}.png", tmp_path / "moved.png")
+    (lms / "moved.pts").write_text(
+        "version: 1\nn_points: 68\n{\n" + "".join(f"{x} {y}\n" for x, y in bad) + "}\n")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{paper / f'{name}.png'}\n{tmp_path / 'moved.png'}\n")
+    said: list[str] = []
+    summary = run_batch(BatchOptions(
+        input_list=listing, output_dir=tmp_path / "out", landmark_dir=lms, model_path=sfm_h5,
+        cnn_dir=tmp_path / "no_cnn", device="cpu", outputs=("foundation_frontal",),
+        bump_source="flat", progress=False, preview=False,
+    ), log=said.append)
+    assert [r.name for r in summary.done] == [name, "moved"]
+    warnings = [m for m in said if m.startswith("warning:")]
+    assert len(warnings) == 1 and "moved.png" in warnings[0] and "jaw" in warnings[0]
+    assert "\n" not in warnings[0]
+    good = read_params(tmp_path / "out" / "params" / f"{name}.json")["landmarks"]["quality"]
+    moved = read_params(tmp_path / "out" / "params" / "moved.json")["landmarks"]["quality"]
+    assert good["ok"] and good["warning"] == ""
+    assert not moved["ok"] and {0, 1, 2} <= set(moved["downweighted"])

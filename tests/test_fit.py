@@ -187,13 +187,15 @@ def test_faithful_is_deterministic_and_per_image(sfm_model):
 
 def test_identity_from_landmarks(sfm_model):
     """Identity + expression + pose from landmarks only: median vertex error (over all vertices of
-    12 faces, model coordinates) < 3 mm and below the mean face's."""
+    12 faces, model coordinates) < 3 mm and below the mean face's; the noise model told the
+    landmarks' 1 px noise (the far jaw at the original's inner vertices: noisier, 3 px)."""
     rng = np.random.default_rng(21)
     fitted, mean_face = [], []
     for yaw in YAWS_ASSERTED * 2:
         _, expr, _, _, verts, lms = make_case(sfm_model, rng, yaw)
-        r = fitting.fit_identity(sfm_model, lms)
-        assert r.rmse_px < 3.0
+        r = fitting.fit_identity(sfm_model, lms, focal=F,
+                                 sigmas=fitting.landmark_sigmas(jaw=3.0, inner=1.0))
+        assert np.sqrt(np.mean(np.sum(r.residuals[17:] ** 2, axis=1))) < 3.0  # inner points
         fitted.append(np.linalg.norm(sfm_model.shape(r.alpha, r.expr) - verts, axis=1))
         mean_face.append(np.linalg.norm(sfm_model.shape(None, expr) - verts, axis=1))
     med = float(np.median(np.concatenate(fitted)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extreme3d import Extreme3DError
-from extreme3d.naming import image_name, parse_input_lines, read_input_list
+from extreme3d.naming import image_name, parse_input_lines, read_input, read_input_list
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,25 @@ def test_read_input_list_relative_to_list_folder(tmp_path, monkeypatch):
 def test_missing_list(tmp_path):
     with pytest.raises(Extreme3DError, match=r"nolist\.txt: input list not found"):
         read_input_list(tmp_path / "nolist.txt")
+
+
+def test_read_input_folder_glob_and_list(tmp_path):
+    for name in ("b.png", "a.JPG", "notes.txt", "c.jpg.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.png").write_bytes(b"x")
+    folder = read_input(tmp_path)
+    assert [e.name for e in folder.entries] == ["a", "b", "c"]  # images only, sorted, flat
+    assert [e.path for e in folder.entries] == [tmp_path / n for n in ("a.JPG", "b.png",
+                                                                       "c.jpg.jpg")]
+    pattern = read_input(str(tmp_path / "*.png"))
+    assert [e.name for e in pattern.entries] == ["b"]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'b.png'}\n")
+    assert [e.name for e in read_input(listing).entries] == ["b"]
+    (tmp_path / "x.png.png").write_bytes(b"x")
+    (tmp_path / "x.png").write_bytes(b"x")
+    dup = read_input(tmp_path)  # two files named x: the later one is reported
+    assert [e.name for e in dup.entries].count("x") == 1 and len(dup.problems) == 1
+    with pytest.raises(Extreme3DError, match="nothing.txt: input list not found"):
+        read_input(tmp_path / "nothing.txt")

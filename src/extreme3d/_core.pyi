@@ -94,12 +94,20 @@ def fit_identity(
     focal: float = 1000.0,
     width: int = 500,
     height: int = 500,
-    lambda_identity: float = 4.0,
-    lambda_expr: float = 4.0,
-    iterations: int = 8,
+    sigmas: npt.ArrayLike = ...,
+    prior_weight: float = 1.0,
+    expr_sigma: float = 0.5,
+    expr_min: float = -3.0,
+    huber: float = 2.0,
+    tukey: float = 0.0,
+    iterations: int = 6,
+    contour: bool = True,
 ) -> dict[str, object]: ...
 
 # --- core (bindings/core.cpp) ---
+# combine_bump returns "meshes", "projections", "visible", "occlusion", "scores", "bumped", "bad",
+# "symmetry_R", "symmetry_t", "symmetry_points", counts, "timings_ms" and, with symmetry,
+# "registration": {"tri": (S,3) int32, "w": (S,3) float32, "pixel": (S,2) int32}.
 def combine_bump(
     model: FaceModel,
     alpha: npt.ArrayLike,

@@ -52,7 +52,10 @@ class Reconstructor:
     (default: cnn when its weights exist, else photo when available, else flat); symmetry: soft
     symmetry and occlusion handling (final mesh); fit_mode: "faithful" (the original's pose) or
     "best"; colors: "photo", "model" or "none" (default: model when the model has a texture,
-    else photo); texture_size: side of the baked OBJ textures (px).
+    else photo); texture_size: side of the baked OBJ textures (px); mesh: the layout of the
+    final mesh (None: clean for FaceResult.final and OBJ/GLB files, the original's in PLY files;
+    "clean" or "original" everywhere); max_gap: registration gap in mm (None: the model's
+    default, geometry.default_max_gap; 4 gives the original's meshes).
     """
 
     def __init__(
@@ -68,6 +71,8 @@ class Reconstructor:
         colors: str | None = None,
         texture_size: int = 1024,
         predictor: str | os.PathLike[str] | None = None,
+        mesh: str | None = None,
+        max_gap: float | None = None,
     ) -> None:
         from extreme3d.colors import resolve_color_mode
 
@@ -78,7 +83,7 @@ class Reconstructor:
                                   bump_source=bump_source)
         self.options = FaceOptions(fit_mode, bool(symmetry),
                                    resolve_color_mode(colors, self.models.model),
-                                   int(texture_size))
+                                   int(texture_size), mesh=mesh, max_gap=max_gap)
         self.predictor = predictor
         self.device = device
         self.load_seconds = time.perf_counter() - t0

@@ -47,6 +47,20 @@ def default_max_gap(model: MorphableModel) -> float:
     return max(ORIGINAL_MAX_GAP_MM, _GAP_PER_EDGE * float(np.median(edges)))
 
 
+def max_gap_type(text: str) -> float:
+    """argparse type of --max-gap: a finite number of mm > 0."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--max-gap must be a number of mm, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"--max-gap must be a positive number of mm, got {text}")
+    return value
+
+
 @dataclass
 class GeometryResult:
     """Meshes (mm; frontal = model coordinates, aligned = camera) and per-vertex sparse data."""
@@ -63,6 +77,9 @@ class GeometryResult:
     symmetry_points: int  # central vertices used by the correction (needs > 100)
     counts: dict[str, int] = field(default_factory=dict)  # dense, registered, unknowns, unanchored
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage
+    #: with symmetry: the dense registration of final_frontal's detail vertices, "tri" (S,3)
+    #: int32 sparse vertices (-1 unused), "w" (S,3) float32 weights, "pixel" (S,2) int32 (x, y)
+    registration: dict[str, np.ndarray] | None = None
 
 
 def run_geometry(
@@ -88,6 +105,8 @@ def run_geometry(
     4 mm for BFM-density models; pass ORIGINAL_MAX_GAP_MM to reproduce the original exactly)."""
     if max_gap is None:
         max_gap = default_max_gap(model)
+    elif not (np.isfinite(max_gap) and max_gap > 0):
+        raise ValueError(f"max_gap must be a positive number of mm, got {max_gap}")
     wanted = set(MESH_NAMES if outputs is None else outputs)
     unknown = wanted - set(MESH_NAMES)
     if unknown:
@@ -128,6 +147,11 @@ def run_geometry(
         symmetry_points=int(res["symmetry_points"]),
         counts=counts,
         timings_ms={str(k): float(v) for k, v in res["timings_ms"].items()},
+        registration=None if "registration" not in res else {
+            "tri": np.asarray(res["registration"]["tri"], np.int32).reshape(-1, 3),
+            "w": np.asarray(res["registration"]["w"], np.float32).reshape(-1, 3),
+            "pixel": np.asarray(res["registration"]["pixel"], np.int32).reshape(-1, 2),
+        },
     )
 
 

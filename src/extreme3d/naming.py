@@ -7,6 +7,7 @@ extension when that is an image extension too (``x.jpg.jpg`` -> ``x``, ``Mr.Smit
 
 from __future__ import annotations
 
+import glob
 import ntpath
 import os
 from dataclasses import dataclass, field
@@ -137,3 +138,20 @@ def read_input_list(path: str | os.PathLike[str]) -> InputList:
     text = data.decode("utf-8-sig", errors="surrogateescape")
     lines = text.split("\n")  # not splitlines(): it also splits on rare Unicode separators
     return parse_input_lines(lines, str(p), p.resolve().parent)
+
+
+def read_input(spec: str | os.PathLike[str]) -> InputList:
+    """The batch's input: a list file (`read_input_list`), a folder (its image files, sorted by
+    name, not recursive) or a glob pattern (matches sorted); a missing one is an error."""
+    text = os.fspath(spec)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return read_input_list(path)
+    if path.is_dir():
+        files = [p for p in sorted(path.iterdir())
+                 if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+        return parse_input_lines([str(p) for p in files], str(path))
+    if glob.has_magic(text):
+        files = [Path(p) for p in sorted(glob.glob(os.path.expanduser(text)))]
+        return parse_input_lines([str(p) for p in files if p.is_file()], text)
+    raise Extreme3DError(f"{text}: input list not found (nor a folder or a glob)")

@@ -86,6 +86,7 @@ def face_params(result: Any, outputs: list[str] | None = None) -> dict[str, Any]
             "vertex_indices": _list(result.landmark_vertices),
             "used_in_fit": _list(lm_used),
             "projected_image_px": _list(projected, 4),
+            "quality": getattr(result, "landmark_quality", None),
         },
         "quality": {
             "fit_rmse_px_crop": float(result.rmse_px),

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from extreme3d import Extreme3DError, __version__
+from extreme3d.engines.sink import Sink
 from extreme3d.io.atomic import atomic_write_text
 from extreme3d.stages import outputs as stage_outputs
 from extreme3d.stages.bump import BUMP_MARGIN, BUMP_SIZE, FLAT_BUMP, BumpMaps, cnn_bumps
 from extreme3d.stages.face import (
     SYMMETRY_OUTPUTS,
     FaceOptions,
+    check_mesh_options,
     face_bump,
     face_geometry,
     face_result,
@@ -54,7 +56,7 @@ __all__ = ["ALL_OUTPUTS", "BUMP_MARGIN", "BUMP_SIZE", "BUMP_SOURCES", "CRASH_REA
            "DEFAULT_OUTPUTS", "FLAT_BUMP", "MESH_FORMATS", "SHAPE_SOURCES", "STAGES",
            "SYMMETRY_OUTPUTS", "BatchOptions", "BatchSummary", "CoreResult", "CoreTask",
            "ImageRecord", "check_model_path", "default_model_path", "format_summary",
-           "load_morphable", "run_batch", "run_core"]
+           "load_morphable", "new_summary", "plan_run", "run_batch", "run_core"]
 
 STAGES = ("prepare", "shape_cnn", "bump_cnn", "core", "write")
 
@@ -88,6 +90,10 @@ class BatchOptions:
     overlay: bool = True  # overlay/<name>.png: the final mesh over the photo, with landmarks
     params: bool = True  # params/<name>.json: pose, camera, coefficients, landmarks, timings
     texture_size: int = 1024  # side of the baked OBJ/GLB textures (px)
+    mesh: str | None = None  # final mesh: None (clean OBJ/GLB, original PLY), clean, original
+    max_gap: float | None = None  # registration gap (mm); None: geometry.default_max_gap
+    ply_binary: bool = False  # binary little-endian PLY files
+    decimate: float | None = None  # fraction of faces the clean final mesh files keep
 
 
 @dataclass
@@ -249,7 +255,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         wanted = tuple(k for k in task.outputs if symmetry or k not in SYMMETRY_OUTPUTS)
         t0 = _now()
         geo = face_geometry(model, task.identity, fit, maps, symmetry,
-                            meshes_to_compute(wanted, symmetry, twins=True, preview=task.preview))
+                            meshes_to_compute(wanted, symmetry, twins=True, preview=task.preview),
+                            task.options.max_gap)
         timings["geometry"] = _now() - t0
         secs["core"] += timings["geometry"]
         t0 = _now()
@@ -257,7 +264,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
                              timings=timings)
         written += stage_outputs.save_face(
             result, out, task.name, formats=task.formats, outputs=wanted, overlay=task.overlay,
-            params=task.params, maps=False)
+            params=task.params, maps=False, ply_binary=task.options.ply_binary,
+            decimate=task.options.decimate)
         if task.preview:
             written.append(stage_outputs.write_preview(out, task.name, result))
         secs["write"] += _now() - t0
@@ -380,6 +388,67 @@ class _CorePool:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass
+class RunPlan:
+    """What a run uses, checked before any image: model, CNN folder, sources, the input."""
+
+    model_path: Path
+    cnn_dir: Path
+    shape_source: str
+    bump_source: str
+    listing: Any  # extreme3d.naming.InputList
+
+
+def plan_run(opts: BatchOptions) -> RunPlan:
+    """Checks the options (model, formats, outputs, landmark folder), chooses the sources and
+    reads the input (list file, folder or glob); Extreme3DError for what stops every image."""
+    from extreme3d.naming import read_input
+    from extreme3d.paths import cnn_dir as default_cnn_dir
+    from extreme3d.stages.models import choose_bump_source, choose_shape_source
+
+    cnn_dir = Path(opts.cnn_dir) if opts.cnn_dir else default_cnn_dir()
+    model_path = check_model_path(Path(opts.model_path or default_model_path()))
+    bad_formats = [f for f in opts.formats if f not in MESH_FORMATS]
+    if bad_formats:
+        raise Extreme3DError(
+            f"unknown mesh format {bad_formats[0]!r} (use {', '.join(MESH_FORMATS)})"
+        )
+    check_mesh_options(opts.mesh, opts.max_gap, opts.decimate)
+    bad = [k for k in opts.outputs if k not in ALL_OUTPUTS]
+    if bad:
+        raise Extreme3DError(f"unknown output {bad[0]!r} (choose from {', '.join(ALL_OUTPUTS)})")
+    if opts.landmark_dir is not None and not Path(opts.landmark_dir).is_dir():
+        raise Extreme3DError(f"landmark folder not found: {opts.landmark_dir}")
+    shape_src = choose_shape_source(opts.shape_source, cnn_dir)
+    bump_src = choose_bump_source(opts.bump_source, cnn_dir)
+    return RunPlan(model_path, cnn_dir, shape_src, bump_src, read_input(opts.input_list))
+
+
+def new_summary(opts: BatchOptions, plan: RunPlan, output: str, threads: int | None
+                ) -> BatchSummary:
+    """The run's summary before any image: one pending record per input entry, the list's
+    problems and the options (`output`: the output folder or URL)."""
+    listing = plan.listing
+    records = [ImageRecord(e.name, str(e.path), e.line) for e in listing.entries]
+    problems = [{"name": None, "path": p.text, "line": p.line, "stage": "list",
+                 "reason": p.message} for p in listing.problems]
+    return BatchSummary(
+        options={
+            "input_list": str(Path(opts.input_list).absolute()), "output_dir": output,
+            "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
+            "model": str(plan.model_path.absolute()), "cnn_dir": str(plan.cnn_dir.absolute()),
+            "device": opts.device,
+            "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
+            "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
+            "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
+            "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
+            "mesh": opts.mesh or "default", "max_gap_mm": opts.max_gap,
+            "ply_binary": opts.ply_binary, "decimate": opts.decimate,
+            "torch_threads": threads,
+        },
+        shape_source=plan.shape_source, bump_source=plan.bump_source, images=records,
+        list_problems=problems,
+    )
 
 
 def run_batch(
@@ -389,26 +458,13 @@ def run_batch(
 
     Raises Extreme3DError only for problems that stop every image (no model, bad options).
     """
-    from extreme3d.naming import read_input_list
-    from extreme3d.paths import cnn_dir as default_cnn_dir
-    from extreme3d.stages.models import choose_bump_source, choose_shape_source, load_networks
+    from extreme3d.stages.models import load_networks
 
     start = _now()
-    cnn_dir = Path(opts.cnn_dir) if opts.cnn_dir else default_cnn_dir()
-    model_path = check_model_path(Path(opts.model_path or default_model_path()))
-    bad_formats = [f for f in opts.formats if f not in MESH_FORMATS]
-    if bad_formats:
-        raise Extreme3DError(
-            f"unknown mesh format {bad_formats[0]!r} (use {', '.join(MESH_FORMATS)})"
-        )
-    bad = [k for k in opts.outputs if k not in ALL_OUTPUTS]
-    if bad:
-        raise Extreme3DError(f"unknown output {bad[0]!r} (choose from {', '.join(ALL_OUTPUTS)})")
-    if opts.landmark_dir is not None and not Path(opts.landmark_dir).is_dir():
-        raise Extreme3DError(f"landmark folder not found: {opts.landmark_dir}")
-    shape_src = choose_shape_source(opts.shape_source, cnn_dir)
-    bump_src = choose_bump_source(opts.bump_source, cnn_dir)
-    listing = read_input_list(opts.input_list)
+    plan = plan_run(opts)
+    shape_src, bump_src, cnn_dir, model_path = (plan.shape_source, plan.bump_source,
+                                                plan.cnn_dir, plan.model_path)
+    listing = plan.listing
     out = Path(opts.output_dir).absolute()
     for sub in ("imgs", "shape", "bump", "3D") + (("preview",) if opts.preview else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -418,23 +474,8 @@ def run_batch(
 
         threads = configure_threads(opts.threads)
 
-    records = [ImageRecord(e.name, str(e.path), e.line) for e in listing.entries]
-    problems = [{"name": None, "path": p.text, "line": p.line, "stage": "list",
-                 "reason": p.message} for p in listing.problems]
-    summary = BatchSummary(
-        options={
-            "input_list": str(Path(opts.input_list).absolute()), "output_dir": str(out),
-            "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
-            "model": str(model_path.absolute()), "cnn_dir": str(cnn_dir.absolute()),
-            "device": opts.device,
-            "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
-            "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
-            "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
-            "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
-            "torch_threads": threads,
-        },
-        shape_source=shape_src, bump_source=bump_src, images=records, list_problems=problems,
-    )
+    summary = new_summary(opts, plan, str(out), threads)
+    records = summary.images
     if not opts.symmetry and any(k in SYMMETRY_OUTPUTS for k in opts.outputs):
         summary.notes.append("soft symmetry off: sparse_full_frontal/final_frontal not written")
     progress = _Progress(len(records), opts.progress)
@@ -450,9 +491,15 @@ def run_batch(
     from extreme3d.colors import resolve_color_mode
 
     options = FaceOptions(opts.fit_mode, opts.symmetry,
-                          resolve_color_mode(opts.colors, models.model), opts.texture_size)
+                          resolve_color_mode(opts.colors, models.model), opts.texture_size,
+                          mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
+                          decimate=opts.decimate)
     summary.options["colors"] = options.colors
     im_list: list[str] = []
+    markers = Sink(out)  # .extreme3d/done/<name>.json once every face of an entry is written
+    done_before = markers.done_names()
+    faces_of: dict[int, list[int]] = {}  # entry -> its records (one per face)
+    entry_of: dict[int, int] = {}  # record -> its entry
 
     def finish(res: CoreResult) -> None:
         rec = records[res.index]
@@ -466,6 +513,10 @@ def run_batch(
             say(f"note: {rec.name}: {res.note}")
         if res.ok:
             rec.status = "done"
+            i = entry_of[res.index]
+            if all(records[j].status == "done" for j in faces_of[i]):
+                markers.write_marker(listing.entries[i].name,
+                                     [asdict(records[j]) for j in faces_of[i]])
         else:
             rec.fail("core", res.reason or "unknown error")
             say(_message("failed", rec))
@@ -478,6 +529,10 @@ def run_batch(
             prepared: dict[int, PreparedFace] = {}
             for i in chunk:
                 rec, entry = records[i], listing.entries[i]
+                if entry.name in done_before:  # complete in an earlier run: its records
+                    im_list += _resume_entry(markers, entry.name, i, records, out)
+                    progress.update()
+                    continue
                 rec.shape_source, rec.bump_source = shape_src, bump_src
                 try:
                     faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces)
@@ -496,6 +551,8 @@ def run_batch(
                                                    outputs=faces_outputs(face)))
                         progress.grow()
                     records[j].num_faces = face.num_faces
+                    faces_of.setdefault(i, []).append(j)
+                    entry_of[j] = i
                     prepared[j] = face
                     im_list.append(str(out / "imgs" / f"{face.name}.png"))
             stage_outputs.write_image_list(out, im_list)
@@ -528,6 +585,17 @@ def run_batch(
     summary.wall_s = _now() - start
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
+
+
+def _resume_entry(markers: Sink, name: str, i: int, records: list[ImageRecord], out: Path
+                  ) -> list[str]:
+    """Puts the records of an entry done by an earlier run (its marker) in place of entry i's;
+    returns its crops for imList.txt."""
+    saved = [ImageRecord(**r) for r in markers.read_marker(name)]
+    records[i] = saved[0]
+    records += saved[1:]
+    return [str(out / "imgs" / f"{r.name}.png") for r in saved
+            if f"imgs/{r.name}.png" in r.outputs]
 
 
 def faces_outputs(face: PreparedFace) -> list[str]:
@@ -578,6 +646,8 @@ def _shape_stage(
             say(_message("failed", rec))
             continue
         rec.seconds["shape_cnn"] += identity.seconds
+        if identity.quality is not None and not identity.quality.ok:
+            say(f"warning: {rec.path}: {identity.quality.warning}")
         t0 = _now()
         try:
             rec.outputs += stage_outputs.write_identity(out, rec.name, model, identity)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from extreme3d.cli import output_keys_type, run_module
+from extreme3d.geometry import max_gap_type
 from extreme3d.pipeline import (
     ALL_OUTPUTS,
     BUMP_SOURCES,
@@ -37,6 +38,25 @@ def _formats(text: str) -> tuple[str, ...]:
     return keys
 
 
+def _ratio(text: str) -> float:
+    """argparse type: a fraction in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text}")
+    return value
+
+
+def _gpu_share(text: str) -> float:
+    """A GPU share: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     """A positive integer argument."""
     value = int(text)
@@ -47,8 +67,12 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The batch command's arguments (shared by the module entry point and `extreme3d batch`)."""
-    parser.add_argument("input_list", type=Path, help="text file, one image path per line")
-    parser.add_argument("output_dir", type=Path, help="output folder (created if missing)")
+    parser.add_argument("input_list", type=str,
+                        help="text file (one image path per line), a folder of images or a "
+                             "quoted glob pattern")
+    parser.add_argument("output_dir", type=str,
+                        help="output folder (created if missing); with --engine ray also any "
+                             "fsspec URL (s3://bucket/out, memory://out)")
     parser.add_argument("landmark_dir", type=Path, nargs="?", default=None,
                         help="folder of <name>.pts files (68 points); default: dlib detection")
     parser.add_argument("--model", type=Path, default=None,
@@ -74,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bump map from the bump CNN, the photo or flat (default: cnn when "
                              "its weights exist, else photo if available, else flat)")
     parser.add_argument("--fit-mode", choices=("faithful", "best"), default="faithful",
-                        help="pose fit as the original (faithful) or refined (best)")
+                        help="pose fit as the original (faithful) or refined (best), with a "
+                             "shape-CNN identity (shape source landmarks: the identity fit's pose)")
     parser.add_argument("--preview", action="store_true",
                         help="write preview/<name>.png: crop, shaded mesh frontal and posed")
     parser.add_argument("--threads", type=_positive, default=None,
@@ -96,25 +121,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write params/<name>.json (pose, camera, coefficients)")
     parser.add_argument("--texture-size", type=_positive, default=1024,
                         help="side of the OBJ/GLB textures in pixels (default: 1024)")
+    parser.add_argument("--mesh", choices=("clean", "original"), default=None,
+                        help="final mesh layout: clean (one connected, manifold, hole-free "
+                             "surface) or original (sparse + dense + mirrored dense concatenated, "
+                             "as the original wrote it); default: clean in OBJ/GLB files, "
+                             "original in PLY files")
+    parser.add_argument("--ply-binary", action="store_true",
+                        help="write binary little-endian PLY files (default: the original's "
+                             "ASCII layout)")
+    parser.add_argument("--decimate", type=_ratio, default=None, metavar="RATIO",
+                        help="keep this fraction of the faces of the clean final mesh files "
+                             "(quadric decimation, e.g. 0.25; default: all)")
+    parser.add_argument("--max-gap", type=max_gap_type, default=None, metavar="MM",
+                        help="registration depth-gap limit in mm (default: max(4, 3 median edge "
+                             "lengths of the model), 10.35 for the Surrey model; 4 = the "
+                             "original's)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this machine (--jobs worker processes); ray: a Ray "
+                             "cluster (pip install 'extreme3d[ray]'; docs/scale.md)")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: the cluster to join (e.g. auto, "
+                             "ray://head:10001; default: start a local one)")
+    parser.add_argument("--num-cpus", type=_positive, default=None,
+                        help="with --engine ray: CPUs of the local cluster (default: all)")
+    parser.add_argument("--cnn-gpus", type=_gpu_share, default=None,
+                        help="with --engine ray: GPU share of each CNN actor, e.g. 0.5 "
+                             "(default: the CNNs run on CPU)")
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
     """BatchOptions from parsed arguments."""
+    output = args.output_dir if "://" in args.output_dir else Path(args.output_dir)
     return BatchOptions(
-        input_list=args.input_list, output_dir=args.output_dir, landmark_dir=args.landmark_dir,
+        input_list=Path(args.input_list), output_dir=output, landmark_dir=args.landmark_dir,
         model_path=args.model, cnn_dir=args.cnn_dir, device=args.device,
         outputs=tuple(args.outputs), symmetry=args.symmetry, jobs=args.jobs,
         batch_size=args.batch_size, preview=args.preview, shape_source=args.shape_source,
         bump_source=args.bump_source, fit_mode=args.fit_mode, progress=args.progress,
         threads=args.threads, colors=args.colors, formats=tuple(args.formats),
         all_faces=args.all_faces, overlay=args.overlay, params=args.params,
-        texture_size=args.texture_size,
+        texture_size=args.texture_size, mesh=args.mesh, max_gap=args.max_gap,
+        ply_binary=args.ply_binary, decimate=args.decimate,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the batch; exit code 0 when at least one image was done (or the list was empty)."""
-    summary = run_batch(options_from_args(args))
+    opts = options_from_args(args)
+    if args.engine == "ray":
+        from extreme3d.engines.ray_engine import RayOptions, run_ray_batch
+
+        summary = run_ray_batch(opts, RayOptions(args.address, args.num_cpus, args.cnn_gpus))
+    else:
+        if isinstance(opts.output_dir, str):
+            from extreme3d import Extreme3DError
+
+            raise Extreme3DError(f"{opts.output_dir}: --engine local writes to a local folder; "
+                                 "use --engine ray for a URL")
+        summary = run_batch(opts)
     print(format_summary(summary))
     total = len(summary.images)
     return 0 if summary.done or total == 0 else 2

@@ -21,6 +21,7 @@ import numpy as np
 
 from extreme3d import Extreme3DError
 from extreme3d.cli import output_keys_type, run_module
+from extreme3d.geometry import max_gap_type
 from extreme3d.morphable import MorphableModel
 from extreme3d.stages.face import SYMMETRY_OUTPUTS
 from extreme3d.stages.models import default_model_path, load_morphable
@@ -94,8 +95,10 @@ def run_image(
     model: MorphableModel, name: str, data: Path, out: Path | None, bump_dir: str = "bump_blended",
     symmetry: bool = True, alphas: Path | None = None, fit_mode: str = "faithful",
     outputs: tuple[str, ...] = DEFAULT_OUTPUTS, keep: bool = False,
+    max_gap: float | None = None,
 ) -> PaperImage:
-    """Fit + geometry (+ writing when `out` is set) of one paper image; never raises."""
+    """Fit + geometry (+ writing when `out` is set) of one paper image; never raises.
+    max_gap: registration gap limit (mm), None = the model's default (geometry.default_max_gap)."""
     from extreme3d.fitting import fit_pose_expression
     from extreme3d.geometry import run_geometry
     from extreme3d.io.pts import read_pts
@@ -121,7 +124,7 @@ def run_image(
         wanted = tuple(k for k in outputs if symmetry or k not in SYMMETRY_OUTPUTS)
         t0 = time.perf_counter()
         geo = run_geometry(model, alpha, fit.expr, fit.rvec, fit.tvec, bump, mask,
-                           symmetry=symmetry, outputs=wanted)
+                           symmetry=symmetry, outputs=wanted, max_gap=max_gap)
         rec.seconds["geometry"] = time.perf_counter() - t0
         rec.geometry_ms = dict(geo.timings_ms)
 
@@ -166,6 +169,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", type=_outputs, default=DEFAULT_OUTPUTS,
                         help="comma-separated meshes, 'default' (the original's four) or 'all'")
     parser.add_argument("--names", nargs="*", default=None, help="only these image names")
+    parser.add_argument("--max-gap", type=max_gap_type, default=None, metavar="MM",
+                        help="registration depth-gap limit in mm (default: max(4, 3 median edge "
+                        "lengths of the model), 10.35 for the Surrey model; 4 = the original's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for i, name in enumerate(names, 1):
         rec = run_image(model, name, data, args.out, args.bump_dir, not args.no_symmetry,
-                        args.alphas, args.fit, args.outputs)
+                        args.alphas, args.fit, args.outputs, max_gap=args.max_gap)
         if rec.ok:
             total = sum(rec.seconds.values())
             print(f"[{i}/{len(names)}] {name}: {len(rec.outputs)} meshes, identity {rec.identity}, "

@@ -144,13 +144,20 @@ void bind_core(py::module_& m) {
             out["unknowns"] = r.unknowns;
             out["unanchored"] = r.unanchored;
             out["timings_ms"] = timings;
+            if (r.completed) {
+                py::dict reg;
+                reg["tri"] = r.reg_tri;
+                reg["w"] = r.reg_w;
+                reg["pixel"] = r.reg_pixel;
+                out["registration"] = reg;
+            }
             return out;
         },
         py::arg("model"), py::arg("alpha"), py::arg("expr"), py::arg("rvec"), py::arg("tvec"), py::arg("bump"),
         py::arg("mask"), py::arg("focal") = 1000.0, py::arg("width") = 500, py::arg("height") = 500,
         py::arg("symmetry") = true, py::arg("margin") = 6, py::arg("max_gap") = 4.0f,
         "combineBump after the pose fit: meshes (vertices, faces) in mm, sparse visibility/occlusion scores, "
-        "symmetry correction and per-stage timings (ms).");
+        "symmetry correction, per-stage timings (ms) and, with symmetry, the dense registration (tri, w, pixel).");
 
     m.def(
         "dense_mesh",

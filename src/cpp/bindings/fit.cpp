@@ -140,15 +140,28 @@ void bind_fit(py::module_& m) {
     m.def(
         "fit_identity",
         [](const FaceModel& model, const MatrixX2f& landmarks, double focal, int width, int height,
-           double lambda_identity, double lambda_expr, int iterations) {
+           const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma, double expr_min,
+           double huber, double tukey, int iterations, bool contour) {
             const Camera cam = make_camera(focal, width, height);
             check_landmarks(landmarks, cam);
-            if (!(lambda_identity > 0) || !(lambda_expr > 0) || iterations < 1)
-                throw py::value_error("fit_identity: lambdas must be > 0 and iterations >= 1");
+            if (sigmas.size() != 0 && (sigmas.size() != 68 || !sigmas.allFinite() || !(sigmas.minCoeff() > 0)))
+                throw py::value_error("fit_identity: sigmas must be 68 finite values > 0 (px)");
+            for (double v : {prior_weight, expr_sigma})
+                if (!(v > 0) || !std::isfinite(v))
+                    throw py::value_error("fit_identity: prior_weight and expr_sigma must be finite and > 0");
+            if (!(expr_min >= -3.0 && expr_min <= 0.0))
+                throw py::value_error("fit_identity: expr_min must lie in [-3, 0]");
+            if (!std::isfinite(huber) || !std::isfinite(tukey) || iterations < 1)
+                throw py::value_error("fit_identity: huber and tukey must be finite and iterations >= 1");
             fit::IdentityFitOptions o;
-            o.lambda_identity = lambda_identity;
-            o.lambda_expr = lambda_expr;
+            o.sigmas = sigmas;
+            o.prior_weight = prior_weight;
+            o.expr_sigma = expr_sigma;
+            o.expr_min = expr_min;
+            o.huber = huber;
+            o.tukey = tukey;
             o.iterations = iterations;
+            o.contour = contour;
             fit::IdentityFit f;
             {
                 py::gil_scoped_release release;
@@ -161,14 +174,21 @@ void bind_fit(py::module_& m) {
             d["rmse_px"] = f.rmse_px;
             d["landmarks_used"] =
                 Eigen::Map<const Eigen::VectorXi>(f.landmarks_used.data(), f.landmarks_used.size()).eval();
+            d["vertices"] = Eigen::Map<const Eigen::VectorXi>(f.vertices.data(), f.vertices.size()).eval();
+            d["residuals"] = MatrixX2d(f.residuals);
+            d["weights"] = Eigen::VectorXd(f.weights);
+            d["sigmas"] = Eigen::VectorXd(f.sigmas);
             d["iterations"] = f.iterations;
             return d;
         },
         py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
-        py::arg("height") = 500, py::arg("lambda_identity") = 4.0, py::arg("lambda_expr") = 4.0,
-        py::arg("iterations") = 8,
-        "Identity, expression and pose from 68 landmarks (px) with the model's prior (regularised "
-        "linear least squares alternated with the pose).");
+        py::arg("height") = 500, py::arg("sigmas") = Eigen::VectorXd(),
+        py::arg("prior_weight") = 1.0, py::arg("expr_sigma") = 0.5, py::arg("expr_min") = -3.0,
+        py::arg("huber") = 2.0,
+        py::arg("tukey") = 0.0, py::arg("iterations") = 6, py::arg("contour") = true,
+        "Identity, expression and pose from 68 landmarks (px) with the model's prior: robust (Huber, "
+        "then Tukey) MAP fit with per-landmark noise sigmas (68, px; empty: 6 jaw, 3 others), the jaw contour matched to the "
+        "occluding contour.");
 }
 
 }  // namespace extreme3d::bindings

@@ -115,6 +115,15 @@ CombineBumpResult combine_bump(const FaceModel& model, const Eigen::VectorXf& al
     // dense registration on the posed bumped sparse mesh
     const Registration reg = register_dense(dense, vis.proj, res.scores, sparse_cam, model.faces, opt.max_gap);
     res.registered = static_cast<int>(reg.tri.size());
+    res.reg_tri.resize(res.registered, 3);
+    res.reg_w.resize(res.registered, 3);
+    res.reg_pixel.resize(res.registered, 2);
+    for (int i = 0; i < res.registered; ++i) {
+        res.reg_tri.row(i) = reg.tri[i].transpose();
+        res.reg_w.row(i) = reg.w[i].transpose();
+        res.reg_pixel(i, 0) = dense.px[reg.dense[i]];
+        res.reg_pixel(i, 1) = dense.py[reg.dense[i]];
+    }
     timer.mark("registration");
 
     // hole filling of the sparse mesh

@@ -35,6 +35,9 @@ struct CombineBumpResult {
     Eigen::Vector3f symmetry_t = Eigen::Vector3f::Zero();      ///< symmetry correction translation (mm)
     int symmetry_points = 0;                       ///< central vertices used by the correction
     int dense_vertices = 0, registered = 0, unknowns = 0, unanchored = 0;  ///< counts
+    MatrixX3i reg_tri;      ///< S x 3 sparse vertices of each registered dense vertex (-1 unused)
+    MatrixX3f reg_w;        ///< S x 3 their barycentric weights (image plane)
+    RowMatrixXi reg_pixel;  ///< S x 2 pixel (x, y) of each registered dense vertex
     std::vector<std::pair<std::string, double>> timings_ms;      ///< per stage, in order
 };
 

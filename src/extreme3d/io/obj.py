@@ -64,6 +64,10 @@ def _trimesh(
     return trimesh.Trimesh(v, f, visual=visual, process=False, validate=False)
 
 
+#: Decimals of the OBJ files written: positions in mm (0.1 um) and texture coordinates.
+OBJ_DIGITS = 4
+OBJ_UV_DIGITS = 5
+
 #: First line of the OBJ and MTL files (as trimesh writes them: the files stay byte-identical
 #: to trimesh's export_obj, see `obj_text_reference`).
 OBJ_HEADER = "# https://github.com/mikedh/trimesh"
@@ -90,9 +94,11 @@ def _rows_text(array: np.ndarray, prefix: str, digits: int, cell: str = "{}") ->
 def obj_text(
     vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None = None,
     uv: np.ndarray | None = None, name: str | None = None, digits: int = 6,
+    uv_digits: int | None = None,
 ) -> tuple[str, bytes | None]:
     """(OBJ text, MTL bytes or None) of a mesh: `v x y z [r g b]` (colours 0-1), with uv the
-    `vt` lines, faces `f a/a b/b c/c` and material `name` whose map_Kd is `<name>.png`."""
+    `vt` lines, faces `f a/a b/b c/c` and material `name` whose map_Kd is `<name>.png`; floats
+    with `digits` decimals (`uv_digits` for the vt lines, default the same)."""
     v = np.asarray(vertices, np.float64).reshape(-1, 3)
     f = np.zeros((0, 3), np.int64) if faces is None else np.asarray(faces, np.int64).reshape(-1, 3)
     if uv is None and colors is not None:
@@ -101,7 +107,8 @@ def obj_text(
     body = ["v " + _rows_text(v, "v ", digits)]
     if uv is not None:
         body.insert(0, f"usemtl {name}")
-        body.append("vt " + _rows_text(np.asarray(uv, np.float64), "vt ", digits))
+        body.append("vt " + _rows_text(np.asarray(uv, np.float64), "vt ",
+                                       digits if uv_digits is None else uv_digits))
     body.append("f " + _rows_text(f + 1, "f ", digits, "{}/{}" if uv is not None else "{}"))
     lines = [OBJ_HEADER] + ([f"mtllib {name}.mtl"] if uv is not None else [])
     text = "\n".join([*lines, "\n".join(body), "\n"])
@@ -139,17 +146,20 @@ def write_obj(
     *,
     uv: np.ndarray | None = None,
     texture: np.ndarray | None = None,
-    digits: int = 6,
+    digits: int = OBJ_DIGITS,
+    uv_digits: int = OBJ_UV_DIGITS,
     **_ignored: object,
 ) -> Path:
     """Writes an OBJ (and, with a texture, its .mtl and .png beside it) atomically; returns the
-    OBJ path. Options other PLY-style writers take (e.g. style=) are ignored."""
+    OBJ path. Positions (mm) with `digits` decimals (default 4: 0.1 um), uv with `uv_digits`
+    (default 5: 1/100 texel of a 1024 texture). Options of the PLY writer (style=, binary=) are
+    ignored."""
     out = Path(path)
     stem = out.stem
     if texture is not None:
         uv, img = _checked_texture(len(np.asarray(vertices).reshape(-1, 3)), uv, texture)
     text, mtl = obj_text(vertices, faces, colors, uv if texture is not None else None, stem,
-                         digits)
+                         digits, uv_digits)
     out.parent.mkdir(parents=True, exist_ok=True)
     if mtl is not None:
         atomic_write_bytes(out.parent / f"{stem}.mtl", mtl)

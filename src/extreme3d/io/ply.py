@@ -142,15 +142,49 @@ def format_ply(
     return format_ply_bytes(vertices, faces, colors, style).decode("ascii")
 
 
+def binary_ply_bytes(
+    vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None = None
+) -> bytes:
+    """A binary little-endian PLY: float32 x y z [uchar r g b], faces as uchar 3 + int32 a b c
+    (the original's header with ``format binary_little_endian 1.0``)."""
+    v = np.asarray(vertices, np.float32).reshape(-1, 3)
+    header = ply_header(len(v), None if faces is None else len(np.asarray(faces).reshape(-1, 3)),
+                        colors is not None)
+    header = header.replace("format ascii 1.0", "format binary_little_endian 1.0")
+    fields = [("xyz", "<f4", (3,))]
+    if colors is not None:
+        fields.append(("rgb", "u1", (3,)))
+    rows = np.empty(len(v), dtype=fields)
+    rows["xyz"] = v
+    if colors is not None:
+        rows["rgb"] = _colors_as_int(np.asarray(colors).reshape(-1, 3)).astype(np.uint8)
+    parts = [header.encode("ascii"), rows.tobytes()]
+    if faces is not None:
+        f = np.asarray(faces, np.int64).reshape(-1, 3)
+        face_rows = np.empty(len(f), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
+        face_rows["n"] = 3
+        face_rows["idx"] = f
+        parts.append(face_rows.tobytes())
+    return b"".join(parts)
+
+
 def write_ply(
     path: str | os.PathLike[str],
     vertices: np.ndarray,
     faces: np.ndarray | None,
     colors: np.ndarray | None = None,
     style: PlyStyle = "cpp",
+    *,
+    binary: bool = False,
+    **_ignored: object,
 ) -> Path:
-    """Writes an ASCII PLY in the original's layout (style "cpp" or "python"), atomically."""
-    data = format_ply_bytes(vertices, faces, colors, style)
+    """Writes a PLY atomically: ASCII in the original's layout (style "cpp" or "python"), or
+    binary little-endian (float32 positions) with binary=True. Options of other writers (uv=,
+    texture=, digits=) are ignored."""
+    if binary:
+        data = binary_ply_bytes(vertices, faces, colors)
+    else:
+        data = format_ply_bytes(vertices, faces, colors, style)
     out = Path(path)
     with atomic_write(out, "wb") as handle:
         handle.write(data)

@@ -21,15 +21,43 @@ from extreme3d.stages.shape import Identity
 SYMMETRY_OUTPUTS = ("sparse_full_frontal", "final_frontal")
 
 
+#: Final mesh layouts (--mesh): None = clean for OBJ/GLB and FaceResult.final, the original's
+#: layout in PLY files; "clean" everywhere; "original" everywhere.
+MESH_MODES = ("clean", "original")
+
+
 @dataclass(frozen=True)
 class FaceOptions:
     """Per-face settings: fit mode ('faithful': the original's optimiser and its second EPnP
-    pose; 'best': Levenberg-Marquardt), soft symmetry, colour mode, texture side (px)."""
+    pose; 'best': Levenberg-Marquardt), soft symmetry, colour mode, texture side (px); the final
+    mesh layout (`mesh`: None, 'clean' or 'original', see MESH_MODES), the registration gap
+    (`max_gap` mm, None = geometry.default_max_gap), binary PLY files (`ply_binary`) and the
+    fraction of faces the clean final mesh files keep (`decimate`, None = all)."""
 
     fit_mode: str = "faithful"
     symmetry: bool = True
     colors: str = "photo"
     texture_size: int = 1024
+    mesh: str | None = None
+    max_gap: float | None = None
+    ply_binary: bool = False
+    decimate: float | None = None
+
+    def __post_init__(self) -> None:
+        """Checks the mesh mode, the gap and the decimation ratio (Extreme3DError)."""
+        check_mesh_options(self.mesh, self.max_gap, self.decimate)
+
+
+def check_mesh_options(mesh: str | None, max_gap: float | None, decimate: float | None) -> None:
+    """Extreme3DError for an unknown mesh mode, a gap <= 0 or a ratio outside (0, 1]."""
+    import math
+
+    if mesh is not None and mesh not in MESH_MODES:
+        raise Extreme3DError(f"mesh must be one of {', '.join(MESH_MODES)}, got {mesh!r}")
+    if max_gap is not None and not (math.isfinite(max_gap) and max_gap > 0):
+        raise Extreme3DError(f"max_gap must be a positive number of mm, got {max_gap}")
+    if decimate is not None and not 0.0 < decimate <= 1.0:
+        raise Extreme3DError(f"decimate must be in (0, 1] (fraction of faces kept), got {decimate}")
 
 
 def meshes_to_compute(
@@ -47,9 +75,14 @@ def meshes_to_compute(
 
 
 def fit_face(model: Any, face: PreparedFace, identity: Identity, mode: str = "faithful") -> Any:
-    """Pose and expression fitted to the face's crop landmarks (extreme3d.fitting.FitResult)."""
-    from extreme3d.fitting import fit_pose_expression
+    """Pose and expression of the face (extreme3d.fitting.FitResult): with an identity fitted to
+    the landmarks, that fit's own (robust, jaw on the silhouette; mode 'identity', whatever
+    `mode`: the original's fit re-selects fixed contour vertices and doubles the rotation error,
+    docs/fitting.md); otherwise fit_pose_expression in `mode` with the identity."""
+    from extreme3d.fitting import fit_pose_expression, pose_from_identity
 
+    if identity.fit is not None:
+        return pose_from_identity(model, face.landmarks, identity.fit)
     return fit_pose_expression(model, face.landmarks, identity.alpha, mode=mode)
 
 
@@ -62,14 +95,15 @@ def face_bump(
 
 def face_geometry(
     model: Any, identity: Identity, fit: Any, maps: BumpMaps, symmetry: bool,
-    meshes: tuple[str, ...],
+    meshes: tuple[str, ...], max_gap: float | None = None,
 ) -> Any:
-    """Foundation, dense and final meshes (extreme3d.geometry.GeometryResult) of `meshes`;
-    Extreme3DError when a requested mesh was not produced."""
+    """Foundation, dense and final meshes (extreme3d.geometry.GeometryResult) of `meshes`
+    (max_gap: registration gap in mm, None = the model's default); Extreme3DError when a
+    requested mesh was not produced."""
     from extreme3d.geometry import run_geometry
 
     geo = run_geometry(model, identity.alpha, fit.expr, fit.rvec, fit.tvec, maps.bump, maps.mask,
-                       symmetry=symmetry, outputs=meshes)
+                       symmetry=symmetry, outputs=meshes, max_gap=max_gap)
     for key in meshes:
         if key not in geo.meshes:
             raise Extreme3DError(f"the geometry stage produced no {key} mesh")
@@ -89,7 +123,9 @@ def face_result(
         beta=identity.beta, fit=fit, bump=maps.bump, mask=maps.mask, meshes=geo.meshes,
         sources=sources, colors=options.colors, symmetry=options.symmetry,
         texture_size=options.texture_size, timings=timings, image_size=face.image_size,
-        raw_alpha=identity.raw,
+        raw_alpha=identity.raw, mesh_mode=options.mesh,
+        registration=getattr(geo, "registration", None),
+        landmark_quality=None if identity.quality is None else identity.quality.to_dict(),
     )
 
 
@@ -108,7 +144,7 @@ def reconstruct_face(
     timings["bump"] = maps.seconds
     t = time.perf_counter()
     geo = face_geometry(model, identity, fit, maps, options.symmetry,
-                        meshes_to_compute(meshes, options.symmetry))
+                        meshes_to_compute(meshes, options.symmetry), options.max_gap)
     timings["geometry"] = _lap(t)
     return face_result(model, face, identity, fit, maps, geo, options, timings=timings)
 

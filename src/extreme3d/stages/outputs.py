@@ -113,11 +113,15 @@ def save_face(
     overlay: bool = True,
     params: bool = True,
     maps: bool = True,
+    ply_binary: bool = False,
+    decimate: float | None = None,
 ) -> list[str]:
     """Writes a FaceResult's files into out_dir: with maps, imgs/, shape/ and bump/; the meshes
     `outputs` (default: the original's default set among those computed) in every format of
     `formats` to 3D/ (OBJ/GLB textured); overlay/<name>.png (photo: `image`, the result's, or
-    read from its image_path) and params/<name>.json. Returns the relative paths written."""
+    read from its image_path) and params/<name>.json. The final mesh files hold the clean mesh
+    where result.uses_clean says so (decimated to `decimate` of its faces when given); PLY
+    files are binary with ply_binary. Returns the relative paths written."""
     from extreme3d.params import write_params
 
     bad = [f for f in formats if f not in MESH_FORMATS]
@@ -147,8 +151,11 @@ def save_face(
     for key in keys:
         for fmt in formats:
             path = out / "3D" / f"{name}_{key}.{fmt}"
-            mesh = result.textured(key) if fmt != "ply" else result.meshes[key]
-            mesh.save(path)
+            if result.uses_clean(key, fmt):
+                mesh = result.clean_final(textured=fmt != "ply", decimate=decimate)
+            else:
+                mesh = result.textured(key) if fmt != "ply" else result.meshes[key]
+            mesh.save(path, **({"binary": True} if fmt == "ply" and ply_binary else {}))
             rel(path)
             if fmt == "obj" and mesh.texture is not None:
                 rel(path.with_suffix(".mtl"))

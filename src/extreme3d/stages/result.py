@@ -128,11 +128,19 @@ class FaceResult:
     texture_size: int = 1024
     photo: np.ndarray | None = field(default=None, repr=False)  # the original photo (BGR)
     raw_alpha: np.ndarray | None = None  # identity coefficients as the source gave them
+    #: verdict on the landmarks of the identity fit (LandmarkQuality.to_dict(): ok, warning,
+    #: downweighted, rmse_px, inlier_rmse_px, alpha_norm); None with the shape CNN
+    landmark_quality: dict[str, Any] | None = None
     model: Any = field(default=None, repr=False)  # the morphable model (shape/ files)
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
     #: depth buffers (crop camera) of the frontal meshes rendered for their colours, reused
     #: by the texture baking (same mesh, same pose)
     _depths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: final mesh layout: None (clean for `final` and OBJ/GLB, original in PLY), clean, original
+    mesh_mode: str | None = None
+    #: the dense registration of final_frontal's detail (geometry.GeometryResult.registration)
+    registration: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _clean: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def foundation(self) -> TexturedMesh:
@@ -146,8 +154,58 @@ class FaceResult:
 
     @property
     def final(self) -> TexturedMesh:
-        """The final mesh: detail + occlusion handling + soft symmetry (model coordinates)."""
+        """The final mesh: detail + occlusion handling + soft symmetry (model coordinates); the
+        clean mesh (one connected manifold surface, see clean_final) unless mesh_mode is
+        'original' (the original's layout, meshes['final_frontal'])."""
+        if self.mesh_mode != "original" and self.has_clean_final:
+            return self.clean_final()
         return self._mesh("final")
+
+    @property
+    def has_clean_final(self) -> bool:
+        """Whether the clean final mesh can be built (final_frontal and its registration)."""
+        return "final_frontal" in self.meshes and self.registration is not None
+
+    def uses_clean(self, key: str, fmt: str) -> bool:
+        """Whether the file `key` in format `fmt` holds the clean final mesh (mesh_mode: None =
+        OBJ/GLB only, 'clean' every format, 'original' none)."""
+        if key != "final_frontal" or not self.has_clean_final or self.mesh_mode == "original":
+            return False
+        return self.mesh_mode == "clean" or fmt != "ply"
+
+    def clean_final(self, textured: bool = True, decimate: float | None = None) -> TexturedMesh:
+        """The clean final mesh (extreme3d.clean_mesh): the dense detail and the completed sparse
+        surface joined into one connected, manifold, consistently oriented surface without
+        unused vertices, detail blended in at the seam; colours (and with `textured` the uv and
+        texture) of final_frontal's vertices. decimate: fraction of the faces kept."""
+        key = (textured, decimate)
+        if key in self._clean:
+            return self._clean[key]
+        from extreme3d.clean_mesh import build_clean_mesh, carry_over, model_chart
+
+        if not self.has_clean_final:
+            raise Extreme3DError(f"{self.name}: no final mesh to clean"
+                                 + ("" if self.symmetry else " (soft symmetry is off)"))
+        if "built" not in self._clean:
+            t0 = time.perf_counter()
+            final = self.meshes["final_frontal"]
+            self._clean["built"] = build_clean_mesh(
+                model_chart(self.model), self.model.faces, self.model.pair, final.vertices,
+                final.faces, self.model.num_vertices, self.registration["tri"],
+                self.registration["w"])
+            self.timings["clean_mesh"] = time.perf_counter() - t0
+        built = self._clean["built"]
+        base = self.textured("final_frontal") if textured else self.meshes["final_frontal"]
+        if not textured:
+            base = TexturedMesh(base.vertices, base.faces, base.colors)
+        mesh = carry_over(base, built.mesh.vertices, built.mesh.faces, built.source)
+        if decimate is not None and decimate < 1.0:
+            from extreme3d.decimate import decimate as decimated
+
+            d = decimated(mesh.vertices, mesh.faces, decimate)
+            mesh = carry_over(mesh, d.vertices, d.faces, d.source)
+        self._clean[key] = mesh
+        return mesh
 
     def _mesh(self, short: str) -> TexturedMesh:
         """A main mesh by short name, textured on first use when it is a textured kind."""
@@ -234,17 +292,22 @@ class FaceResult:
         overlay: bool = True,
         params: bool = True,
         maps: bool = True,
+        ply_binary: bool = False,
+        decimate: float | None = None,
     ) -> list[str]:
         """Writes the batch output tree for this face into out_dir (imgs/, shape/, bump/, 3D/,
         params/, overlay/) and returns the written paths relative to out_dir.
 
         formats: any of ply, obj, glb; outputs: mesh keys (default: the original's default set
         among those computed); image: the original photo (BGR) for the overlay (default: read
-        from image_path when known); maps: also imgs/, shape/ and bump/."""
+        from image_path when known); maps: also imgs/, shape/ and bump/; ply_binary: binary
+        PLY files; decimate: fraction of faces kept in the clean final mesh files (mesh_mode
+        says which files hold the clean mesh)."""
         from extreme3d.stages.outputs import save_face
 
         return save_face(self, out_dir, name, formats=formats, outputs=outputs, image=image,
-                         overlay=overlay, params=params, maps=maps)
+                         overlay=overlay, params=params, maps=maps, ply_binary=ply_binary,
+                         decimate=decimate)
 
 
 def _read(image: str | os.PathLike[str]) -> np.ndarray:
@@ -330,6 +393,9 @@ def assemble_result(
     timings: dict[str, float] | None = None,
     image_size: tuple[int, int] | None = None,
     raw_alpha: np.ndarray | None = None,
+    mesh_mode: str | None = None,
+    registration: dict[str, np.ndarray] | None = None,
+    landmark_quality: dict[str, Any] | None = None,
 ) -> FaceResult:
     """A FaceResult from the outputs of the stages (used by Reconstructor and the batch):
     colours the meshes, picks the 3D landmarks, and fills pose and sources."""
@@ -343,15 +409,18 @@ def assemble_result(
     timings["colors"] = _lap(t)
     rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
     expr = np.asarray(_field(fit, "expr"), np.float64)
-    lv = landmark_indices(model, -float(rvec[1]))
-    verts = model.shape(alpha=alpha, expr=expr)
     fit_mode = str(getattr(fit, "mode", "faithful"))
     pose_choice = str(getattr(fit, "pose_choice", "epnp"))
+    lv = (np.asarray(fit.landmark_vertices) if fit_mode == "identity"
+          else landmark_indices(model, -float(rvec[1])))
+    verts = model.shape(alpha=alpha, expr=expr)
     if image_size is None:
         image_size = ((int(photo.shape[1]), int(photo.shape[0])) if photo is not None
                       else (0, 0))
     src = {"landmarks": "given", "shape": "landmarks", "bump": "flat"} | dict(sources)
-    src |= {"fit": f"{fit_mode} ({pose_choice} pose)",
+    fit_name = ("identity fit (robust, jaw on the silhouette)" if fit_mode == "identity"
+                else f"{fit_mode} ({pose_choice} pose)")
+    src |= {"fit": fit_name,
             "geometry": "soft symmetry" if symmetry else "no symmetry", "colors": colors}
     return FaceResult(
         index=index, name=name, image_path=image_path, image_size=image_size,
@@ -367,6 +436,8 @@ def assemble_result(
         symmetry=symmetry, timings=timings, color_counts=counts, texture_size=texture_size,
         photo=photo, _depths=depths, model=model,
         raw_alpha=None if raw_alpha is None else np.asarray(raw_alpha, np.float64),
+        mesh_mode=mesh_mode, registration=registration,
+        landmark_quality=landmark_quality,
     )
 
 

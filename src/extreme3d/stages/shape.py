@@ -2,7 +2,8 @@
 
 ``cnn``: the user's shape CNN, batched over crops (99 identity and, when present, 99 texture
 coefficients). ``landmarks``: no CNN; the identity is fitted to the 68 crop landmarks with the
-model's prior (extreme3d.fitting.fit_identity).
+model's prior (extreme3d.fitting.fit_identity), with a verdict on the landmarks
+(extreme3d.landmark_quality).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,13 +22,18 @@ from extreme3d.stages.prepare import PreparedFace
 class Identity:
     """Identity coefficients of one face: `alpha` padded or cut to the model's basis, `raw` as
     the source gave them (what shape/<name>.ply.alpha holds), `beta` texture coefficients of the
-    shape CNN or None, and the seconds it took (per face)."""
+    shape CNN or None, the seconds it took (per face) and, when fitted to the landmarks, the
+    verdict on them (extreme3d.landmark_quality.LandmarkQuality) and the fit itself
+    (extreme3d.fitting.IdentityResult: its pose and expression are the face's, see
+    stages.face.fit_face); both None from the CNN."""
 
     alpha: np.ndarray
     raw: np.ndarray
     beta: np.ndarray | None
     source: str
     seconds: float = 0.0
+    quality: Any = None
+    fit: Any = None
 
 
 def model_alpha(model: object, raw: np.ndarray) -> np.ndarray:
@@ -49,13 +56,15 @@ def identity_from_cnn_row(model: object, row: np.ndarray, seconds: float = 0.0) 
 
 
 def identity_from_landmarks(model: object, landmarks: np.ndarray) -> Identity:
-    """The Identity fitted to 68 crop landmarks (no CNN)."""
+    """The Identity fitted to 68 crop landmarks (no CNN), with the verdict on the landmarks."""
     from extreme3d.fitting import fit_identity
+    from extreme3d.landmark_quality import landmark_quality
 
     t0 = time.perf_counter()
     res = fit_identity(model, landmarks)
     raw = np.asarray(res.alpha, np.float64).reshape(-1)
-    return Identity(model_alpha(model, raw), raw, None, "landmarks", time.perf_counter() - t0)
+    return Identity(model_alpha(model, raw), raw, None, "landmarks", time.perf_counter() - t0,
+                    landmark_quality(res), res)
 
 
 def identities(
