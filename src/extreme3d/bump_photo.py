@@ -748,17 +748,26 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
                                      mask_source=args.mask_source, detail=args.detail,
                                      greyscale=args.greyscale)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     if args.name is None:
         from extreme3d.naming import image_name
 
         name = image_name(args.crop)
     else:
         name = args.name
-    for suffix, img in (("bump", bump), ("mask", mask)):
-        if not cv2.imwrite(str(out / f"{name}_{suffix}.png"), img):
-            raise Extreme3DError(f"cannot write {out / f'{name}_{suffix}.png'}")
-    note = f" ({info.message})" if info.message else ""
+    from extreme3d.occlusion.cli import write_outputs
+
+    occluders = None
+    notes = [info.message] if info.message else []
+    if args.occlusion == "on" and info.source == "photo":
+        from extreme3d.occlusion import deocclude
+
+        res = deocclude(crop, lm, bump, mask)
+        bump, occluders = res.bump, res.occluders_png
+        notes.append(f"occluded {100 * res.occluded_fraction:.1f}% of the face")
+    elif args.occlusion == "on":
+        notes.append("no de-occlusion of a flat map")
+    write_outputs(out, name, bump, mask, occluders)
+    note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{name}: bump source {info.source}{note}, {info.seconds:.2f} s -> {out}")
     return 0
 
@@ -768,7 +777,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "estimate-bump", help="estimate a bump map and face mask from a 500x500 crop (no CNN)",
         description="Writes <name>_bump.png and <name>_mask.png (512x512, the Bump CNN's "
-        "encoding) estimated from the photo; readable by testPaperResults --bump-dir.",
+        "encoding) estimated from the photo and de-occluded (with <name>_occluders.png; "
+        "--occlusion off: as estimated); readable by testPaperResults --bump-dir.",
     )
     p.add_argument("crop", help="500x500 crop (PNG/JPG)")
     p.add_argument("pts", help="its 68 landmarks (.pts, crop pixels)")
@@ -780,6 +790,9 @@ def register(subparsers: Any) -> None:
                    help="bump from the image model (default), the foundation's shading, or both")
     p.add_argument("--greyscale", choices=("flat", "estimate"), default="flat",
                    help="a greyscale crop gets the flat map (default) or a grey-only estimate")
+    p.add_argument("--occlusion", choices=("on", "off"), default="on",
+                   help="find occluders and de-occlude the map, writing <name>_occluders.png "
+                   "(default on; off: the map as estimated)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", help="output base name (default: the crop's name without extension)")
     p.set_defaults(func=_cmd_estimate)

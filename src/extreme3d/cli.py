@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "extreme3d.testPaperResults",
     "extreme3d.demo",
     "extreme3d.bump_photo",
+    "extreme3d.occlusion.cli",
 ]
 
 
