@@ -11,8 +11,14 @@ WEIGHTS = [
     0.0603578, 0.305386, -5.83304, -0.0757118, 0.142505,
 ]
 
+#: Second-stage (context) weights, in the order of segment.CONTEXT.
+CONTEXT_WEIGHTS = [
+    -4.20801, 1.15719, -1.59461, 13.3993, -0.000672037, 2.26777,
+    -9.35619, -0.400131,
+]
+
 #: Occluder probability threshold.
-THRESHOLD = 0.2
+THRESHOLD = 0.4
 
 #: Mean clean bump template in the mean-landmark frame: origin (px), cell size (px),
 #: shape (rows, cols) and values in 0.01 mm, row-major.

@@ -31,6 +31,7 @@ class OcclusionConstants:
     origin: tuple[float, float]  # mean-frame (x, y) of template cell (0, 0), px
     step: float  # template cell size, px of the mean frame
     weights: np.ndarray  # (len(segment.FEATURES),) logistic weights of the occluder cues
+    context_weights: np.ndarray  # (len(segment.CONTEXT),) logistic weights of the 2nd stage
     threshold: float  # occluder probability threshold
 
 
@@ -59,7 +60,8 @@ def default_constants() -> OcclusionConstants:
 
     tpl = np.asarray(c.TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0
     return OcclusionConstants(tpl, tuple(c.TEMPLATE_ORIGIN), float(c.TEMPLATE_STEP),
-                              np.asarray(c.WEIGHTS, np.float64), float(c.THRESHOLD))
+                              np.asarray(c.WEIGHTS, np.float64),
+                              np.asarray(c.CONTEXT_WEIGHTS, np.float64), float(c.THRESHOLD))
 
 
 def to_mm(bump: np.ndarray) -> np.ndarray:
@@ -137,6 +139,7 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     feat = sg.features(bp._to_bgr(crop_bgr), bump_mm, geo["template"], face, geo["mirror"],
                        geo["frame"], geo["centre"])
     prob = sg.probability(feat, const.weights)
+    prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     return sg.segment(prob, face, const.threshold), prob, geo
 
 

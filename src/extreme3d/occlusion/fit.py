@@ -88,7 +88,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def fit_constants(items: list[PaperItem]) -> OcclusionConstants:
     """Template, logistic weights and threshold from paper items (see the module doc)."""
     tpl, origin = fit_template(items)
-    const = OcclusionConstants(tpl, origin, TEMPLATE_STEP, np.zeros(len(sg.FEATURES)), 0.5)
+    const = OcclusionConstants(tpl, origin, TEMPLATE_STEP, np.zeros(len(sg.FEATURES)),
+                               np.zeros(len(sg.CONTEXT)), 0.5)
     xs, ys, cache = [], [], []
     for it in items:
         face = sg.crop_of(it.mask) >= 127
@@ -101,10 +102,15 @@ def fit_constants(items: list[PaperItem]) -> OcclusionConstants:
         sel &= face
         xs.append(feat[sel].astype(np.float64))
         ys.append(lab[sel].astype(np.float64))
-        cache.append((feat, face, lab))
+        cache.append((feat, face, lab, geo["mirror"], sel))
     const.weights = logistic(np.concatenate(xs), np.concatenate(ys))
-    probs = [sg.probability(f, const.weights) for f, _, _ in cache]
-    scores = [np.mean([_iou(sg.segment(p, face, t), lab) for p, (_, face, lab)
+    ctx = [sg.context(sg.probability(f, const.weights), m, f) for f, _, _, m, _ in cache]
+    const.context_weights = logistic(
+        np.concatenate([c[sel].astype(np.float64) for c, (*_, sel) in zip(ctx, cache,
+                                                                          strict=True)]),
+        np.concatenate(ys))
+    probs = [sg.probability(c, const.context_weights) for c in ctx]
+    scores = [np.mean([_iou(sg.segment(p, face, t), lab) for p, (_, face, lab, _, _)
                        in zip(probs, cache, strict=True)]) for t in THRESHOLDS]
     const.threshold = float(THRESHOLDS[int(np.argmax(scores))])
     return const
@@ -124,6 +130,9 @@ def write_constants(const: OcclusionConstants, path: Path, source: str) -> None:
         "# ruff: noqa: E501\n\n"
         "#: Occluder cue weights (logistic), in the order of segment.FEATURES.\n"
         f"WEIGHTS = [\n{rows(np.array([f'{w:.6g}' for w in const.weights]), 6)}]\n\n"
+        "#: Second-stage (context) weights, in the order of segment.CONTEXT.\n"
+        f"CONTEXT_WEIGHTS = [\n{rows(np.array([f'{w:.6g}' for w in const.context_weights]), 6)}"
+        "]\n\n"
         f"#: Occluder probability threshold.\nTHRESHOLD = {const.threshold}\n\n"
         "#: Mean clean bump template in the mean-landmark frame: origin (px), cell size (px),\n"
         "#: shape (rows, cols) and values in 0.01 mm, row-major.\n"

@@ -8,7 +8,9 @@ Per-pixel cues, all inside the face mask and normalised per image:
   and against the mirrored pixel's colour; darkness (sunglasses, shadows of hands);
 - the position in the mean-landmark frame (where occluders sit on faces).
 A logistic model of these cues (FEATURES, weights fitted on the paper's de-occluded crops by
-extreme3d.occlusion.fit) gives a probability; it is thresholded and cleaned with the same
+extreme3d.occlusion.fit) gives a probability; a second logistic model of that probability's
+neighbourhood (CONTEXT: blurred at 4 and 12 px, at the mirror pixel) makes it spatially
+coherent; the result is thresholded and cleaned with the same
 morphology as the reference region (open 3x3, close 15x15 ellipse, components < 400 px
 dropped).
 """
@@ -28,6 +30,7 @@ FEATURES = (
     "skin2", "skin8", "dark", "light", "zl2", "casym4", "border",
     "skin_dark", "adev_skin",
 )
+CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "border")
 #: Occluders smaller than this (crop px, as the reference region's rule) are dropped.
 MIN_AREA = 400
 
@@ -95,6 +98,16 @@ def probability(feat: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Logistic probability of an occluder from the cues (H, W, F) and weights (F,)."""
     z = np.clip(feat @ weights.astype(np.float32), -30, 30)
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def context(prob: np.ndarray, mirror: np.ndarray, feat: np.ndarray) -> np.ndarray:
+    """(500, 500, len(CONTEXT)) float32 second-stage cues: the first-stage probability, its
+    blurs, its value at the mirror pixel and the border cue of `feat`."""
+    p = prob.astype(np.float32)
+    pm = sample(p, mirror)
+    p4, p12 = _blur(p, 4), _blur(p, 12)
+    return np.stack([np.ones_like(p), p, p4, p12, pm, p4 * pm, np.maximum(p12 - 0.3, 0),
+                     feat[..., FEATURES.index("border")]], -1)
 
 
 def clean(region: np.ndarray, face: np.ndarray, min_area: int = MIN_AREA) -> np.ndarray:
