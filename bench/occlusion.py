@@ -151,7 +151,8 @@ def main() -> int:
           f"photo_inside_mm={med('photo'):.3f} photo_inside_none_mm={med('photo_none'):.3f} "
           f"outside_change_mm={med('out'):.3f} occluder_iou={med('iou'):.3f} "
           f"s_per_image={np.mean([r['secs'] for r in rows]):.3f} "
-          f"telea_true_R_mm={med('telea'):.3f} ours_true_R_mm={med('given'):.3f} photo_outside_change_mm={med('pout'):.3f} "
+          f"telea_true_R_mm={med('telea'):.3f} ours_true_R_mm={med('given'):.3f} "
+          f"photo_outside_change_mm={med('pout'):.3f} "
           f"crops={len(sel)}")
     return 0
 
