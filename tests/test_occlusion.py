@@ -13,7 +13,7 @@ from extreme3d import bump_photo as bp
 from extreme3d import occlusion as oc
 from extreme3d.occlusion import frame as fr
 from extreme3d.occlusion import segment as sg
-from extreme3d.occlusion.deocclude import geometry
+from extreme3d.occlusion.fill import geometry
 
 M, C = bp.MARGIN, bp.CROP
 

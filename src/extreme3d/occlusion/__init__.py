@@ -6,7 +6,7 @@ map (weight-free; see docs/occlusion.md).
     res.bump, res.mask, res.occluders, res.occluded_fraction
 """
 
-from extreme3d.occlusion.deocclude import (
+from extreme3d.occlusion.fill import (
     OcclusionConstants,
     OcclusionResult,
     default_constants,

@@ -12,7 +12,7 @@ extreme3d.occlusion.fit) gives a probability; a second logistic model of that pr
 neighbourhood (CONTEXT: blurred at 4 and 12 px, at the mirror pixel) makes it spatially
 coherent; the result is thresholded and cleaned with the same
 morphology as the reference region (open 3x3, close 15x15 ellipse, components < 400 px
-dropped).
+dropped), then grown by GROW_PX.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ FEATURES = (
     "skin_dark", "adev_skin",
 )
 CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "border")
+#: Found occluders are grown by this many px: the rims of glasses frames and the edges of
+#: hands sit just outside the pixels the cues are sure of, and would stay as ridges.
+GROW_PX = 5
 #: Occluders smaller than this (crop px, as the reference region's rule) are dropped.
 MIN_AREA = 400
 
@@ -124,10 +127,15 @@ def clean(region: np.ndarray, face: np.ndarray, min_area: int = MIN_AREA) -> np.
     return keep[lab]
 
 
-def segment(prob: np.ndarray, face: np.ndarray, threshold: float) -> np.ndarray:
+def segment(prob: np.ndarray, face: np.ndarray, threshold: float,
+            grow: int = GROW_PX) -> np.ndarray:
     """500x500 bool occluder mask: the probability (smoothed, sigma 2 px) above threshold,
-    cleaned (see `clean`)."""
-    return clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
+    cleaned (see `clean`), grown by `grow` px (inside the face)."""
+    occ = clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
+    if grow > 0 and occ.any():
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        occ = cv2.dilate(occ.astype(np.uint8), disk).astype(bool) & face
+    return occ
 
 
 def crop_of(map512: np.ndarray) -> np.ndarray:

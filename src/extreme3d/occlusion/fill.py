@@ -33,6 +33,7 @@ class OcclusionConstants:
     weights: np.ndarray  # (len(segment.FEATURES),) logistic weights of the occluder cues
     context_weights: np.ndarray  # (len(segment.CONTEXT),) logistic weights of the 2nd stage
     threshold: float  # occluder probability threshold
+    fill_template: np.ndarray  # (h, w) float32 the template the fill uses (same grid)
 
 
 @dataclass
@@ -59,9 +60,11 @@ def default_constants() -> OcclusionConstants:
     from extreme3d.occlusion import constants as c
 
     tpl = np.asarray(c.TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0
+    fill = np.asarray(c.FILL_TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0
     return OcclusionConstants(tpl, tuple(c.TEMPLATE_ORIGIN), float(c.TEMPLATE_STEP),
                               np.asarray(c.WEIGHTS, np.float64),
-                              np.asarray(c.CONTEXT_WEIGHTS, np.float64), float(c.THRESHOLD))
+                              np.asarray(c.CONTEXT_WEIGHTS, np.float64), float(c.THRESHOLD),
+                              fill)
 
 
 def to_mm(bump: np.ndarray) -> np.ndarray:
@@ -144,11 +147,12 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
 
 
 def geometry(landmarks: np.ndarray, const: OcclusionConstants) -> dict:
-    """Mirror map, mean-frame map, the template at every pixel and the frame centre."""
+    """Mirror map, mean-frame map, the cue and fill templates at every pixel, frame centre."""
     mean = bp.default_constants().mean_landmarks
     frame = fr.mean_frame_map(landmarks, mean)
     return dict(mirror=fr.mirror_map(landmarks), frame=frame, centre=mean.mean(0),
-                template=fr.template_at(const.template, const.origin, const.step, frame))
+                template=fr.template_at(const.template, const.origin, const.step, frame),
+                fill=fr.template_at(const.fill_template, const.origin, const.step, frame))
 
 
 def _check_maps(bump512: np.ndarray, mask512: np.ndarray) -> None:
@@ -184,7 +188,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     else:
         occ, geo = np.asarray(occluders, bool) & face, geometry(lm, const)
     bump_mm = to_mm(sg.crop_of(bump512))
-    src, wgt = fill_source(bump_mm, occ, face, geo["mirror"], geo["template"])
+    src, wgt = fill_source(bump_mm, occ, face, geo["mirror"], geo["fill"])
     filled = blend(bump_mm, src, occ)
     out = bump512.copy()
     vals = np.clip(np.rint(bp.FLAT + filled * bp.UNITS_PER_MM), 0, 255).astype(np.uint8)
