@@ -158,12 +158,15 @@ def test_collage_gives_two_faces_left_to_right(rec, shared, tmp_path) -> None:
     assert rec.reconstruct(path, landmarks=[f.landmarks for f in faces[::-1]],
                            all_faces=True)[0].landmarks[0, 0] == faces[0].landmarks[0, 0]
     assert len(rec.reconstruct(path)) == 1
-    from extreme3d.api import prepare_all_faces
+    from extreme3d.stages.outputs import write_prepared
+    from extreme3d.stages.prepare import prepare_photo
 
-    prepared = prepare_all_faces(path, tmp_path / "prep", name="collage")
+    prepared = prepare_photo(path, "collage", all_faces=True, keep_photo=True)
     assert [p.name for p in prepared] == ["collage_face0", "collage_face1"]
     np.testing.assert_allclose(prepared[1].original_landmarks, faces[1].landmarks)
+    write_prepared(tmp_path / "prep", prepared[1])
     assert (tmp_path / "prep" / "imgs" / "collage_face1.pts").is_file()
+    assert (tmp_path / "prep" / "imgs" / "collage_face1_detect.png").is_file()
     written = faces[1].save(tmp_path / "out", formats=("ply",), outputs=("final_frontal",))
     assert "overlay/collage_face1.png" in written and "params/collage_face1.json" in written
     assert read_params(tmp_path / "out" / "params" / "collage_face1.json")["face_index"] == 1
@@ -209,26 +212,32 @@ def test_docs_example_runs(doc, sfm_h5, tmp_path, monkeypatch, capsys) -> None:
 
 def test_batch_hook_writes_coloured_meshes_params_and_overlay(rec, face, photo_path,
                                                              tmp_path) -> None:
+    """The batch's per-face path after the geometry (stages.face.face_result, then
+    stages.outputs.save_face) on the API's result: same colours, params and projection."""
     from types import SimpleNamespace
 
-    from extreme3d.api import write_face_outputs
     from extreme3d.io.ply import read_ply
+    from extreme3d.stages.bump import BumpMaps
+    from extreme3d.stages.face import FaceOptions, face_result
+    from extreme3d.stages.outputs import save_face
+    from extreme3d.stages.prepare import PreparedFace
+    from extreme3d.stages.shape import Identity
 
     fit = SimpleNamespace(rvec=face.pose.rvec, tvec=face.pose.tvec, expr=face.expr,
                           rmse_px=face.rmse_px, landmarks_used=face.landmarks_used,
                           mode="faithful", pose_choice="epnp")
-    res, written = write_face_outputs(
-        rec.model, tmp_path, "jh", crop=face.crop, landmarks_crop=face.landmarks_crop,
-        alpha=face.alpha, fit=fit, bump=face.bump, mask=face.mask, meshes=face.meshes,
-        outputs=("foundation_aligned", "final_frontal"), landmarks=face.landmarks,
-        image_path=str(photo_path), formats=("ply", "obj"), sources={"shape": "landmarks"},
-        texture_size=256,
-    )
+    prepared = PreparedFace("jh", face.crop, face.landmarks_crop, face.box, face.landmarks,
+                            face.image_size, "dlib", 1, image_path=str(photo_path))
+    res = face_result(rec.model, prepared, Identity(face.alpha, face.alpha, None, "landmarks"),
+                      fit, BumpMaps(face.bump, face.mask, "flat"),
+                      SimpleNamespace(meshes=face.meshes), FaceOptions(texture_size=256))
+    written = save_face(res, tmp_path, formats=("ply", "obj"),
+                        outputs=("foundation_aligned", "final_frontal"), maps=False)
     assert set(written) >= {"3D/jh_final_frontal.ply", "3D/jh_final_frontal.obj",
                             "3D/jh_final_frontal.png", "3D/jh_foundation_aligned.obj",
                             "params/jh.json", "overlay/jh.png"}
     ply = read_ply(tmp_path / "3D" / "jh_final_frontal.ply")
-    assert ply.colors is not None and ply.num_vertices == face.final.num_vertices
+    assert ply.colors is not None and len(ply.vertices) == face.final.num_vertices
     np.testing.assert_array_equal(ply.colors, face.meshes["final_frontal"].colors)
     doc = read_params(tmp_path / "params" / "jh.json")
     assert doc["image"]["width"] == face.image_size[0] and doc["sources"]["shape"] == "landmarks"

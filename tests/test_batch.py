@@ -16,13 +16,8 @@ import torch
 from extreme3d import Extreme3DError
 from extreme3d.io.ply import read_ply
 from extreme3d.io.pts import read_pts
-from extreme3d.pipeline import (
-    DEFAULT_OUTPUTS,
-    BatchOptions,
-    choose_bump_source,
-    choose_shape_source,
-    run_batch,
-)
+from extreme3d.pipeline import DEFAULT_OUTPUTS, BatchOptions, run_batch
+from extreme3d.stages.models import choose_bump_source, choose_shape_source
 from extreme3d.testBatchModel import main as batch_main
 
 PHOTOS = ["Jon-Hamm.png", "436764_detail.jpg"]
@@ -224,11 +219,11 @@ def test_source_selection(tmp_path, monkeypatch):
     assert choose_shape_source(None, empty) == "landmarks"
     with pytest.raises(Extreme3DError, match="shape_model"):
         choose_shape_source("cnn", empty)
-    monkeypatch.setattr("extreme3d.pipeline.photo_bump_available", lambda: False)
+    monkeypatch.setattr("extreme3d.stages.models.photo_bump_available", lambda: False)
     assert choose_bump_source(None, empty) == "flat"
     with pytest.raises(Extreme3DError, match="ckpt_109_grad"):
         choose_bump_source("cnn", empty)
-    monkeypatch.setattr("extreme3d.pipeline.photo_bump_available", lambda: True)
+    monkeypatch.setattr("extreme3d.stages.models.photo_bump_available", lambda: True)
     assert choose_bump_source(None, empty) == "photo"
     (empty / "ckpt_109_grad.pth.tar").write_bytes(b"x")
     assert choose_bump_source(None, empty) == "cnn"
@@ -250,8 +245,8 @@ def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5,
     def broken(*_args, **_kwargs):
         raise RuntimeError("estimator exploded")
 
-    monkeypatch.setattr("extreme3d.pipeline.photo_bump_available", lambda: True)
-    monkeypatch.setattr("extreme3d.pipeline.photo_bump_info", broken)
+    monkeypatch.setattr("extreme3d.stages.models.photo_bump_available", lambda: True)
+    monkeypatch.setattr("extreme3d.stages.bump.photo_bump_info", broken)
     paper = shared / "data" / "paper" / "imgs"
     listing = tmp_path / "list.txt"
     listing.write_text(f"{paper / '286264.png'}\n")
@@ -269,15 +264,21 @@ def test_photo_estimator_failure_falls_back_to_flat(core_stages, shared, sfm_h5,
 def test_worker_crash_fails_only_its_image(sfm_h5):
     from _crash_worker import run as crashing_worker
 
+    from extreme3d.crop import CropBox
     from extreme3d.pipeline import CRASH_REASON, CoreTask, _CorePool
+    from extreme3d.stages.face import FaceOptions
+    from extreme3d.stages.prepare import PreparedFace
+    from extreme3d.stages.shape import Identity
 
     names = ["a", "boom", "b", "c", "d"]
     results = {}
     pool = _CorePool(2, sfm_h5, lambda r: results.__setitem__(r.index, r), crashing_worker)
     try:
         for i, name in enumerate(names):
-            pool.submit(CoreTask(i, name, "", np.zeros((68, 2)), np.zeros(3), None, None,
-                                 "flat", (), True, "faithful", None, False))
+            face = PreparedFace(name, np.zeros((500, 500, 3), np.uint8), np.zeros((68, 2)),
+                                CropBox(0, 0, 500, 500), np.zeros((68, 2)), (500, 500), "file", 1)
+            identity = Identity(np.zeros(3), np.zeros(3), None, "landmarks")
+            pool.submit(CoreTask(i, "", face, identity, None, "flat", FaceOptions(), ()))
         pool.collect(block=True)
     finally:
         pool.close()

@@ -82,4 +82,4 @@ class Mesh:
             raise Extreme3DError(f"{p}: only .ply meshes can be read")
         from extreme3d.io.ply import read_ply
 
-        return read_ply(p)
+        return cls(*read_ply(p))

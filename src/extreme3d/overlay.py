@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from extreme3d.camera import FOCAL, project
-from extreme3d.crop import CROP_SIZE, CropBox
+from extreme3d.crop import CROP_SIZE, CropBox, landmark_box
 from extreme3d.io.atomic import atomic_write_png
 
 #: Largest side (px) rendered directly; bigger boxes are rendered smaller and resized.
@@ -116,4 +116,17 @@ def write_overlay(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_png(out, image)
+    return out
+
+
+def draw_detection(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The original's `_detect.png`: landmarks as blue circles (radius 5) and the landmark-tight
+    box as a yellow rectangle (2 px) on a copy of the photo (BGR)."""
+    import cv2
+
+    out = image.copy()
+    for x, y in np.asarray(landmarks, dtype=np.float64).tolist():
+        cv2.circle(out, (int(x), int(y)), 5, (255, 0, 0))
+    left, top, right, bottom = landmark_box(landmarks)
+    cv2.rectangle(out, (int(left), int(top)), (int(right), int(bottom)), (0, 255, 255), 2)
     return out

@@ -1,18 +1,12 @@
-"""Batch orchestration of the five stages (PIPELINE.md section 0), reusable from Python.
+"""The batch driver (``extreme3d batch`` / ``testBatchModel``) over the stages of extreme3d.stages.
 
-Stages per image: ``prepare`` (read, landmarks, 500x500 crop), ``shape_cnn`` (identity
-coefficients and the coloured foundation), ``bump_cnn`` (bump map and mask), ``core`` (pose and
-expression fit, dense mesh, occlusion handling and soft symmetry) and ``write`` (every file
-written). Images go through prepare and the two CNNs in batches in this process; the core stage
-runs here (``jobs=1``) or in worker processes that each load the morphable model once.
-
-Fallbacks (chosen once per run, printed, and recorded per image in summary.json):
-
-- shape ``cnn``: the user's shape CNN (CNN/shape_model.*); ``landmarks``: no such files, the
-  identity is fitted to the 68 landmarks (extreme3d.fitting.fit_identity).
-- bump ``cnn``: the bump U-Net (CNN/ckpt_109_grad.pth.tar); ``photo``: a bump map estimated
-  from the photo itself (extreme3d.bump_photo, when installed); ``flat``: no detail (all 127)
-  with the mask of the rendered foundation.
+Per list entry: ``prepare`` (read, landmarks, 500x500 crop), ``shape_cnn`` (identity
+coefficients), ``bump_cnn`` (bump map and mask), ``core`` (pose and expression fit, dense mesh,
+occlusion handling and soft symmetry, colours) and ``write`` (every file, extreme3d.stages.outputs).
+The per-face work is the stages' (the same functions extreme3d.api.Reconstructor composes); this
+module adds only what a batch needs: the list, CNN batching, the worker pool for the core stage
+(``jobs`` > 1: processes that each load the morphable model once), progress, summary.json and
+per-image error isolation. Fallbacks and sources: extreme3d.stages.models.
 """
 
 from __future__ import annotations
@@ -30,38 +24,39 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from extreme3d import Extreme3DError, __version__
-from extreme3d.geometry import MESH_NAMES
-from extreme3d.io.atomic import atomic_write_png, atomic_write_text
-from extreme3d.paths import BFM_MODEL_FILE, SFM_MODEL_FILE
+from extreme3d.io.atomic import atomic_write_text
+from extreme3d.stages import outputs as stage_outputs
+from extreme3d.stages.bump import BUMP_MARGIN, BUMP_SIZE, FLAT_BUMP, BumpMaps, cnn_bumps
+from extreme3d.stages.face import (
+    SYMMETRY_OUTPUTS,
+    FaceOptions,
+    face_bump,
+    face_geometry,
+    face_result,
+    fit_face,
+    meshes_to_compute,
+)
+from extreme3d.stages.models import (
+    BUMP_SOURCES,
+    SHAPE_SOURCES,
+    check_model_path,
+    default_model_path,
+    describe_sources,
+    load_models,
+    load_morphable,
+)
+from extreme3d.stages.outputs import ALL_OUTPUTS, DEFAULT_OUTPUTS, MESH_FORMATS
+from extreme3d.stages.prepare import PreparedFace, prepare_photo
+from extreme3d.stages.shape import Identity, identities
 
+__all__ = ["ALL_OUTPUTS", "BUMP_MARGIN", "BUMP_SIZE", "BUMP_SOURCES", "CRASH_REASON",
+           "DEFAULT_OUTPUTS", "FLAT_BUMP", "MESH_FORMATS", "SHAPE_SOURCES", "STAGES",
+           "SYMMETRY_OUTPUTS", "BatchOptions", "BatchSummary", "CoreResult", "CoreTask",
+           "ImageRecord", "check_model_path", "default_model_path", "format_summary",
+           "load_morphable", "run_batch", "run_core"]
 
-def _grouped_by_model(names: Sequence[str]) -> tuple[str, ...]:
-    """Mesh keys grouped by model in their first-seen order, frontal before aligned."""
-    models = list(dict.fromkeys(k.rsplit("_", 1)[0] for k in names))
-    return tuple(sorted(names, key=lambda k: (models.index(k.rsplit("_", 1)[0]),
-                                              k.endswith("_aligned"))))
-
-
-#: Every mesh the core stage can write, `3D/<name>_<key>.ply` (geometry.MESH_NAMES in the
-#: order of docs/batch.md and --help).
-ALL_OUTPUTS = _grouped_by_model(MESH_NAMES)
-#: The original's default set.
-DEFAULT_OUTPUTS = ("foundation_frontal", "foundation_aligned", "withBump_aligned", "final_frontal")
-#: Meshes that need soft symmetry (not produced with symmetry off).
-SYMMETRY_OUTPUTS = ("sparse_full_frontal", "final_frontal")
 STAGES = ("prepare", "shape_cnn", "bump_cnn", "core", "write")
-SHAPE_SOURCES = ("cnn", "landmarks")
-#: Mesh file formats of the 3D/ outputs (--formats).
-MESH_FORMATS = ("ply", "obj", "glb")
-BUMP_SOURCES = ("cnn", "photo", "flat")
-#: Side of the bump maps and the margin between them and the 500x500 crop (PIPELINE.md s. 5).
-BUMP_SIZE = 512
-BUMP_MARGIN = 6
-#: Bump value meaning "no displacement" (the 'flat' source; workers need no torch for it).
-FLAT_BUMP = 127
 
 
 # --------------------------------------------------------------------------- options, records
@@ -175,174 +170,30 @@ def _now() -> float:
     return time.perf_counter()
 
 
-def default_model_path() -> Path:
-    """3DMM_model/BaselFaceModel_mod.h5, else 3DMM_model/sfm_mod.h5 when only the Surrey model
-    was prepared (EXTREME3D_MODEL_DIR overrides the folder)."""
-    from extreme3d.paths import model_dir
-
-    bfm = model_dir() / BFM_MODEL_FILE
-    sfm = model_dir() / SFM_MODEL_FILE
-    return sfm if (not bfm.is_file() and sfm.is_file()) else bfm
-
-
-def check_model_path(path: Path) -> Path:
-    """`path` if it exists, else the one-line error naming it and the command that makes it."""
-    if not path.is_file():
-        raise Extreme3DError(
-            f"morphable model not found: {path} (create it with `extreme3d fetch-models sfm && "
-            f"extreme3d prepare-model sfm`, or `extreme3d prepare-model bfm`, or pass --model)"
-        )
-    return path
-
-
-def load_morphable(path: Path) -> Any:
-    """The MorphableModel of `path` (errors name the file)."""
-    from extreme3d.morphable import load_model
-
-    return load_model(check_model_path(path))
-
-
-def photo_bump_available() -> bool:
-    """True when the 'photo' bump source (extreme3d.bump_photo) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("extreme3d.bump_photo") is not None
-
-
-def choose_shape_source(requested: str | None, cnn_dir: Path) -> str:
-    """'cnn' or 'landmarks' (explicit choice checked; None = cnn when its files exist)."""
-    from extreme3d.models.files import has_shape_cnn, shape_files
-
-    if requested is None:
-        return "cnn" if has_shape_cnn(cnn_dir) else "landmarks"
-    if requested not in SHAPE_SOURCES:
-        raise Extreme3DError(f"unknown shape source {requested!r} (use {', '.join(SHAPE_SOURCES)})")
-    if requested == "cnn":
-        for path in shape_files(cnn_dir):
-            if not path.is_file():
-                raise Extreme3DError(f"shape CNN file not found: {path}")
-    return requested
-
-
-def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
-    """'cnn', 'photo' or 'flat' (None = cnn if the weights exist, else photo if available)."""
-    from extreme3d.models.files import bump_weights
-
-    weights = bump_weights(cnn_dir)
-    if requested is None:
-        if weights.is_file():
-            return "cnn"
-        return "photo" if photo_bump_available() else "flat"
-    if requested not in BUMP_SOURCES:
-        raise Extreme3DError(f"unknown bump source {requested!r} (use {', '.join(BUMP_SOURCES)})")
-    if requested == "cnn" and not weights.is_file():
-        raise Extreme3DError(f"bump CNN weights not found: {weights}")
-    if requested == "photo" and not photo_bump_available():
-        raise Extreme3DError("bump source 'photo' needs extreme3d.bump_photo, not installed")
-    return requested
-
-
-def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
-    """One line per source decision (and why a fallback is used), printed at the start."""
-    from extreme3d.models.files import BUMP_WEIGHTS, bump_weights, has_shape_cnn, shape_files
-
-    lines = []
-    if shape == "cnn":
-        lines.append(f"shape: cnn ({shape_files(cnn_dir)[0]})")
-    else:
-        why = "requested" if has_shape_cnn(cnn_dir) else f"no shape CNN in {cnn_dir}"
-        lines.append(f"shape: landmarks ({why}: identity fitted to the 68 landmarks)")
-    weights = bump_weights(cnn_dir)
-    has_bump = weights.is_file()
-    why = "requested" if has_bump else f"no {BUMP_WEIGHTS} in {cnn_dir}"
-    if bump == "cnn":
-        lines.append(f"bump: cnn ({weights})")
-    elif bump == "photo":
-        lines.append(f"bump: photo ({why}: bump map estimated from the photo, "
-                     f"extreme3d.bump_photo)")
-    else:
-        lines.append(f"bump: flat ({why}: no surface detail; mask of the rendered foundation)")
-    return lines
-
-
-# --------------------------------------------------------------------------- prepare stage
-
-
-@dataclass
-class Prepared:
-    """A prepared image: 500x500 BGR crop and its 68 landmarks (crop pixels)."""
-
-    crop: np.ndarray
-    landmarks: np.ndarray
-    num_faces: int | None
-    original_landmarks: np.ndarray | None = None  # photo pixels (crop box, overlay)
-    beta: np.ndarray | None = None  # texture coefficients of the shape CNN ('model' colours)
-    face_index: int = 0  # k of <name>_face<k> with --all-faces
-
-
-def prepare_image(
-    image_path: Path, name: str, landmark_dir: Path | None, out_dir: Path, rec: ImageRecord
-) -> Prepared:
-    """Stage 1 via extreme3d.prepare_images: crop + landmarks, writes imgs/<name>.png, .pts and
-    _detect.png; the time spent writing is counted as 'write'."""
-    from extreme3d import prepare_images
-
-    t0 = _now()
-    res = prepare_images.prepare_image(image_path, out_dir, landmark_dir, name=name)
-    elapsed = _now() - t0
-    rec.seconds["prepare"] += elapsed
-    rec.outputs += [f"imgs/{name}.png", f"imgs/{name}.pts", f"imgs/{name}_detect.png"]
-    return Prepared(np.ascontiguousarray(res.crop), np.asarray(res.landmarks, np.float64),
-                    res.num_faces, np.asarray(res.original_landmarks, np.float64))
-
-
-def prepare_faces(
-    image_path: Path, name: str, landmark_dir: Path | None, out_dir: Path, rec: ImageRecord
-) -> list[tuple[str, Prepared]]:
-    """Stage 1 with --all-faces: every face (left to right) as (<name>_face<k>, Prepared), via
-    extreme3d.api.prepare_all_faces; writes imgs/<name>_face<k>.png, .pts, _detect.png."""
-    from extreme3d.api import prepare_all_faces
-
-    t0 = _now()
-    faces = prepare_all_faces(image_path, out_dir, landmark_dir, name=name)
-    rec.seconds["prepare"] += _now() - t0
-    return [(f.name, Prepared(np.ascontiguousarray(f.crop), np.asarray(f.landmarks, np.float64),
-                              f.num_faces, np.asarray(f.original_landmarks, np.float64),
-                              face_index=k))
-            for k, f in enumerate(faces)]
-
-
 # --------------------------------------------------------------------------- core stage
 
 
 @dataclass
 class CoreTask:
-    """Input of the core stage for one image (pickled to a worker process)."""
+    """Input of the core stage for one face (pickled to a worker process)."""
 
     index: int
-    name: str
     out_dir: str
-    landmarks: np.ndarray
-    alpha: np.ndarray
-    bump: np.ndarray | None  # None: make it in the core stage (photo / flat source)
-    mask: np.ndarray | None
+    face: PreparedFace  # without the photo (the overlay reads it from face.image_path)
+    identity: Identity
+    maps: BumpMaps | None  # None: made in the core stage (photo / flat source)
     bump_source: str
+    options: FaceOptions
     outputs: tuple[str, ...]
-    symmetry: bool
-    fit_mode: str
-    crop: np.ndarray | None  # for the photo bump source, colours, textures and the preview
-    preview: bool
-    image_path: str | None = None  # the photo (overlay)
-    original_landmarks: np.ndarray | None = None  # photo pixels (crop box)
-    beta: np.ndarray | None = None  # texture coefficients ('model' colours)
-    colors: str = "none"
     formats: tuple[str, ...] = ("ply",)
+    preview: bool = False
     overlay: bool = False
     params: bool = False
-    texture_size: int = 1024
-    shape_source: str | None = None
-    landmark_source: str = "dlib"
-    face_index: int = 0
+
+    @property
+    def name(self) -> str:
+        """The face's output name."""
+        return self.face.name
 
 
 @dataclass
@@ -372,122 +223,43 @@ def _worker_run(task: CoreTask) -> CoreResult:
     return run_core(_WORKER_MODEL, task)
 
 
-def _field(obj: Any, name: str) -> Any:
-    """Attribute or dict item `name` of a result object."""
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
-
-
-def foundation_mask(model: Any, alpha: np.ndarray, fit: Any) -> np.ndarray:
-    """512x512 mask (255 where the posed foundation covers the crop, shifted by the margin)."""
-    from extreme3d.render import render
-
-    verts = model.shape(alpha=alpha, expr=_field(fit, "expr"))
-    _, depth = render(verts, model.faces_fill, _field(fit, "rvec"), _field(fit, "tvec"))
-    mask = np.zeros((BUMP_SIZE, BUMP_SIZE), np.uint8)
-    h, w = depth.shape
-    mask[BUMP_MARGIN : BUMP_MARGIN + h, BUMP_MARGIN : BUMP_MARGIN + w][depth < 1.0] = 255
-    return mask
-
-
-def photo_bump_info(
-    crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any
-) -> tuple[np.ndarray, np.ndarray, str, str | None]:
-    """(bump, mask, source, message) from extreme3d.bump_photo: source is 'photo', or 'flat'
-    when the estimator fell back to a flat map (message says why)."""
-    from extreme3d import bump_photo
-
-    out = bump_photo.estimate_bump(crop, landmarks, fit=fit, model=model)
-    bump, mask = out[0], out[1]
-    info = out[2] if len(out) > 2 else None
-    source = getattr(info, "source", "photo") or "photo"
-    message = getattr(info, "message", None) or None
-    return np.asarray(bump, np.uint8), np.asarray(mask, np.uint8), source, message
-
-
-def photo_bump(crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any) -> tuple:
-    """(bump, mask) 512x512 uint8 from extreme3d.bump_photo (the 'photo' source)."""
-    bump, mask, _, _ = photo_bump_info(crop, landmarks, model, fit)
-    return bump, mask
-
-
 def run_core(model: Any, task: CoreTask) -> CoreResult:
-    """Fit, geometry and mesh writing for one image; never raises (failures are reported)."""
+    """Fit, bump (photo / flat sources), geometry, colours and the face's files for one face
+    (the stages of extreme3d.stages.face, written by extreme3d.stages.outputs); never raises
+    (failures are reported)."""
     secs = {"bump_cnn": 0.0, "core": 0.0, "write": 0.0}
     written: list[str] = []
     out = Path(task.out_dir)
     used, note = task.bump_source, None
     try:
-        from extreme3d.api import TWINS
-        from extreme3d.fitting import fit_pose_expression
-        from extreme3d.geometry import run_geometry
-
         t0 = _now()
-        fit = fit_pose_expression(model, task.landmarks, task.alpha, mode=task.fit_mode)
-        secs["core"] += _now() - t0
-        bump, mask = task.bump, task.mask
-        used, note = task.bump_source, None
-        if bump is None:
+        fit = fit_face(model, task.face, task.identity, task.options.fit_mode)
+        timings = {"shape": task.identity.seconds, "fit": _now() - t0}
+        secs["core"] += timings["fit"]
+        maps = task.maps
+        if maps is None:
+            maps = face_bump(task.bump_source, model, task.face, task.identity, fit)
+            used, note = maps.source, maps.note
+            secs["bump_cnn"] += maps.seconds
             t0 = _now()
-            if task.bump_source == "photo":
-                try:
-                    bump, mask, used, note = photo_bump_info(
-                        task.crop, task.landmarks, model, fit
-                    )
-                except Exception as exc:  # noqa: BLE001 - the estimator failing: go flat
-                    used, note = "flat", f"photo bump estimator failed ({_reason(exc)}): flat used"
-            if bump is None:
-                bump = np.full((BUMP_SIZE, BUMP_SIZE), FLAT_BUMP, np.uint8)
-                mask = foundation_mask(model, task.alpha, fit)
-            secs["bump_cnn"] += _now() - t0
-            t0 = _now()
-            atomic_write_png(out / "bump" / f"{task.name}_bump.png", bump)
-            atomic_write_png(out / "bump" / f"{task.name}_mask.png", mask)
-            written += [f"bump/{task.name}_bump.png", f"bump/{task.name}_mask.png"]
+            written += stage_outputs.write_bump(out, task.name, maps)
             secs["write"] += _now() - t0
-        wanted = tuple(k for k in task.outputs if task.symmetry or k not in SYMMETRY_OUTPUTS)
-        need = set(wanted)
-        need |= {TWINS[k] for k in wanted if k in TWINS and task.crop is not None}
-        if task.preview:
-            need.add("final_frontal" if task.symmetry else "withBump_frontal")
+        timings["bump"] = maps.seconds
+        symmetry = task.options.symmetry
+        wanted = tuple(k for k in task.outputs if symmetry or k not in SYMMETRY_OUTPUTS)
         t0 = _now()
-        geo = run_geometry(
-            model, task.alpha, _field(fit, "expr"), _field(fit, "rvec"), _field(fit, "tvec"),
-            bump, mask, symmetry=task.symmetry, outputs=tuple(k for k in ALL_OUTPUTS if k in need),
-        )
-        secs["core"] += _now() - t0
-        meshes = _field(geo, "meshes")
+        geo = face_geometry(model, task.identity, fit, maps, symmetry,
+                            meshes_to_compute(wanted, symmetry, twins=True, preview=task.preview))
+        timings["geometry"] = _now() - t0
+        secs["core"] += timings["geometry"]
         t0 = _now()
-        for key in wanted:
-            if key not in meshes:
-                raise Extreme3DError(f"the geometry stage produced no {key} mesh")
-        if task.crop is not None:
-            from extreme3d.api import write_face_outputs
-
-            result, files = write_face_outputs(
-                model, out, task.name, crop=task.crop, landmarks_crop=task.landmarks,
-                alpha=task.alpha, fit=fit, bump=bump, mask=mask, meshes=meshes, outputs=wanted,
-                landmarks=task.original_landmarks, image_path=task.image_path, beta=task.beta,
-                sources={"landmarks": task.landmark_source, "shape": task.shape_source or "",
-                         "bump": used},
-                colors=task.colors, formats=task.formats, symmetry=task.symmetry,
-                overlay=task.overlay, params=task.params, texture_size=task.texture_size,
-                timings={"core": secs["core"], "bump": secs["bump_cnn"]},
-                index=task.face_index,
-            )
-            meshes = dict(result.meshes)
-            written += files
-        else:
-            for key in wanted:
-                path = out / "3D" / f"{task.name}_{key}.ply"
-                meshes[key].save(path)
-                written.append(str(path.relative_to(out)))
+        result = face_result(model, task.face, task.identity, fit, maps, geo, task.options,
+                             timings=timings)
+        written += stage_outputs.save_face(
+            result, out, task.name, formats=task.formats, outputs=wanted, overlay=task.overlay,
+            params=task.params, maps=False)
         if task.preview:
-            from extreme3d.preview import write_preview
-
-            mesh = meshes.get("final_frontal") or meshes.get("withBump_frontal")
-            ppath = out / "preview" / f"{task.name}.png"
-            write_preview(ppath, task.crop, mesh, _field(fit, "rvec"), _field(fit, "tvec"))
-            written.append(str(ppath.relative_to(out)))
+            written.append(stage_outputs.write_preview(out, task.name, result))
         secs["write"] += _now() - t0
         return CoreResult(task.index, True, None, written, secs, used, note)
     except Exception as exc:  # noqa: BLE001 - one image's failure must not stop the batch
@@ -608,6 +380,8 @@ class _CorePool:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+
+
 def run_batch(
     opts: BatchOptions, log: Callable[[str], None] | None = None
 ) -> BatchSummary:
@@ -617,6 +391,7 @@ def run_batch(
     """
     from extreme3d.naming import read_input_list
     from extreme3d.paths import cnn_dir as default_cnn_dir
+    from extreme3d.stages.models import choose_bump_source, choose_shape_source, load_networks
 
     start = _now()
     cnn_dir = Path(opts.cnn_dir) if opts.cnn_dir else default_cnn_dir()
@@ -669,22 +444,14 @@ def run_batch(
     for p in listing.problems:
         say(f"skipped: {p.message}")
 
-    model = load_morphable(model_path)
+    models = load_models(model_path, cnn_dir, shape_source=shape_src, bump_source=bump_src,
+                         load_nets=False)
+    load_networks(models, opts.device)
     from extreme3d.colors import resolve_color_mode
 
-    colors_mode = resolve_color_mode(opts.colors, model)
-    summary.options["colors"] = colors_mode
-    shape_net = bump_net = None
-    if shape_src == "cnn":
-        from extreme3d.models.shape_cnn import ShapeCNN
-
-        shape_net = ShapeCNN.load(cnn_dir, opts.device)
-    if bump_src == "cnn":
-        from extreme3d.models.bump_cnn import BumpCNN
-        from extreme3d.models.files import bump_weights
-
-        bump_net = BumpCNN.load(bump_weights(cnn_dir), opts.device)
-
+    options = FaceOptions(opts.fit_mode, opts.symmetry,
+                          resolve_color_mode(opts.colors, models.model), opts.texture_size)
+    summary.options["colors"] = options.colors
     im_list: list[str] = []
 
     def finish(res: CoreResult) -> None:
@@ -705,62 +472,51 @@ def run_batch(
         progress.update()
 
     pool = _CorePool(opts.jobs, model_path, finish) if opts.jobs > 1 else None
+    lm_dir = Path(opts.landmark_dir) if opts.landmark_dir else None
     try:
         for chunk in _chunks(list(range(len(records))), opts.batch_size):
-            prepared: dict[int, Prepared] = {}
+            prepared: dict[int, PreparedFace] = {}
             for i in chunk:
                 rec, entry = records[i], listing.entries[i]
                 rec.shape_source, rec.bump_source = shape_src, bump_src
                 try:
-                    lm_dir = Path(opts.landmark_dir) if opts.landmark_dir else None
-                    if opts.all_faces:
-                        faces = prepare_faces(entry.path, entry.name, lm_dir, out, rec)
-                        for k, (face_name, prep) in enumerate(faces):
-                            j = i if k == 0 else len(records)
-                            if k == 0:
-                                rec.name = face_name
-                            else:
-                                records.append(ImageRecord(face_name, str(entry.path),
-                                                           entry.line, shape_source=shape_src,
-                                                           bump_source=bump_src))
-                                progress.grow()
-                            records[j].num_faces = prep.num_faces
-                            records[j].outputs += [f"imgs/{face_name}{x}" for x in
-                                                   (".png", ".pts", "_detect.png")]
-                            prepared[j] = prep
-                            im_list.append(str(out / "imgs" / f"{face_name}.png"))
-                        continue
-                    prepared[i] = prepare_image(entry.path, entry.name, lm_dir, out, rec)
-                    rec.num_faces = prepared[i].num_faces
-                    im_list.append(str(out / "imgs" / f"{entry.name}.png"))
+                    faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces)
                 except Exception as exc:  # noqa: BLE001
                     rec.fail("prepare", _reason(exc))
                     say(_message("skipped", rec))
                     progress.update()
-            atomic_write_text(out / "imList.txt", "".join(f"{p}\n" for p in im_list))
+                    continue
+                for k, face in enumerate(faces):
+                    j = i if k == 0 else len(records)
+                    if k == 0:
+                        rec.name = face.name
+                    else:
+                        records.append(ImageRecord(face.name, str(entry.path), entry.line,
+                                                   shape_source=shape_src, bump_source=bump_src,
+                                                   outputs=faces_outputs(face)))
+                        progress.grow()
+                    records[j].num_faces = face.num_faces
+                    prepared[j] = face
+                    im_list.append(str(out / "imgs" / f"{face.name}.png"))
+            stage_outputs.write_image_list(out, im_list)
             ids = list(prepared)
             if not ids:
                 continue
-            alphas = _shape_stage(ids, prepared, records, model, shape_net, out, opts, say)
-            ids = [i for i in ids if i in alphas]
-            bumps = _bump_stage(ids, prepared, records, bump_net, out, opts, say)
+            found = _shape_stage(ids, prepared, records, models.model, models.shape_net, out,
+                                 opts, say)
+            ids = [i for i in ids if i in found]
+            bumps = _bump_stage(ids, prepared, records, models.bump_net, out, opts, say)
             progress.update(sum(1 for i in prepared if i not in bumps))  # failed in a CNN stage
             for i in ids:
                 if i not in bumps:
                     continue
-                bump, mask = bumps[i]
                 task = CoreTask(
-                    i, records[i].name, str(out), prepared[i].landmarks, alphas[i], bump, mask,
-                    bump_src, tuple(opts.outputs), opts.symmetry, opts.fit_mode,
-                    prepared[i].crop, opts.preview,
-                    image_path=records[i].path, original_landmarks=prepared[i].original_landmarks,
-                    beta=prepared[i].beta, colors=colors_mode, formats=tuple(opts.formats),
-                    overlay=opts.overlay, params=opts.params, texture_size=opts.texture_size,
-                    shape_source=shape_src, landmark_source="file" if opts.landmark_dir else "dlib",
-                    face_index=prepared[i].face_index,
+                    i, str(out), prepared[i], found[i], bumps[i], bump_src, options,
+                    tuple(opts.outputs), formats=tuple(opts.formats), preview=opts.preview,
+                    overlay=opts.overlay, params=opts.params,
                 )
                 if pool is None:
-                    finish(run_core(model, task))
+                    finish(run_core(models.model, task))
                 else:
                     pool.submit(task)
         if pool is not None:
@@ -772,6 +528,27 @@ def run_batch(
     summary.wall_s = _now() - start
     atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
+
+
+def faces_outputs(face: PreparedFace) -> list[str]:
+    """The imgs/ files the prepare stage writes for a face."""
+    return [f"imgs/{face.name}{x}" for x in (".png", ".pts", "_detect.png")]
+
+
+def _prepare_entry(entry: Any, landmark_dir: Path | None, out: Path, rec: ImageRecord,
+                   all_faces: bool) -> list[PreparedFace]:
+    """Prepare stage of one list entry: its faces (photo dropped once their imgs/ files are
+    written); the record gets the first face's files and the seconds."""
+    t0 = _now()
+    faces = prepare_photo(entry.path, entry.name, landmark_dir, all_faces=all_faces,
+                          keep_photo=True)
+    rec.seconds["prepare"] += _now() - t0
+    t0 = _now()
+    for face in faces:
+        stage_outputs.write_prepared(out, face)
+    rec.seconds["write"] += _now() - t0
+    rec.outputs += faces_outputs(faces[0])
+    return [f.without_photo() for f in faces]
 
 
 def _message(kind: str, rec: ImageRecord) -> str:
@@ -788,86 +565,53 @@ def _reason(exc: BaseException) -> str:
 
 
 def _shape_stage(
-    ids: list[int], prepared: dict[int, Prepared], records: list[ImageRecord], model: Any,
+    ids: list[int], prepared: dict[int, PreparedFace], records: list[ImageRecord], model: Any,
     shape_net: Any, out: Path, opts: BatchOptions, say: Callable[[str], None],
-) -> dict[int, np.ndarray]:
-    """Identity coefficients for each prepared image; writes shape/<name>.ply(.alpha)."""
-    from extreme3d.mesh import Mesh
-    from extreme3d.models.coeffs import NUM_COEFFS, format_alpha, foundation_from_coeffs
-
-    alphas: dict[int, np.ndarray] = {}
-    betas: dict[int, np.ndarray | None] = {}
-    if shape_net is not None:
-        t0 = _now()
-        coeffs = shape_net.predict([prepared[i].crop for i in ids], opts.batch_size)
-        per = (_now() - t0) / len(ids)
-        for i, row in zip(ids, coeffs, strict=True):
-            records[i].seconds["shape_cnn"] += per
-            alphas[i] = row[:NUM_COEFFS].astype(np.float64)
-            betas[i] = row[NUM_COEFFS : 2 * NUM_COEFFS] if len(row) >= 2 * NUM_COEFFS else None
-    else:
-        from extreme3d.fitting import fit_identity
-
-        for i in ids:
-            t0 = _now()
-            try:
-                res = fit_identity(model, prepared[i].landmarks)
-                alpha = res if isinstance(res, np.ndarray) else _field(res, "alpha")
-                alphas[i] = np.asarray(alpha, np.float64).reshape(-1)
-                betas[i] = None
-            except Exception as exc:  # noqa: BLE001
-                records[i].fail("shape_cnn", _reason(exc))
-                say(_message("failed", records[i]))
-            records[i].seconds["shape_cnn"] += _now() - t0
-    for i in list(alphas):
+) -> dict[int, Identity]:
+    """Identity of each prepared face (CNN batched); writes shape/<name>.ply(.alpha)."""
+    result: dict[int, Identity] = {}
+    found = identities(model, shape_net, [prepared[i] for i in ids], opts.batch_size)
+    for i, identity in zip(ids, found, strict=True):
         rec = records[i]
+        if isinstance(identity, Exception):
+            rec.fail("shape_cnn", _reason(identity))
+            say(_message("failed", rec))
+            continue
+        rec.seconds["shape_cnn"] += identity.seconds
         t0 = _now()
         try:
-            k = model.num_shape
-            alpha = alphas[i]
-            verts, colors = foundation_from_coeffs(model, alpha, betas[i])
-            atomic_write_text(out / "shape" / f"{rec.name}.ply.alpha", format_alpha(alpha))
-            Mesh(verts, model.faces, colors).save(out / "shape" / f"{rec.name}.ply", style="python")
-            rec.outputs += [f"shape/{rec.name}.ply.alpha", f"shape/{rec.name}.ply"]
-            full = np.zeros(k, np.float64)
-            full[: min(k, len(alpha))] = alpha[:k]
-            alphas[i] = full
-            prepared[i].beta = betas.get(i)
+            rec.outputs += stage_outputs.write_identity(out, rec.name, model, identity)
+            result[i] = identity
         except Exception as exc:  # noqa: BLE001
             rec.fail("shape_cnn", _reason(exc))
             say(_message("failed", rec))
-            del alphas[i]
         rec.seconds["write"] += _now() - t0
-    return alphas
+    return result
 
 
 def _bump_stage(
-    ids: list[int], prepared: dict[int, Prepared], records: list[ImageRecord], bump_net: Any,
+    ids: list[int], prepared: dict[int, PreparedFace], records: list[ImageRecord], bump_net: Any,
     out: Path, opts: BatchOptions, say: Callable[[str], None],
-) -> dict[int, tuple[np.ndarray | None, np.ndarray | None]]:
-    """Bump map and mask per image from the CNN (written to bump/); (None, None) when the core
-    stage makes them (photo and flat sources)."""
+) -> dict[int, BumpMaps | None]:
+    """Bump maps of each face from the CNN, batched (written to bump/); None when the core stage
+    makes them (photo and flat sources)."""
     if bump_net is None:
-        return dict.fromkeys(ids, (None, None))
-    result: dict[int, tuple[np.ndarray | None, np.ndarray | None]] = {}
-    t0 = _now()
+        return dict.fromkeys(ids)
+    result: dict[int, BumpMaps | None] = {}
     try:
-        maps = bump_net.predict([prepared[i].crop[:, :, ::-1] for i in ids], opts.batch_size)
+        maps = cnn_bumps(bump_net, [prepared[i].crop for i in ids], opts.batch_size)
     except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every image of the batch fails
         for i in ids:
             records[i].fail("bump_cnn", _reason(exc))
             say(_message("failed", records[i]))
         return result
-    per = (_now() - t0) / len(ids)
-    for i, (bump, mask) in zip(ids, maps, strict=True):
+    for i, m in zip(ids, maps, strict=True):
         rec = records[i]
-        rec.seconds["bump_cnn"] += per
+        rec.seconds["bump_cnn"] += m.seconds
         t1 = _now()
         try:
-            atomic_write_png(out / "bump" / f"{rec.name}_bump.png", bump)
-            atomic_write_png(out / "bump" / f"{rec.name}_mask.png", mask)
-            rec.outputs += [f"bump/{rec.name}_bump.png", f"bump/{rec.name}_mask.png"]
-            result[i] = (bump, mask)
+            rec.outputs += stage_outputs.write_bump(out, rec.name, m)
+            result[i] = m
         except Exception as exc:  # noqa: BLE001
             rec.fail("bump_cnn", _reason(exc))
             say(_message("failed", rec))

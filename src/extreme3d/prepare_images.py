@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from extreme3d import Extreme3DError
-from extreme3d.crop import CropBox, crop_face, landmark_box
-from extreme3d.io.atomic import atomic_write_png, atomic_write_text
-from extreme3d.io.pts import read_pts, write_pts
-from extreme3d.landmarks import FaceOrder, detect_landmarks, read_image
+from extreme3d.crop import CropBox
+from extreme3d.io.atomic import atomic_write_text
+from extreme3d.landmarks import FaceOrder
 from extreme3d.naming import ListEntry, image_name, read_input_list
+from extreme3d.overlay import draw_detection  # noqa: F401 - re-exported (imgs/<name>_detect.png)
+from extreme3d.stages.outputs import write_prepared
+from extreme3d.stages.prepare import prepare_photo
 
 IMGS_DIR = "imgs"
 IMAGE_LIST = "imList.txt"
@@ -47,19 +49,6 @@ class PreparedImage:
     crop_path: Path | None = None  # imgs/<name>.png when written
 
 
-def draw_detection(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The original's `_detect.png`: landmarks as blue circles (radius 5) and the landmark-tight
-    box as a yellow rectangle (2 px) on a copy of the photo (BGR)."""
-    import cv2
-
-    out = image.copy()
-    for x, y in np.asarray(landmarks, dtype=np.float64).tolist():
-        cv2.circle(out, (int(x), int(y)), 5, (255, 0, 0))
-    left, top, right, bottom = landmark_box(landmarks)
-    cv2.rectangle(out, (int(left), int(top)), (int(right), int(bottom)), (0, 255, 255), 2)
-    return out
-
-
 def prepare_image(
     path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str] | None = None,
@@ -69,40 +58,29 @@ def prepare_image(
     predictor_path: str | os.PathLike[str] | None = None,
     face_order: FaceOrder = "detector",
 ) -> PreparedImage:
-    """Prepares one photo (crop + landmarks); with `out_dir`, writes its three imgs/ files.
+    """Prepares one photo (crop + landmarks; extreme3d.stages.prepare); with `out_dir`, writes
+    its three imgs/ files (extreme3d.stages.outputs.write_prepared).
 
     Errors (unreadable image, no face, bad .pts) raise Extreme3DError naming the file."""
     src = Path(path)
     name = name or image_name(src)
-    image = read_image(src)
-    if landmark_dir is not None:
-        pts_path = Path(landmark_dir) / f"{name}.pts"
-        original = read_pts(pts_path)  # float64, as np.loadtxt in the original
-        source, num_faces = "file", 1
-    else:
-        face, num_faces = detect_landmarks(image, src, predictor_path, order=face_order)
-        original = face.landmarks  # float32 integers, as the original's dlib path
-        source = "dlib"
-    crop = crop_face(image, original)
+    face = prepare_photo(src, name, landmark_dir, predictor=predictor_path, order=face_order,
+                         keep_photo=out_dir is not None)[0]
     crop_path = None
     if out_dir is not None:
-        imgs = Path(out_dir) / IMGS_DIR
-        imgs.mkdir(parents=True, exist_ok=True)
-        atomic_write_png(imgs / f"{name}_detect.png", draw_detection(image, original))
-        write_pts(imgs / f"{name}.pts", crop.landmarks)
-        crop_path = imgs / f"{name}.png"
-        atomic_write_png(crop_path, crop.image)
+        write_prepared(Path(out_dir), face)
+        crop_path = Path(out_dir) / IMGS_DIR / f"{name}.png"
     return PreparedImage(
         name=name,
         source=src,
-        crop=crop.image,
-        landmarks=crop.landmarks,
-        box=crop.box,
-        scale=crop.scale,
-        original_landmarks=np.asarray(original, dtype=np.float64),
-        image_size=(int(image.shape[1]), int(image.shape[0])),
-        landmark_source=source,
-        num_faces=num_faces,
+        crop=face.crop,
+        landmarks=face.landmarks,
+        box=face.box,
+        scale=face.scale,
+        original_landmarks=face.original_landmarks,
+        image_size=face.image_size,
+        landmark_source=face.landmark_source,
+        num_faces=face.num_faces,
         crop_path=crop_path,
     )
 

@@ -22,13 +22,9 @@ import numpy as np
 from extreme3d import Extreme3DError
 from extreme3d.cli import output_keys_type, run_module
 from extreme3d.morphable import MorphableModel
-from extreme3d.pipeline import (
-    ALL_OUTPUTS,
-    DEFAULT_OUTPUTS,
-    SYMMETRY_OUTPUTS,
-    default_model_path,
-    load_morphable,
-)
+from extreme3d.stages.face import SYMMETRY_OUTPUTS
+from extreme3d.stages.models import default_model_path, load_morphable
+from extreme3d.stages.outputs import ALL_OUTPUTS, DEFAULT_OUTPUTS
 
 if TYPE_CHECKING:
     from extreme3d.fitting import FitResult

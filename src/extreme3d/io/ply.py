@@ -18,15 +18,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from extreme3d import Extreme3DError
 from extreme3d.io.atomic import atomic_write
-
-if TYPE_CHECKING:
-    from extreme3d.mesh import Mesh
 
 PlyStyle = Literal["cpp", "python"]
 
@@ -300,10 +297,17 @@ def _read_binary(body: bytes, elements: list[_Element], endian: str, path: Path)
     return data
 
 
-def read_ply(path: str | os.PathLike[str]) -> Mesh:
-    """Reads a PLY mesh (ASCII or binary): vertices, triangle faces (fans for polygons), colours."""
-    from extreme3d.mesh import Mesh
+class PlyMesh(NamedTuple):
+    """A mesh read from a PLY file: vertices (V,3) float32, faces (F,3) int32 0-based, colours
+    (V,3) uint8 or None (extreme3d.mesh.Mesh.load wraps it in a Mesh)."""
 
+    vertices: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray | None
+
+
+def read_ply(path: str | os.PathLike[str]) -> PlyMesh:
+    """Reads a PLY mesh (ASCII or binary): vertices, triangle faces (fans for polygons), colours."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -338,4 +342,9 @@ def read_ply(path: str | os.PathLike[str]) -> Mesh:
                 break
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise Extreme3DError(f"{p}: PLY face index out of range 0..{len(vertices) - 1}")
-    return Mesh(vertices, faces, colors)
+    if colors is not None:
+        if np.issubdtype(colors.dtype, np.floating):
+            colors = np.trunc(np.clip(colors, 0.0, 255.0))
+        colors = np.ascontiguousarray(np.clip(colors, 0, 255), dtype=np.uint8)
+    return PlyMesh(np.ascontiguousarray(vertices, dtype=np.float32),
+                   np.ascontiguousarray(faces, dtype=np.int32), colors)

@@ -1,0 +1,103 @@
+"""Stage 4, bump: the 512x512 bump map and face mask of each face.
+
+``cnn``: the bump U-Net on the RGB crops, batched (before the fit). ``photo``: estimated from
+the photo after the fit (extreme3d.bump_photo); when the estimator fails or declines, ``flat``
+with a note. ``flat``: no detail (all 127) with the mask of the rendered foundation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Side of the bump maps and the margin between them and the 500x500 crop (PIPELINE.md s. 5).
+BUMP_SIZE = 512
+BUMP_MARGIN = 6
+#: Bump value meaning "no displacement" (the 'flat' source; workers need no torch for it).
+FLAT_BUMP = 127
+
+
+@dataclass(frozen=True)
+class BumpMaps:
+    """Bump map and mask (512x512 uint8, the original's encoding), the source that made them
+    ('cnn', 'photo' or 'flat'), why a fallback was taken (or None), and the seconds per face."""
+
+    bump: np.ndarray
+    mask: np.ndarray
+    source: str
+    note: str | None = None
+    seconds: float = 0.0
+
+
+def _field(obj: Any, name: str) -> Any:
+    """Attribute or dict item `name` of a fit result."""
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def foundation_mask(model: Any, alpha: np.ndarray, fit: Any) -> np.ndarray:
+    """512x512 mask (255 where the posed foundation covers the crop, shifted by the margin)."""
+    from extreme3d.render import render
+
+    verts = model.shape(alpha=alpha, expr=_field(fit, "expr"))
+    _, depth = render(verts, model.faces_fill, _field(fit, "rvec"), _field(fit, "tvec"))
+    mask = np.zeros((BUMP_SIZE, BUMP_SIZE), np.uint8)
+    h, w = depth.shape
+    mask[BUMP_MARGIN : BUMP_MARGIN + h, BUMP_MARGIN : BUMP_MARGIN + w][depth < 1.0] = 255
+    return mask
+
+
+def flat_bump(model: Any, alpha: np.ndarray, fit: Any, note: str | None = None) -> BumpMaps:
+    """The 'flat' maps: all 127, mask of the rendered foundation."""
+    bump = np.full((BUMP_SIZE, BUMP_SIZE), FLAT_BUMP, np.uint8)
+    return BumpMaps(bump, foundation_mask(model, alpha, fit), "flat", note)
+
+
+def photo_bump_info(
+    crop: np.ndarray, landmarks: np.ndarray, model: Any, fit: Any
+) -> tuple[np.ndarray | None, np.ndarray | None, str, str | None]:
+    """(bump, mask, source, message) from extreme3d.bump_photo: source is 'photo', or 'flat'
+    when the estimator fell back to a flat map (message says why)."""
+    from extreme3d import bump_photo
+
+    out = bump_photo.estimate_bump(crop, landmarks, fit=fit, model=model)
+    bump, mask = out[0], out[1]
+    info = out[2] if len(out) > 2 else None
+    source = getattr(info, "source", "photo") or "photo"
+    message = getattr(info, "message", None) or None
+    if bump is None:
+        return None, None, source, message
+    return np.asarray(bump, np.uint8), np.asarray(mask, np.uint8), source, message
+
+
+def fitted_bump(
+    source: str, model: Any, crop: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray, fit: Any
+) -> BumpMaps:
+    """The maps of the sources made after the fit ('photo', 'flat'); a failing photo estimator
+    gives the flat maps with a note."""
+    t0 = time.perf_counter()
+    maps, note, used = None, None, source
+    if source == "photo":
+        try:
+            bump, mask, used, note = photo_bump_info(crop, landmarks, model, fit)
+            if bump is not None:
+                maps = BumpMaps(bump, mask, used, note)
+        except Exception as exc:  # noqa: BLE001 - the estimator failing: go flat
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            note = f"photo bump estimator failed ({reason}): flat used"
+    if maps is None:
+        maps = flat_bump(model, alpha, fit, note)
+    return BumpMaps(maps.bump, maps.mask, maps.source, maps.note, time.perf_counter() - t0)
+
+
+def cnn_bumps(net: Any, crops: Sequence[np.ndarray], batch_size: int = 1) -> list[BumpMaps]:
+    """The bump U-Net's maps of BGR crops (run on RGB, batched); raises when the network fails
+    (e.g. out of memory: every face of the call fails)."""
+    t0 = time.perf_counter()
+    maps = net.predict([c[:, :, ::-1] for c in crops], batch_size)
+    per = (time.perf_counter() - t0) / max(1, len(crops))
+    return [BumpMaps(np.asarray(b, np.uint8), np.asarray(m, np.uint8), "cnn", None, per)
+            for b, m in maps]

@@ -1,0 +1,80 @@
+"""Stage 2, shape: identity coefficients of each face, from the shape CNN or the landmarks.
+
+``cnn``: the user's shape CNN, batched over crops (99 identity and, when present, 99 texture
+coefficients). ``landmarks``: no CNN; the identity is fitted to the 68 crop landmarks with the
+model's prior (extreme3d.fitting.fit_identity).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from extreme3d.stages.prepare import PreparedFace
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Identity coefficients of one face: `alpha` padded or cut to the model's basis, `raw` as
+    the source gave them (what shape/<name>.ply.alpha holds), `beta` texture coefficients of the
+    shape CNN or None, and the seconds it took (per face)."""
+
+    alpha: np.ndarray
+    raw: np.ndarray
+    beta: np.ndarray | None
+    source: str
+    seconds: float = 0.0
+
+
+def model_alpha(model: object, raw: np.ndarray) -> np.ndarray:
+    """`raw` coefficients padded with zeros (or cut) to the model's identity basis size."""
+    k = int(model.num_shape)  # type: ignore[attr-defined]
+    alpha = np.zeros(k, np.float64)
+    n = min(k, len(raw))
+    alpha[:n] = np.asarray(raw[:n], np.float64)
+    return alpha
+
+
+def identity_from_cnn_row(model: object, row: np.ndarray, seconds: float = 0.0) -> Identity:
+    """The Identity of one shape-CNN output row (99 identity [+ 99 texture] coefficients)."""
+    from extreme3d.models.coeffs import NUM_COEFFS
+
+    raw = np.asarray(row[:NUM_COEFFS], np.float64)
+    beta = (np.asarray(row[NUM_COEFFS : 2 * NUM_COEFFS], np.float64)
+            if len(row) >= 2 * NUM_COEFFS else None)
+    return Identity(model_alpha(model, raw), raw, beta, "cnn", seconds)
+
+
+def identity_from_landmarks(model: object, landmarks: np.ndarray) -> Identity:
+    """The Identity fitted to 68 crop landmarks (no CNN)."""
+    from extreme3d.fitting import fit_identity
+
+    t0 = time.perf_counter()
+    res = fit_identity(model, landmarks)
+    raw = np.asarray(res.alpha, np.float64).reshape(-1)
+    return Identity(model_alpha(model, raw), raw, None, "landmarks", time.perf_counter() - t0)
+
+
+def identities(
+    model: object, shape_net: object | None, faces: Sequence[PreparedFace], batch_size: int = 1
+) -> list[Identity | Exception]:
+    """The Identity of each face, or the exception that stopped it (a CNN failure, e.g. out of
+    memory, fails every face of the call). `shape_net` None: fitted to the landmarks."""
+    if shape_net is None:
+        out: list[Identity | Exception] = []
+        for face in faces:
+            try:
+                out.append(identity_from_landmarks(model, face.landmarks))
+            except Exception as exc:  # noqa: BLE001 - one face's failure stays its own
+                out.append(exc)
+        return out
+    t0 = time.perf_counter()
+    try:
+        rows = shape_net.predict([f.crop for f in faces], batch_size)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001
+        return [exc for _ in faces]
+    per = (time.perf_counter() - t0) / max(1, len(faces))
+    return [identity_from_cnn_row(model, row, per) for row in rows]
