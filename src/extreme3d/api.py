@@ -52,7 +52,9 @@ class Reconstructor:
     (default: cnn when its weights exist, else photo when available, else flat); symmetry: soft
     symmetry and occlusion handling (final mesh); fit_mode: "faithful" (the original's pose) or
     "best"; colors: "photo", "model" or "none" (default: model when the model has a texture,
-    else photo); texture_size: side of the baked OBJ textures (px).
+    else photo); texture_size: side of the baked OBJ textures (px); occlusion: find occluders,
+    de-occlude the bump map and treat them as occluded in soft symmetry and colours (False: the
+    original's behaviour).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Reconstructor:
         colors: str | None = None,
         texture_size: int = 1024,
         predictor: str | os.PathLike[str] | None = None,
+        occlusion: bool = True,
     ) -> None:
         from extreme3d.colors import resolve_color_mode
 
@@ -78,7 +81,7 @@ class Reconstructor:
                                   bump_source=bump_source)
         self.options = FaceOptions(fit_mode, bool(symmetry),
                                    resolve_color_mode(colors, self.models.model),
-                                   int(texture_size))
+                                   int(texture_size), bool(occlusion))
         self.predictor = predictor
         self.device = device
         self.load_seconds = time.perf_counter() - t0

@@ -33,6 +33,7 @@ from extreme3d.stages.face import (
     FaceOptions,
     face_bump,
     face_geometry,
+    face_occlusion,
     face_result,
     fit_face,
     meshes_to_compute,
@@ -88,6 +89,7 @@ class BatchOptions:
     overlay: bool = True  # overlay/<name>.png: the final mesh over the photo, with landmarks
     params: bool = True  # params/<name>.json: pose, camera, coefficients, landmarks, timings
     texture_size: int = 1024  # side of the baked OBJ/GLB textures (px)
+    occlusion: bool = True  # find occluders, de-occlude the bump, mask them (off: the original)
 
 
 @dataclass
@@ -106,6 +108,9 @@ class ImageRecord:
     note: str | None = None
     outputs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: the occlusion step: enabled, occluded_fraction of the face mask, mirrored_fraction,
+    #: source (the bump map it de-occluded), seconds; None before the core stage ran
+    occlusion: dict[str, Any] | None = None
 
     def fail(self, stage: str, reason: str) -> None:
         """Marks the image failed at `stage` with a one-line reason."""
@@ -207,6 +212,7 @@ class CoreResult:
     seconds: dict[str, float]
     bump_source: str | None = None  # the source actually used, when decided here
     note: str | None = None  # e.g. why the photo source fell back to flat
+    occlusion: dict[str, Any] | None = None  # what the occlusion step found
 
 
 _WORKER_MODEL: Any = None
@@ -237,12 +243,17 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         timings = {"shape": task.identity.seconds, "fit": _now() - t0}
         secs["core"] += timings["fit"]
         maps = task.maps
+        made_here = maps is None
         if maps is None:
             maps = face_bump(task.bump_source, model, task.face, task.identity, fit)
             used, note = maps.source, maps.note
-            secs["bump_cnn"] += maps.seconds
+        seconds_before = maps.seconds
+        maps = face_occlusion(maps, task.face, task.options.occlusion)
+        secs["bump_cnn"] += maps.seconds if made_here else maps.seconds - seconds_before
+        if made_here or maps.occluders is not None:  # CNN maps: rewritten de-occluded
             t0 = _now()
-            written += stage_outputs.write_bump(out, task.name, maps)
+            new = stage_outputs.write_bump(out, task.name, maps)
+            written += [p for p in new if made_here or p.endswith("_occluders.png")]
             secs["write"] += _now() - t0
         timings["bump"] = maps.seconds
         symmetry = task.options.symmetry
@@ -261,7 +272,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         if task.preview:
             written.append(stage_outputs.write_preview(out, task.name, result))
         secs["write"] += _now() - t0
-        return CoreResult(task.index, True, None, written, secs, used, note)
+        return CoreResult(task.index, True, None, written, secs, used, note,
+                          dict(maps.occlusion or {}))
     except Exception as exc:  # noqa: BLE001 - one image's failure must not stop the batch
         reason = str(exc) if isinstance(exc, Extreme3DError) else f"{type(exc).__name__}: {exc}"
         if os.environ.get("EXTREME3D_DEBUG"):
@@ -427,7 +439,8 @@ def run_batch(
             "landmark_dir": str(opts.landmark_dir) if opts.landmark_dir else None,
             "model": str(model_path.absolute()), "cnn_dir": str(cnn_dir.absolute()),
             "device": opts.device,
-            "outputs": list(opts.outputs), "symmetry": opts.symmetry, "jobs": opts.jobs,
+            "outputs": list(opts.outputs), "symmetry": opts.symmetry,
+            "occlusion": opts.occlusion, "jobs": opts.jobs,
             "batch_size": opts.batch_size, "preview": opts.preview, "fit_mode": opts.fit_mode,
             "colors": opts.colors, "formats": list(opts.formats), "all_faces": opts.all_faces,
             "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
@@ -450,7 +463,8 @@ def run_batch(
     from extreme3d.colors import resolve_color_mode
 
     options = FaceOptions(opts.fit_mode, opts.symmetry,
-                          resolve_color_mode(opts.colors, models.model), opts.texture_size)
+                          resolve_color_mode(opts.colors, models.model), opts.texture_size,
+                          opts.occlusion)
     summary.options["colors"] = options.colors
     im_list: list[str] = []
 
@@ -461,6 +475,8 @@ def run_batch(
         rec.outputs += res.outputs
         if res.bump_source:
             rec.bump_source = res.bump_source
+        if res.occlusion is not None:
+            rec.occlusion = res.occlusion
         if res.note:
             rec.note = res.note
             say(f"note: {rec.name}: {res.note}")

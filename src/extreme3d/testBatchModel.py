@@ -63,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + ",".join(DEFAULT_OUTPUTS) + ")")
     parser.add_argument("--no-symmetry", dest="symmetry", action="store_false",
                         help="skip occlusion handling and soft symmetry (ends at withBump)")
+    parser.add_argument("--occlusion", choices=("on", "off"), default="on",
+                        help="find occluders (glasses, hands, ...), de-occlude the bump map and "
+                             "mark them occluded for soft symmetry and colours (default on; "
+                             "off: the original's behaviour)")
     parser.add_argument("--jobs", type=_positive, default=1,
                         help="worker processes for the fitting/geometry stage (default: 1)")
     parser.add_argument("--batch-size", type=_positive, default=4,
@@ -108,7 +112,7 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         bump_source=args.bump_source, fit_mode=args.fit_mode, progress=args.progress,
         threads=args.threads, colors=args.colors, formats=tuple(args.formats),
         all_faces=args.all_faces, overlay=args.overlay, params=args.params,
-        texture_size=args.texture_size,
+        texture_size=args.texture_size, occlusion=args.occlusion == "on",
     )
 
 

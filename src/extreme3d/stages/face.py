@@ -12,7 +12,7 @@ from typing import Any
 
 from extreme3d import Extreme3DError
 from extreme3d.geometry import MESH_NAMES
-from extreme3d.stages.bump import BumpMaps, fitted_bump
+from extreme3d.stages.bump import BumpMaps, deoccluded, fitted_bump
 from extreme3d.stages.prepare import PreparedFace
 from extreme3d.stages.result import TWINS, FaceResult, assemble_result
 from extreme3d.stages.shape import Identity
@@ -24,12 +24,14 @@ SYMMETRY_OUTPUTS = ("sparse_full_frontal", "final_frontal")
 @dataclass(frozen=True)
 class FaceOptions:
     """Per-face settings: fit mode ('faithful': the original's optimiser and its second EPnP
-    pose; 'best': Levenberg-Marquardt), soft symmetry, colour mode, texture side (px)."""
+    pose; 'best': Levenberg-Marquardt), soft symmetry, colour mode, texture side (px),
+    occlusion step (occluders found and de-occluded; False: the original's behaviour)."""
 
     fit_mode: str = "faithful"
     symmetry: bool = True
     colors: str = "photo"
     texture_size: int = 1024
+    occlusion: bool = True
 
 
 def meshes_to_compute(
@@ -60,6 +62,11 @@ def face_bump(
     return fitted_bump(source, model, face.crop, face.landmarks, identity.alpha, fit)
 
 
+def face_occlusion(maps: BumpMaps, face: PreparedFace, enabled: bool) -> BumpMaps:
+    """The occlusion step on a face's maps (extreme3d.stages.bump.deoccluded)."""
+    return deoccluded(maps, face.crop, face.landmarks, enabled)
+
+
 def face_geometry(
     model: Any, identity: Identity, fit: Any, maps: BumpMaps, symmetry: bool,
     meshes: tuple[str, ...],
@@ -82,7 +89,7 @@ def face_result(
 ) -> FaceResult:
     """The FaceResult: coloured meshes, pose, 3D landmarks, sources and timings."""
     sources = {"landmarks": face.landmark_source, "shape": identity.source, "bump": maps.source}
-    return assemble_result(
+    res = assemble_result(
         model, name=face.name, index=face.face_index, photo=face.photo,
         image_path=face.image_path, box=face.box, crop=face.crop,
         landmarks=face.original_landmarks, landmarks_crop=face.landmarks, alpha=identity.alpha,
@@ -91,6 +98,9 @@ def face_result(
         texture_size=options.texture_size, timings=timings, image_size=face.image_size,
         raw_alpha=identity.raw,
     )
+    res.occluders = maps.occluders
+    res.occlusion = dict(maps.occlusion or {"enabled": False})
+    return res
 
 
 def reconstruct_face(
@@ -105,6 +115,7 @@ def reconstruct_face(
     timings["fit"] = _lap(t)
     if maps is None:
         maps = face_bump(bump_source, model, face, identity, fit)
+    maps = face_occlusion(maps, face, options.occlusion)
     timings["bump"] = maps.seconds
     t = time.perf_counter()
     geo = face_geometry(model, identity, fit, maps, options.symmetry,
