@@ -201,3 +201,34 @@ def test_cli_deocclude_and_estimate_bump(shared: Path, tmp_path: Path):
     assert (on != off).sum() > 1000 and (on[occ_on == 0] == off[occ_on == 0]).all()
     assert main(["deocclude", str(tmp_path / "nope.png"), pts, "--bump", img, "--out",
                  str(tmp_path)]) == 1
+
+
+def test_stage_occlusion_step():
+    """stages.bump.deoccluded: off gives the maps unchanged; on de-occludes a photo map, sets
+    the mask to 0 on the occluders and records what it found; a flat map stays as is."""
+    from extreme3d.stages.bump import BumpMaps, deoccluded
+
+    lm, axis = _symmetric_landmarks()
+    rng = np.random.default_rng(2)
+    crop = np.empty((C, C, 3), np.float32)
+    crop[:] = (110, 145, 195)
+    crop += cv2.GaussianBlur(rng.normal(0, 12, (C, C)).astype(np.float32), (0, 0), 2)[..., None]
+    rect = np.zeros((C, C), bool)
+    eye = lm[36:42].mean(0).astype(int)
+    rect[eye[1] - 25 : eye[1] + 25, eye[0] - 45 : eye[0] + 45] = True
+    crop[rect] = (90, 30, 20)
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
+    mask = _face_mask(lm)
+    bump = bp.to_maps(geometry(lm, oc.default_constants())["template"], np.ones((C, C), bool))[0]
+    bump[M : M + C, M : M + C][rect] = 90
+    maps = BumpMaps(bump, mask, "photo")
+    off = deoccluded(maps, crop, lm, enabled=False)
+    assert off.bump is bump and off.mask is mask and off.occluders is None
+    assert off.occlusion == {"enabled": False}
+    on = deoccluded(maps, crop, lm)
+    occ = on.occluders > 127
+    assert occ.any() and (on.mask[occ] == 0).all() and (on.mask[~occ] == mask[~occ]).all()
+    assert (on.bump[~occ] == bump[~occ]).all() and (on.bump[occ] != bump[occ]).any()
+    assert on.occlusion["enabled"] and 0.01 < on.occlusion["occluded_fraction"] < 0.3
+    flat = deoccluded(BumpMaps(np.full_like(bump, 127), mask, "flat"), crop, lm)
+    assert flat.occluders is None and (flat.mask == mask).all()
