@@ -28,7 +28,7 @@ FEATURES = (
     "dev", "adev3", "adev10", "neg10", "pos10",
     "asym3", "asym10", "nomirror",
     "skin2", "skin8", "dark", "light", "zl2", "casym4", "border",
-    "skin_dark", "adev_skin",
+    "skin_dark", "adev_skin", "thin_dark", "thin_ridge", "thin_trough",
 )
 CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "border")
 #: Found occluders are grown by this many px: the rims of glasses frames and the edges of
@@ -94,6 +94,13 @@ def features(crop_bgr: np.ndarray, bump_mm: np.ndarray, template_mm: np.ndarray,
     F["border"] = np.exp(-dist / 10.0)
     F["skin_dark"] = F["skin2"] * F["dark"]
     F["adev_skin"] = F["adev3"] * F["skin2"]
+    # thin structures (glasses rims, frames): black-hat of the lightness, top/black-hat of
+    # the bump, at a 9-px scale, spread over 3 px
+    k9 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    zlf = zl.astype(np.float32)
+    F["thin_dark"] = _blur(np.where(face, cv2.morphologyEx(zlf, cv2.MORPH_BLACKHAT, k9), 0), 3)
+    F["thin_ridge"] = _blur(np.where(face, cv2.morphologyEx(b, cv2.MORPH_TOPHAT, k9), 0), 3)
+    F["thin_trough"] = _blur(np.where(face, cv2.morphologyEx(b, cv2.MORPH_BLACKHAT, k9), 0), 3)
     return np.stack([F[k] for k in FEATURES], -1).astype(np.float32, copy=False)
 
 
