@@ -18,9 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+import extreme3d.occlusion.frame as fr
+import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
-from extreme3d.occlusion import frame as fr
-from extreme3d.occlusion import segment as sg
 
 
 @dataclass
@@ -57,7 +57,7 @@ class OcclusionResult:
 
 def default_constants() -> OcclusionConstants:
     """The constants written in extreme3d.occlusion.constants (scripts/fit_occlusion.py)."""
-    from extreme3d.occlusion import constants as c
+    import extreme3d.occlusion.constants as c
 
     tpl = np.asarray(c.TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0
     fill = np.asarray(c.FILL_TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0

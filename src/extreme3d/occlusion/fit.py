@@ -8,9 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+import extreme3d.occlusion.frame as fr
+import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
-from extreme3d.occlusion import frame as fr
-from extreme3d.occlusion import segment as sg
 from extreme3d.occlusion.fill import OcclusionConstants, geometry, to_mm
 
 #: Template grid in the mean-landmark frame: cell size and extent around the frame centre (px).
