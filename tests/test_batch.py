@@ -129,6 +129,15 @@ def test_photo_bump_source_is_the_default_without_weights(core_stages, shared, s
         assert bump.std() > 0  # not a flat map
     data = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert data["images"][0]["bump_source"] == rec.bump_source
+    # the occlusion step is on by default: Jon Hamm's sunglasses are found and masked out
+    occ = data["images"][0]["occlusion"]
+    assert occ["enabled"] and occ["source"] == "photo" and occ["occluded_fraction"] > 0.05
+    occluders = cv2.imread(str(tmp_path / "out" / "bump" / "Jon-Hamm_occluders.png"),
+                           cv2.IMREAD_UNCHANGED)
+    mask = cv2.imread(str(tmp_path / "out" / "bump" / "Jon-Hamm_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert (occluders == 255).sum() > 3000 and (mask[occluders == 255] == 0).all()
+    params = json.loads((tmp_path / "out" / "params" / "Jon-Hamm.json").read_text())
+    assert params["occlusion"]["occluded_fraction"] == occ["occluded_fraction"]
 
 
 def _cnn_dir(folder: Path) -> Path:
@@ -164,6 +173,7 @@ def test_landmark_path_with_cnns_and_two_jobs(core_stages, shared, sfm_h5, sfm_m
     summary = run_batch(BatchOptions(
         input_list=listing, output_dir=tmp_path / "out", landmark_dir=lms, model_path=sfm_h5,
         cnn_dir=cnn, device="cpu", outputs=outputs, jobs=2, batch_size=2, progress=False,
+        occlusion=False,  # the files must hold exactly what the networks give
     ), log=lambda _m: None)
     assert summary.shape_source == "cnn" and summary.bump_source == "cnn"
     assert [r.name for r in summary.done] == CROPS

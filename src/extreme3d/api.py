@@ -55,7 +55,9 @@ class Reconstructor:
     else photo); texture_size: side of the baked OBJ textures (px); mesh: the layout of the
     final mesh (None: clean for FaceResult.final and OBJ/GLB files, the original's in PLY files;
     "clean" or "original" everywhere); max_gap: registration gap in mm (None: the model's
-    default, geometry.default_max_gap; 4 gives the original's meshes).
+    default, geometry.default_max_gap; 4 gives the original's meshes); occlusion: find
+    occluders, de-occlude the bump map and treat them as occluded in soft symmetry and colours
+    (False: the original's behaviour).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Reconstructor:
         predictor: str | os.PathLike[str] | None = None,
         mesh: str | None = None,
         max_gap: float | None = None,
+        occlusion: bool = True,
     ) -> None:
         from extreme3d.colors import resolve_color_mode
 
@@ -83,7 +86,8 @@ class Reconstructor:
                                   bump_source=bump_source)
         self.options = FaceOptions(fit_mode, bool(symmetry),
                                    resolve_color_mode(colors, self.models.model),
-                                   int(texture_size), mesh=mesh, max_gap=max_gap)
+                                   int(texture_size), mesh=mesh, max_gap=max_gap,
+                                   occlusion=bool(occlusion))
         self.predictor = predictor
         self.device = device
         self.load_seconds = time.perf_counter() - t0

@@ -19,7 +19,6 @@ All constants (mean landmarks, mask coefficients, bump weights: a few hundred nu
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -723,63 +722,3 @@ def write_constants(const: BumpConstants, path: Path, source: str) -> None:
         f"BUMP_WEIGHTS_GREY = {fmt(const.bump_weights_grey)}\n"
     )
     Path(path).write_text(text)
-
-
-# ---------------------------------------------------------------- command line
-
-
-def _cmd_estimate(args: argparse.Namespace) -> int:
-    """`extreme3d estimate-bump`: writes <name>_bump.png and <name>_mask.png."""
-    crop = cv2.imread(str(args.crop), cv2.IMREAD_COLOR)
-    if crop is None:
-        raise Extreme3DError(f"cannot read image {args.crop}")
-    lm = read_pts(Path(args.pts))
-    model = fit = None
-    if args.model:
-        from extreme3d.fitting import fit_identity, fit_pose_expression
-        from extreme3d.morphable import load_model
-
-        model = load_model(Path(args.model))
-        ident = fit_identity(model, lm)
-        fit = fit_pose_expression(model, lm, ident.alpha)
-    if model is None and (args.mask_source == "foundation" or args.detail != "image"):
-        raise Extreme3DError("--mask-source foundation and --detail shading/both need --model")
-    bump, mask, info = estimate_bump(crop, lm, fit=fit, model=model,
-                                     mask_source=args.mask_source, detail=args.detail,
-                                     greyscale=args.greyscale)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.name is None:
-        from extreme3d.naming import image_name
-
-        name = image_name(args.crop)
-    else:
-        name = args.name
-    for suffix, img in (("bump", bump), ("mask", mask)):
-        if not cv2.imwrite(str(out / f"{name}_{suffix}.png"), img):
-            raise Extreme3DError(f"cannot write {out / f'{name}_{suffix}.png'}")
-    note = f" ({info.message})" if info.message else ""
-    print(f"{name}: bump source {info.source}{note}, {info.seconds:.2f} s -> {out}")
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    """Adds `extreme3d estimate-bump`."""
-    p = subparsers.add_parser(
-        "estimate-bump", help="estimate a bump map and face mask from a 500x500 crop (no CNN)",
-        description="Writes <name>_bump.png and <name>_mask.png (512x512, the Bump CNN's "
-        "encoding) estimated from the photo; readable by testPaperResults --bump-dir.",
-    )
-    p.add_argument("crop", help="500x500 crop (PNG/JPG)")
-    p.add_argument("pts", help="its 68 landmarks (.pts, crop pixels)")
-    p.add_argument("--model", help="morphable model .h5 (fits the foundation to the landmarks; "
-                   "needed by --mask-source foundation and --detail shading/both)")
-    p.add_argument("--mask-source", choices=("landmarks", "foundation"), default="landmarks",
-                   help="mask from the landmark outline (default) or the foundation's coverage")
-    p.add_argument("--detail", choices=("image", "shading", "both"), default="image",
-                   help="bump from the image model (default), the foundation's shading, or both")
-    p.add_argument("--greyscale", choices=("flat", "estimate"), default="flat",
-                   help="a greyscale crop gets the flat map (default) or a grey-only estimate")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--name", help="output base name (default: the crop's name without extension)")
-    p.set_defaults(func=_cmd_estimate)

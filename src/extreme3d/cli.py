@@ -22,7 +22,8 @@ SUBCOMMAND_MODULES: list[str] = [
     "extreme3d.testBatchModel",
     "extreme3d.testPaperResults",
     "extreme3d.demo",
-    "extreme3d.bump_photo",
+    "extreme3d.bump_photo_cli",
+    "extreme3d.occlusion.cli",
 ]
 
 

@@ -95,6 +95,7 @@ def face_params(result: Any, outputs: list[str] | None = None) -> dict[str, Any]
             "landmark_rmse_px_image_all": rmse_all,
         },
         "sources": dict(result.sources),
+        "occlusion": dict(getattr(result, "occlusion", None) or {"enabled": False}),
         "options": {"fit_mode": result.fit_mode, "symmetry": bool(result.symmetry),
                     "texture_size": int(result.texture_size)},
         "colors": {k: dict(v) for k, v in result.color_counts.items()},

@@ -35,6 +35,7 @@ from extreme3d.stages.face import (
     check_mesh_options,
     face_bump,
     face_geometry,
+    face_occlusion,
     face_result,
     fit_face,
     meshes_to_compute,
@@ -94,6 +95,7 @@ class BatchOptions:
     max_gap: float | None = None  # registration gap (mm); None: geometry.default_max_gap
     ply_binary: bool = False  # binary little-endian PLY files
     decimate: float | None = None  # fraction of faces the clean final mesh files keep
+    occlusion: bool = True  # find occluders, de-occlude the bump, mask them (off: the original)
 
 
 @dataclass
@@ -112,6 +114,9 @@ class ImageRecord:
     note: str | None = None
     outputs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: the occlusion step: enabled, occluded_fraction of the face mask, mirrored_fraction,
+    #: source (the bump map it de-occluded), seconds; None before the core stage ran
+    occlusion: dict[str, Any] | None = None
 
     def fail(self, stage: str, reason: str) -> None:
         """Marks the image failed at `stage` with a one-line reason."""
@@ -213,6 +218,7 @@ class CoreResult:
     seconds: dict[str, float]
     bump_source: str | None = None  # the source actually used, when decided here
     note: str | None = None  # e.g. why the photo source fell back to flat
+    occlusion: dict[str, Any] | None = None  # what the occlusion step found
 
 
 _WORKER_MODEL: Any = None
@@ -243,12 +249,17 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         timings = {"shape": task.identity.seconds, "fit": _now() - t0}
         secs["core"] += timings["fit"]
         maps = task.maps
+        made_here = maps is None
         if maps is None:
             maps = face_bump(task.bump_source, model, task.face, task.identity, fit)
             used, note = maps.source, maps.note
-            secs["bump_cnn"] += maps.seconds
+        seconds_before = maps.seconds
+        maps = face_occlusion(maps, task.face, task.options.occlusion)
+        secs["bump_cnn"] += maps.seconds if made_here else maps.seconds - seconds_before
+        if made_here or maps.occluders is not None:  # CNN maps: rewritten de-occluded
             t0 = _now()
-            written += stage_outputs.write_bump(out, task.name, maps)
+            new = stage_outputs.write_bump(out, task.name, maps)
+            written += [p for p in new if made_here or p.endswith("_occluders.png")]
             secs["write"] += _now() - t0
         timings["bump"] = maps.seconds
         symmetry = task.options.symmetry
@@ -269,7 +280,8 @@ def run_core(model: Any, task: CoreTask) -> CoreResult:
         if task.preview:
             written.append(stage_outputs.write_preview(out, task.name, result))
         secs["write"] += _now() - t0
-        return CoreResult(task.index, True, None, written, secs, used, note)
+        return CoreResult(task.index, True, None, written, secs, used, note,
+                          dict(maps.occlusion or {}))
     except Exception as exc:  # noqa: BLE001 - one image's failure must not stop the batch
         reason = str(exc) if isinstance(exc, Extreme3DError) else f"{type(exc).__name__}: {exc}"
         if os.environ.get("EXTREME3D_DEBUG"):
@@ -444,7 +456,7 @@ def new_summary(opts: BatchOptions, plan: RunPlan, output: str, threads: int | N
             "overlay": opts.overlay, "params": opts.params, "texture_size": opts.texture_size,
             "mesh": opts.mesh or "default", "max_gap_mm": opts.max_gap,
             "ply_binary": opts.ply_binary, "decimate": opts.decimate,
-            "torch_threads": threads,
+            "occlusion": opts.occlusion, "torch_threads": threads,
         },
         shape_source=plan.shape_source, bump_source=plan.bump_source, images=records,
         list_problems=problems,
@@ -493,7 +505,7 @@ def run_batch(
     options = FaceOptions(opts.fit_mode, opts.symmetry,
                           resolve_color_mode(opts.colors, models.model), opts.texture_size,
                           mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
-                          decimate=opts.decimate)
+                          decimate=opts.decimate, occlusion=opts.occlusion)
     summary.options["colors"] = options.colors
     im_list: list[str] = []
     markers = Sink(out)  # .extreme3d/done/<name>.json once every face of an entry is written
@@ -508,6 +520,8 @@ def run_batch(
         rec.outputs += res.outputs
         if res.bump_source:
             rec.bump_source = res.bump_source
+        if res.occlusion is not None:
+            rec.occlusion = res.occlusion
         if res.note:
             rec.note = res.note
             say(f"note: {rec.name}: {res.note}")

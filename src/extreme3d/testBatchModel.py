@@ -87,6 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + ",".join(DEFAULT_OUTPUTS) + ")")
     parser.add_argument("--no-symmetry", dest="symmetry", action="store_false",
                         help="skip occlusion handling and soft symmetry (ends at withBump)")
+    parser.add_argument("--occlusion", choices=("on", "off"), default="on",
+                        help="find occluders (glasses, hands, ...), de-occlude the bump map and "
+                             "mark them occluded for soft symmetry and colours (default on; "
+                             "off: the original's behaviour)")
     parser.add_argument("--jobs", type=_positive, default=1,
                         help="worker processes for the fitting/geometry stage (default: 1)")
     parser.add_argument("--batch-size", type=_positive, default=4,
@@ -162,6 +166,7 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         all_faces=args.all_faces, overlay=args.overlay, params=args.params,
         texture_size=args.texture_size, mesh=args.mesh, max_gap=args.max_gap,
         ply_binary=args.ply_binary, decimate=args.decimate,
+        occlusion=args.occlusion == "on",
     )
 
 

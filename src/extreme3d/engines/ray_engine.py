@@ -375,7 +375,7 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                plan.bump_source,
                FaceOptions(opts.fit_mode, opts.symmetry, opts.colors, opts.texture_size,
                            mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
-                           decimate=opts.decimate),
+                           decimate=opts.decimate, occlusion=opts.occlusion),
                tuple(opts.outputs), tuple(opts.formats), opts.preview, opts.overlay,
                opts.params, str(plan.cnn_dir.absolute()), device, opts.batch_size, opts.threads)
     t0 = time.perf_counter()

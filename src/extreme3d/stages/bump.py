@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,13 +24,17 @@ FLAT_BUMP = 127
 @dataclass(frozen=True)
 class BumpMaps:
     """Bump map and mask (512x512 uint8, the original's encoding), the source that made them
-    ('cnn', 'photo' or 'flat'), why a fallback was taken (or None), and the seconds per face."""
+    ('cnn', 'photo' or 'flat'), why a fallback was taken (or None), and the seconds per face.
+    After the occlusion step (`deoccluded`): the bump de-occluded, the mask 0 on occluders,
+    ``occluders`` the 512x512 uint8 occluder mask (255) and ``occlusion`` what was found."""
 
     bump: np.ndarray
     mask: np.ndarray
     source: str
     note: str | None = None
     seconds: float = 0.0
+    occluders: np.ndarray | None = None
+    occlusion: dict[str, Any] | None = None
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -91,6 +95,36 @@ def fitted_bump(
     if maps is None:
         maps = flat_bump(model, alpha, fit, note)
     return BumpMaps(maps.bump, maps.mask, maps.source, maps.note, time.perf_counter() - t0)
+
+
+def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
+               enabled: bool = True) -> BumpMaps:
+    """The occlusion step (extreme3d.occlusion) on a face's maps: occluders found in the crop,
+    the bump de-occluded, and the mask set to 0 on the occluders (the mask that soft symmetry,
+    colours and textures read, so they treat occluders as occluded). `occlusion` records
+    whether it ran, the occluded fraction of the face mask, the share filled from the mirror
+    side and the seconds; a flat map is left as is, and a failure keeps the maps with a note."""
+    if not enabled:
+        return replace(maps, occlusion={"enabled": False})
+    info: dict[str, Any] = {"enabled": True, "occluded_fraction": 0.0, "mirrored_fraction": 0.0,
+                            "source": maps.source}
+    if maps.source not in ("cnn", "photo"):
+        return replace(maps, occlusion=info | {"note": "flat map: nothing to de-occlude"})
+    from extreme3d.occlusion import deocclude
+
+    try:
+        res = deocclude(crop, landmarks, maps.bump, maps.mask)
+    except Exception as exc:  # noqa: BLE001 - the maps as they were, with the reason
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
+    info |= {"occluded_fraction": round(res.occluded_fraction, 4),
+             "mirrored_fraction": round(res.mirrored_fraction, 4),
+             "seconds": round(res.seconds, 4)}
+    if res.message:
+        info["note"] = res.message
+    visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
+    return replace(maps, bump=res.bump, mask=visible, seconds=maps.seconds + res.seconds,
+                   occluders=res.occluders_png, occlusion=info)
 
 
 def cnn_bumps(net: Any, crops: Sequence[np.ndarray], batch_size: int = 1) -> list[BumpMaps]:

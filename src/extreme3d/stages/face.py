@@ -12,7 +12,7 @@ from typing import Any
 
 from extreme3d import Extreme3DError
 from extreme3d.geometry import MESH_NAMES
-from extreme3d.stages.bump import BumpMaps, fitted_bump
+from extreme3d.stages.bump import BumpMaps, deoccluded, fitted_bump
 from extreme3d.stages.prepare import PreparedFace
 from extreme3d.stages.result import TWINS, FaceResult, assemble_result
 from extreme3d.stages.shape import Identity
@@ -32,7 +32,8 @@ class FaceOptions:
     pose; 'best': Levenberg-Marquardt), soft symmetry, colour mode, texture side (px); the final
     mesh layout (`mesh`: None, 'clean' or 'original', see MESH_MODES), the registration gap
     (`max_gap` mm, None = geometry.default_max_gap), binary PLY files (`ply_binary`) and the
-    fraction of faces the clean final mesh files keep (`decimate`, None = all)."""
+    fraction of faces the clean final mesh files keep (`decimate`, None = all), the
+    occlusion step (occluders found and de-occluded; False: the original's behaviour)."""
 
     fit_mode: str = "faithful"
     symmetry: bool = True
@@ -42,6 +43,7 @@ class FaceOptions:
     max_gap: float | None = None
     ply_binary: bool = False
     decimate: float | None = None
+    occlusion: bool = True
 
     def __post_init__(self) -> None:
         """Checks the mesh mode, the gap and the decimation ratio (Extreme3DError)."""
@@ -93,6 +95,11 @@ def face_bump(
     return fitted_bump(source, model, face.crop, face.landmarks, identity.alpha, fit)
 
 
+def face_occlusion(maps: BumpMaps, face: PreparedFace, enabled: bool) -> BumpMaps:
+    """The occlusion step on a face's maps (extreme3d.stages.bump.deoccluded)."""
+    return deoccluded(maps, face.crop, face.landmarks, enabled)
+
+
 def face_geometry(
     model: Any, identity: Identity, fit: Any, maps: BumpMaps, symmetry: bool,
     meshes: tuple[str, ...], max_gap: float | None = None,
@@ -116,7 +123,7 @@ def face_result(
 ) -> FaceResult:
     """The FaceResult: coloured meshes, pose, 3D landmarks, sources and timings."""
     sources = {"landmarks": face.landmark_source, "shape": identity.source, "bump": maps.source}
-    return assemble_result(
+    res = assemble_result(
         model, name=face.name, index=face.face_index, photo=face.photo,
         image_path=face.image_path, box=face.box, crop=face.crop,
         landmarks=face.original_landmarks, landmarks_crop=face.landmarks, alpha=identity.alpha,
@@ -127,6 +134,9 @@ def face_result(
         registration=getattr(geo, "registration", None),
         landmark_quality=None if identity.quality is None else identity.quality.to_dict(),
     )
+    res.occluders = maps.occluders
+    res.occlusion = dict(maps.occlusion or {"enabled": False})
+    return res
 
 
 def reconstruct_face(
@@ -141,6 +151,7 @@ def reconstruct_face(
     timings["fit"] = _lap(t)
     if maps is None:
         maps = face_bump(bump_source, model, face, identity, fit)
+    maps = face_occlusion(maps, face, options.occlusion)
     timings["bump"] = maps.seconds
     t = time.perf_counter()
     geo = face_geometry(model, identity, fit, maps, options.symmetry,

@@ -20,7 +20,7 @@ from extreme3d import Extreme3DError
 from extreme3d.geometry import MESH_NAMES
 from extreme3d.io.atomic import atomic_write_png, atomic_write_text
 from extreme3d.mesh import Mesh
-from extreme3d.stages.bump import BumpMaps
+from extreme3d.stages.bump import BUMP_MARGIN, BumpMaps
 from extreme3d.stages.prepare import PreparedFace
 from extreme3d.stages.shape import Identity
 
@@ -84,12 +84,17 @@ def write_identity(out_dir: Path, name: str, model: Any, identity: Identity) -> 
 
 
 def write_bump(out_dir: Path, name: str, maps: BumpMaps) -> list[str]:
-    """bump/<name>_bump.png and bump/<name>_mask.png."""
+    """bump/<name>_bump.png and bump/<name>_mask.png, and bump/<name>_occluders.png when the
+    occlusion step ran."""
     bump = Path(out_dir) / "bump"
     bump.mkdir(parents=True, exist_ok=True)
     atomic_write_png(bump / f"{name}_bump.png", maps.bump)
     atomic_write_png(bump / f"{name}_mask.png", maps.mask)
-    return [f"bump/{name}_bump.png", f"bump/{name}_mask.png"]
+    written = [f"bump/{name}_bump.png", f"bump/{name}_mask.png"]
+    if maps.occluders is not None:
+        atomic_write_png(bump / f"{name}_occluders.png", maps.occluders)
+        written.append(f"bump/{name}_occluders.png")
+    return written
 
 
 def write_preview(out_dir: Path, name: str, result: Any) -> str:
@@ -98,7 +103,14 @@ def write_preview(out_dir: Path, name: str, result: Any) -> str:
 
     mesh = result.meshes.get("final_frontal") or result.meshes.get("withBump_frontal")
     path = Path(out_dir) / "preview" / f"{name}.png"
-    render_preview(path, result.crop, mesh, result.pose.rvec, result.pose.tvec)
+    crop = result.crop
+    occ = getattr(result, "occluders", None)
+    if occ is not None:  # the occluders tinted magenta over the crop
+        m = np.asarray(occ)[BUMP_MARGIN : BUMP_MARGIN + crop.shape[0],
+                            BUMP_MARGIN : BUMP_MARGIN + crop.shape[1]] > 127
+        crop = crop.copy()
+        crop[m] = (0.5 * crop[m] + np.array([127, 0, 127])).astype(np.uint8)
+    render_preview(path, crop, mesh, result.pose.rvec, result.pose.tvec)
     return f"preview/{name}.png"
 
 
@@ -146,7 +158,8 @@ def save_face(
         identity = Identity(result.alpha, raw, result.beta, result.sources.get("shape", ""))
         written += write_identity(out, name, result.model, identity)
         written += write_bump(out, name, BumpMaps(result.bump, result.mask,
-                                                  result.sources.get("bump", "")))
+                                                  result.sources.get("bump", ""),
+                                                  occluders=getattr(result, "occluders", None)))
     (out / "3D").mkdir(parents=True, exist_ok=True)
     for key in keys:
         for fmt in formats:

@@ -132,6 +132,10 @@ class FaceResult:
     #: downweighted, rmse_px, inlier_rmse_px, alpha_norm); None with the shape CNN
     landmark_quality: dict[str, Any] | None = None
     model: Any = field(default=None, repr=False)  # the morphable model (shape/ files)
+    #: 512x512 uint8 occluder mask (255) of the occlusion step, None when it did not run; the
+    #: mask above is then 0 on occluders (geometry, colours and textures treat them occluded)
+    occluders: np.ndarray | None = None
+    occlusion: dict[str, Any] = field(default_factory=dict)  # what the occlusion step found
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
     #: depth buffers (crop camera) of the frontal meshes rendered for their colours, reused
     #: by the texture baking (same mesh, same pose)

@@ -1,0 +1,202 @@
+"""De-occlusion of a bump map: occluder pixels refilled with plausible face detail, seamlessly.
+
+Inside the occluder mask the bump is rebuilt from a source map, then blended by Poisson
+(guided) interpolation: the result keeps the source's detail (its Laplacian) and meets the
+input map exactly on the occluders' border, so no seam appears; pixels outside the occluders
+are returned unchanged. The source is the mirrored partner pixel (landmark mirror map) where
+that lies on clean face, else the mean detail template of clean faces (mean-landmark frame),
+with a soft transition between the two.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+import extreme3d.occlusion.frame as fr
+import extreme3d.occlusion.segment as sg
+from extreme3d import bump_photo as bp
+
+
+@dataclass
+class OcclusionConstants:
+    """The fitted numbers of the occlusion step (see extreme3d.occlusion.fit)."""
+
+    template: np.ndarray  # (h, w) float32 mean clean bump (mm) on a grid of the mean frame
+    origin: tuple[float, float]  # mean-frame (x, y) of template cell (0, 0), px
+    step: float  # template cell size, px of the mean frame
+    weights: np.ndarray  # (len(segment.FEATURES),) logistic weights of the occluder cues
+    context_weights: np.ndarray  # (len(segment.CONTEXT),) logistic weights of the 2nd stage
+    threshold: float  # occluder probability threshold
+    fill_template: np.ndarray  # (h, w) float32 the template the fill uses (same grid)
+
+
+@dataclass
+class OcclusionResult:
+    """A de-occluded bump map and what was found."""
+
+    bump: np.ndarray  # 512x512 uint8, the input outside the occluders
+    mask: np.ndarray  # 512x512 uint8 face mask (the input's)
+    occluders: np.ndarray  # 512x512 bool occluder pixels (inside the face mask)
+    occluded_fraction: float  # occluder pixels / face-mask pixels
+    mirrored_fraction: float  # of the occluder pixels, the share filled from the mirror side
+    seconds: float = 0.0
+    message: str = ""
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def occluders_png(self) -> np.ndarray:
+        """The occluder mask as a 512x512 uint8 picture (255 = occluder)."""
+        return np.where(self.occluders, 255, 0).astype(np.uint8)
+
+
+def default_constants() -> OcclusionConstants:
+    """The constants written in extreme3d.occlusion.constants (scripts/fit_occlusion.py)."""
+    import extreme3d.occlusion.constants as c
+
+    tpl = np.asarray(c.TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0
+    fill = np.asarray(c.FILL_TEMPLATE_CMM, np.float32).reshape(c.TEMPLATE_SHAPE) / 100.0
+    return OcclusionConstants(tpl, tuple(c.TEMPLATE_ORIGIN), float(c.TEMPLATE_STEP),
+                              np.asarray(c.WEIGHTS, np.float64),
+                              np.asarray(c.CONTEXT_WEIGHTS, np.float64), float(c.THRESHOLD),
+                              fill)
+
+
+def to_mm(bump: np.ndarray) -> np.ndarray:
+    """Bump values (uint8 encoding, any shape) in mm."""
+    return (np.asarray(bump, np.float32) - bp.FLAT) / np.float32(bp.UNITS_PER_MM)
+
+
+def harmonic_correction(boundary: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """h with h = boundary outside `region` and h harmonic (discrete Laplace, 4-neighbours)
+    inside it: the smooth correction that makes a source meet the map on the region's border.
+    region: bool (H, W) not touching the image border's pixels' outside; boundary: float."""
+    out = np.asarray(boundary, np.float64).copy()
+    ys, xs = np.nonzero(region)
+    n = len(ys)
+    if n == 0:
+        return out
+    h, w = region.shape
+    idx = np.full((h, w), -1, np.int64)
+    idx[ys, xs] = np.arange(n)
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [np.full(n, 4.0)]
+    rhs = np.zeros(n)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+        j = idx[ny, nx]
+        inside = j >= 0
+        rows.append(np.arange(n)[inside])
+        cols.append(j[inside])
+        vals.append(np.full(int(inside.sum()), -1.0))
+        rhs[~inside] += out[ny[~inside], nx[~inside]]
+    a = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(n, n))
+    out[ys, xs] = spla.spsolve(a.tocsc(), rhs)
+    return out
+
+
+def fill_source(bump_mm: np.ndarray, region: np.ndarray, face: np.ndarray,
+                mirror: np.ndarray, template_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(source mm, mirror weight 0..1) for the pixels of `region`: the mirrored partner's bump
+    where the partner is clean face (not in region, inside the face), else the template, with a
+    3-px soft transition."""
+    bad = region | ~face
+    clean_partner = fr.sample((~cv2.dilate(bad.astype(np.uint8), np.ones((5, 5), np.uint8))
+                               .astype(bool)).astype(np.float32), mirror) > 0.99
+    wgt = cv2.GaussianBlur(clean_partner.astype(np.float32), (0, 0), 3.0) * clean_partner
+    src = wgt * fr.sample(bump_mm, mirror) + (1.0 - wgt) * template_mm
+    return src.astype(np.float32), wgt
+
+
+def blend(bump_mm: np.ndarray, source_mm: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Poisson blend: source + harmonic correction inside region, the input map elsewhere."""
+    out = bump_mm.astype(np.float64).copy()
+    if not region.any():
+        return out
+    ry, rx = bp.roi_of(region, 2)
+    reg = region[ry, rx].copy()
+    reg[0, :] = reg[-1, :] = False
+    reg[:, 0] = reg[:, -1] = False
+    diff = (bump_mm[ry, rx] - source_mm[ry, rx]).astype(np.float64)
+    corr = harmonic_correction(np.where(reg, 0.0, diff), reg)
+    patch = out[ry, rx]
+    patch[reg] = source_mm[ry, rx][reg] + corr[reg]
+    return out
+
+
+def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
+                   mask512: np.ndarray, constants: OcclusionConstants | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(occluders 500x500 bool, probability 500x500, geometry dict) of a crop, its landmarks
+    and its bump map and face mask (512x512 uint8)."""
+    const = constants or default_constants()
+    lm = np.asarray(landmarks, np.float64)
+    face = sg.crop_of(mask512) >= 127
+    geo = geometry(lm, const)
+    bump_mm = to_mm(sg.crop_of(bump512))
+    feat = sg.features(bp._to_bgr(crop_bgr), bump_mm, geo["template"], face, geo["mirror"],
+                       geo["frame"], geo["centre"])
+    prob = sg.probability(feat, const.weights)
+    prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
+    return sg.segment(prob, face, const.threshold), prob, geo
+
+
+def geometry(landmarks: np.ndarray, const: OcclusionConstants) -> dict:
+    """Mirror map, mean-frame map, the cue and fill templates at every pixel, frame centre."""
+    mean = bp.default_constants().mean_landmarks
+    frame = fr.mean_frame_map(landmarks, mean)
+    return dict(mirror=fr.mirror_map(landmarks), frame=frame, centre=mean.mean(0),
+                template=fr.template_at(const.template, const.origin, const.step, frame),
+                fill=fr.template_at(const.fill_template, const.origin, const.step, frame))
+
+
+def _check_maps(bump512: np.ndarray, mask512: np.ndarray) -> None:
+    """Raises ValueError unless both maps are 512x512."""
+    for name, m in (("bump", bump512), ("mask", mask512)):
+        if np.asarray(m).shape != (bp.MAP_SIZE, bp.MAP_SIZE):
+            raise ValueError(f"{name} map must be {bp.MAP_SIZE}x{bp.MAP_SIZE}, got "
+                             f"{np.asarray(m).shape}")
+
+
+def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
+              mask512: np.ndarray, constants: OcclusionConstants | None = None,
+              occluders: np.ndarray | None = None) -> OcclusionResult:
+    """De-occluded bump map of a crop (500x500 BGR), its 68 landmarks (crop px) and its bump map
+    and face mask (512x512 uint8, the Bump CNN's or the photo estimator's encoding).
+
+    occluders: a 500x500 bool occluder mask to use instead of the segmentation. Landmarks that
+    are not 68 finite points give the input back unchanged, with a message."""
+    t0 = time.perf_counter()
+    _check_maps(bump512, mask512)
+    bump512 = np.asarray(bump512, np.uint8)
+    mask512 = np.asarray(mask512, np.uint8)
+    lm = np.asarray(landmarks, np.float64)
+    none = np.zeros((bp.MAP_SIZE, bp.MAP_SIZE), bool)
+    if lm.shape != (68, 2) or not np.isfinite(lm).all():
+        return OcclusionResult(bump512.copy(), mask512.copy(), none, 0.0, 0.0,
+                               time.perf_counter() - t0,
+                               f"need 68 finite landmarks, got {lm.shape}: no de-occlusion")
+    const = constants or default_constants()
+    face = sg.crop_of(mask512) >= 127
+    if occluders is None:
+        occ, prob, geo = find_occluders(crop_bgr, lm, bump512, mask512, const)
+    else:
+        occ, geo = np.asarray(occluders, bool) & face, geometry(lm, const)
+    bump_mm = to_mm(sg.crop_of(bump512))
+    src, wgt = fill_source(bump_mm, occ, face, geo["mirror"], geo["fill"])
+    filled = blend(bump_mm, src, occ)
+    out = bump512.copy()
+    vals = np.clip(np.rint(bp.FLAT + filled * bp.UNITS_PER_MM), 0, 255).astype(np.uint8)
+    inner = sg.crop_of(out)
+    inner[occ] = vals[occ]
+    occ512 = none.copy()
+    sg.crop_of(occ512)[:] = occ
+    n_occ = int(occ.sum())
+    return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
+                           float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
+                           time.perf_counter() - t0)

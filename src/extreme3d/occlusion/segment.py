@@ -1,0 +1,150 @@
+"""Occluder segmentation of a face crop (weight-free): which face-mask pixels show an occluder.
+
+Per-pixel cues, all inside the face mask and normalised per image:
+- the bump map against the mean detail template of clean faces (mean-landmark frame): glasses,
+  hands and microphones leave ridges and troughs no face has at that place;
+- the bump map against its own mirror image (the landmark mirror map): one-sided occluders;
+- the colour against a robust per-image skin model (median / spread of Lab in the face mask),
+  and against the mirrored pixel's colour; darkness (sunglasses, shadows of hands);
+- the position in the mean-landmark frame (where occluders sit on faces).
+A logistic model of these cues (FEATURES, weights fitted on the paper's de-occluded crops by
+extreme3d.occlusion.fit) gives a probability; a second logistic model of that probability's
+neighbourhood (CONTEXT: blurred at 4 and 12 px, at the mirror pixel) makes it spatially
+coherent; the result is thresholded and cleaned with the same
+morphology as the reference region (open 3x3, close 15x15 ellipse, components < 400 px
+dropped), then grown by GROW_PX.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from extreme3d import bump_photo as bp
+from extreme3d.occlusion.frame import sample
+
+FEATURES = (
+    "const", "v", "v2", "au", "u2", "auv",
+    "dev", "adev3", "adev10", "neg10", "pos10",
+    "asym3", "asym10", "nomirror",
+    "skin2", "skin8", "dark", "light", "zl2", "casym4", "border",
+    "skin_dark", "adev_skin", "thin_dark", "thin_ridge", "thin_trough",
+)
+CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "border")
+#: Found occluders are grown by this many px: the rims of glasses frames and the edges of
+#: hands sit just outside the pixels the cues are sure of, and would stay as ridges.
+GROW_PX = 5
+#: Occluders smaller than this (crop px, as the reference region's rule) are dropped.
+MIN_AREA = 400
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (reflecting border)."""
+    return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _robust_z(x: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """x standardised by its median and scaled MAD over the pixels sel."""
+    v = x[sel]
+    med = float(np.median(v))
+    mad = float(np.median(np.abs(v - med))) * 1.4826 + 1e-3
+    return (x - med) / mad
+
+
+def features(crop_bgr: np.ndarray, bump_mm: np.ndarray, template_mm: np.ndarray,
+             face: np.ndarray, mirror: np.ndarray, frame: np.ndarray,
+             centre: np.ndarray) -> np.ndarray:
+    """(500, 500, len(FEATURES)) float32 cues of every crop pixel (see the module doc).
+
+    bump_mm: the input bump in mm (crop frame); template_mm: the detail template sampled at
+    every pixel; face: bool face mask; mirror / frame: extreme3d.occlusion.frame maps;
+    centre: the mean frame's centre (px)."""
+    F: dict[str, np.ndarray] = {}
+    u = (frame[..., 0] - centre[0]) / 100.0
+    v = (frame[..., 1] - centre[1]) / 100.0
+    one = np.ones_like(u)
+    F["const"], F["v"], F["v2"] = one, v, v * v
+    F["au"], F["u2"], F["auv"] = np.abs(u), u * u, np.abs(u) * v
+    b = np.where(face, bump_mm, 0.0).astype(np.float32)
+    dev = np.where(face, b - template_mm, 0.0).astype(np.float32)
+    F["dev"] = _blur(dev, 1.5)
+    F["adev3"] = _blur(np.abs(dev), 3)
+    d10 = _blur(dev, 10)
+    F["adev10"] = np.abs(d10)
+    F["neg10"], F["pos10"] = np.maximum(-d10, 0), np.maximum(d10, 0)
+    mface = sample(face.astype(np.float32), mirror) > 0.5
+    mb = sample(b, mirror)
+    ok = face & mface
+    asym = np.where(ok, np.abs(b - mb), 0.0).astype(np.float32)
+    F["asym3"], F["asym10"] = _blur(asym, 3), _blur(asym, 10)
+    F["nomirror"] = (face & ~mface).astype(np.float32)
+    lab = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2LAB).astype(np.float32)
+    za, zb = _robust_z(lab[..., 1], face), _robust_z(lab[..., 2], face)
+    zl = _robust_z(lab[..., 0], face)
+    skin = np.minimum(np.sqrt(za * za + zb * zb), 8.0)
+    F["skin2"], F["skin8"] = _blur(skin, 2), _blur(skin, 8)
+    zl = np.clip(zl, -6, 6)
+    zl2 = _blur(zl, 2)
+    F["dark"], F["light"] = np.maximum(-zl2, 0), np.maximum(zl2, 0)
+    F["zl2"] = zl2 * zl2
+    mlab = np.stack([sample(lab[..., k], mirror) for k in range(3)], -1)
+    cdiff = np.where(ok, np.linalg.norm(lab - mlab, axis=2), 0.0).astype(np.float32)
+    F["casym4"] = _blur(cdiff, 4) / 20.0
+    dist = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
+    F["border"] = np.exp(-dist / 10.0)
+    F["skin_dark"] = F["skin2"] * F["dark"]
+    F["adev_skin"] = F["adev3"] * F["skin2"]
+    # thin structures (glasses rims, frames): black-hat of the lightness, top/black-hat of
+    # the bump, at a 9-px scale, spread over 3 px
+    k9 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    zlf = zl.astype(np.float32)
+    F["thin_dark"] = _blur(np.where(face, cv2.morphologyEx(zlf, cv2.MORPH_BLACKHAT, k9), 0), 3)
+    F["thin_ridge"] = _blur(np.where(face, cv2.morphologyEx(b, cv2.MORPH_TOPHAT, k9), 0), 3)
+    F["thin_trough"] = _blur(np.where(face, cv2.morphologyEx(b, cv2.MORPH_BLACKHAT, k9), 0), 3)
+    return np.stack([F[k] for k in FEATURES], -1).astype(np.float32, copy=False)
+
+
+def probability(feat: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Logistic probability of an occluder from the cues (H, W, F) and weights (F,)."""
+    z = np.clip(feat @ weights.astype(np.float32), -30, 30)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def context(prob: np.ndarray, mirror: np.ndarray, feat: np.ndarray) -> np.ndarray:
+    """(500, 500, len(CONTEXT)) float32 second-stage cues: the first-stage probability, its
+    blurs, its value at the mirror pixel and the border cue of `feat`."""
+    p = prob.astype(np.float32)
+    pm = sample(p, mirror)
+    p4, p12 = _blur(p, 4), _blur(p, 12)
+    return np.stack([np.ones_like(p), p, p4, p12, pm, p4 * pm, np.maximum(p12 - 0.3, 0),
+                     feat[..., FEATURES.index("border")]], -1)
+
+
+def clean(region: np.ndarray, face: np.ndarray, min_area: int = MIN_AREA) -> np.ndarray:
+    """A raw occluder mask opened (3x3), closed (15x15 ellipse), kept inside the face and
+    without components smaller than min_area px."""
+    r = (region & face).astype(np.uint8)
+    r = cv2.morphologyEx(r, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    r = cv2.morphologyEx(r, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                        (15, 15)))
+    r &= face.astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(r, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[lab]
+
+
+def segment(prob: np.ndarray, face: np.ndarray, threshold: float,
+            grow: int = GROW_PX) -> np.ndarray:
+    """500x500 bool occluder mask: the probability (smoothed, sigma 2 px) above threshold,
+    cleaned (see `clean`), grown by `grow` px (inside the face)."""
+    occ = clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
+    if grow > 0 and occ.any():
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        occ = cv2.dilate(occ.astype(np.uint8), disk).astype(bool) & face
+    return occ
+
+
+def crop_of(map512: np.ndarray) -> np.ndarray:
+    """The 500x500 crop part of a 512x512 map (6 px margin)."""
+    return np.asarray(map512)[bp.MARGIN : bp.MARGIN + bp.CROP, bp.MARGIN : bp.MARGIN + bp.CROP]

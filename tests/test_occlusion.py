@@ -1,0 +1,234 @@
+"""Tests of occluder segmentation and bump de-occlusion (extreme3d.occlusion)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from extreme3d import bump_photo as bp
+from extreme3d import occlusion as oc
+from extreme3d.occlusion import frame as fr
+from extreme3d.occlusion import segment as sg
+from extreme3d.occlusion.fill import geometry
+
+M, C = bp.MARGIN, bp.CROP
+
+
+def _symmetric_landmarks() -> tuple[np.ndarray, float]:
+    """(landmarks, axis x): the mean landmark shape made exactly left/right symmetric."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    axis = float(lm[[27, 28, 29, 30, 33, 51, 57, 8], 0].mean())
+    refl = lm[fr.MIRROR_68].copy()
+    refl[:, 0] = 2 * axis - refl[:, 0]
+    return 0.5 * (lm + refl), axis
+
+
+def _symmetric_bump(axis: float) -> np.ndarray:
+    """512x512 uint8 bump with left/right symmetric detail (ripples and blobs) about axis."""
+    yy, xx = np.mgrid[0:C, 0:C].astype(np.float64)
+    dx = np.abs(xx - axis)
+    mm = 1.5 * np.sin(dx / 9.0) * np.cos(yy / 13.0) + 2.0 * np.exp(-((dx - 60) ** 2 +
+                                                                     (yy - 230) ** 2) / 400)
+    out = np.full((512, 512), 127, np.uint8)
+    out[M : M + C, M : M + C] = np.clip(np.rint(127 + mm * bp.UNITS_PER_MM), 0, 255)
+    return out
+
+
+def _face_mask(lm: np.ndarray) -> np.ndarray:
+    """512x512 uint8 face mask of the landmark outline."""
+    return bp.to_maps(np.zeros((C, C)), bp.landmark_mask(lm, bp.default_constants()))[1]
+
+
+def test_mirror_map_of_a_symmetric_face():
+    """On a symmetric landmark set the mirror map is the reflection about the face axis."""
+    lm, axis = _symmetric_landmarks()
+    mir = fr.mirror_map(lm)
+    for x, y in ((200, 250), (300, 320), (240, 180)):
+        assert abs(mir[y, x, 0] - (2 * axis - x)) < 1.5 and abs(mir[y, x, 1] - y) < 1.5
+    assert (fr.MIRROR_68[fr.MIRROR_68] == np.arange(68)).all()
+
+
+def test_painted_occluder_is_filled_from_its_mirror():
+    """A rectangle painted into one side of a symmetric bump is refilled from the other side;
+    every pixel outside the occluder keeps its value."""
+    lm, axis = _symmetric_landmarks()
+    clean = _symmetric_bump(axis)
+    mask = _face_mask(lm)
+    painted = clean.copy()
+    occ = np.zeros((C, C), bool)
+    occ[220:270, int(axis) + 30 : int(axis) + 90] = True
+    painted[M : M + C, M : M + C][occ] = 30  # a deep trough: sunglasses-like
+    crop = np.full((C, C, 3), 150, np.uint8)
+    res = oc.deocclude(crop, lm, painted, mask, occluders=occ)
+    inner, ref = sg.crop_of(res.bump).astype(int), sg.crop_of(clean).astype(int)
+    err_mm = np.abs(inner[occ] - ref[occ]) / bp.UNITS_PER_MM
+    assert err_mm.mean() < 0.15 and err_mm.max() < 1.0  # painted: ~10 mm off
+    assert (res.bump[~res.occluders] == painted[~res.occluders]).all()
+    assert (sg.crop_of(res.occluders) == occ).all() and (res.mask == mask).all()
+    assert res.mirrored_fraction > 0.95
+    assert 0.0 < res.occluded_fraction < 0.1
+
+
+def test_occluder_without_clean_partner_uses_the_template_seamlessly():
+    """When both sides are occluded the fill comes from the template, meets the map on the
+    border without a step, and the rest of the map is unchanged."""
+    lm, axis = _symmetric_landmarks()
+    clean = _symmetric_bump(axis)
+    mask = _face_mask(lm)
+    occ = np.zeros((C, C), bool)
+    occ[220:260, int(axis) - 80 : int(axis) + 80] = True
+    painted = clean.copy()
+    painted[M : M + C, M : M + C][occ] = 30
+    res = oc.deocclude(np.full((C, C, 3), 150, np.uint8), lm, painted, mask, occluders=occ)
+    inner = sg.crop_of(res.bump).astype(int)
+    assert res.mirrored_fraction < 0.05
+    assert (res.bump[~res.occluders] == painted[~res.occluders]).all()
+    # no seam: the step across the occluder's border is like the map's own steps
+    ring = cv2.dilate(occ.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~occ
+    ys, xs = np.nonzero(ring)
+    steps = [abs(inner[y, x] - inner[y + dy, x + dx]) for y, x in zip(ys, xs, strict=True)
+             for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)) if occ[y + dy, x + dx]]
+    assert np.median(steps) <= 3 and max(steps) < 20
+    assert (inner[occ] > 60).all()  # the trough is gone
+
+
+def test_segmentation_finds_a_painted_foreign_rectangle():
+    """A dark-blue rectangle over one eye region of a skin-coloured face, pressed into the bump
+    as a trough, is found as an occluder; the clean face away from it (15 px) mostly is not."""
+    lm, axis = _symmetric_landmarks()
+    rng = np.random.default_rng(1)
+    crop = np.empty((C, C, 3), np.float32)
+    crop[:] = (110, 145, 195)  # BGR skin
+    crop += cv2.GaussianBlur(rng.normal(0, 12, (C, C)).astype(np.float32), (0, 0), 2)[..., None]
+    mask = _face_mask(lm)
+    geo = geometry(lm, oc.default_constants())
+    bump = bp.to_maps(geo["template"], np.ones((C, C), bool))[0]
+    rect = np.zeros((C, C), bool)
+    eye = lm[36:42].mean(0).astype(int)
+    rect[eye[1] - 25 : eye[1] + 25, eye[0] - 45 : eye[0] + 45] = True
+    crop[rect] = (90, 30, 20)
+    bump[M : M + C, M : M + C][rect] = 90
+    occ, prob, _ = oc.find_occluders(np.clip(crop, 0, 255).astype(np.uint8), lm, bump, mask)
+    inter, union = (occ & rect).sum(), (occ | rect).sum()
+    assert inter / union > 0.5
+    face = sg.crop_of(mask) >= 127
+    away = face & ~cv2.dilate(rect.astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
+    assert (occ & away).sum() < 0.03 * away.sum()
+
+
+def test_bad_input():
+    """Wrong map sizes raise ValueError; bad landmarks give the input back with a message."""
+    lm, _ = _symmetric_landmarks()
+    crop = np.full((C, C, 3), 150, np.uint8)
+    bump = np.full((512, 512), 127, np.uint8)
+    with pytest.raises(ValueError, match="512x512"):
+        oc.deocclude(crop, lm, bump[:500], bump)
+    res = oc.deocclude(crop, lm[:10], bump, bump)
+    assert "68" in res.message and (res.bump == bump).all() and not res.occluders.any()
+
+
+def _bench_module() -> dict:
+    """bench/occlusion.py's namespace (reference_region and load)."""
+    return runpy.run_path(str(Path(__file__).resolve().parent.parent / "bench" / "occlusion.py"))
+
+
+PAPER_OCCLUDED = ("sport-sunglasses-lowres-4809", "papas-famosos-brad-pitt-con-gafas-y-bufanda")
+
+
+@pytest.mark.parametrize("name", PAPER_OCCLUDED)
+def test_paper_crop_with_sunglasses(shared: Path, name: str):
+    """On paper crops with sunglasses the occluders overlap the paper's de-occluded region and
+    the de-occluded map is much closer to the paper's inside it; outside, nothing changes."""
+    data = shared / "data" / "paper"
+    if not (data / "bump_blended" / f"{name}_bump.png").exists():
+        pytest.skip(f"{name} not in {data}")
+    bench = _bench_module()
+    it = bench["load"](data, name)
+    res = oc.deocclude(it["crop"], it["lm"], it["orig"], it["mask"])
+    R = it["R"]
+    rmse = bench["rmse_mm"]
+    assert rmse(res.bump, it["blend"], R) < 0.75 * rmse(it["orig"], it["blend"], R)
+    assert bench["iou"](res.occluders, R) > 0.4
+    assert (res.bump[~res.occluders] == it["orig"][~res.occluders]).all()
+
+
+def test_reference_region_definition():
+    """R: changes > 12 units inside the mask, small specks dropped, outside the mask empty."""
+    ns = _bench_module()
+    orig = np.full((512, 512), 127, np.uint8)
+    mask = np.zeros((512, 512), np.uint8)
+    mask[100:400, 100:400] = 255
+    blend = orig.copy()
+    blend[200:260, 150:230] = 160  # a 60x80 change: kept
+    blend[300:305, 300:305] = 200  # a 25-px speck: dropped
+    blend[20:80, 20:80] = 200  # outside the mask: not in R
+    R = ns["reference_region"](orig, blend, mask)
+    assert R[200:260, 150:230].all() and not R[302, 302] and not R[50, 50]
+    assert not R[:185].any() and not R[275:].any()  # the high-pass widens the edge by < 15 px
+
+
+def test_cli_deocclude_and_estimate_bump(shared: Path, tmp_path: Path):
+    """`extreme3d deocclude` writes bump, mask and occluders (512x512); `estimate-bump` writes
+    the occluders by default and not with --occlusion off."""
+    from extreme3d.cli import main
+
+    data = shared / "data" / "paper"
+    name = PAPER_OCCLUDED[0]
+    if not (data / "imgs" / f"{name}.png").exists():
+        pytest.skip(f"{name} not in {data}")
+    img, pts = str(data / "imgs" / f"{name}.png"), str(data / "imgs" / f"{name}.pts")
+    rc = main(["deocclude", img, pts, "--bump", str(data / "bump_original" / f"{name}_bump.png"),
+               "--mask", str(data / "bump_original" / f"{name}_mask.png"), "--out",
+               str(tmp_path / "cnn")])
+    assert rc == 0
+    for suffix in ("bump", "mask", "occluders"):
+        m = cv2.imread(str(tmp_path / "cnn" / f"{name}_{suffix}.png"), cv2.IMREAD_GRAYSCALE)
+        assert m is not None and m.shape == (512, 512)
+    occ = cv2.imread(str(tmp_path / "cnn" / f"{name}_occluders.png"), cv2.IMREAD_GRAYSCALE)
+    assert (occ == 255).sum() > 5000
+    assert main(["estimate-bump", img, pts, "--out", str(tmp_path / "on")]) == 0
+    assert (tmp_path / "on" / f"{name}_occluders.png").exists()
+    assert main(["estimate-bump", img, pts, "--occlusion", "off", "--out",
+                 str(tmp_path / "off")]) == 0
+    assert not (tmp_path / "off" / f"{name}_occluders.png").exists()
+    on = cv2.imread(str(tmp_path / "on" / f"{name}_bump.png"), cv2.IMREAD_GRAYSCALE)
+    off = cv2.imread(str(tmp_path / "off" / f"{name}_bump.png"), cv2.IMREAD_GRAYSCALE)
+    occ_on = cv2.imread(str(tmp_path / "on" / f"{name}_occluders.png"), cv2.IMREAD_GRAYSCALE)
+    assert (on != off).sum() > 1000 and (on[occ_on == 0] == off[occ_on == 0]).all()
+    assert main(["deocclude", str(tmp_path / "nope.png"), pts, "--bump", img, "--out",
+                 str(tmp_path)]) == 1
+
+
+def test_stage_occlusion_step():
+    """stages.bump.deoccluded: off gives the maps unchanged; on de-occludes a photo map, sets
+    the mask to 0 on the occluders and records what it found; a flat map stays as is."""
+    from extreme3d.stages.bump import BumpMaps, deoccluded
+
+    lm, axis = _symmetric_landmarks()
+    rng = np.random.default_rng(2)
+    crop = np.empty((C, C, 3), np.float32)
+    crop[:] = (110, 145, 195)
+    crop += cv2.GaussianBlur(rng.normal(0, 12, (C, C)).astype(np.float32), (0, 0), 2)[..., None]
+    rect = np.zeros((C, C), bool)
+    eye = lm[36:42].mean(0).astype(int)
+    rect[eye[1] - 25 : eye[1] + 25, eye[0] - 45 : eye[0] + 45] = True
+    crop[rect] = (90, 30, 20)
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
+    mask = _face_mask(lm)
+    bump = bp.to_maps(geometry(lm, oc.default_constants())["template"], np.ones((C, C), bool))[0]
+    bump[M : M + C, M : M + C][rect] = 90
+    maps = BumpMaps(bump, mask, "photo")
+    off = deoccluded(maps, crop, lm, enabled=False)
+    assert off.bump is bump and off.mask is mask and off.occluders is None
+    assert off.occlusion == {"enabled": False}
+    on = deoccluded(maps, crop, lm)
+    occ = on.occluders > 127
+    assert occ.any() and (on.mask[occ] == 0).all() and (on.mask[~occ] == mask[~occ]).all()
+    assert (on.bump[~occ] == bump[~occ]).all() and (on.bump[occ] != bump[occ]).any()
+    assert on.occlusion["enabled"] and 0.01 < on.occlusion["occluded_fraction"] < 0.3
+    flat = deoccluded(BumpMaps(np.full_like(bump, 127), mask, "flat"), crop, lm)
+    assert flat.occluders is None and (flat.mask == mask).all()
