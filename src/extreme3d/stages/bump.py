@@ -118,8 +118,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
     info |= {"occluded_fraction": round(res.occluded_fraction, 4),
-             "mirrored_fraction": round(res.mirrored_fraction, 4),
-             "seconds": round(res.seconds, 4)}
+             "mirrored_fraction": round(res.mirrored_fraction, 4)}  # its time: in the bump's
     if res.message:
         info["note"] = res.message
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
