@@ -164,6 +164,7 @@ def test_landmark_path_with_cnns_and_two_jobs(core_stages, shared, sfm_h5, sfm_m
     summary = run_batch(BatchOptions(
         input_list=listing, output_dir=tmp_path / "out", landmark_dir=lms, model_path=sfm_h5,
         cnn_dir=cnn, device="cpu", outputs=outputs, jobs=2, batch_size=2, progress=False,
+        trust_cnn_pickles=True,
     ), log=lambda _m: None)
     assert summary.shape_source == "cnn" and summary.bump_source == "cnn"
     assert [r.name for r in summary.done] == CROPS
@@ -182,7 +183,7 @@ def test_landmark_path_with_cnns_and_two_jobs(core_stages, shared, sfm_h5, sfm_m
     from extreme3d.models.bump_cnn import BumpCNN
     from extreme3d.models.shape_cnn import ShapeCNN
 
-    shape_net = ShapeCNN.load(cnn, device="cpu")
+    shape_net = ShapeCNN.load(cnn, device="cpu", trust_pickles=True)
     bump_net = BumpCNN.load(cnn / "ckpt_109_grad.pth.tar", device="cpu")
     crop = cv2.imread(str(out / "imgs" / f"{CROPS[0]}.png"))
     coeffs = shape_net.predict([crop])[0]

@@ -52,7 +52,8 @@ class Reconstructor:
     (default: cnn when its weights exist, else photo when available, else flat); symmetry: soft
     symmetry and occlusion handling (final mesh); fit_mode: "faithful" (the original's pose) or
     "best"; colors: "photo", "model" or "none" (default: model when the model has a texture,
-    else photo); texture_size: side of the baked OBJ textures (px).
+    else photo); texture_size: side of the baked OBJ textures (px); trust_cnn_pickles: allow the
+    CNN files' pickles (the original's shape CNN is a pickled module: loading it runs its code).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class Reconstructor:
         colors: str | None = None,
         texture_size: int = 1024,
         predictor: str | os.PathLike[str] | None = None,
+        trust_cnn_pickles: bool = False,
     ) -> None:
         from extreme3d.colors import resolve_color_mode
 
@@ -75,7 +77,7 @@ class Reconstructor:
         if fit_mode not in ("faithful", "best"):
             raise Extreme3DError(f"fit_mode must be 'faithful' or 'best', got {fit_mode!r}")
         self.models = load_models(model, cnn_dir, device=device, shape_source=shape_source,
-                                  bump_source=bump_source)
+                                  bump_source=bump_source, trust_pickles=trust_cnn_pickles)
         self.options = FaceOptions(fit_mode, bool(symmetry),
                                    resolve_color_mode(colors, self.models.model),
                                    int(texture_size))

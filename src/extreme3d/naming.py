@@ -127,13 +127,10 @@ def parse_input_lines(
 
 def read_input_list(path: str | os.PathLike[str]) -> InputList:
     """Reads an input list file (one image path per line; see `parse_input_lines`)."""
+    from extreme3d.io.safe_read import limit, read_bytes
+
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise Extreme3DError(f"{p}: input list not found") from None
-    except OSError as exc:
-        raise Extreme3DError(f"{p}: cannot read input list ({exc.strerror or exc})") from None
+    data = read_bytes(p, "input list", limit("EXTREME3D_MAX_TEXT_BYTES"))
     text = data.decode("utf-8-sig", errors="surrogateescape")
     lines = text.split("\n")  # not splitlines(): it also splits on rare Unicode separators
     return parse_input_lines(lines, str(p), p.resolve().parent)

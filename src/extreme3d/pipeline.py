@@ -88,6 +88,7 @@ class BatchOptions:
     overlay: bool = True  # overlay/<name>.png: the final mesh over the photo, with landmarks
     params: bool = True  # params/<name>.json: pose, camera, coefficients, landmarks, timings
     texture_size: int = 1024  # side of the baked OBJ/GLB textures (px)
+    trust_cnn_pickles: bool = False  # allow the CNN files' pickles (runs code from them)
 
 
 @dataclass
@@ -445,7 +446,7 @@ def run_batch(
         say(f"skipped: {p.message}")
 
     models = load_models(model_path, cnn_dir, shape_source=shape_src, bump_source=bump_src,
-                         load_nets=False)
+                         load_nets=False, trust_pickles=opts.trust_cnn_pickles)
     load_networks(models, opts.device)
     from extreme3d.colors import resolve_color_mode
 

@@ -45,6 +45,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _texture_size(text: str) -> int:
+    """--texture-size: an integer in 16..8192."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 16 <= value <= 8192:
+        raise argparse.ArgumentTypeError(f"must be between 16 and 8192, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The batch command's arguments (shared by the module entry point and `extreme3d batch`)."""
     parser.add_argument("input_list", type=Path, help="text file, one image path per line")
@@ -94,8 +105,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write overlay/<name>.png (mesh and landmarks on the photo)")
     parser.add_argument("--no-params", dest="params", action="store_false",
                         help="do not write params/<name>.json (pose, camera, coefficients)")
-    parser.add_argument("--texture-size", type=_positive, default=1024,
-                        help="side of the OBJ/GLB textures in pixels (default: 1024)")
+    parser.add_argument("--texture-size", type=_texture_size, default=1024,
+                        help="side of the OBJ/GLB textures in pixels, 16..8192 (default: 1024)")
+    parser.add_argument("--trust-cnn-pickles", action="store_true",
+                        help="allow loading pickled CNN files (the original's shape_model.pth is "
+                        "a pickled module: loading it runs code from CNN/); only for files you "
+                        "trust")
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
@@ -108,7 +123,7 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         bump_source=args.bump_source, fit_mode=args.fit_mode, progress=args.progress,
         threads=args.threads, colors=args.colors, formats=tuple(args.formats),
         all_faces=args.all_faces, overlay=args.overlay, params=args.params,
-        texture_size=args.texture_size,
+        texture_size=args.texture_size, trust_cnn_pickles=args.trust_cnn_pickles,
     )
 
 
