@@ -130,7 +130,8 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
 def run(args: argparse.Namespace) -> int:
     """Runs the batch; exit code 0 when at least one image was done (or the list was empty)."""
     summary = run_batch(options_from_args(args))
-    print(format_summary(summary))
+    # undecodable (non-UTF-8) file names are shown escaped, never a UnicodeEncodeError
+    print(format_summary(summary).encode("utf-8", "backslashreplace").decode("utf-8"))
     total = len(summary.images)
     return 0 if summary.done or total == 0 else 2
 
