@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -92,9 +93,14 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from an image's header (Pillow parses only the header), or None."""
     try:
         from PIL import Image
-
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        return None
+    try:
         with Image.open(io.BytesIO(data)) as im:
             return int(im.size[0]), int(im.size[1])
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit: size in its message
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        return (int(m.group(1)), 1) if m else (1 << 40, 1)
     except Exception:  # noqa: BLE001 - unknown header: the decoder decides
         return None
 
@@ -104,6 +110,7 @@ def check_image_pixels(path: str | os.PathLike[str], data: bytes) -> None:
     size = image_size(data)
     most = limit("EXTREME3D_MAX_IMAGE_PIXELS")
     if size is not None and size[0] * size[1] > most:
+        dims = f"{size[0]}x{size[1]} = " if size[1] > 1 else ""
         raise Extreme3DError(
-            f"{path}: image too large ({size[0]}x{size[1]} = {size[0] * size[1]} pixels, limit "
+            f"{path}: image too large ({dims}{size[0] * size[1]} pixels, limit "
             f"{most}; set EXTREME3D_MAX_IMAGE_PIXELS to allow more)")
