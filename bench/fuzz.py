@@ -3,7 +3,7 @@ bytes (dtype, shape near the expected one, special values: NaN, inf, 1e300, 2**3
 and reversed views) and passed to the entry point. A refusal (ValueError, TypeError) is fine;
 any other exception, a native crash (signal) or a hang (> --timeout s for one input) is a finding.
 
-Engine: atheris (libFuzzer, PyPI) when importable -- one child process per entry point,
+Engine: atheris (libFuzzer; `pip install atheris`, optional) when importable -- one child process per entry point,
 `-max_total_time=--seconds`; else a seeded random byte generator (same decoder, same checks) in a
 child process per entry point. The native code is not coverage-instrumented (g++ build), so the
 search is structured-random rather than coverage-guided either way.
