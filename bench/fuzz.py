@@ -3,10 +3,11 @@ bytes (dtype, shape near the expected one, special values: NaN, inf, 1e300, 2**3
 and reversed views) and passed to the entry point. A refusal (ValueError, TypeError) is fine;
 any other exception, a native crash (signal) or a hang (> --timeout s for one input) is a finding.
 
-Engine: atheris (libFuzzer; `pip install atheris`, optional) when importable -- one child process per entry point,
-`-max_total_time=--seconds`; else a seeded random byte generator (same decoder, same checks) in a
-child process per entry point. The native code is not coverage-instrumented (g++ build), so the
-search is structured-random rather than coverage-guided either way.
+Engine: atheris (libFuzzer; `pip install atheris`, optional) when importable -- one child
+process per entry point, `-max_total_time=--seconds`; else a seeded random byte generator
+(same decoder, same checks) in a child process per entry point. The native code is not
+coverage-instrumented (g++ build), so the search is structured-random rather than
+coverage-guided either way.
 
     python bench/fuzz.py --seconds 20            # every entry point, 20 s each
     python bench/fuzz.py --seconds 60 --only render,combine_bump

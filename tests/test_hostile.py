@@ -282,3 +282,13 @@ def test_crash_with_one_job_and_broken_pool_at_submit(sfm_h5):
     assert sorted(results) == list(range(len(names)))
     assert [results[i].ok for i in range(len(names))] == [n != "boom" for n in names]
     assert results[1].reason.startswith(CRASH_REASON) and "SIGKILL" in results[1].reason
+
+
+def test_list_line_too_long_for_the_file_system(tmp_path):
+    from extreme3d.naming import read_input_list
+
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"x" * 5000 + b"\n" + b"\xff\xfe\xfd\xfc.png\n")
+    result = read_input_list(listing)
+    assert "File name too long" in result.problems[0].message
+    assert [e.name for e in result.entries] == [os.fsdecode(b"\xff\xfe\xfd\xfc")]

@@ -104,12 +104,17 @@ def parse_input_lines(
             )
             continue
         # Keep the exact text if that file exists (a path may end in blanks), else the stripped.
-        candidate = text if (text != stripped and Path(text).exists()) else stripped
-        path = _resolve(candidate, base_dir)
         try:
+            candidate = text if (text != stripped and Path(text).exists()) else stripped
+            path = _resolve(candidate, base_dir)
             name = image_name(path)
         except Extreme3DError as exc:
             result.problems.append(ListProblem(number, stripped, f"{source}: line {number}: {exc}"))
+            continue
+        except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+            why = getattr(exc, "strerror", None) or str(exc)
+            result.problems.append(ListProblem(number, stripped[:80], f"{source}: line {number}: "
+                                               f"unusable path ({why}): {stripped[:80]!r}"))
             continue
         if name in seen:
             result.problems.append(

@@ -124,3 +124,18 @@ def folder_lock(out: str | os.PathLike[str]) -> Iterator[Path]:
         yield path
     finally:
         os.close(fd)
+
+
+def remove_stale_temps(out: str | os.PathLike[str], subs: Iterable[str]) -> int:
+    """Removes the temp files (.<name>.<random>.tmp, extreme3d.io.atomic) a killed run left in
+    out and its subfolders `subs`; only call while holding folder_lock. Returns how many."""
+    n = 0
+    for folder in [Path(out), *(Path(out) / s for s in subs)]:
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for p in folder.glob(".*.tmp"):
+            if p.is_file() and not p.is_symlink():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    n += 1
+    return n

@@ -28,7 +28,13 @@ from typing import Any
 
 from extreme3d import Extreme3DError, __version__
 from extreme3d.io.atomic import atomic_write_text
-from extreme3d.output_guard import NameRegistry, check_inside, folder_lock, input_inside_output
+from extreme3d.output_guard import (
+    NameRegistry,
+    check_inside,
+    folder_lock,
+    input_inside_output,
+    remove_stale_temps,
+)
 from extreme3d.stages import outputs as stage_outputs
 from extreme3d.stages.bump import BUMP_MARGIN, BUMP_SIZE, FLAT_BUMP, BumpMaps, cnn_bumps
 from extreme3d.stages.face import (
@@ -450,6 +456,7 @@ def run_batch(
                 ("preview",) if opts.preview else ()):
             (out / sub).mkdir(parents=True, exist_ok=True)
             check_inside(out, out / sub)  # a subfolder symlinked elsewhere is refused
+        remove_stale_temps(out, ("imgs", "shape", "bump", "3D", "overlay", "params", "preview"))
         return _run_locked(opts, log, start, cnn_dir, model_path, shape_src, bump_src, listing,
                            out)
     finally:
