@@ -88,7 +88,7 @@ py::array_t<T, py::array::c_style | py::array::forcecast> to_array(const py::han
             for (py::ssize_t i = 0; i < out.size(); ++i)
                 if (!std::isfinite(p[i]) || std::abs(static_cast<double>(p[i])) > max_abs)
                     fail(what, std::isfinite(p[i]) ? "has a value beyond " + std::to_string(max_abs) + " in magnitude"
-                                                   : std::string("contains NaN or inf (after conversion to ") +
+                                                   : std::string("contains non-finite values (NaN or inf after conversion to ") +
                                                          (sizeof(T) == 4 ? "float32)" : "float64)"));
         }
     }
