@@ -10,7 +10,7 @@ SHARED  ?= $(abspath ../shared)
 export EXTREME3D_SHARED ?= $(SHARED)
 export EXTREME3D_SFM_DIR ?= $(if $(wildcard $(SHARED)/models/sfm),$(SHARED)/models/sfm,)
 
-.PHONY: setup system-deps build test demo lint clean
+.PHONY: setup system-deps build test demo lint clean sanitize
 
 # System packages (Debian/Ubuntu): only installed when missing; needs root.
 system-deps:
@@ -43,6 +43,11 @@ test: build
 
 demo: build
 	$(VPY) -m extreme3d demo
+
+# ASan + UBSan build of _core (build/sanitize) and the test suite under it (SANITIZE_TESTS=...
+# to run a subset); result in build/sanitize/status.
+sanitize: build
+	VPY=$(VPY) sh bench/sanitize/run.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -163,7 +163,7 @@ def test_cnn_actor_gives_the_local_engines_bytes(cluster, shared, sfm_h5, tmp_pa
         return BatchOptions(input_list=listing, output_dir=out, landmark_dir=paper,
                             model_path=sfm_h5, cnn_dir=cnn, device="cpu", batch_size=2,
                             outputs=("final_frontal",), colors="none", overlay=False,
-                            progress=False)
+                            progress=False, trust_cnn_pickles=True)
 
     local = run_batch(options(tmp_path / "local"), log=lambda _m: None)
     assert local.shape_source == "cnn" and local.bump_source == "cnn" and len(local.done) == 3

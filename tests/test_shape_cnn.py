@@ -35,7 +35,7 @@ def cnn_dir(tmp_path):
 
 def test_load_and_predict_matches_direct_forward(cnn_dir):
     assert shape_cnn.has_shape_cnn(cnn_dir)
-    cnn = ShapeCNN.load(cnn_dir, device="cpu")
+    cnn = ShapeCNN.load(cnn_dir, device="cpu", trust_pickles=True)
     assert "MainModel" in sys.modules
     rng = np.random.default_rng(2)
     crops = [rng.integers(0, 256, (500, 500, 3), dtype=np.uint8) for _ in range(3)]
@@ -54,14 +54,14 @@ def test_missing_or_bad_files_are_clear_errors(cnn_dir, tmp_path):
     (cnn_dir / "shape_mean.npz").unlink()
     assert not shape_cnn.has_shape_cnn(cnn_dir)
     with pytest.raises(Extreme3DError, match="shape_mean.npz"):
-        ShapeCNN.load(cnn_dir, device="cpu")
+        ShapeCNN.load(cnn_dir, device="cpu", trust_pickles=True)
     (cnn_dir / "shape_mean.npz").write_bytes(b"not an npz file")
     with pytest.raises(Extreme3DError, match="shape_mean.npz"):
-        ShapeCNN.load(cnn_dir, device="cpu")
+        ShapeCNN.load(cnn_dir, device="cpu", trust_pickles=True)
     np.savez(cnn_dir / "shape_mean.npz", np.zeros(3))
     (cnn_dir / "shape_model.pth").write_bytes(b"garbage")
     with pytest.raises(Extreme3DError, match="shape_model.pth"):
-        ShapeCNN.load(cnn_dir, device="cpu")
+        ShapeCNN.load(cnn_dir, device="cpu", trust_pickles=True)
 
 
 def _tiny_model():
@@ -109,7 +109,7 @@ def test_old_torch_module_attributes_are_filled_in(cnn_dir):
         del net.bn._buffers["num_batches_tracked"]
 
     pickle_shape_net(cnn_dir, STAND_IN, adjust=strip_new_attributes)
-    cnn = ShapeCNN.load(cnn_dir, device="cpu")
+    cnn = ShapeCNN.load(cnn_dir, device="cpu", trust_pickles=True)
     assert cnn.net.bn.track_running_stats is True
     out = cnn.predict([np.zeros((500, 500, 3), np.uint8)])
     assert out.shape == (1, 198) and np.isfinite(out).all()

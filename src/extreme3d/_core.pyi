@@ -1,4 +1,9 @@
-"""Type stubs of the compiled extreme3d._core module (keep in step with src/cpp/bindings/*.cpp)."""
+"""Type stubs of the compiled extreme3d._core module (keep in step with src/cpp/bindings/*.cpp).
+
+Every entry point checks its inputs and raises ValueError (dtype kind, shape, finiteness after the
+float32 cast, index ranges, image sizes up to 16384 px, iterations up to 1000); arrays are copied
+C-contiguous, so strided views are read as numpy sees them.
+"""
 
 from __future__ import annotations
 
@@ -126,7 +131,7 @@ def combine_bump(
 def dense_mesh(
     depth: npt.ArrayLike,
     mask: npt.ArrayLike,
-    bump: npt.ArrayLike = ...,
+    bump: npt.ArrayLike | None = None,
     focal: float = 1000.0,
     margin: int = 6,
 ) -> dict[str, Any]: ...

@@ -57,7 +57,8 @@ class Reconstructor:
     "clean" or "original" everywhere); max_gap: registration gap in mm (None: the model's
     default, geometry.default_max_gap; 4 gives the original's meshes); occlusion: find
     occluders, de-occlude the bump map and treat them as occluded in soft symmetry and colours
-    (False: the original's behaviour).
+    (False: the original's behaviour); trust_cnn_pickles: allow the CNN files'
+    pickles (the original's shape CNN is a pickled module: loading it runs its code).
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class Reconstructor:
         mesh: str | None = None,
         max_gap: float | None = None,
         occlusion: bool = True,
+        trust_cnn_pickles: bool = False,
     ) -> None:
         from extreme3d.colors import resolve_color_mode
 
@@ -83,7 +85,7 @@ class Reconstructor:
         if fit_mode not in ("faithful", "best"):
             raise Extreme3DError(f"fit_mode must be 'faithful' or 'best', got {fit_mode!r}")
         self.models = load_models(model, cnn_dir, device=device, shape_source=shape_source,
-                                  bump_source=bump_source)
+                                  bump_source=bump_source, trust_pickles=trust_cnn_pickles)
         self.options = FaceOptions(fit_mode, bool(symmetry),
                                    resolve_color_mode(colors, self.models.model),
                                    int(texture_size), mesh=mesh, max_gap=max_gap,

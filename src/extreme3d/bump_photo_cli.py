@@ -7,17 +7,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from extreme3d import Extreme3DError
 from extreme3d.bump_photo import estimate_bump, read_pts
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
     """`extreme3d estimate-bump`: writes <name>_bump.png and <name>_mask.png."""
-    crop = cv2.imread(str(args.crop), cv2.IMREAD_COLOR)
-    if crop is None:
-        raise Extreme3DError(f"cannot read image {args.crop}")
+    from extreme3d.landmarks import read_image
+    from extreme3d.output_guard import check_output_name
+
+    if args.name is not None:
+        check_output_name(args.name)
+    crop = read_image(args.crop)  # regular files only, size limits
     lm = read_pts(Path(args.pts))
     model = fit = None
     if args.model:

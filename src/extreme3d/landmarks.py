@@ -85,17 +85,20 @@ def _predictor(path: str):
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Reads an image as OpenCV does for the original (8-bit BGR, HxWx3): grey is expanded,
-    alpha dropped, 16-bit reduced to 8-bit. Unreadable file -> Extreme3DError naming it."""
+    alpha dropped, 16-bit reduced to 8-bit, float TIFF scaled. Unreadable file, not a regular
+    file, or over the size limits (extreme3d.io.safe_read) -> Extreme3DError naming it."""
     import cv2
 
+    from extreme3d.io.safe_read import check_image_pixels, limit, read_bytes
+
     p = Path(path)
-    try:
-        data = np.fromfile(p, dtype=np.uint8)
-    except FileNotFoundError:
-        raise Extreme3DError(f"{p}: image not found") from None
-    except (OSError, ValueError) as exc:
-        msg = getattr(exc, "strerror", None) or exc
-        raise Extreme3DError(f"{p}: cannot read image ({msg})") from None
+    raw = read_bytes(p, "image", limit("EXTREME3D_MAX_IMAGE_BYTES"))
+    check_image_pixels(p, raw)
+    data = np.frombuffer(raw, dtype=np.uint8)
+    if raw[:4] in (b"II*\x00", b"MM\x00*"):  # TIFF: float / 16-bit samples scaled by to_bgr8
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if image is not None:
+            return to_bgr8(image)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         image = _read_with_pillow(p)

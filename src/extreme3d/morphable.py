@@ -182,13 +182,45 @@ def _matrix(path: Path, name: str, data: np.ndarray, rows: int, cols: int | None
     return data
 
 
+#: Largest magnitude accepted in a model's float datasets (mm, standard deviations, colours).
+MAX_MODEL_VALUE = 1e9
+
+
 def _finite(path: Path, name: str, data: np.ndarray) -> np.ndarray:
-    """data as float32, rejecting NaN/inf."""
-    if not np.issubdtype(data.dtype, np.number):
-        raise _error(path, name, f"expected numbers, got dtype {data.dtype}")
-    if not np.all(np.isfinite(data)):
-        raise _error(path, name, "contains NaN or infinite values")
-    return np.ascontiguousarray(data, dtype=np.float32)
+    """data as float32, rejecting NaN/inf (checked after the cast: 1e300 overflows float32) and
+    values beyond MAX_MODEL_VALUE."""
+    if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
+        raise _error(path, name, f"expected real numbers, got dtype {data.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(data, dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        raise _error(path, name, "contains NaN or infinite values (as float32)")
+    if out.size and float(np.abs(out).max()) > MAX_MODEL_VALUE:
+        raise _error(path, name, f"has values beyond {MAX_MODEL_VALUE:g} in magnitude")
+    return out
+
+
+def _dataset_bytes(path: Path, f, names: tuple[str, ...]) -> None:
+    """Checks the datasets' declared shapes and dtypes before reading any (bounded memory)."""
+    import h5py
+
+    from extreme3d.io.safe_read import limit
+
+    total = 0
+    for name in names:
+        obj = f.get(name)
+        if obj is None:
+            continue
+        if not isinstance(obj, h5py.Dataset):
+            raise _error(path, name, "is a group, expected a dataset")
+        if obj.dtype.kind not in "biuf" or obj.ndim > 2:
+            raise _error(path, name, f"expected a numeric vector or matrix, got dtype {obj.dtype} "
+                         f"shape {obj.shape}")
+        total += int(np.prod(obj.shape, dtype=np.float64)) * max(obj.dtype.itemsize, 4)
+    most = limit("EXTREME3D_MAX_MODEL_BYTES")
+    if total > most:
+        raise Extreme3DError(f"{path}: model datasets declare {total} bytes, more than the limit "
+                             f"{most} (EXTREME3D_MAX_MODEL_BYTES)")
 
 
 def _indices(path: Path, name: str, data: np.ndarray, n: int) -> np.ndarray:
@@ -213,15 +245,19 @@ def load_model(path: str | Path | None = None) -> MorphableModel:
     3DMM_model/); every problem is an Extreme3DError naming the file and dataset."""
     import h5py
 
+    from extreme3d.io.safe_read import check_regular_file
+
     p = Path(path) if path is not None else default_model_path()
-    if not p.is_file():
+    if not p.exists():
         hint = MAKE_MODEL_HINT if p.name == DEFAULT_MODEL_NAME else "check the path"
         raise Extreme3DError(f"{p}: model file not found; {hint}")
+    check_regular_file(p, "model file")
     try:
         f = h5py.File(p, "r")
     except OSError as exc:
         raise Extreme3DError(f"{p}: not a readable HDF5 model file ({exc})") from exc
     with f:
+        _dataset_bytes(p, f, REQUIRED + TEXTURE)
         raw: dict[str, np.ndarray] = {}
         for name in REQUIRED + TEXTURE:
             if name not in f:

@@ -105,12 +105,17 @@ def parse_input_lines(
             )
             continue
         # Keep the exact text if that file exists (a path may end in blanks), else the stripped.
-        candidate = text if (text != stripped and Path(text).exists()) else stripped
-        path = _resolve(candidate, base_dir)
         try:
+            candidate = text if (text != stripped and Path(text).exists()) else stripped
+            path = _resolve(candidate, base_dir)
             name = image_name(path)
         except Extreme3DError as exc:
             result.problems.append(ListProblem(number, stripped, f"{source}: line {number}: {exc}"))
+            continue
+        except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+            why = getattr(exc, "strerror", None) or str(exc)
+            result.problems.append(ListProblem(number, stripped[:80], f"{source}: line {number}: "
+                                               f"unusable path ({why}): {stripped[:80]!r}"))
             continue
         if name in seen:
             result.problems.append(
@@ -128,13 +133,10 @@ def parse_input_lines(
 
 def read_input_list(path: str | os.PathLike[str]) -> InputList:
     """Reads an input list file (one image path per line; see `parse_input_lines`)."""
+    from extreme3d.io.safe_read import limit, read_bytes
+
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise Extreme3DError(f"{p}: input list not found") from None
-    except OSError as exc:
-        raise Extreme3DError(f"{p}: cannot read input list ({exc.strerror or exc})") from None
+    data = read_bytes(p, "input list", limit("EXTREME3D_MAX_TEXT_BYTES"))
     text = data.decode("utf-8-sig", errors="surrogateescape")
     lines = text.split("\n")  # not splitlines(): it also splits on rare Unicode separators
     return parse_input_lines(lines, str(p), p.resolve().parent)

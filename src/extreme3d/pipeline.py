@@ -12,9 +12,11 @@ per-image error isolation. Fallbacks and sources: extreme3d.stages.models.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -27,6 +29,13 @@ from typing import Any
 from extreme3d import Extreme3DError, __version__
 from extreme3d.engines.sink import Sink
 from extreme3d.io.atomic import atomic_write_text
+from extreme3d.output_guard import (
+    NameRegistry,
+    check_inside,
+    folder_lock,
+    input_inside_output,
+    remove_stale_temps,
+)
 from extreme3d.stages import outputs as stage_outputs
 from extreme3d.stages.bump import BUMP_MARGIN, BUMP_SIZE, FLAT_BUMP, BumpMaps, cnn_bumps
 from extreme3d.stages.face import (
@@ -96,6 +105,8 @@ class BatchOptions:
     ply_binary: bool = False  # binary little-endian PLY files
     decimate: float | None = None  # fraction of faces the clean final mesh files keep
     occlusion: bool = True  # find occluders, de-occlude the bump, mask them (off: the original)
+    trust_cnn_pickles: bool = False  # allow the CNN files' pickles (runs code from them)
+    isolate_core: bool = True  # core stage in a worker process even with jobs=1 (crash isolation)
 
 
 @dataclass
@@ -341,6 +352,23 @@ def _pool(jobs: int, model_path: Path) -> cf.ProcessPoolExecutor:
 CRASH_REASON = "the core stage crashed its worker process (native crash); image skipped"
 
 
+def _crash_reason(processes: list[Any]) -> str:
+    """CRASH_REASON with the signal (or exit code) of the dead worker, when known."""
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=5)
+            code = proc.exitcode
+            if code is not None and code < 0:
+                try:
+                    name = signal.Signals(-code).name
+                except ValueError:
+                    name = f"signal {-code}"
+                return f"{CRASH_REASON} ({name})"
+            if code:
+                return f"{CRASH_REASON} (exit code {code})"
+    return CRASH_REASON
+
+
 class _CorePool:
     """Worker processes running the core stage; survives a worker killed by a native crash
     (the tasks in flight are re-run one at a time to find the one that crashes)."""
@@ -355,7 +383,14 @@ class _CorePool:
 
     def submit(self, task: CoreTask) -> None:
         """Queues a task; blocks while more than 2 x jobs tasks are in flight."""
-        self.pending[self.pool.submit(self.worker, task)] = task
+        try:
+            fut = self.pool.submit(self.worker, task)
+        except BrokenProcessPool:  # a worker died since the last collect: every task is lost
+            lost = sorted([task, *self.pending.values()], key=lambda t: t.index)
+            self.pending.clear()
+            self._isolate(lost)
+            return
+        self.pending[fut] = task
         self.collect(block=False, limit=2 * self.jobs)
 
     def collect(self, block: bool, limit: int = 0) -> None:
@@ -389,10 +424,13 @@ class _CorePool:
         """Re-runs `tasks` one at a time in a fresh pool; one that crashes again fails."""
         self._restart()
         for task in tasks:
+            procs: list[Any] = []
             try:
-                self.finish(self.pool.submit(self.worker, task).result())
+                fut = self.pool.submit(self.worker, task)
+                procs = list((getattr(self.pool, "_processes", None) or {}).values())
+                self.finish(fut.result())
             except BrokenProcessPool:
-                self.finish(CoreResult(task.index, False, CRASH_REASON, [], {}))
+                self.finish(CoreResult(task.index, False, _crash_reason(procs), [], {}))
                 self._restart()
 
     def close(self) -> None:
@@ -470,16 +508,33 @@ def run_batch(
 
     Raises Extreme3DError only for problems that stop every image (no model, bad options).
     """
-    from extreme3d.stages.models import load_networks
 
     start = _now()
     plan = plan_run(opts)
+    out = Path(opts.output_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    stack = contextlib.ExitStack()
+    stack.enter_context(folder_lock(out))  # a second run into this folder fails here
+    try:
+        for sub in ("imgs", "shape", "bump", "3D", "overlay", "params") + (
+                ("preview",) if opts.preview else ()):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+            check_inside(out, out / sub)  # a subfolder symlinked elsewhere is refused
+        remove_stale_temps(out, ("imgs", "shape", "bump", "3D", "overlay", "params", "preview"))
+        return _run_locked(opts, log, start, plan, out)
+    finally:
+        stack.close()
+
+
+def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: float,
+                plan: Any, out: Path) -> BatchSummary:
+    """run_batch once the output folder is locked: every image, then summary.json (written even
+    when the run stops early)."""
+    from extreme3d.stages.models import load_networks
+
     shape_src, bump_src, cnn_dir, model_path = (plan.shape_source, plan.bump_source,
                                                 plan.cnn_dir, plan.model_path)
     listing = plan.listing
-    out = Path(opts.output_dir).absolute()
-    for sub in ("imgs", "shape", "bump", "3D") + (("preview",) if opts.preview else ()):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     threads = None
     if "cnn" in (shape_src, bump_src):
         from extreme3d.models.device import configure_threads
@@ -498,7 +553,7 @@ def run_batch(
         say(f"skipped: {p.message}")
 
     models = load_models(model_path, cnn_dir, shape_source=shape_src, bump_source=bump_src,
-                         load_nets=False)
+                         load_nets=False, trust_pickles=opts.trust_cnn_pickles)
     load_networks(models, opts.device)
     from extreme3d.colors import resolve_color_mode
 
@@ -536,8 +591,10 @@ def run_batch(
             say(_message("failed", rec))
         progress.update()
 
-    pool = _CorePool(opts.jobs, model_path, finish) if opts.jobs > 1 else None
+    isolate = opts.jobs > 1 or opts.isolate_core
+    pool = _CorePool(max(1, opts.jobs), model_path, finish) if isolate else None
     lm_dir = Path(opts.landmark_dir) if opts.landmark_dir else None
+    names = NameRegistry(stage_outputs.NAME_SUFFIXES)
     try:
         for chunk in _chunks(list(range(len(records))), opts.batch_size):
             prepared: dict[int, PreparedFace] = {}
@@ -549,7 +606,7 @@ def run_batch(
                     continue
                 rec.shape_source, rec.bump_source = shape_src, bump_src
                 try:
-                    faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces)
+                    faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces, names)
                 except Exception as exc:  # noqa: BLE001
                     rec.fail("prepare", _reason(exc))
                     say(_message("skipped", rec))
@@ -592,12 +649,19 @@ def run_batch(
                     pool.submit(task)
         if pool is not None:
             pool.collect(block=True)
+    except BaseException as exc:  # e.g. Ctrl-C: the images not finished are recorded as such
+        why = f"batch stopped: {_reason(exc) if str(exc) else type(exc).__name__}"
+        for rec in records:
+            if rec.status == "pending":
+                rec.fail("batch", why)
+        raise
     finally:
         if pool is not None:
-            pool.close()
+            with contextlib.suppress(Exception):
+                pool.close()
         progress.close()
-    summary.wall_s = _now() - start
-    atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
+        summary.wall_s = _now() - start
+        atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
 
 
@@ -618,13 +682,20 @@ def faces_outputs(face: PreparedFace) -> list[str]:
 
 
 def _prepare_entry(entry: Any, landmark_dir: Path | None, out: Path, rec: ImageRecord,
-                   all_faces: bool) -> list[PreparedFace]:
+                   all_faces: bool, names: NameRegistry | None = None) -> list[PreparedFace]:
     """Prepare stage of one list entry: its faces (photo dropped once their imgs/ files are
-    written); the record gets the first face's files and the seconds."""
+    written); the record gets the first face's files and the seconds. An input inside the
+    output folder, or a name whose files would overwrite an earlier image's, is refused."""
+    if input_inside_output(entry.path, out):
+        raise Extreme3DError(f"{entry.path}: input lies inside the output folder {out} (it "
+                             "could be overwritten); move it out first")
     t0 = _now()
     faces = prepare_photo(entry.path, entry.name, landmark_dir, all_faces=all_faces,
                           keep_photo=True)
     rec.seconds["prepare"] += _now() - t0
+    if names is not None:
+        for face in faces:
+            names.claim(face.name, str(entry.path))
     t0 = _now()
     for face in faces:
         stage_outputs.write_prepared(out, face)
@@ -640,10 +711,23 @@ def _message(kind: str, rec: ImageRecord) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """One-line reason of a per-image failure."""
+    """One-line reason of a per-image failure (OpenCV's assertion texts made readable)."""
     if isinstance(exc, Extreme3DError | FileNotFoundError):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if type(exc).__module__.startswith("cv2"):
+        return _opencv_reason(str(exc))
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _opencv_reason(text: str) -> str:
+    """'OpenCV could not process the image in <function>: <condition>' from cv2.error's text."""
+    import re
+
+    func = re.search(r"in function '([^']+)'", text)
+    cond = re.search(r"\(-\d+:[^)]*\)\s*(.*?)\s*(?:in function|$)", text.replace("\n", " "))
+    where = f" in {func.group(1)}" if func else ""
+    what = f": {cond.group(1).strip()}" if cond and cond.group(1).strip() else ""
+    return f"OpenCV could not process the image{where}{what}"
 
 
 def _shape_stage(

@@ -65,6 +65,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _texture_size(text: str) -> int:
+    """--texture-size: an integer in 16..8192."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 16 <= value <= 8192:
+        raise argparse.ArgumentTypeError(f"must be between 16 and 8192, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The batch command's arguments (shared by the module entry point and `extreme3d batch`)."""
     parser.add_argument("input_list", type=str,
@@ -123,8 +134,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write overlay/<name>.png (mesh and landmarks on the photo)")
     parser.add_argument("--no-params", dest="params", action="store_false",
                         help="do not write params/<name>.json (pose, camera, coefficients)")
-    parser.add_argument("--texture-size", type=_positive, default=1024,
-                        help="side of the OBJ/GLB textures in pixels (default: 1024)")
+    parser.add_argument("--texture-size", type=_texture_size, default=1024,
+                        help="side of the OBJ/GLB textures in pixels, 16..8192 (default: 1024)")
+    parser.add_argument("--trust-cnn-pickles", action="store_true",
+                        help="allow loading pickled CNN files (the original's shape_model.pth is "
+                        "a pickled module: loading it runs code from CNN/); only for files you "
+                        "trust")
     parser.add_argument("--mesh", choices=("clean", "original"), default=None,
                         help="final mesh layout: clean (one connected, manifold, hole-free "
                              "surface) or original (sparse + dense + mirrored dense concatenated, "
@@ -167,6 +182,7 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         texture_size=args.texture_size, mesh=args.mesh, max_gap=args.max_gap,
         ply_binary=args.ply_binary, decimate=args.decimate,
         occlusion=args.occlusion == "on",
+        trust_cnn_pickles=args.trust_cnn_pickles,
     )
 
 
@@ -184,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
             raise Extreme3DError(f"{opts.output_dir}: --engine local writes to a local folder; "
                                  "use --engine ray for a URL")
         summary = run_batch(opts)
-    print(format_summary(summary))
+    # undecodable (non-UTF-8) file names are shown escaped, never a UnicodeEncodeError
+    print(format_summary(summary).encode("utf-8", "backslashreplace").decode("utf-8"))
     total = len(summary.images)
     return 0 if summary.done or total == 0 else 2
 

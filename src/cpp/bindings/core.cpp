@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checks.hpp"
 #include "core/bump_layer.hpp"
 #include "core/combine_bump.hpp"
 #include "core/dense_mesh.hpp"
@@ -22,58 +23,54 @@ namespace py = pybind11;
 namespace extreme3d::bindings {
 namespace {
 
-using U8Array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+using checks::kMaxCoordinate;
+using checks::to_array;
+using checks::to_matrix;
+using checks::to_vector;
 
-/// Shape of an array as "(a, b)" for messages.
-std::string shape_of(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-    return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-/// Copies a 2D array into a row-major Eigen matrix of the same scalar; ValueError naming `what`.
-template <typename Matrix, typename Array>
-Matrix image_of(const Array& a, const char* what, py::ssize_t cols = -1) {
-    if (a.ndim() != 2 || (cols >= 0 && a.shape(1) != cols))
-        throw py::value_error(std::string(what) + " must be a 2D array" +
-                              (cols >= 0 ? " with " + std::to_string(cols) + " columns" : "") + ", got shape " +
-                              shape_of(a));
-    Matrix m(a.shape(0), a.shape(1));
+/// A 2D uint8 image of at least min_rows x min_cols (64-bit sizes), values checked to fit 0..255.
+RowMatrixXu8 u8_image(const py::handle& obj, const char* what, std::int64_t min_rows = 0, std::int64_t min_cols = 0) {
+    const auto a = to_array<std::uint8_t>(obj, what);
+    if (a.ndim() != 2 || a.shape(0) < min_rows || a.shape(1) < min_cols)
+        checks::fail(what, "must be a 2D uint8 image of at least " + std::to_string(min_rows) + "x" +
+                               std::to_string(min_cols) + ", got shape " + checks::shape_of(a));
+    if (a.shape(0) > 4 * checks::kMaxSide || a.shape(1) > 4 * checks::kMaxSide)
+        checks::fail(what, "is too large: " + checks::shape_of(a));
+    RowMatrixXu8 m(a.shape(0), a.shape(1));
     std::copy(a.data(), a.data() + a.size(), m.data());
     return m;
 }
 
-/// A 1D float vector of the expected length (or any length when n < 0).
-Eigen::VectorXf vector_of(const FloatArray& a, const char* what, Eigen::Index n) {
-    if (a.ndim() != 1 || (n >= 0 && a.shape(0) != n))
-        throw py::value_error(std::string(what) + " must have shape (" + std::to_string(n) + ",), got " + shape_of(a));
-    Eigen::VectorXf v = Eigen::Map<const Eigen::VectorXf>(a.data(), a.shape(0));
-    if (!v.allFinite()) throw py::value_error(std::string(what) + " contains NaN or inf");
-    return v;
+/// A 2D float image (finite values), at most kMaxSide per side.
+RowMatrixXf float_image(const py::handle& obj, const char* what) {
+    RowMatrixXf m = to_matrix<RowMatrixXf>(obj, what, true, 1e30);
+    if (m.rows() < 2 || m.cols() < 2 || m.rows() > checks::kMaxSide || m.cols() > checks::kMaxSide)
+        checks::fail(what, "must be between 2x2 and " + std::to_string(checks::kMaxSide) + " px per side, got " +
+                               std::to_string(m.rows()) + "x" + std::to_string(m.cols()));
+    return m;
 }
 
-/// Pose from rvec (rad) / tvec (mm) arrays of 3 values.
-Pose pose_of(const DoubleArray& rvec, const DoubleArray& tvec) {
-    if (rvec.size() != 3) throw py::value_error("rvec must have 3 values, got shape " + shape_of(rvec));
-    if (tvec.size() != 3) throw py::value_error("tvec must have 3 values, got shape " + shape_of(tvec));
+/// Pose from rvec (rad) / tvec (mm) arrays of 3 finite values (|rvec| <= 1e3, |tvec| <= 1e7).
+Pose pose_of(const py::handle& rvec, const py::handle& tvec) {
     Pose p;
-    p.rvec = Eigen::Map<const Eigen::Vector3d>(rvec.data());
-    p.tvec = Eigen::Map<const Eigen::Vector3d>(tvec.data());
-    if (!p.rvec.allFinite() || !p.tvec.allFinite()) throw py::value_error("rvec and tvec must be finite");
+    p.rvec = to_vector<Eigen::Vector3d>(rvec, "rvec", 3, true, 1e3);
+    p.tvec = to_vector<Eigen::Vector3d>(tvec, "tvec", 3, true, kMaxCoordinate);
     return p;
 }
 
-/// The original's camera (focal px, image size px).
-Camera camera_of(double focal, int width, int height) {
-    if (!(focal > 0) || width < 2 || height < 2) throw py::value_error("focal must be > 0 and the image at least 2x2");
+/// The original's camera (focal px, image size px, at least 2x2 and at most kMaxSide).
+Camera camera_of(double focal, std::int64_t width, std::int64_t height) {
+    checks::check_camera(focal, width, height, 2);
     Camera c;
     c.focal = focal;
-    c.width = width;
-    c.height = height;
+    c.width = static_cast<int>(width);
+    c.height = static_cast<int>(height);
     return c;
+}
+
+/// Checks the margin (px) of the bump map around the image: 0..4096.
+void check_margin(std::int64_t margin) {
+    if (margin < 0 || margin > 4096) checks::fail("margin", "must be in [0, 4096], got " + std::to_string(margin));
 }
 
 /// Flags as a numpy bool array.
@@ -92,26 +89,21 @@ py::tuple mesh_tuple(const Mesh& m) { return py::make_tuple(m.vertices, m.faces)
 void bind_core(py::module_& m) {
     m.def(
         "combine_bump",
-        [](const FaceModel& model, const FloatArray& alpha, const FloatArray& expr, const DoubleArray& rvec,
-           const DoubleArray& tvec, const U8Array& bump, const U8Array& mask, double focal, int width, int height,
-           bool symmetry, int margin, float max_gap) {
-            const Eigen::VectorXf a = vector_of(alpha, "alpha", model.num_shape());
-            const Eigen::VectorXf e = vector_of(expr, "expr", model.num_expr());
+        [](const FaceModel& model, const py::object& alpha, const py::object& expr, const py::object& rvec,
+           const py::object& tvec, const py::object& bump, const py::object& mask, double focal, std::int64_t width,
+           std::int64_t height, bool symmetry, std::int64_t margin, double max_gap) {
+            const Eigen::VectorXf a = to_vector<Eigen::VectorXf>(alpha, "alpha", model.num_shape(), true, 1e4);
+            const Eigen::VectorXf e = to_vector<Eigen::VectorXf>(expr, "expr", model.num_expr(), true, 1e4);
             const Pose pose = pose_of(rvec, tvec);
             core::CombineBumpOptions opt;
             opt.camera = camera_of(focal, width, height);
+            check_margin(margin);
+            if (!(max_gap >= 0) || !(max_gap <= 1e6)) checks::fail("max_gap", "must be in [0, 1e6]");
             opt.symmetry = symmetry;
-            opt.margin = margin;
-            opt.max_gap = max_gap;
-            if (margin < 0) throw py::value_error("margin must be >= 0");
-            for (const auto* img : {&bump, &mask})
-                if (img->ndim() != 2 || img->shape(0) < height + margin || img->shape(1) < width + margin)
-                    throw py::value_error(std::string(img == &bump ? "bump" : "mask") +
-                                          " must be a 2D uint8 image of at least " + std::to_string(height + margin) +
-                                          "x" + std::to_string(width + margin) + " (512x512 from the bump CNN), got " +
-                                          shape_of(*img));
-            const RowMatrixXu8 b = image_of<RowMatrixXu8>(bump, "bump");
-            const RowMatrixXu8 k = image_of<RowMatrixXu8>(mask, "mask");
+            opt.margin = static_cast<int>(margin);
+            opt.max_gap = static_cast<float>(max_gap);
+            const RowMatrixXu8 b = u8_image(bump, "bump", height + margin, width + margin);
+            const RowMatrixXu8 k = u8_image(mask, "mask", height + margin, width + margin);
             core::CombineBumpResult r;
             {
                 py::gil_scoped_release release;
@@ -155,26 +147,28 @@ void bind_core(py::module_& m) {
         },
         py::arg("model"), py::arg("alpha"), py::arg("expr"), py::arg("rvec"), py::arg("tvec"), py::arg("bump"),
         py::arg("mask"), py::arg("focal") = 1000.0, py::arg("width") = 500, py::arg("height") = 500,
-        py::arg("symmetry") = true, py::arg("margin") = 6, py::arg("max_gap") = 4.0f,
+        py::arg("symmetry") = true, py::arg("margin") = 6, py::arg("max_gap") = 4.0,
         "combineBump after the pose fit: meshes (vertices, faces) in mm, sparse visibility/occlusion scores, "
         "symmetry correction, per-stage timings (ms) and, with symmetry, the dense registration (tri, w, pixel).");
 
     m.def(
         "dense_mesh",
-        [](const FloatArray& depth, const U8Array& mask, const U8Array& bump, double focal, int margin) {
-            const RowMatrixXf d = image_of<RowMatrixXf>(depth, "depth");
-            const RowMatrixXu8 k = image_of<RowMatrixXu8>(mask, "mask");
-            const Camera cam = camera_of(focal, static_cast<int>(d.cols()), static_cast<int>(d.rows()));
+        [](const py::object& depth, const py::object& mask, const py::object& bump, double focal,
+           std::int64_t margin) {
+            const RowMatrixXf d = float_image(depth, "depth");
+            check_margin(margin);
+            const RowMatrixXu8 k = u8_image(mask, "mask", d.rows() + margin, d.cols() + margin);
+            const Camera cam = camera_of(focal, d.cols(), d.rows());
+            const bool with_bump = !bump.is_none() && py::array::ensure(bump) && py::array::ensure(bump).size() > 0;
+            const RowMatrixXu8 b = with_bump ? u8_image(bump, "bump", d.rows() + margin, d.cols() + margin)
+                                             : RowMatrixXu8();
             core::DenseMesh dm;
             MatrixX3f unbumped;
             {
                 py::gil_scoped_release release;
-                dm = core::build_dense_mesh(d, k, cam, margin);
+                dm = core::build_dense_mesh(d, k, cam, static_cast<int>(margin));
                 unbumped = dm.vertices;
-            }
-            if (bump.size() > 0) {
-                const RowMatrixXu8 b = image_of<RowMatrixXu8>(bump, "bump");
-                core::apply_bump(dm, b, margin);
+                if (with_bump) core::apply_bump(dm, b, static_cast<int>(margin));
             }
             py::dict out;
             out["vertices"] = unbumped;
@@ -184,27 +178,33 @@ void bind_core(py::module_& m) {
             out["min_depth"] = dm.min_depth;
             return out;
         },
-        py::arg("depth"), py::arg("mask"), py::arg("bump") = U8Array(), py::arg("focal") = 1000.0,
+        py::arg("depth"), py::arg("mask"), py::arg("bump") = py::none(), py::arg("focal") = 1000.0,
         py::arg("margin") = 6,
         "Dense mesh of a raw depth buffer (H x W, row 0 = top): vertices (unbumped and bumped, camera mm), "
         "grid faces, the pixel->vertex index map and the min depth.");
 
     m.def(
-        "grid_faces", [](const IntArray& vindex) { return core::grid_faces(image_of<RowMatrixXi>(vindex, "vindex")); },
+        "grid_faces",
+        [](const py::object& vindex) {
+            const RowMatrixXi v = to_matrix<RowMatrixXi>(vindex, "vindex");
+            if (v.rows() > 4 * checks::kMaxSide || v.cols() > 4 * checks::kMaxSide)
+                checks::fail("vindex", "is too large");
+            return core::grid_faces(v);
+        },
         py::arg("vindex"), "Grid triangles of a vertex-index image (-1 = no vertex), as the original's computeFaces.");
 
     m.def("bump_to_mm", &core::bump_to_mm, py::arg("value"), "Depth offset (mm) of an 8-bit bump value.");
 
     m.def(
         "occlusion_map",
-        [](const FloatArray& ref_depth, const FloatArray& posed_depth, const DoubleArray& rvec, const DoubleArray& tvec,
-           double focal) {
-            const RowMatrixXf a = image_of<RowMatrixXf>(ref_depth, "ref_depth");
-            const RowMatrixXf b = image_of<RowMatrixXf>(posed_depth, "posed_depth");
+        [](const py::object& ref_depth, const py::object& posed_depth, const py::object& rvec,
+           const py::object& tvec, double focal) {
+            const RowMatrixXf a = float_image(ref_depth, "ref_depth");
+            const RowMatrixXf b = float_image(posed_depth, "posed_depth");
             if (a.rows() != b.rows() || a.cols() != b.cols())
                 throw py::value_error("ref_depth and posed_depth must have the same shape");
             const Pose pose = pose_of(rvec, tvec);
-            const Camera cam = camera_of(focal, static_cast<int>(b.cols()), static_cast<int>(b.rows()));
+            const Camera cam = camera_of(focal, b.cols(), b.rows());
             py::gil_scoped_release release;
             return core::occlusion_map(a, b, core::occlusion_reference_pose(pose), pose, cam);
         },
@@ -214,7 +214,7 @@ void bind_core(py::module_& m) {
 
     m.def(
         "occlusion_reference_pose",
-        [](const DoubleArray& rvec, const DoubleArray& tvec) {
+        [](const py::object& rvec, const py::object& tvec) {
             const Pose p = core::occlusion_reference_pose(pose_of(rvec, tvec));
             return py::make_tuple(Eigen::Vector3d(p.rvec), Eigen::Vector3d(p.tvec));
         },
@@ -222,27 +222,29 @@ void bind_core(py::module_& m) {
 
     m.def(
         "occlusion_scores",
-        [](const FloatArray& vertices, const py::array_t<bool>& visible, const FloatArray& occ_map,
-           const DoubleArray& rvec, const DoubleArray& tvec, double focal) {
-            const MatrixX3f v = image_of<MatrixX3f>(vertices, "vertices", 3);
-            if (visible.size() != v.rows()) throw py::value_error("visible must have one flag per vertex");
-            core::Flags f(visible.data(), visible.data() + visible.size());
-            const RowMatrixXf o = image_of<RowMatrixXf>(occ_map, "occ_map");
-            const Camera cam = camera_of(focal, static_cast<int>(o.cols()), static_cast<int>(o.rows()));
+        [](const py::object& vertices, const py::object& visible, const py::object& occ_map, const py::object& rvec,
+           const py::object& tvec, double focal) {
+            const MatrixX3f v = to_matrix<MatrixX3f>(vertices, "vertices", true, kMaxCoordinate);
+            const auto vis = to_array<bool>(visible, "visible");  // C-contiguous copy: strides honoured
+            if (vis.ndim() != 1 || vis.size() != v.rows())
+                throw py::value_error("visible must have one flag per vertex");
+            core::Flags f(vis.data(), vis.data() + vis.size());
+            const RowMatrixXf o = float_image(occ_map, "occ_map");
+            const Camera cam = camera_of(focal, o.cols(), o.rows());
             return core::occlusion_scores(v, f, o, pose_of(rvec, tvec), cam);
         },
         py::arg("vertices"), py::arg("visible"), py::arg("occ_map"), py::arg("rvec"), py::arg("tvec"),
         py::arg("focal") = 1000.0, "Per-vertex occlusion score: min of the map over an 11x11 window (0 if invisible).");
 
     m.def(
-        "blur_counts",
-        [](const U8Array& counts, int ksize) { return core::blur_counts(image_of<RowMatrixXu8>(counts, "counts"), ksize); },
+        "blur_counts", [](const py::object& counts, int ksize) { return core::blur_counts(u8_image(counts, "counts"), ksize); },
         py::arg("counts"), py::arg("ksize") = 5, "OpenCV-equivalent 8-bit Gaussian blur (sigma 0, reflect-101).");
 
     m.def(
         "delaunay_triangles",
-        [](const FloatArray& points) {
-            const MatrixX2f p = image_of<MatrixX2f>(points, "points", 2);
+        [](const py::object& points) {
+            const MatrixX2f p = to_matrix<MatrixX2f>(points, "points", true, kMaxCoordinate);
+            if (p.rows() > 1000000) checks::fail("points", "has more than 1e6 rows");
             std::vector<Eigen::Vector3i> t;
             {
                 py::gil_scoped_release release;
@@ -256,8 +258,9 @@ void bind_core(py::module_& m) {
 
     m.def(
         "estimate_rigid_transform",
-        [](const FloatArray& p1, const FloatArray& p2) {
-            const MatrixX3f a = image_of<MatrixX3f>(p1, "p1", 3), b = image_of<MatrixX3f>(p2, "p2", 3);
+        [](const py::object& p1, const py::object& p2) {
+            const MatrixX3f a = to_matrix<MatrixX3f>(p1, "p1", true, kMaxCoordinate);
+            const MatrixX3f b = to_matrix<MatrixX3f>(p2, "p2", true, kMaxCoordinate);
             if (a.rows() != b.rows() || a.rows() < 3) throw py::value_error("p1 and p2 must be N x 3 with N >= 3");
             Eigen::Matrix3f R;
             Eigen::Vector3f t;
@@ -268,12 +271,11 @@ void bind_core(py::module_& m) {
 
     m.def(
         "point_in_triangle",
-        [](const FloatArray& p, const FloatArray& a, const FloatArray& b, const FloatArray& c) {
-            auto v = [](const FloatArray& x) {
-                if (x.size() != 2) throw py::value_error("points must have 2 coordinates");
-                return Eigen::Vector2f(x.data()[0], x.data()[1]);
+        [](const py::object& p, const py::object& a, const py::object& b, const py::object& c) {
+            auto v = [](const py::object& x, const char* what) {
+                return to_vector<Eigen::Vector2f>(x, what, 2, true, kMaxCoordinate);
             };
-            return core::point_in_triangle(v(p), v(a), v(b), v(c));
+            return core::point_in_triangle(v(p, "p"), v(a, "a"), v(b, "b"), v(c, "c"));
         },
         py::arg("p"), py::arg("a"), py::arg("b"), py::arg("c"),
         "The original's inclusive point-in-triangle test in the image plane.");

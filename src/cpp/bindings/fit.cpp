@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checks.hpp"
 #include "fit/epnp.hpp"
 #include "fit/identity_fit.hpp"
 #include "fit/pose_fit_faithful.hpp"
@@ -19,13 +20,12 @@ namespace extreme3d::bindings {
 namespace {
 
 // Camera of the given intrinsics; ValueError on non-positive values.
-Camera make_camera(double focal, int width, int height) {
-    if (!(focal > 0) || !std::isfinite(focal) || width <= 0 || height <= 0)
-        throw py::value_error("camera: focal, width and height must be positive");
+Camera make_camera(double focal, std::int64_t width, std::int64_t height) {
+    checks::check_camera(focal, width, height);
     Camera cam;
     cam.focal = focal;
-    cam.width = width;
-    cam.height = height;
+    cam.width = static_cast<int>(width);
+    cam.height = static_cast<int>(height);
     return cam;
 }
 
@@ -93,8 +93,12 @@ py::dict fit_to_dict(const fit::PoseExprFit& f) {
 void bind_fit(py::module_& m) {
     m.def(
         "epnp",
-        [](const MatrixX3d& p3, const MatrixX2d& p2, double focal, int width, int height) {
+        [](const py::object& points3d, const py::object& points2d, double focal, std::int64_t width,
+           std::int64_t height) {
             const Camera cam = make_camera(focal, width, height);
+            const MatrixX3d p3 = checks::to_matrix<MatrixX3d>(points3d, "points3d", true, checks::kMaxCoordinate);
+            const MatrixX2d p2 = checks::to_matrix<MatrixX2d>(points2d, "points2d", true, checks::kMaxCoordinate);
+            if (p3.rows() > 100000) throw py::value_error("epnp: at most 100000 points");
             if (p3.rows() != p2.rows() || p3.rows() < 4)
                 throw py::value_error("epnp: needs n >= 4 points, points3d (n, 3) and points2d (n, 2)");
             if (!p3.allFinite() || !p2.allFinite()) throw py::value_error("epnp: non-finite coordinates");
@@ -115,9 +119,11 @@ void bind_fit(py::module_& m) {
 
     m.def(
         "fit_pose_expression",
-        [](const FaceModel& model, const MatrixX2f& landmarks, const Eigen::VectorXf& alpha, double focal, int width,
-           int height, const std::string& mode) {
+        [](const FaceModel& model, const py::object& landmarks_in, const py::object& alpha_in, double focal,
+           std::int64_t width, std::int64_t height, const std::string& mode) {
             const Camera cam = make_camera(focal, width, height);
+            const MatrixX2f landmarks = checks::to_matrix<MatrixX2f>(landmarks_in, "landmarks", true);
+            const Eigen::VectorXf alpha = checks::to_vector<Eigen::VectorXf>(alpha_in, "alpha", -1, true, 1e4);
             check_landmarks(landmarks, cam);
             check_alpha(alpha, model);
             if (mode != "faithful" && mode != "best")
@@ -139,10 +145,11 @@ void bind_fit(py::module_& m) {
 
     m.def(
         "fit_identity",
-        [](const FaceModel& model, const MatrixX2f& landmarks, double focal, int width, int height,
-           const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma, double expr_min,
-           double huber, double tukey, int iterations, bool contour) {
+        [](const FaceModel& model, const py::object& landmarks_in, double focal, std::int64_t width,
+           std::int64_t height, const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma,
+           double expr_min, double huber, double tukey, std::int64_t iterations, bool contour) {
             const Camera cam = make_camera(focal, width, height);
+            const MatrixX2f landmarks = checks::to_matrix<MatrixX2f>(landmarks_in, "landmarks", true);
             check_landmarks(landmarks, cam);
             if (sigmas.size() != 0 && (sigmas.size() != 68 || !sigmas.allFinite() || !(sigmas.minCoeff() > 0)))
                 throw py::value_error("fit_identity: sigmas must be 68 finite values > 0 (px)");
@@ -151,8 +158,13 @@ void bind_fit(py::module_& m) {
                     throw py::value_error("fit_identity: prior_weight and expr_sigma must be finite and > 0");
             if (!(expr_min >= -3.0 && expr_min <= 0.0))
                 throw py::value_error("fit_identity: expr_min must lie in [-3, 0]");
-            if (!std::isfinite(huber) || !std::isfinite(tukey) || iterations < 1)
-                throw py::value_error("fit_identity: huber and tukey must be finite and iterations >= 1");
+            if (!std::isfinite(huber) || !std::isfinite(tukey))
+                throw py::value_error("fit_identity: huber and tukey must be finite");
+            if (!(prior_weight < 1e12) || !(expr_sigma < 1e12))
+                throw py::value_error("fit_identity: prior_weight and expr_sigma must be < 1e12");
+            if (iterations < 1 || iterations > checks::kMaxIterations)
+                throw py::value_error("fit_identity: iterations must be in [1, " +
+                                      std::to_string(checks::kMaxIterations) + "], got " + std::to_string(iterations));
             fit::IdentityFitOptions o;
             o.sigmas = sigmas;
             o.prior_weight = prior_weight;
@@ -160,7 +172,7 @@ void bind_fit(py::module_& m) {
             o.expr_min = expr_min;
             o.huber = huber;
             o.tukey = tukey;
-            o.iterations = iterations;
+            o.iterations = static_cast<int>(iterations);
             o.contour = contour;
             fit::IdentityFit f;
             {

@@ -8,6 +8,7 @@
 
 #include "bindings/bindings.hpp"
 #include "io/obj_format.hpp"
+#include "bindings/checks.hpp"
 #include "io/ply_format.hpp"
 
 namespace py = pybind11;
@@ -27,8 +28,8 @@ void check_rows3(const py::array& a, const char* what, py::ssize_t rows) {
 }
 
 /// PLY body (vertex lines then face lines) as bytes, in the style "cpp" or "python".
-py::bytes format_ply_body(const DoubleArray& vertices, const std::optional<U8Array>& colors,
-                          const std::optional<I64Array>& faces, const std::string& style) {
+py::bytes format_ply_body(const py::object& vertices_in, const py::object& colors_in,
+                          const py::object& faces_in, const std::string& style) {
     PlyStyle s;
     if (style == "cpp")
         s = PlyStyle::Cpp;
@@ -36,10 +37,15 @@ py::bytes format_ply_body(const DoubleArray& vertices, const std::optional<U8Arr
         s = PlyStyle::Python;
     else
         throw py::value_error("unknown PLY style '" + style + "' (use 'cpp' or 'python')");
+    const auto vertices = checks::to_array<double>(vertices_in, "vertices", false);
+    std::optional<U8Array> colors;
+    std::optional<I64Array> faces;
+    if (!colors_in.is_none()) colors = checks::to_array<std::uint8_t>(colors_in, "colors");
+    if (!faces_in.is_none()) faces = checks::to_array<std::int64_t>(faces_in, "faces");
     check_rows3(vertices, "vertices", -1);
     const auto n = static_cast<std::size_t>(vertices.shape(0));
     if (colors) check_rows3(*colors, "colors", vertices.shape(0));
-    if (faces) check_rows3(*faces, "faces", -1);
+    if (faces) check_rows3(*faces, "faces", -1);  // any int64 index is printed as is
     const std::uint8_t* rgb = colors ? colors->data() : nullptr;
     const std::int64_t* tri = faces ? faces->data() : nullptr;
     const auto nf = faces ? static_cast<std::size_t>(faces->shape(0)) : 0;

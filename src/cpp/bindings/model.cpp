@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checks.hpp"
 #include "model/face_model.hpp"
 
 namespace py = pybind11;
@@ -11,14 +12,34 @@ namespace extreme3d::bindings {
 
 void bind_model(py::module_& m) {
     py::class_<FaceModel>(m, "FaceModel", "Shape + expression morphable model (mm, 0-based indices).")
-        .def(py::init([](Eigen::VectorXf shape_mu, Eigen::MatrixXf shape_pc, Eigen::VectorXf shape_ev,
-                         Eigen::VectorXf exp_mu, Eigen::MatrixXf exp_pc, Eigen::VectorXf exp_ev, MatrixX3i faces,
-                         MatrixX3i faces_fill, Eigen::VectorXi pair, Eigen::VectorXi inner_landmarks,
-                         Eigen::VectorXi outer_landmarks) {
-                 FaceModel model{std::move(shape_mu), std::move(shape_pc), std::move(shape_ev),
-                                 std::move(exp_mu),   std::move(exp_pc),   std::move(exp_ev),
-                                 std::move(faces),    std::move(faces_fill), std::move(pair),
-                                 std::move(inner_landmarks), std::move(outer_landmarks)};
+        .def(py::init([](const py::object& shape_mu, const py::object& shape_pc, const py::object& shape_ev,
+                         const py::object& exp_mu, const py::object& exp_pc, const py::object& exp_ev,
+                         const py::object& faces, const py::object& faces_fill, const py::object& pair,
+                         const py::object& inner_landmarks, const py::object& outer_landmarks) {
+                 using checks::kMaxModelValue;
+                 auto vec = [](const py::object& o, const char* what) {
+                     return checks::to_vector<Eigen::VectorXf>(o, std::string("model array '") + what + "'", -1, true,
+                                                               kMaxModelValue);
+                 };
+                 auto mat = [](const py::object& o, const char* what) {
+                     const auto a = checks::to_array<float>(o, std::string("model array '") + what + "'", true,
+                                                            kMaxModelValue);
+                     checks::expect_shape(a, std::string("model array '") + what + "'", {-1, -1});
+                     // row-major numpy data into a column-major Eigen matrix
+                     Eigen::MatrixXf m = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
+                                                                        Eigen::RowMajor>>(a.data(), a.shape(0), a.shape(1));
+                     return m;
+                 };
+                 auto idx = [](const py::object& o, const char* what) {
+                     return checks::to_vector<Eigen::VectorXi>(o, std::string("model array '") + what + "'");
+                 };
+                 auto tri = [](const py::object& o, const char* what) {
+                     return checks::to_matrix<MatrixX3i>(o, std::string("model array '") + what + "'");
+                 };
+                 FaceModel model{vec(shape_mu, "shapeMU"), mat(shape_pc, "shapePC"), vec(shape_ev, "shapeEV"),
+                                 vec(exp_mu, "expMU"), mat(exp_pc, "expPC"), vec(exp_ev, "expEV"),
+                                 tri(faces, "faces"), tri(faces_fill, "faces_fill"), idx(pair, "pair"),
+                                 idx(inner_landmarks, "innerLandmarkIndex"), idx(outer_landmarks, "outerLandmarkIndex")};
                  model.validate();
                  return model;
              }),
@@ -33,7 +54,13 @@ void bind_model(py::module_& m) {
         .def_readonly("pair", &FaceModel::pair)
         .def_readonly("inner_landmarks", &FaceModel::inner_landmarks)
         .def_readonly("outer_landmarks", &FaceModel::outer_landmarks)
-        .def("vertices", &FaceModel::vertices, py::arg("alpha"), py::arg("expr"),
+        .def(
+            "vertices",
+            [](const FaceModel& model, const py::object& alpha, const py::object& expr) {
+                return model.vertices(checks::to_vector<Eigen::VectorXf>(alpha, "alpha", model.num_shape(), true, 1e4),
+                                      checks::to_vector<Eigen::VectorXf>(expr, "expr", model.num_expr(), true, 1e4));
+            },
+            py::arg("alpha"), py::arg("expr"),
              "V x 3 vertices (mm, model coordinates) of identity alpha and expression expr.");
 }
 

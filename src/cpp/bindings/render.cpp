@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checks.hpp"
 #include "render/renderer.hpp"
 
 namespace py = pybind11;
@@ -14,35 +15,27 @@ namespace py = pybind11;
 namespace extreme3d::bindings {
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
-
-/// Copies an (N, 3) array into a row-major Eigen matrix; ValueError naming `what` otherwise.
-template <typename Matrix, typename Array>
-Matrix rows_of_three(const Array& a, const char* what) {
-    if (a.ndim() != 2 || a.shape(1) != 3) {
-        std::string shape = "(";
-        for (py::ssize_t i = 0; i < a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape(i));
-        throw py::value_error(std::string(what) + " must have shape (N, 3), got " + shape + ")");
-    }
-    Matrix m(a.shape(0), 3);
-    std::copy(a.data(), a.data() + a.size(), m.data());
-    return m;
+/// Vertices (V x 3, finite, |x| <= 1e7 mm) and faces (F x 3, indices in [0, V)) of a mesh to draw.
+std::pair<MatrixX3f, MatrixX3i> mesh_of(const py::object& vertices, const py::object& faces) {
+    MatrixX3f V = checks::to_matrix<MatrixX3f>(vertices, "vertices", true, checks::kMaxCoordinate);
+    MatrixX3i F = checks::to_matrix<MatrixX3i>(faces, "faces");
+    checks::check_indices(F, V.rows(), "faces");
+    return {std::move(V), std::move(F)};
 }
 
-/// A 3-vector (rvec in rad, tvec in mm); ValueError otherwise.
-Eigen::Vector3d vector3(const DoubleArray& a, const char* what) {
-    if (a.size() != 3) throw py::value_error(std::string(what) + " must have 3 elements");
-    return {a.data()[0], a.data()[1], a.data()[2]};
+/// Pose of finite rvec (rad, |.| <= 1e3) and tvec (mm, |.| <= 1e7).
+Pose pose_of(const py::object& rvec, const py::object& tvec) {
+    return Pose{checks::to_vector<Eigen::Vector3d>(rvec, "rvec", 3, true, 1e3),
+                checks::to_vector<Eigen::Vector3d>(tvec, "tvec", 3, true, checks::kMaxCoordinate)};
 }
 
-/// The original's camera with the given focal (px) and image size (px).
-Camera make_camera(double focal, int width, int height) {
+/// The original's camera with the given focal (px) and image size (px, 1..kMaxSide per side).
+Camera make_camera(double focal, std::int64_t width, std::int64_t height) {
+    checks::check_camera(focal, width, height);
     Camera cam;
     cam.focal = focal;
-    cam.width = width;
-    cam.height = height;
+    cam.width = static_cast<int>(width);
+    cam.height = static_cast<int>(height);
     return cam;
 }
 
@@ -57,14 +50,16 @@ render::Shading parse_shading(const std::string& name) {
 void bind_render(py::module_& m) {
     m.def(
         "render",
-        [](const FloatArray& vertices, const IntArray& faces, const DoubleArray& rvec,
-           const DoubleArray& tvec, const std::optional<FloatArray>& colors, double focal, int width,
-           int height, const std::string& shading) {
-            const MatrixX3f V = rows_of_three<MatrixX3f>(vertices, "vertices");
-            const MatrixX3i F = rows_of_three<MatrixX3i>(faces, "faces");
+        [](const py::object& vertices, const py::object& faces, const py::object& rvec, const py::object& tvec,
+           const py::object& colors, double focal, std::int64_t width, std::int64_t height,
+           const std::string& shading) {
+            const auto [V, F] = mesh_of(vertices, faces);
             std::optional<MatrixX3f> C;
-            if (colors) C = rows_of_three<MatrixX3f>(*colors, "colors");
-            const Pose pose{vector3(rvec, "rvec"), vector3(tvec, "tvec")};
+            if (!colors.is_none()) {
+                C = checks::to_matrix<MatrixX3f>(colors, "colors", true, 1e6);
+                if (C->rows() != V.rows()) throw py::value_error("colors must have one row per vertex");
+            }
+            const Pose pose = pose_of(rvec, tvec);
             const Camera cam = make_camera(focal, width, height);
             const render::Shading mode = parse_shading(shading);
             render::RenderResult result;
@@ -72,9 +67,9 @@ void bind_render(py::module_& m) {
                 py::gil_scoped_release release;
                 result = render::render_mesh(V, F, C, pose, cam, mode);
             }
-            py::array_t<std::uint8_t> rgb({height, width, 3});
+            py::array_t<std::uint8_t> rgb({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width), py::ssize_t{3}});
             std::copy(result.rgb.data(), result.rgb.data() + result.rgb.size(), rgb.mutable_data());
-            py::array_t<float> depth({height, width});
+            py::array_t<float> depth({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
             std::copy(result.depth.data(), result.depth.data() + result.depth.size(),
                       depth.mutable_data());
             return py::make_tuple(rgb, depth);
@@ -88,18 +83,17 @@ void bind_render(py::module_& m) {
         "'lambert' (head-light).");
     m.def(
         "render_triangle_ids",
-        [](const FloatArray& vertices, const IntArray& faces, const DoubleArray& rvec,
-           const DoubleArray& tvec, double focal, int width, int height) {
-            const MatrixX3f V = rows_of_three<MatrixX3f>(vertices, "vertices");
-            const MatrixX3i F = rows_of_three<MatrixX3i>(faces, "faces");
-            const Pose pose{vector3(rvec, "rvec"), vector3(tvec, "tvec")};
+        [](const py::object& vertices, const py::object& faces, const py::object& rvec, const py::object& tvec,
+           double focal, std::int64_t width, std::int64_t height) {
+            const auto [V, F] = mesh_of(vertices, faces);
+            const Pose pose = pose_of(rvec, tvec);
             const Camera cam = make_camera(focal, width, height);
             RowMatrixXi ids;
             {
                 py::gil_scoped_release release;
                 ids = render::render_triangle_ids(V, F, pose, cam);
             }
-            py::array_t<std::int32_t> out({height, width});
+            py::array_t<std::int32_t> out({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
             std::copy(ids.data(), ids.data() + ids.size(), out.mutable_data());
             return out;
         },
@@ -109,8 +103,11 @@ void bind_render(py::module_& m) {
         "culling as render().");
     m.def(
         "depth_to_metric",
-        [](const FloatArray& depth, double near_plane, double far_plane) {
+        [](const py::object& depth_in, double near_plane, double far_plane) {
+            const auto depth = checks::to_array<float>(depth_in, "depth", false);
             if (depth.ndim() != 2) throw py::value_error("depth must be a 2-D (H, W) array");
+            if (!(near_plane > 0) || !(far_plane > near_plane) || !(far_plane < 1e12))
+                throw py::value_error("depth_to_metric: needs 0 < near < far < 1e12");
             Camera cam;
             cam.near_plane = near_plane;
             cam.far_plane = far_plane;

@@ -87,6 +87,7 @@ class _Job:
     device: str = "cpu"
     batch_size: int = 4
     threads: int | None = None
+    trust_cnn_pickles: bool = False  # --trust-cnn-pickles: the CNN files' pickles may load
 
 
 @dataclass
@@ -202,7 +203,7 @@ class CnnWorker:
         self.job = job
         self.models = load_models(Path(job.model_path), Path(job.cnn_dir),
                                   shape_source=job.shape_source, bump_source=job.bump_source,
-                                  load_nets=False)
+                                  load_nets=False, trust_pickles=job.trust_cnn_pickles)
         load_networks(self.models, job.device)
         from extreme3d.models.device import configure_threads
 
@@ -377,7 +378,8 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                            mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
                            decimate=opts.decimate, occlusion=opts.occlusion),
                tuple(opts.outputs), tuple(opts.formats), opts.preview, opts.overlay,
-               opts.params, str(plan.cnn_dir.absolute()), device, opts.batch_size, opts.threads)
+               opts.params, str(plan.cnn_dir.absolute()), device, opts.batch_size, opts.threads,
+               opts.trust_cnn_pickles)
     t0 = time.perf_counter()
     actors = _Actors(job, ray_opts, use_cnn)
     summary.options["ray_actors_ready_s"] = round(time.perf_counter() - t0, 3)

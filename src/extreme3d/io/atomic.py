@@ -38,7 +38,8 @@ def atomic_write(
         raise ValueError(f"atomic_write supports modes 'w', 'wt' and 'wb', not {mode!r}")
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    # a short prefix keeps the temp name within NAME_MAX for long target names
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=folder)
     try:
         if "b" in mode:
             handle: IO[Any] = os.fdopen(fd, "wb", **kwargs)

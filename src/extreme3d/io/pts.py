@@ -22,12 +22,9 @@ NUM_LANDMARKS = 68
 
 def _read_text(path: Path, what: str) -> str:
     """The file's text, or an Extreme3DError naming it."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise Extreme3DError(f"{path}: {what} file not found") from None
-    except OSError as exc:
-        raise Extreme3DError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
+    from extreme3d.io.safe_read import read_text
+
+    return read_text(path, f"{what} file")
 
 
 def parse_pts(text: str, source: str | os.PathLike[str] = "<text>",

@@ -8,6 +8,7 @@ with `strict=True`. Only the generator runs at inference time (PIPELINE.md secti
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,18 +135,30 @@ class BumpNet(nn.Module):
         return self.Gnet(x)
 
 
-def _load_checkpoint(path: Path) -> dict:
-    """The state dict stored in `path` (torch >= 0.4 zip files and legacy torch 0.3 pickles)."""
+def _load_checkpoint(path: Path, trust_pickles: bool = False) -> dict:
+    """The state dict stored in `path`: torch.load(weights_only=True) (no code runs); a legacy
+    torch 0.3 pickle only with trust_pickles (a full unpickle, with a warning naming the file)."""
+    from extreme3d.io.safe_read import check_regular_file
+
+    check_regular_file(path, "bump CNN weights")
     errors = []
-    for kwargs in ({"weights_only": True}, {"weights_only": False},
-                   {"weights_only": False, "encoding": "latin1"}):
+    ways: list[dict] = [{"weights_only": True}]
+    if trust_pickles:
+        ways += [{"weights_only": False}, {"weights_only": False, "encoding": "latin1"}]
+    for kwargs in ways:
+        if not kwargs["weights_only"]:
+            warnings.warn(f"unpickling bump CNN weights {path} in full (trusted by the user)",
+                          stacklevel=2)
         try:
             obj = torch.load(path, map_location="cpu", **kwargs)
             break
         except Exception as exc:  # noqa: BLE001 - try the next, more permissive, way
             errors.append(f"{type(exc).__name__}: {exc}")
     else:
-        raise Extreme3DError(f"cannot read bump CNN weights {path}: {errors[-1].splitlines()[0]}")
+        hint = "" if trust_pickles else (
+            " (a legacy pickled checkpoint is loaded only with --trust-cnn-pickles)")
+        raise Extreme3DError(
+            f"cannot read bump CNN weights {path}: {errors[-1].splitlines()[0]}{hint}")
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
@@ -165,12 +178,14 @@ class BumpCNN:
     device: torch.device
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str = "auto") -> BumpCNN:
-        """Loads the released checkpoint (strict key match) onto `device` (cpu|cuda|auto)."""
+    def load(cls, path: str | os.PathLike[str], device: str = "auto", *,
+             trust_pickles: bool = False) -> BumpCNN:
+        """Loads the released checkpoint (strict key match) onto `device` (cpu|cuda|auto);
+        trust_pickles allows a legacy full-pickle checkpoint (runs code from the file)."""
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise Extreme3DError(f"bump CNN weights not found: {path}")
-        state = _load_checkpoint(path)
+        state = _load_checkpoint(path, trust_pickles)
         full = BumpNet()
         keys = set(full.state_dict())
         if set(state) <= {k.removeprefix("Gnet.") for k in keys if k.startswith("Gnet.")}:

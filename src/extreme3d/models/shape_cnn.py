@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,11 @@ def _upgrade_legacy(net: nn.Module) -> None:
 
 
 def _load_pickled_module(path: Path) -> nn.Module:
-    """Unpickles the whole network (torch >= 0.4 files, then legacy Python 2 pickles)."""
+    """Unpickles the whole network (torch >= 0.4 files, then legacy Python 2 pickles); only
+    called once the user has trusted the file (it runs code from it)."""
+    from extreme3d.io.safe_read import check_regular_file
+
+    check_regular_file(path, "shape CNN")
     last: Exception | None = None
     for extra in ({}, {"encoding": "latin1"}):
         try:
@@ -83,24 +88,36 @@ def _load_pickled_module(path: Path) -> nn.Module:
     return net
 
 
-def _load_mean(path: Path) -> np.ndarray:
-    """The mean image `arr_0` of the npz as float32, shaped to broadcast over (3, 224, 224)."""
+#: Shapes the mean image may have (it is broadcast over the (3, 224, 224) input).
+MEAN_SHAPES = ((3,), (3, 1, 1), (3, 224, 224))
+
+
+def _load_mean(path: Path, trust_pickles: bool = False) -> np.ndarray:
+    """The mean image `arr_0` of the npz as float32 (3, 1, 1) or (3, 224, 224): a plain array
+    (np.load without pickles); an object array only with trust_pickles."""
+    from extreme3d.io.safe_read import check_regular_file
+
+    check_regular_file(path, "shape CNN mean")
     mean = None
-    # A plain array first; an object array (a pickle, as old numpy could write) only if needed:
-    # the file comes with the pickled network, which is unpickled anyway.
-    for allow_pickle in (False, True):
+    for allow_pickle in (False, True) if trust_pickles else (False,):
         try:
             with np.load(path, encoding="latin1", allow_pickle=allow_pickle) as data:
                 mean = np.asarray(data["arr_0"], dtype=np.float32)
             break
         except Exception as exc:  # noqa: BLE001 - any failure: one clear line naming the file
-            if allow_pickle or not isinstance(exc, ValueError):
+            if allow_pickle or not trust_pickles or not isinstance(exc, ValueError):
                 msg = f"cannot read the mean array arr_0 of {path}: {type(exc).__name__}: {exc}"
+                msg = msg.splitlines()[0]
+                if isinstance(exc, ValueError) and "pickle" in str(exc):
+                    msg += " (a pickled array is read only with --trust-cnn-pickles)"
                 raise Extreme3DError(msg) from exc
     if mean.ndim == 1:
         mean = mean.reshape(-1, 1, 1)
     elif mean.ndim == 3 and mean.shape[2] == 3 and mean.shape[0] != 3:
         mean = mean.transpose(2, 0, 1)
+    if mean.shape not in MEAN_SHAPES or not np.all(np.isfinite(mean)):
+        raise Extreme3DError(f"{path}: the mean array arr_0 must be finite with shape (3,), "
+                             f"(3, 224, 224) or (224, 224, 3), got {np.shape(mean)}")
     return mean
 
 
@@ -113,15 +130,25 @@ class ShapeCNN:
     device: torch.device
 
     @classmethod
-    def load(cls, cnn_dir: str | os.PathLike[str], device: str = "auto") -> ShapeCNN:
-        """Loads shape_model.{pth,py} and shape_mean.npz from `cnn_dir` onto `device`."""
+    def load(cls, cnn_dir: str | os.PathLike[str], device: str = "auto", *,
+             trust_pickles: bool = False) -> ShapeCNN:
+        """Loads shape_model.{pth,py} and shape_mean.npz from `cnn_dir` onto `device`. The
+        network is a pickled module with its Python source: loading it runs code from those
+        files, so it needs trust_pickles=True (CLI: --trust-cnn-pickles), and warns."""
         pth, py, npz = shape_files(cnn_dir)
         for path in (pth, py, npz):
             if not path.is_file():
                 raise Extreme3DError(f"shape CNN file not found: {path}")
+        if not trust_pickles:
+            raise Extreme3DError(
+                f"{pth}: the shape CNN is a pickled network with Python code ({py.name}); "
+                "loading it runs code from these files: pass --trust-cnn-pickles "
+                "(API: trust_cnn_pickles=True) if you trust them, or --shape-source landmarks")
+        warnings.warn(f"loading pickled shape CNN {pth} and running {py} (trusted by the user)",
+                      stacklevel=2)
         register_main_model(py)
         net = _load_pickled_module(pth)
-        return cls.from_module(net, _load_mean(npz), device)
+        return cls.from_module(net, _load_mean(npz, trust_pickles), device)
 
     @classmethod
     def from_module(cls, net: nn.Module, mean: np.ndarray, device: str = "auto") -> ShapeCNN:

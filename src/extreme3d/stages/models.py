@@ -122,6 +122,7 @@ class Models:
     bump_source: str
     shape_net: Any = None  # extreme3d.models.shape_cnn.ShapeCNN when shape_source == "cnn"
     bump_net: Any = None  # extreme3d.models.bump_cnn.BumpCNN when bump_source == "cnn"
+    trust_pickles: bool = False  # the user trusts the CNN files' pickles (--trust-cnn-pickles)
 
 
 def load_models(
@@ -132,6 +133,7 @@ def load_models(
     shape_source: str | None = None,
     bump_source: str | None = None,
     load_nets: bool = True,
+    trust_pickles: bool = False,
 ) -> Models:
     """Chooses the sources and loads the model (a path, a loaded MorphableModel, or None for the
     default) and, with load_nets, the CNNs they need on `device`."""
@@ -145,7 +147,7 @@ def load_models(
         path, loaded = None, model
     shape = choose_shape_source(shape_source, folder)
     bump = choose_bump_source(bump_source, folder)
-    models = Models(loaded, path, folder, shape, bump)
+    models = Models(loaded, path, folder, shape, bump, trust_pickles=trust_pickles)
     if load_nets:
         load_networks(models, device)
     return models
@@ -156,9 +158,11 @@ def load_networks(models: Models, device: str = "auto") -> None:
     if models.shape_source == "cnn" and models.shape_net is None:
         from extreme3d.models.shape_cnn import ShapeCNN
 
-        models.shape_net = ShapeCNN.load(models.cnn_dir, device)
+        models.shape_net = ShapeCNN.load(models.cnn_dir, device,
+                                         trust_pickles=models.trust_pickles)
     if models.bump_source == "cnn" and models.bump_net is None:
         from extreme3d.models.bump_cnn import BumpCNN
         from extreme3d.models.files import bump_weights
 
-        models.bump_net = BumpCNN.load(bump_weights(models.cnn_dir), device)
+        models.bump_net = BumpCNN.load(bump_weights(models.cnn_dir), device,
+                                       trust_pickles=models.trust_pickles)

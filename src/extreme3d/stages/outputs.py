@@ -18,8 +18,9 @@ import numpy as np
 
 from extreme3d import Extreme3DError
 from extreme3d.geometry import MESH_NAMES
-from extreme3d.io.atomic import atomic_write_png, atomic_write_text
+from extreme3d.io.atomic import atomic_write_bytes, atomic_write_png, atomic_write_text
 from extreme3d.mesh import Mesh
+from extreme3d.output_guard import check_inside, check_output_name
 from extreme3d.stages.bump import BUMP_MARGIN, BumpMaps
 from extreme3d.stages.prepare import PreparedFace
 from extreme3d.stages.shape import Identity
@@ -42,6 +43,10 @@ def _grouped_by_model(names: Sequence[str]) -> tuple[str, ...]:
 #: order of docs/batch.md and --help).
 ALL_OUTPUTS = _grouped_by_model(MESH_NAMES)
 
+#: What follows a face's name in its file names (before the extension): two faces whose names
+#: differ by these collide (x's imgs/x_detect.png is the crop of a face named x_detect).
+NAME_SUFFIXES = ("_detect", "_bump", "_mask", *(f"_{k}" for k in ALL_OUTPUTS))
+
 
 def write_prepared(out_dir: Path, face: PreparedFace, photo: np.ndarray | None = None
                    ) -> list[str]:
@@ -50,6 +55,7 @@ def write_prepared(out_dir: Path, face: PreparedFace, photo: np.ndarray | None =
     from extreme3d.io.pts import write_pts
     from extreme3d.overlay import draw_detection
 
+    check_output_name(face.name)
     imgs = Path(out_dir) / "imgs"
     imgs.mkdir(parents=True, exist_ok=True)
     image = photo if photo is not None else face.photo
@@ -66,7 +72,8 @@ def write_prepared(out_dir: Path, face: PreparedFace, photo: np.ndarray | None =
 def write_image_list(out_dir: Path, crops: Sequence[str]) -> Path:
     """imList.txt: the prepared crops, one path a line."""
     path = Path(out_dir) / IMAGE_LIST
-    atomic_write_text(path, "".join(f"{p}\n" for p in crops))
+    # undecodable (non-UTF-8) names are written back as their original bytes
+    atomic_write_bytes(path, "".join(f"{p}\n" for p in crops).encode("utf-8", "surrogateescape"))
     return path
 
 
@@ -75,6 +82,7 @@ def write_identity(out_dir: Path, name: str, model: Any, identity: Identity) -> 
     coloured foundation without expression, the original's python PLY layout)."""
     from extreme3d.models.coeffs import format_alpha, foundation_from_coeffs
 
+    check_output_name(name)
     shape = Path(out_dir) / "shape"
     shape.mkdir(parents=True, exist_ok=True)
     verts, colors = foundation_from_coeffs(model, identity.raw, identity.beta)
@@ -86,6 +94,7 @@ def write_identity(out_dir: Path, name: str, model: Any, identity: Identity) -> 
 def write_bump(out_dir: Path, name: str, maps: BumpMaps) -> list[str]:
     """bump/<name>_bump.png and bump/<name>_mask.png, and bump/<name>_occluders.png when the
     occlusion step ran."""
+    check_output_name(name)
     bump = Path(out_dir) / "bump"
     bump.mkdir(parents=True, exist_ok=True)
     atomic_write_png(bump / f"{name}_bump.png", maps.bump)
@@ -102,7 +111,7 @@ def write_preview(out_dir: Path, name: str, result: Any) -> str:
     from extreme3d.preview import write_preview as render_preview
 
     mesh = result.meshes.get("final_frontal") or result.meshes.get("withBump_frontal")
-    path = Path(out_dir) / "preview" / f"{name}.png"
+    path = Path(out_dir) / "preview" / f"{check_output_name(name)}.png"
     crop = result.crop
     occ = getattr(result, "occluders", None)
     if occ is not None:  # the occluders tinted magenta over the crop
@@ -140,7 +149,11 @@ def save_face(
     if bad:
         raise Extreme3DError(f"unknown mesh format {bad[0]!r} (use {', '.join(MESH_FORMATS)})")
     out = Path(out_dir)
-    name = name or result.name
+    name = check_output_name(name or result.name)
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("imgs", "shape", "bump", "3D", "overlay", "params"):
+        if (out / sub).exists():
+            check_inside(out, out / sub)  # a subfolder symlinked elsewhere is refused
     keys = tuple(k for k in (outputs or DEFAULT_OUTPUTS) if k in result.meshes)
     written: list[str] = []
     t0 = time.perf_counter()

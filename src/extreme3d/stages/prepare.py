@@ -90,6 +90,18 @@ def given_landmarks(items: object, *, all_faces: bool = False) -> list[np.ndarra
     return sets
 
 
+def _check_inside_image(landmarks: np.ndarray, width: int, height: int, what: str) -> None:
+    """Refuses landmarks (finite) of which fewer than half lie inside the image: their crop
+    would be (mostly) black padding."""
+    lm = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    if not np.all(np.isfinite(lm)):
+        raise Extreme3DError(f"{what}: landmarks are not finite")
+    inside = (lm[:, 0] >= 0) & (lm[:, 0] < width) & (lm[:, 1] >= 0) & (lm[:, 1] < height)
+    if 2 * int(inside.sum()) < len(lm):
+        raise Extreme3DError(f"{what}: {len(lm) - int(inside.sum())} of the {len(lm)} landmarks "
+                             f"lie outside the {width}x{height} image (wrong .pts file?)")
+
+
 def crop_faces(
     image: np.ndarray,
     landmark_sets: Sequence[np.ndarray],
@@ -105,6 +117,7 @@ def crop_faces(
     `<name>_face<k>` with all_faces."""
     faces = []
     for k, lms in enumerate(landmark_sets):
+        _check_inside_image(lms, image.shape[1], image.shape[0], image_path or name)
         crop = crop_face(image, lms)
         faces.append(PreparedFace(
             name=f"{name}_face{k}" if all_faces else name, crop=crop.image,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from extreme3d import Extreme3DError
 from extreme3d.stages.prepare import PreparedFace
 
 
@@ -86,4 +87,14 @@ def identities(
     except Exception as exc:  # noqa: BLE001
         return [exc for _ in faces]
     per = (time.perf_counter() - t0) / max(1, len(faces))
-    return [identity_from_cnn_row(model, row, per) for row in rows]
+    return [identity_from_cnn_row(model, row, per) if _finite_row(row)
+            else Extreme3DError(f"{face.image_path or face.name}: the shape CNN returned NaN or "
+                                "infinite coefficients")
+            for face, row in zip(faces, rows, strict=True)]
+
+
+def _finite_row(row: object) -> bool:
+    """Whether a CNN output row is all finite."""
+    import numpy as np
+
+    return bool(np.all(np.isfinite(np.asarray(row, dtype=np.float64))))
