@@ -320,7 +320,7 @@ def test_local_engine_rerun_skips_done_images(core_stages, shared, sfm_h5, tmp_p
     done = out / ".extreme3d" / "done"
     assert sorted(p.stem for p in done.iterdir()) == sorted(CROPS)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
-              and p.name not in ("summary.json", "imList.txt")}
+              and p.name not in ("summary.json", "imList.txt", ".extreme3d.lock")}
     again = run_batch(opts, log=lambda _m: None)  # nothing to do: no file rewritten
     assert [r.name for r in again.done] == CROPS
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps

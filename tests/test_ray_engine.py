@@ -54,9 +54,10 @@ def job(shared, sfm_h5, tmp_path_factory):
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    """Relative path -> bytes of every output file (state folder excluded)."""
+    """Relative path -> bytes of every output file (state folder and the local engine's run lock
+    excluded)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and STATE_DIR not in p.parts}
+            if p.is_file() and STATE_DIR not in p.parts and p.name != ".extreme3d.lock"}
 
 
 def _comparable(rel: str, data: bytes, root: str) -> object:
