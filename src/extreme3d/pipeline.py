@@ -107,6 +107,7 @@ class BatchOptions:
     occlusion: bool = True  # find occluders, de-occlude the bump, mask them (off: the original)
     trust_cnn_pickles: bool = False  # allow the CNN files' pickles (runs code from them)
     isolate_core: bool = True  # core stage in a worker process even with jobs=1 (crash isolation)
+    isolate_stages: bool = True  # prepare and the landmark shape fit in a worker process too
 
 
 @dataclass
@@ -233,17 +234,57 @@ class CoreResult:
 
 
 _WORKER_MODEL: Any = None
+_WORKER_MODEL_PATH: str | None = None
+#: Tests only: "<stage>:<name>[,...]" (EXTREME3D_TEST_CRASH, read when a pool starts) makes a
+#: worker kill itself with SIGSEGV when it runs that stage for that image (a planted native crash).
+_CRASH_AT: str | None = None
+CRASH_TEST_ENV = "EXTREME3D_TEST_CRASH"
 
 
-def _init_worker(model_path: str) -> None:
-    """Process-pool initializer: loads the morphable model once per worker."""
+def _init_worker(model_path: str, crash_at: str | None = None, eager: bool = True) -> None:
+    """Process-pool initializer: the morphable model, loaded once per worker (`eager`), or on
+    first use; the test crash hook."""
+    global _WORKER_MODEL, _WORKER_MODEL_PATH, _CRASH_AT
+    _WORKER_MODEL_PATH, _CRASH_AT = model_path, crash_at
+    if eager:
+        _WORKER_MODEL = load_morphable(Path(model_path))
+
+
+def _worker_model() -> Any:
+    """The worker's morphable model (loaded on first use by a lazy worker)."""
     global _WORKER_MODEL
-    _WORKER_MODEL = load_morphable(Path(model_path))
+    if _WORKER_MODEL is None and _WORKER_MODEL_PATH is not None:
+        _WORKER_MODEL = load_morphable(Path(_WORKER_MODEL_PATH))
+    return _WORKER_MODEL
+
+
+def _crash_hook(stage: str, name: str) -> None:
+    """Tests only: dies of SIGSEGV (no core file) when EXTREME3D_TEST_CRASH named this stage and
+    image when the pool started; a no-op otherwise."""
+    if _CRASH_AT and f"{stage}:{name}" in _CRASH_AT.split(","):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.kill(os.getpid(), signal.SIGSEGV)
 
 
 def _worker_run(task: CoreTask) -> CoreResult:
     """Runs the core stage in a worker with its preloaded model."""
-    return run_core(_WORKER_MODEL, task)
+    _crash_hook("core", task.name)
+    return run_core(_worker_model(), task)
+
+
+def _worker_prepare(path: str, name: str, landmark_dir: str | None, all_faces: bool
+                    ) -> list[PreparedFace]:
+    """The prepare stage of one entry (decode, landmarks, crops) in the stage worker."""
+    _crash_hook("prepare", name)
+    return prepare_photo(path, name, landmark_dir, all_faces=all_faces, keep_photo=True)
+
+
+def _worker_shape_fit(face: PreparedFace) -> Identity | Exception:
+    """The landmark shape fit of one face in the stage worker (its lazily loaded model)."""
+    _crash_hook("shape", face.name)
+    return identities(_worker_model(), None, [face])[0]
 
 
 def run_core(model: Any, task: CoreTask) -> CoreResult:
@@ -339,12 +380,14 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), max(1, size))]
 
 
-def _pool(jobs: int, model_path: Path) -> cf.ProcessPoolExecutor:
-    """Process pool for the core stage; each worker loads the model once."""
+def _pool(jobs: int, model_path: Path, eager: bool = True) -> cf.ProcessPoolExecutor:
+    """Process pool for an isolated stage; each worker loads the model once (`eager`: at start,
+    else on first use)."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     return cf.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(str(model_path),)
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+        initargs=(str(model_path), os.environ.get(CRASH_TEST_ENV), eager),
     )
 
 
@@ -352,8 +395,10 @@ def _pool(jobs: int, model_path: Path) -> cf.ProcessPoolExecutor:
 CRASH_REASON = "the core stage crashed its worker process (native crash); image skipped"
 
 
-def _crash_reason(processes: list[Any]) -> str:
-    """CRASH_REASON with the signal (or exit code) of the dead worker, when known."""
+def _crash_reason(processes: list[Any], stage: str = "core") -> str:
+    """CRASH_REASON (naming `stage`) with the signal (or exit code) of the dead worker among
+    `processes`, when known."""
+    base = CRASH_REASON.replace("core stage", f"{stage} stage")
     for proc in processes:
         with contextlib.suppress(Exception):
             proc.join(timeout=5)
@@ -363,10 +408,10 @@ def _crash_reason(processes: list[Any]) -> str:
                     name = signal.Signals(-code).name
                 except ValueError:
                     name = f"signal {-code}"
-                return f"{CRASH_REASON} ({name})"
+                return f"{base} ({name})"
             if code:
-                return f"{CRASH_REASON} (exit code {code})"
-    return CRASH_REASON
+                return f"{base} (exit code {code})"
+    return base
 
 
 class _CorePool:
@@ -435,6 +480,39 @@ class _CorePool:
 
     def close(self) -> None:
         """Stops the workers (after `collect(block=True)` nothing is pending)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class StageCrash(Extreme3DError):
+    """A per-image stage killed its worker process (native crash); the message names the stage
+    and the signal."""
+
+
+class _StageWorker:
+    """One worker process for the per-image stages that run before the core stage (prepare: image
+    decode, dlib, crops; shape: the landmark fit). Calls are synchronous; a worker that dies fails
+    only the call's image (StageCrash) and is replaced for the next one."""
+
+    def __init__(self, model_path: Path) -> None:
+        self.model_path = model_path
+        self.pool = _pool(1, model_path, eager=False)
+
+    def call(self, stage: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in the worker; its exceptions are re-raised here, a dead worker raises
+        StageCrash naming `stage` and the signal."""
+        procs: list[Any] = []
+        try:
+            fut = self.pool.submit(fn, *args)
+            procs = list((getattr(self.pool, "_processes", None) or {}).values())
+            return fut.result()
+        except BrokenProcessPool:
+            reason = _crash_reason(procs, stage)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = _pool(1, self.model_path, eager=False)
+            raise StageCrash(reason) from None
+
+    def close(self) -> None:
+        """Stops the worker."""
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -593,6 +671,7 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
 
     isolate = opts.jobs > 1 or opts.isolate_core
     pool = _CorePool(max(1, opts.jobs), model_path, finish) if isolate else None
+    stage_worker = _StageWorker(model_path) if opts.isolate_stages else None
     lm_dir = Path(opts.landmark_dir) if opts.landmark_dir else None
     names = NameRegistry(stage_outputs.NAME_SUFFIXES)
     try:
@@ -606,7 +685,8 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
                     continue
                 rec.shape_source, rec.bump_source = shape_src, bump_src
                 try:
-                    faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces, names)
+                    faces = _prepare_entry(entry, lm_dir, out, rec, opts.all_faces, names,
+                                           stage_worker)
                 except Exception as exc:  # noqa: BLE001
                     rec.fail("prepare", _reason(exc))
                     say(_message("skipped", rec))
@@ -631,7 +711,7 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
             if not ids:
                 continue
             found = _shape_stage(ids, prepared, records, models.model, models.shape_net, out,
-                                 opts, say)
+                                 opts, say, stage_worker)
             ids = [i for i in ids if i in found]
             bumps = _bump_stage(ids, prepared, records, models.bump_net, out, opts, say)
             progress.update(sum(1 for i in prepared if i not in bumps))  # failed in a CNN stage
@@ -659,6 +739,9 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
         if pool is not None:
             with contextlib.suppress(Exception):
                 pool.close()
+        if stage_worker is not None:
+            with contextlib.suppress(Exception):
+                stage_worker.close()
         progress.close()
         summary.wall_s = _now() - start
         atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
@@ -682,16 +765,23 @@ def faces_outputs(face: PreparedFace) -> list[str]:
 
 
 def _prepare_entry(entry: Any, landmark_dir: Path | None, out: Path, rec: ImageRecord,
-                   all_faces: bool, names: NameRegistry | None = None) -> list[PreparedFace]:
+                   all_faces: bool, names: NameRegistry | None = None,
+                   worker: _StageWorker | None = None) -> list[PreparedFace]:
     """Prepare stage of one list entry: its faces (photo dropped once their imgs/ files are
     written); the record gets the first face's files and the seconds. An input inside the
-    output folder, or a name whose files would overwrite an earlier image's, is refused."""
+    output folder, or a name whose files would overwrite an earlier image's, is refused.
+    With `worker`, decode, landmarks and crops run in that process (a native crash fails only
+    this entry)."""
     if input_inside_output(entry.path, out):
         raise Extreme3DError(f"{entry.path}: input lies inside the output folder {out} (it "
                              "could be overwritten); move it out first")
     t0 = _now()
-    faces = prepare_photo(entry.path, entry.name, landmark_dir, all_faces=all_faces,
-                          keep_photo=True)
+    if worker is not None:
+        faces = worker.call("prepare", _worker_prepare, str(entry.path), entry.name,
+                            str(landmark_dir) if landmark_dir is not None else None, all_faces)
+    else:
+        faces = prepare_photo(entry.path, entry.name, landmark_dir, all_faces=all_faces,
+                              keep_photo=True)
     rec.seconds["prepare"] += _now() - t0
     if names is not None:
         for face in faces:
@@ -733,10 +823,22 @@ def _opencv_reason(text: str) -> str:
 def _shape_stage(
     ids: list[int], prepared: dict[int, PreparedFace], records: list[ImageRecord], model: Any,
     shape_net: Any, out: Path, opts: BatchOptions, say: Callable[[str], None],
+    worker: _StageWorker | None = None,
 ) -> dict[int, Identity]:
-    """Identity of each prepared face (CNN batched); writes shape/<name>.ply(.alpha)."""
+    """Identity of each prepared face (CNN batched); writes shape/<name>.ply(.alpha). With
+    `worker`, the landmark fit (native code) runs there, one face per call."""
     result: dict[int, Identity] = {}
-    found = identities(model, shape_net, [prepared[i] for i in ids], opts.batch_size)
+    faces = [prepared[i] for i in ids]
+    found: list[Identity | Exception]
+    if shape_net is None and worker is not None:
+        found = []
+        for face in faces:
+            try:
+                found.append(worker.call("shape", _worker_shape_fit, face))
+            except Exception as exc:  # noqa: BLE001 - StageCrash, or a result not unpickled
+                found.append(exc)
+    else:
+        found = identities(model, shape_net, faces, opts.batch_size)
     for i, identity in zip(ids, found, strict=True):
         rec = records[i]
         if isinstance(identity, Exception):
