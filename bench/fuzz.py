@@ -189,6 +189,31 @@ def harnesses(model) -> dict:
             s.array((-1, 3)), s.array((-1, 3), (0, 255), np.uint8) if s.flag() else None,
             s.array((-1, 3), (0, 10), np.int64) if s.flag() else None,
             s.pick(["cpp", "python", "x"])),
+        "format_obj_rows": lambda s: _core.format_obj_rows(
+            s.array((-1, 3), (-50, 50), s.pick([np.float64, np.int64, np.uint64])),
+            s.pick(["v ", "f ", ""]), s.integer([6, 0, 30, 31]), s.integer([1, 2, 3, 4])),
+        "vertex_normals": lambda s: _core.vertex_normals(
+            s.array((-1, 3), (-50, 50), np.float32), s.array((-1, 3), (0, 10), np.int32)),
+        "mirror_nearest": lambda s: _core.mirror_nearest(
+            s.array((-1, 3)), s.array((-1, 3)), s.number() if s.flag(30) else 3.0),
+        "push_pull_fill": lambda s: _core.push_pull_fill(
+            s.array((-1, -1, 3), (0, 1), np.float32), s.array((-1, -1), (0, 2), bool)),
+        "rasterize_uv": lambda s: _core.rasterize_uv(
+            s.array((-1, 2), (0, 1), np.float32), s.array((-1, 3), (0, 10), np.int32),
+            s.integer([8, 32, 64, 0])),
+        "bake_texture": lambda s: _core.bake_texture(
+            s.array((100, 3), (-45, 45), np.float32), s.array((-1, 3), (0, 100), np.int32),
+            s.array((100, 2), (0, 1), np.float32), s.array((64, 64, 3), (0, 255), np.uint8),
+            s.array((64, 64), (-600, -400), np.float32), s.array((64, 64), (0, 2), bool),
+            s.array((3, 3), (-1, 1)), s.array((3,), (-10, 10)) - np.array([0, 0, 500.0]),
+            size=s.integer([16, 32, 8]), focal=s.number() if s.flag(20) else 60.0,
+            seam_factor=s.integer([4, 1, 2])),
+        "photo_samples": lambda s: _core.photo_samples(
+            s.array((-1, 3), (-45, 45)), s.array((-1, 3), (-1, 1)),
+            s.array((64, 64, 3), (0, 255), np.uint8), s.array((64, 64), (-600, -400), np.float32),
+            s.array((64, 64), (0, 2), bool), s.array((3, 3), (-1, 1)),
+            s.array((3,), (-10, 10)) - np.array([0, 0, 500.0]),
+            focal=s.number() if s.flag(20) else 60.0),
     }
 
 

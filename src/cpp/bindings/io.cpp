@@ -74,6 +74,8 @@ void bind_io(py::module_& m) {
                 py::gil_scoped_release release;
                 text = format_obj_float_rows(a.data(), n, cols, digits, prefix);
             } else if (array.dtype().kind() == 'i' || array.dtype().kind() == 'u') {
+                checks::check_integer_range(array, "array", std::numeric_limits<std::int64_t>::min(),
+                                            std::numeric_limits<std::int64_t>::max());
                 const I64Array a = I64Array::ensure(array);
                 py::gil_scoped_release release;
                 text = format_obj_int_rows(a.data(), n, cols, repeat, prefix);

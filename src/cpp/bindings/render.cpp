@@ -104,7 +104,7 @@ void bind_render(py::module_& m) {
     m.def(
         "depth_to_metric",
         [](const py::object& depth_in, double near_plane, double far_plane) {
-            const auto depth = checks::to_array<float>(depth_in, "depth", false);
+            const auto depth = checks::to_array<float>(depth_in, "depth");
             if (depth.ndim() != 2) throw py::value_error("depth must be a 2-D (H, W) array");
             if (!(near_plane > 0) || !(far_plane > near_plane) || !(far_plane < 1e12))
                 throw py::value_error("depth_to_metric: needs 0 < near < far < 1e12");

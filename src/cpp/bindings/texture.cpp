@@ -1,6 +1,7 @@
 // Python bindings of texture baking and the photo-colour helpers shared with vertex colours:
-// numpy in, numpy out; inputs checked here (shape, dtype, finiteness -> ValueError); the GIL is
-// released while computing.
+// numpy in, numpy out; inputs converted by checks::to_array (dtype kind, integer ranges, finiteness
+// after the cast, the caller's strides) and shape-checked here (-> ValueError); the GIL is released
+// while computing.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checks.hpp"
 #include "texture/bake_texture.hpp"
 #include "texture/image_fill.hpp"
 #include "texture/mirror_index.hpp"
@@ -25,6 +27,8 @@ using BoolArray = py::array_t<bool, py::array::c_style | py::array::forcecast>;
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+using checks::kMaxCoordinate;
+using checks::to_array;
 
 /// Shape of an array as "(a, b)" for messages.
 std::string shape_of(const py::array& a) {
@@ -74,7 +78,7 @@ texture::PhotoView view_of(const U8Array& image, const FloatArray& zbuf, const B
         throw py::value_error("shown must have the image's shape, got " + shape_of(shown));
     if (rotation.ndim() != 2 || rotation.shape(0) != 3 || rotation.shape(1) != 3)
         throw py::value_error("rotation must be a 3x3 matrix, got " + shape_of(rotation));
-    if (tvec.size() != 3) throw py::value_error("tvec must have 3 values, got " + shape_of(tvec));
+    if (tvec.ndim() != 1 || tvec.size() != 3) throw py::value_error("tvec must have shape (3,), got " + shape_of(tvec));
     texture::PhotoView v;
     v.bgr = image.data();
     v.zbuf = zbuf.data();
@@ -99,18 +103,28 @@ texture::PhotoView view_of(const U8Array& image, const FloatArray& zbuf, const B
 void bind_texture(py::module_& m) {
     m.def(
         "bake_texture",
-        [](const FloatArray& vertices, const IntArray& faces, const FloatArray& uv, const U8Array& image,
-           const FloatArray& zbuf, const BoolArray& shown, const DoubleArray& rotation,
-           const DoubleArray& tvec, int size, double focal, double depth_tol, double min_cos,
-           bool symmetry, double mirror_dist, bool seam_correction, double seam_sigma, double seam_max,
-           int seam_factor) {
+        [](const py::object& vertices_in, const py::object& faces_in, const py::object& uv_in,
+           const py::object& image_in, const py::object& zbuf_in, const py::object& shown_in,
+           const py::object& rotation_in, const py::object& tvec_in, int size, double focal,
+           double depth_tol, double min_cos, bool symmetry, double mirror_dist, bool seam_correction,
+           double seam_sigma, double seam_max, int seam_factor) {
+            const auto vertices = to_array<float>(vertices_in, "vertices", true, kMaxCoordinate);
+            const auto faces = to_array<int>(faces_in, "faces");
+            const auto uv = to_array<float>(uv_in, "uv", true, kMaxCoordinate);
+            const auto image = to_array<std::uint8_t>(image_in, "image");
+            const auto zbuf = to_array<float>(zbuf_in, "zbuf", true, kMaxCoordinate);
+            const auto shown = to_array<bool>(shown_in, "shown");
+            const auto rotation = to_array<double>(rotation_in, "rotation", true, kMaxCoordinate);
+            const auto tvec = to_array<double>(tvec_in, "tvec", true, kMaxCoordinate);
             const MatrixX3f V = matrix_of<MatrixX3f>(vertices, "vertices");
             const MatrixX3i F = faces_of(faces, V.rows());
             const MatrixX2f UV = matrix_of<MatrixX2f>(uv, "uv");
             if (UV.rows() != V.rows()) throw py::value_error("uv must have one row per vertex");
             if (size < 1 || size > 16384) throw py::value_error("size must be in 1..16384");
-            if (!(mirror_dist >= 0) || !(seam_sigma > 0) || !(seam_max >= 0) || seam_factor < 1)
-                throw py::value_error("need mirror_dist >= 0, seam_sigma > 0, seam_max >= 0, seam_factor >= 1");
+            if (!(mirror_dist >= 0) || !(seam_sigma > 0) || !(seam_max >= 0) || seam_factor < 1 ||
+                !std::isfinite(mirror_dist) || !std::isfinite(seam_sigma) || !std::isfinite(seam_max) ||
+                seam_factor > 64)
+                throw py::value_error("need finite mirror_dist >= 0, seam_sigma > 0, seam_max >= 0 and seam_factor in 1..64");
             const texture::PhotoView view =
                 view_of(image, zbuf, shown, rotation, tvec, focal, depth_tol, min_cos);
             texture::BakeOptions opt;
@@ -143,7 +157,9 @@ void bind_texture(py::module_& m) {
         "that may be sampled, at the pose (rotation, tvec).");
     m.def(
         "rasterize_uv",
-        [](const FloatArray& uv, const IntArray& faces, int size) {
+        [](const py::object& uv_in, const py::object& faces_in, int size) {
+            const auto uv = to_array<float>(uv_in, "uv", true, kMaxCoordinate);
+            const auto faces = to_array<int>(faces_in, "faces");
             const MatrixX2f UV = matrix_of<MatrixX2f>(uv, "uv");
             const MatrixX3i F = faces_of(faces, UV.rows());
             if (size < 1 || size > 16384) throw py::value_error("size must be in 1..16384");
@@ -163,10 +179,12 @@ void bind_texture(py::module_& m) {
         "(size x size x 3 float32) of the UV layout (v up).");
     m.def(
         "mirror_nearest",
-        [](const DoubleArray& reference, const DoubleArray& queries, double max_dist) {
+        [](const py::object& reference_in, const py::object& queries_in, double max_dist) {
+            const auto reference = to_array<double>(reference_in, "reference points", true, kMaxCoordinate);
+            const auto queries = to_array<double>(queries_in, "queries", true, kMaxCoordinate);
             const MatrixX3d P = matrix_of<MatrixX3d>(reference, "reference points");
             const MatrixX3d Q = matrix_of<MatrixX3d>(queries, "queries");
-            if (!(max_dist > 0) || !std::isfinite(max_dist)) throw py::value_error("max_dist must be > 0");
+            if (!(max_dist > 0) || !(max_dist <= kMaxCoordinate)) throw py::value_error("max_dist must be in (0, 1e7]");
             std::vector<long> idx;
             {
                 py::gil_scoped_release release;
@@ -182,11 +200,16 @@ void bind_texture(py::module_& m) {
         "distance < max_dist (mm), else -1.");
     m.def(
         "push_pull_fill",
-        [](const FloatArray& image, const BoolArray& known) {
+        [](const py::object& image_in, const py::object& known_in) {
+            const auto image = to_array<float>(image_in, "image", true, 1e30);
+            const auto known = to_array<bool>(known_in, "known");
             if (image.ndim() != 3 || known.ndim() != 2 || known.shape(0) != image.shape(0) ||
                 known.shape(1) != image.shape(1))
                 throw py::value_error("need image (H, W, C) and known (H, W), got " + shape_of(image) +
                                       " and " + shape_of(known));
+            if (image.shape(0) > checks::kMaxSide || image.shape(1) > checks::kMaxSide || image.shape(2) > 64)
+                throw py::value_error("image must be at most 16384 px per side and 64 channels, got " +
+                                      shape_of(image));
             texture::FloatImage img(int(image.shape(0)), int(image.shape(1)), int(image.shape(2)));
             std::copy(image.data(), image.data() + image.size(), img.data.begin());
             std::vector<float> w(known.data(), known.data() + known.size());
@@ -203,7 +226,9 @@ void bind_texture(py::module_& m) {
         "Push-pull fill of the pixels of an (H, W, C) float image where known (H, W) is False.");
     m.def(
         "vertex_normals",
-        [](const FloatArray& vertices, const IntArray& faces) {
+        [](const py::object& vertices_in, const py::object& faces_in) {
+            const auto vertices = to_array<float>(vertices_in, "vertices", true, kMaxCoordinate);
+            const auto faces = to_array<int>(faces_in, "faces");
             const MatrixX3f V = matrix_of<MatrixX3f>(vertices, "vertices");
             const MatrixX3i F = faces_of(faces, V.rows());
             MatrixX3d n;
@@ -219,9 +244,16 @@ void bind_texture(py::module_& m) {
         "Area-weighted unit vertex normals (V, 3) float64 (zero for unused vertices).");
     m.def(
         "photo_samples",
-        [](const DoubleArray& points, const DoubleArray& normals, const U8Array& image,
-           const FloatArray& zbuf, const BoolArray& shown, const DoubleArray& rotation,
-           const DoubleArray& tvec, double focal, double depth_tol, double min_cos) {
+        [](const py::object& points_in, const py::object& normals_in, const py::object& image_in,
+           const py::object& zbuf_in, const py::object& shown_in, const py::object& rotation_in,
+           const py::object& tvec_in, double focal, double depth_tol, double min_cos) {
+            const auto points = to_array<double>(points_in, "points", false);
+            const auto normals = to_array<double>(normals_in, "normals", false);
+            const auto image = to_array<std::uint8_t>(image_in, "image");
+            const auto zbuf = to_array<float>(zbuf_in, "zbuf", true, kMaxCoordinate);
+            const auto shown = to_array<bool>(shown_in, "shown");
+            const auto rotation = to_array<double>(rotation_in, "rotation", true, kMaxCoordinate);
+            const auto tvec = to_array<double>(tvec_in, "tvec", true, kMaxCoordinate);
             const MatrixX3d P = matrix_of<MatrixX3d>(points, "points", false);
             const MatrixX3d N = matrix_of<MatrixX3d>(normals, "normals", false);
             if (N.rows() != P.rows()) throw py::value_error("normals must have one row per point");
