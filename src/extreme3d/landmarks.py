@@ -95,11 +95,17 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     raw = read_bytes(p, "image", limit("EXTREME3D_MAX_IMAGE_BYTES"))
     check_image_pixels(p, raw)
     data = np.frombuffer(raw, dtype=np.uint8)
-    if raw[:4] in (b"II*\x00", b"MM\x00*"):  # TIFF: float / 16-bit samples scaled by to_bgr8
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if image is not None:
-            return to_bgr8(image)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        if raw[:4] in (b"II*\x00", b"MM\x00*"):  # TIFF: float / 16-bit samples scaled by to_bgr8
+            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            if image is not None:
+                return to_bgr8(image)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as exc:  # e.g. a header over OpenCV's own pixel limit
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise Extreme3DError(f"{p}: image too large (over OpenCV's pixel limit; set "
+                                 "OPENCV_IO_MAX_IMAGE_PIXELS to allow more)") from None
+        image = None
     if image is None:
         image = _read_with_pillow(p)
     if image is None:

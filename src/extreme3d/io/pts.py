@@ -18,6 +18,8 @@ from extreme3d.io.atomic import atomic_write_text
 
 #: Number of iBUG landmarks the pipeline works with.
 NUM_LANDMARKS = 68
+#: Largest landmark coordinate (px) a .pts file may hold.
+MAX_COORDINATE = 1e7
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -58,6 +60,9 @@ def parse_pts(text: str, source: str | os.PathLike[str] = "<text>",
             raise Extreme3DError(
                 f"{source}: line {lineno}: expected two finite numbers 'x y', got {raw.strip()!r}"
             )
+        if max(abs(values[0]), abs(values[1])) > MAX_COORDINATE:
+            raise Extreme3DError(f"{source}: line {lineno}: coordinate beyond {MAX_COORDINATE:g} "
+                                 f"px: {raw.strip()[:60]!r}")
         rows.append((values[0], values[1]))
     points = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
     if header_n is not None and header_n != len(points):

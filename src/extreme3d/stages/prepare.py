@@ -100,6 +100,13 @@ def _check_inside_image(landmarks: np.ndarray, width: int, height: int, what: st
     if 2 * int(inside.sum()) < len(lm):
         raise Extreme3DError(f"{what}: {len(lm) - int(inside.sum())} of the {len(lm)} landmarks "
                              f"lie outside the {width}x{height} image (wrong .pts file?)")
+    # one wild point (e.g. 1e300) would make the crop box absurdly large
+    far = ((lm[:, 0] < -4 * width) | (lm[:, 0] > 5 * width) | (lm[:, 1] < -4 * height)
+           | (lm[:, 1] > 5 * height))
+    if far.any():
+        k = int(np.argmax(far))
+        raise Extreme3DError(f"{what}: landmark {k + 1} ({lm[k, 0]:.6g}, {lm[k, 1]:.6g}) lies "
+                             f"far outside the {width}x{height} image (wrong .pts file?)")
 
 
 def crop_faces(
