@@ -4,8 +4,10 @@
    devices, huge declared sizes, undecodable / long / colliding names, an input inside the output
    tree) run as one `extreme3d batch --jobs 2` with a timeout; each entry must be recorded in
    summary.json (done, or failed with one line), no traceback, nothing written outside the output
-   folder, no temp file left. Plus the hostile unit tests (tests/test_core_inputs.py,
-   test_hostile.py, test_trust.py) run in a child process.
+   folder, no temp file left. Plus the hostile unit tests and generated corpora
+   (tests/test_core_inputs.py, test_hostile.py, test_trust.py, test_corpus_core.py: every _core
+   entry point's array arguments mutated, test_corpus_batch.py: ~125 generated batch entries,
+   test_isolation.py: a SIGSEGV planted in each per-image stage) run in a child process.
 2. fuzz: bench/fuzz.py --seconds F per _core entry point.
 3. sanitizer: the status `make sanitize` left in build/sanitize/status (not_run if absent).
 4. kill trials: a 4-image batch SIGKILLed at a random time, then rerun: every output file must
@@ -211,7 +213,8 @@ def run_corpus(model: Path, png: Path, pts: Path, timeout: float) -> dict:
 def run_unit_cases(timeout: float) -> dict:
     """The hostile unit tests in a child process."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           "tests/test_core_inputs.py", "tests/test_hostile.py", "tests/test_trust.py"]
+           "tests/test_core_inputs.py", "tests/test_hostile.py", "tests/test_trust.py",
+           "tests/test_corpus_core.py", "tests/test_corpus_batch.py", "tests/test_isolation.py"]
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

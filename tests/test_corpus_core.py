@@ -206,3 +206,19 @@ def test_core_entry_point_mutation(entry: str, arg: str, how: str) -> None:
         assert "\n" not in str(exc).strip()
         return
     raise AssertionError(f"{entry}({arg}={how}) was accepted")
+
+
+def test_mirror_nearest_index_stays_bounded_for_a_tiny_max_dist() -> None:
+    """A tiny max_dist over a wide point set once asked for a grid of ~10^13 cells (minutes,
+    gigabytes); the index grows its cells instead, and the answers stay exact."""
+    import time
+
+    rng = np.random.default_rng(5)
+    ref = rng.uniform(-5e4, 5e4, (2000, 3))
+    queries = ref[:50] * np.array([-1.0, 1.0, 1.0])  # mirrored: each one's partner is exact
+    t0 = time.perf_counter()
+    got = _core.mirror_nearest(ref, queries, 1e-3)
+    assert time.perf_counter() - t0 < 10.0
+    np.testing.assert_array_equal(got, np.arange(50))
+    far = _core.mirror_nearest(ref, queries + 1.0, 1e-3)
+    assert (far == -1).all()

@@ -20,6 +20,15 @@ MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
     // (a point within max_dist = 2 cells of a query lies within 2 cells of it in every axis).
     const Eigen::Vector3d lo = points.colwise().minCoeff().transpose();
     const Eigen::Vector3d hi = points.colwise().maxCoeff().transpose();
+    // Bounded index whatever max_dist is (a tiny max_dist over a wide point set would ask for an
+    // enormous grid and slab table): cells and slabs only ever grow, which keeps searches exact.
+    const Eigen::Vector3d ext = hi - lo;
+    while (std::isfinite(cell_) &&
+           (ext.x() / cell_ + 5) * (ext.y() / cell_ + 5) * (ext.z() / cell_ + 5) > double(1 << 24))
+        cell_ *= 2;
+    while (std::isfinite(slab_) && ext.y() / slab_ > double(1 << 20)) slab_ *= 2;
+    if (!std::isfinite(cell_) || !std::isfinite(slab_) || !ext.allFinite())
+        throw std::invalid_argument("MirrorIndex: points and max_dist must be finite");
     grid0_ = lo - Eigen::Vector3d::Constant(2 * cell_);
     nx_ = long(std::floor((hi.x() - grid0_.x()) / cell_)) + 3;
     ny_ = long(std::floor((hi.y() - grid0_.y()) / cell_)) + 3;
