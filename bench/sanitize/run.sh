@@ -3,6 +3,7 @@
 # build/sanitize and runs the test suite (or $SANITIZE_TESTS) with it preloaded. Writes
 # build/sanitize/status ("clean" or "failed rc=N") and build/sanitize/pytest.log.
 set -u
+# SANITIZE_TESTS set: a subset, recorded as such in the status ("clean-subset")
 VPY=${VPY:-.venv/bin/python}
 B=build/sanitize
 mkdir -p $B
@@ -23,7 +24,7 @@ env LD_PRELOAD="$ASAN $UBSAN" EXTREME3D_SANITIZED_CORE=$(realpath $SO) \
   $VPY -m pytest -q -p no:cacheprovider ${SANITIZE_TESTS:-} >$B/pytest.log 2>&1
 rc=$?
 if [ $rc = 0 ] && ! grep -q "ERROR: AddressSanitizer\|runtime error:" $B/pytest.log; then
-  echo clean > $B/status
+  if [ -n "${SANITIZE_TESTS:-}" ]; then echo clean-subset > $B/status; else echo clean > $B/status; fi
 else
   echo "failed rc=$rc" > $B/status
 fi

@@ -265,6 +265,9 @@ def _crash_hook(stage: str, name: str) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # the default action, not a handler's (faulthandler's, or AddressSanitizer's under
+        # `make sanitize`, which would report it and abort): the worker dies of SIGSEGV
+        signal.signal(signal.SIGSEGV, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGSEGV)
 
 
