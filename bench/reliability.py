@@ -273,7 +273,7 @@ def run_kills(model: Path, png: Path, pts: Path, trials: int, rng: random.Random
                    str(root / "no_cnn"), "--jobs", "2", "--bump-source", "flat", "--no-progress"]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
-            delay = rng.uniform(1.0, 12.0)
+            delay = rng.uniform(0.5, 6.0)  # the 4-image batch takes ~8 s here: kill inside it
             time.sleep(delay)
             with_kill = proc.poll() is None
             if with_kill:
