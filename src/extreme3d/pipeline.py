@@ -28,6 +28,7 @@ from typing import Any
 
 from extreme3d import Extreme3DError, __version__
 from extreme3d.engines.sink import Sink
+from extreme3d.heap import retain_freed_memory
 from extreme3d.io.atomic import atomic_write_text
 from extreme3d.output_guard import (
     NameRegistry,
@@ -238,6 +239,7 @@ _WORKER_MODEL: Any = None
 def _init_worker(model_path: str) -> None:
     """Process-pool initializer: loads the morphable model once per worker."""
     global _WORKER_MODEL
+    retain_freed_memory()  # the bake's and colours' big buffers reused, not page-faulted anew
     _WORKER_MODEL = load_morphable(Path(model_path))
 
 
@@ -510,6 +512,7 @@ def run_batch(
     """
 
     start = _now()
+    retain_freed_memory()  # the bake's and colours' big buffers reused, not page-faulted anew
     plan = plan_run(opts)
     out = Path(opts.output_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
