@@ -28,6 +28,7 @@ from typing import Any
 
 from extreme3d import Extreme3DError, __version__
 from extreme3d.engines.sink import Sink
+from extreme3d.heap import retain_freed_memory
 from extreme3d.io.atomic import atomic_write_text
 from extreme3d.output_guard import (
     NameRegistry,
@@ -246,6 +247,7 @@ def _init_worker(model_path: str, crash_at: str | None = None, eager: bool = Tru
     first use; the test crash hook."""
     global _WORKER_MODEL, _WORKER_MODEL_PATH, _CRASH_AT
     _WORKER_MODEL_PATH, _CRASH_AT = model_path, crash_at
+    retain_freed_memory()  # the bake's and colours' big buffers reused, not page-faulted anew
     if eager:
         _WORKER_MODEL = load_morphable(Path(model_path))
 
@@ -591,6 +593,7 @@ def run_batch(
     """
 
     start = _now()
+    retain_freed_memory()  # the bake's and colours' big buffers reused, not page-faulted anew
     plan = plan_run(opts)
     out = Path(opts.output_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
