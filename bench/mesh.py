@@ -149,6 +149,7 @@ def record(stats: dict, group: str, name: str, model, geo, sizes) -> None:
     if sizes:
         stats.setdefault("obj_orig", []).append(ob)
         stats.setdefault("obj_clean", []).append(cb)
+        stats.setdefault("obj_ratio", []).append(cb / ob)
     stats.setdefault("last", {})[name] = (final, clean)
 
 
@@ -164,16 +165,24 @@ def load_sfm():
     return load_model(convert_sfm(src, tmp / "sfm_mod.h5"))
 
 
-def textured_bytes(res, clean, folder: Path, digits: int) -> tuple[float, float]:
-    """(original, clean) MB of the textured final OBJ + MTL + PNG."""
+def textured_bytes(res, clean, folder: Path, digits: int | None, stats: dict
+                   ) -> tuple[float, float]:
+    """(original, clean) MB of the textured final OBJ + MTL + PNG; the clean OBJ is read back
+    with trimesh (faces equal, largest position and uv errors stored)."""
     from extreme3d.api import TexturedMesh
+    from extreme3d.io.obj import read_obj_texture
 
     orig = res.textured("final_frontal")  # the original layout (res.final is the clean mesh)
     d1, d2 = folder / "o", folder / "c"
     orig.save(d1 / "final.obj", digits=6, uv_digits=6)  # as written before issue 15
     cm = TexturedMesh(vertices=clean.mesh.vertices, faces=clean.mesh.faces,
                       uv=orig.uv[clean.source], texture=orig.texture)
-    cm.save(d2 / "final.obj", digits=digits)
+    path = cm.save(d2 / "final.obj", **({} if digits is None else {"digits": digits}))
+    v, f, uv, tex = read_obj_texture(path)
+    if not np.array_equal(f, clean.mesh.faces) or tex is None or len(v) != len(cm.vertices):
+        raise RuntimeError(f"{path}: the OBJ read back is not the clean mesh")
+    stats.setdefault("readback_mm", []).append(float(np.abs(v - cm.vertices).max()))
+    stats.setdefault("readback_uv", []).append(float(np.abs(uv - cm.uv).max()))
 
     def mb(d: Path) -> float:
         return sum(p.stat().st_size for p in d.iterdir()) / 1e6
@@ -181,7 +190,8 @@ def textured_bytes(res, clean, folder: Path, digits: int) -> tuple[float, float]
     return mb(d1), mb(d2)
 
 
-def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int, ratio: float) -> None:
+def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int | None, ratio: float
+               ) -> None:
     """The test photos through the API (first face), geometry re-run for its registration."""
     from extreme3d.api import Reconstructor
     from extreme3d.geometry import run_geometry
@@ -203,7 +213,7 @@ def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int, ratio: f
                            res.mask, max_gap=max_gap)
         clean, _ = build(model, geo)
         with tempfile.TemporaryDirectory() as tmp:
-            sizes = textured_bytes(res, clean, Path(tmp), digits)
+            sizes = textured_bytes(res, clean, Path(tmp), digits, stats)
             if ratio < 1.0:
                 decimation(res, clean, ratio, Path(tmp), digits, stats)
         record(stats, "photo", path.stem, model, geo, sizes)
@@ -244,7 +254,8 @@ def _point_triangle(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     return np.where(inside & (nn > 0), np.abs(d_plane), edge)
 
 
-def decimation(res, clean, ratio: float, folder: Path, digits: int, stats: dict) -> None:
+def decimation(res, clean, ratio: float, folder: Path, digits: int | None, stats: dict
+               ) -> None:
     """Decimates the clean mesh: time, faces kept, distance of the clean vertices to the
     decimated surface, textured OBJ bytes."""
     from extreme3d.api import TexturedMesh
@@ -257,7 +268,8 @@ def decimation(res, clean, ratio: float, folder: Path, digits: int, stats: dict)
     orig = res.textured("final_frontal")
     uv = orig.uv[clean.source][d.source]
     TexturedMesh(vertices=d.vertices, faces=d.faces, uv=uv,
-                 texture=orig.texture).save(folder / "d" / "final.obj", digits=digits)
+                 texture=orig.texture).save(folder / "d" / "final.obj",
+                                            **({} if digits is None else {"digits": digits}))
     mb = sum(p.stat().st_size for p in (folder / "d").iterdir()) / 1e6
     print(f"    decimated {ratio:.2f}: {len(d.faces)} faces, {secs:.2f} s, distance to the clean "
           f"surface median {np.median(dist):.3f} p99 {np.percentile(dist, 99):.3f} max "
@@ -296,7 +308,8 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=100, help="test photos to measure")
     parser.add_argument("--render", type=Path, help="folder for renders of three photos")
     parser.add_argument("--max-gap", type=float, default=None, help="registration gap (mm)")
-    parser.add_argument("--digits", type=int, default=4, help="decimals of the clean OBJ")
+    parser.add_argument("--digits", type=int, default=None,
+                        help="decimals of the clean OBJ's positions (default: the writer's)")
     parser.add_argument("--decimate", type=float, default=0.25,
                         help="fraction of faces kept by the decimation measured on the photos")
     args = parser.parse_args()
@@ -334,6 +347,9 @@ def main() -> None:
               f"distance_p99_mm_max={max(stats['dec_p99']):.3f} "
               f"distance_mm_max={max(stats['dec_max']):.2f} "
               f"obj_mb_median={statistics.median(stats['dec_mb']):.2f}")
+    if stats.get("readback_mm"):
+        print(f"clean OBJ read back (trimesh): faces equal, position_mm_max="
+              f"{max(stats['readback_mm']):.4f} uv_max={max(stats['readback_uv']):.6f}")
     print(f"registered_median={statistics.median(stats['registered']):.0f} "
           f"original_used_vertices_median={statistics.median(stats['used_orig']):.0f} "
           f"clean_vertices_median={statistics.median(t.vertices for t in clean):.0f}")
@@ -348,6 +364,8 @@ def main() -> None:
         f"interior_moved_mm_max={max(stats['moved']):.4f} "
         f"obj_mb_median={statistics.median(stats.get('obj_clean', [nan])):.2f} "
         f"obj_mb_median_original={statistics.median(stats.get('obj_orig', [nan])):.2f} "
+        f"obj_ratio_median={statistics.median(stats.get('obj_ratio', [nan])):.2f} "
+        f"obj_readback_mm_max={max(stats.get('readback_mm', [nan])):.4f} "
         f"clean_s_median={statistics.median(stats['secs']):.3f}"
     )
 

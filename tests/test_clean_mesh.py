@@ -14,7 +14,7 @@ from extreme3d.clean_mesh import (
     fill_small_holes,
     model_chart,
 )
-from extreme3d.mesh_topology import boundary_half_edges, mesh_topology
+from extreme3d.mesh_topology import boundary_half_edges, face_components, mesh_topology
 
 
 def grid(nx: int, ny: int, x0: float, x1: float, y0: float, y1: float):
@@ -105,6 +105,34 @@ def test_topology_counts_known_meshes():
     assert (bowtie.components, bowtie.nonmanifold_vertices) == (1, 1)
     two = mesh_topology(np.vstack([tet, tet + 5]), np.vstack([closed, closed + 4]))
     assert two.components == 2
+
+
+def _boundary_reference(faces: np.ndarray, n: int) -> np.ndarray:
+    """Boundary half-edges by numpy (unique undirected keys counted), in half-edge order."""
+    a = faces.reshape(-1)
+    b = faces[:, [1, 2, 0]].reshape(-1)
+    keys = np.minimum(a, b) * n + np.maximum(a, b)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    once = counts[inverse] == 1
+    return np.stack([a[once], b[once]], 1)
+
+
+def test_core_edge_topology_matches_numpy():
+    rng = np.random.default_rng(3)
+    for n, nf in ((6, 8), (40, 120), (500, 900)):
+        faces = rng.integers(0, n, (nf, 3))
+        faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                      & (faces[:, 0] != faces[:, 2])]
+        np.testing.assert_array_equal(boundary_half_edges(faces, n), _boundary_reference(faces, n))
+    _, gf, _ = grid(30, 20, 0, 1, 0, 1)
+    he = boundary_half_edges(gf, 600)
+    assert len(he) == 2 * (29 + 19)  # the grid's outer border
+    labels = face_components(np.vstack([gf, gf + 600, gf]), 1200)
+    assert set(labels[: len(gf)]) == {0} and set(labels[len(gf):2 * len(gf)]) == {1}
+    assert set(labels[2 * len(gf):]) == {0}
+    assert len(face_components(np.zeros((0, 3), np.int64), 5)) == 0
+    with pytest.raises(ValueError, match="faces"):
+        boundary_half_edges(np.array([[0, 1, 7]]), 5)
 
 
 def test_overlapping_patches_become_one_manifold_mesh():

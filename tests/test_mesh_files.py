@@ -52,7 +52,9 @@ def test_obj_decimals_and_glb_float32_positions(tmp_path):
     assert "vt 0.51235 0.51235" in text
     path = write_obj(tmp_path / "m.obj", v, f)
     line = next(x for x in path.read_text().splitlines() if x.startswith("v "))
-    assert line == "v 0.1235 0.1235 0.1235"  # the written files use 4 decimals (0.1 um)
+    assert line == "v 0.123 0.123 0.123"  # the written files use 3 decimals (1 um)
+    path = write_obj(tmp_path / "t.obj", v, f, uv=uv, texture=np.zeros((4, 4, 3), np.uint8))
+    assert "vt 0.5123 0.5123" in path.read_text()  # and 4 for uv (1/10 texel of 1024)
     glb = write_glb(tmp_path / "m.glb", v, f).read_bytes()
     n = struct.unpack("<I", glb[12:16])[0]
     gltf = json.loads(glb[20:20 + n])

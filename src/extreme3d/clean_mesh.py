@@ -364,6 +364,16 @@ def _drop_bowties(faces: np.ndarray, n: int) -> np.ndarray:
     return f
 
 
+@functools.lru_cache(maxsize=4)
+def _inner_cells(chart: FaceChart) -> np.ndarray:
+    """(H, W) bool raster cells inside the model's faces at least BORDER_CELLS cells from its
+    border (outer border and mouth); cached per chart."""
+    inner = ndimage.binary_erosion((chart.face_map >= 0) & ~chart.edge_cells,
+                                   iterations=BORDER_CELLS, border_value=0)
+    inner.flags.writeable = False
+    return inner
+
+
 def build_clean_mesh(
     chart: FaceChart,
     faces: np.ndarray,
@@ -391,8 +401,7 @@ def build_clean_mesh(
     base_d, face_d = surface_at(chart, f_model, xs, uv_d)
     base_m, face_m = surface_at(chart, f_model, xs, uv_m)
     # detail points stay clear of the model's border (outer border, mouth): it is kept as is
-    inner = ndimage.binary_erosion((chart.face_map >= 0) & ~chart.edge_cells,
-                                   iterations=BORDER_CELLS, border_value=0)
+    inner = _inner_cells(chart)
     # and within MAX_OFFSET_MM of the sparse surface (silhouette pixels that saw another part)
     def usable(uvp, p, base, face, used_p):
         rr, cc = chart.cells(uvp)
@@ -439,7 +448,7 @@ def build_clean_mesh(
     tris = tris.reshape(-1, 3)
     area = _signed_areas(uv, tris) * chart.sign
     tris = tris[area != 0]
-    flip = (_signed_areas(uv, tris) * chart.sign) < 0
+    flip = area[area != 0] < 0
     tris[flip] = tris[flip][:, [0, 2, 1]]
     tris = tris[inside_faces(chart, f_model, uv[tris].mean(1))]
     tris = _drop_bowties(tris, n)

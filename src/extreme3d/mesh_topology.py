@@ -1,13 +1,13 @@
 """Topology of triangle meshes: edges, boundary loops, components, manifoldness, unused vertices
-(numpy only; used by the clean final mesh, its tests and bench/mesh.py)."""
+(numpy and `_core`; used by the clean final mesh, its tests and bench/mesh.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse import csgraph
+
+from extreme3d import _core
 
 
 def edge_keys(faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -21,13 +21,10 @@ def edge_keys(faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndar
 
 
 def boundary_half_edges(faces: np.ndarray, num_vertices: int) -> np.ndarray:
-    """(B, 2) directed half-edges (a -> b, as in their face) whose edge has exactly one face."""
+    """(B, 2) directed half-edges (a -> b, as in their face) whose edge has exactly one face, in
+    half-edge order (`_core.boundary_half_edges`)."""
     f = np.asarray(faces, np.int64).reshape(-1, 3)
-    _, counts, inverse = edge_keys(f, num_vertices)
-    a = f[:, [0, 1, 2]].reshape(-1)
-    b = f[:, [1, 2, 0]].reshape(-1)
-    once = counts[inverse] == 1
-    return np.stack([a[once], b[once]], 1)
+    return np.asarray(_core.boundary_half_edges(f, int(num_vertices)), np.int64).reshape(-1, 2)
 
 
 def boundary_loops(faces: np.ndarray, num_vertices: int) -> list[np.ndarray]:
@@ -57,18 +54,10 @@ def boundary_loops(faces: np.ndarray, num_vertices: int) -> list[np.ndarray]:
 
 
 def face_components(faces: np.ndarray, num_vertices: int) -> np.ndarray:
-    """(F,) component label of each face (faces sharing a vertex are connected)."""
+    """(F,) component label of each face (faces sharing a vertex are connected; labels numbered
+    by each component's first face, `_core.face_components`)."""
     f = np.asarray(faces, np.int64).reshape(-1, 3)
-    nf = len(f)
-    if nf == 0:
-        return np.zeros(0, np.int64)
-    rows = np.repeat(np.arange(nf), 3)
-    g = sparse.csr_matrix((np.ones(3 * nf, np.int8), (rows, f.reshape(-1))),
-                          shape=(nf, num_vertices))
-    # bipartite face-vertex graph: components of faces through shared vertices
-    big = sparse.bmat([[None, g], [g.T, None]], format="csr")
-    _, labels = csgraph.connected_components(big, directed=False)
-    return labels[:nf]
+    return np.asarray(_core.face_components(f, int(num_vertices)), np.int64)
 
 
 def nonmanifold_vertices(faces: np.ndarray, num_vertices: int) -> np.ndarray:

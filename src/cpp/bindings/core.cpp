@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "core/dense_mesh.hpp"
 #include "core/dense_registration.hpp"
 #include "core/final_mesh.hpp"
+#include "core/mesh_edges.hpp"
 #include "core/occlusion.hpp"
 #include "core/symmetry_pose.hpp"
 #include "model/face_model.hpp"
@@ -71,6 +73,15 @@ Camera camera_of(double focal, std::int64_t width, std::int64_t height) {
 /// Checks the margin (px) of the bump map around the image: 0..4096.
 void check_margin(std::int64_t margin) {
     if (margin < 0 || margin > 4096) checks::fail("margin", "must be in [0, 4096], got " + std::to_string(margin));
+}
+
+/// F x 3 face indices checked to lie in [0, num_vertices) (num_vertices in [0, 2^31)).
+MatrixX3i mesh_faces(const py::handle& faces, std::int64_t num_vertices) {
+    if (num_vertices < 0 || num_vertices > std::numeric_limits<int>::max())
+        checks::fail("num_vertices", "must be in [0, 2^31), got " + std::to_string(num_vertices));
+    const MatrixX3i f = to_matrix<MatrixX3i>(faces, "faces", false);
+    checks::check_indices(f, num_vertices, "faces");
+    return f;
 }
 
 /// Flags as a numpy bool array.
@@ -192,6 +203,26 @@ void bind_core(py::module_& m) {
             return core::grid_faces(v);
         },
         py::arg("vindex"), "Grid triangles of a vertex-index image (-1 = no vertex), as the original's computeFaces.");
+
+    m.def(
+        "boundary_half_edges",
+        [](const py::object& faces, std::int64_t num_vertices) {
+            const MatrixX3i f = mesh_faces(faces, num_vertices);
+            py::gil_scoped_release release;
+            return core::boundary_half_edges(f, static_cast<int>(num_vertices));
+        },
+        py::arg("faces"), py::arg("num_vertices"),
+        "(B, 2) directed half-edges whose edge has exactly one face, in half-edge order.");
+
+    m.def(
+        "face_components",
+        [](const py::object& faces, std::int64_t num_vertices) {
+            const MatrixX3i f = mesh_faces(faces, num_vertices);
+            py::gil_scoped_release release;
+            return core::face_components(f, static_cast<int>(num_vertices));
+        },
+        py::arg("faces"), py::arg("num_vertices"),
+        "(F,) component label of each face (shared vertices connect), numbered by first face.");
 
     m.def("bump_to_mm", &core::bump_to_mm, py::arg("value"), "Depth offset (mm) of an 8-bit bump value.");
 
