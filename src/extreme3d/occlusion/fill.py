@@ -220,7 +220,10 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
         occ, geo = np.asarray(occluders, bool) & face, geometry(lm, const)
     bump_mm = to_mm(sg.crop_of(bump512))
     src, wgt = fill_source(bump_mm, occ, face, geo["mirror"], geo["fill"])
-    filled = soften(bump_mm, blend(bump_mm, src, occ), geo.get("core", occ))
+    filled = blend(bump_mm, src, occ)
+    if occ.any():  # soften only the occluders' box: nothing outside them changes
+        ry, rx = bp.roi_of(occ, 2)
+        filled[ry, rx] = soften(bump_mm[ry, rx], filled[ry, rx], geo.get("core", occ)[ry, rx])
     out = bump512.copy()
     vals = np.clip(np.rint(bp.FLAT + filled * bp.UNITS_PER_MM), 0, 255).astype(np.uint8)
     inner = sg.crop_of(out)
