@@ -232,3 +232,25 @@ def test_stage_occlusion_step():
     assert on.occlusion["enabled"] and 0.01 < on.occlusion["occluded_fraction"] < 0.3
     flat = deoccluded(BumpMaps(np.full_like(bump, 127), mask, "flat"), crop, lm)
     assert flat.occluders is None and (flat.mask == mask).all()
+
+
+def test_soften_drops_small_changes_keeps_large_ones_and_fades_the_band():
+    """soften: changes under the tolerance are not made, changes over FULL_MM are made exactly,
+    the ramp between is continuous, and the change fades to ~0 at the grown band's edge."""
+    from extreme3d.occlusion import fill as fl
+
+    base = np.zeros((40, 40))
+    filled = np.zeros((40, 40))
+    filled[:, :10] = 0.3  # small change: dropped
+    filled[:, 10:20] = 2.0  # large change: kept exactly
+    filled[:, 20:30] = 1.0  # in the ramp: 1.5 * (1.0 - 0.5) / 1.0 = 0.75
+    out = fl.soften(base, filled, None)
+    assert np.allclose(out[:, :10], 0.0) and np.allclose(out[:, 10:20], 2.0)
+    assert np.allclose(out[:, 20:30], fl.FULL_MM * (1.0 - fl.TOLERANCE_MM)
+                       / (fl.FULL_MM - fl.TOLERANCE_MM))
+    core = np.zeros((40, 40), bool)
+    core[:, :5] = True
+    faded = fl.soften(base, np.full((40, 40), 3.0), core, tolerance_mm=0.0)
+    assert np.allclose(faded[:, :5], 3.0)
+    assert (np.diff(faded[20, 4 : 4 + fl.FEATHER_PX + 2]) < 0).all()  # monotone fade
+    assert np.allclose(faded[:, 5 + fl.FEATHER_PX + 1 :], 0.0)
