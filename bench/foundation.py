@@ -27,10 +27,14 @@ Real part: the paper crops (imgs/*.pts, given landmarks): the fitted identity's 
 the 50 landmarks with a fixed Surrey vertex (bench/core.py's set) at the fit's pose, against
 eos's on the same landmarks.
 
+--floor: also fits each synthetic face with its true identity (and expression) known, the
+same fit otherwise: the rotation error left by the landmark noise alone.
+
 --sweep PW,PW,..: also fits the synthetic set with these prior weights and prints the errors
 (how the default prior weight was chosen; docs/fitting.md).
 
 Usage: python bench/foundation.py [--faces N] [--seed S] [--data DIR] [--model H5] [--sweep ..]
+       [--floor]
 Last line: SUMMARY synthetic_err_mm=.. mean_face_err_mm=.. eos_err_mm=.. rot_err_deg=..
 depth_bias=.. outlier_growth=.. real_depth_ratio_median=.. real_outside_range=..
 real_alpha_norm_max=.. real_rmse_px=.. eos_real_rmse_px=.. rot_refit_deg=.. real_refit_rmse_px=..
@@ -40,10 +44,12 @@ real_alpha_norm_max=.. real_rmse_px=.. eos_real_rmse_px=.. rot_refit_deg=.. real
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from _common import sfm_source
 from core import FIXED_LANDMARKS, EosFitter, rmse, sfm_mapping
@@ -92,6 +98,32 @@ def eos_fit_full(eos_fit: EosFitter, lms: np.ndarray) -> dict:
             "project": project}
 
 
+def rotation_axes_deg(rvec_fit: np.ndarray, rvec_true: np.ndarray) -> np.ndarray:
+    """Rotation vector (deg) of the error R_fit R_true^T in camera axes: x (pitch), y (yaw),
+    z (roll) components (each the signed part of the error about that axis)."""
+    rf = cv2.Rodrigues(np.asarray(rvec_fit, np.float64).reshape(3))[0]
+    rt = cv2.Rodrigues(np.asarray(rvec_true, np.float64).reshape(3))[0]
+    return np.degrees(cv2.Rodrigues(rf @ rt.T)[0].reshape(3))
+
+
+def rotation_breakdown(syn: dict) -> None:
+    """Prints the port's rotation error per |yaw| and pitch bin, split into the camera axes."""
+    yaw, pitch = np.abs(syn["yaw"]), np.asarray(syn["pitch"])
+    rot, axes = np.asarray(syn["rot_port"]), np.abs(np.asarray(syn["rot_axes"]).reshape(-1, 3))
+    print("port rotation error by bin: median (deg); median |component| about camera x (pitch), "
+          "y (yaw), z (roll)")
+    bins = [("all", np.ones(yaw.size, bool))]
+    bins += [(f"|yaw| {a}-{b}", (yaw >= a) & (yaw < b)) for a, b in ((0, 15), (15, 35), (35, 55),
+                                                                       (55, 71))]
+    bins += [(f"pitch {a}..{b}", (pitch >= a) & (pitch < b)) for a, b in ((-25, -10), (-10, 10),
+                                                                           (10, 26))]
+    for name, m in bins:
+        if m.any():
+            c = np.median(axes[m], axis=0)
+            print(f"  {name:14s} n={m.sum():3d} {np.median(rot[m]):5.2f}  pitch {c[0]:4.2f} yaw "
+                  f"{c[1]:4.2f} roll {c[2]:4.2f}")
+
+
 def model_range(model: MorphableModel, rng: np.random.Generator, n: int = 2000) -> np.ndarray:
     """(2.5th, 97.5th) percentiles of the depth ratio of n random identities of the model."""
     z = rng.standard_normal((n, model.num_shape)).astype(np.float32)
@@ -99,14 +131,28 @@ def model_range(model: MorphableModel, rng: np.random.Generator, n: int = 2000) 
     return np.percentile(ratios, [2.5, 97.5])
 
 
+def known_identity_rotation(model: MorphableModel, face: sf.SyntheticFace, lms: np.ndarray
+                            ) -> tuple[float, float]:
+    """Rotation errors (deg) of fit_identity's machinery (contour, noise model, robust weights)
+    when the identity is known (expression free), and when identity and expression are known:
+    the model's mean moved to the truth and its coefficients pinned by a huge prior. The floor
+    that the shape / pose ambiguity of the landmarks adds to."""
+    ident = dataclasses.replace(model, shape_mu=model.identity(face.alpha).astype(np.float32))
+    f1 = fit_identity(ident, lms, prior_weight=1e6, expr_sigma=0.5 * 1e3)
+    both = dataclasses.replace(ident, exp_mu=model.expression(face.expr).astype(np.float32))
+    f2 = fit_identity(both, lms, prior_weight=1e6, expr_sigma=0.5e-3)
+    return (sf.rotation_error_deg(f1.rvec, face.rvec), sf.rotation_error_deg(f2.rvec, face.rvec))
+
+
 def synthetic(model: MorphableModel, eos_fit: EosFitter, n: int, seed: int,
-              sweep: list[float]) -> dict:
+              sweep: list[float], floor: bool = False) -> dict:
     """Fits n synthetic faces; per-method error lists."""
     rng = np.random.default_rng(seed)
     region = sf.face_region(model)
     rows: dict[str, list] = {k: [] for k in (
         "port", "port_clean", "eos", "mean", "rot_port", "rot_refit", "rot_eos", "rot_mean",
-        "depth_port", "depth_eos", "t_port", "t_eos")}
+        "depth_port", "depth_eos", "t_port", "t_eos", "yaw", "pitch", "rot_axes",
+        "rot_known_id", "rot_known_both")}
     for pw in sweep:
         rows[f"sweep_{pw}"] = []
     for i in range(n):
@@ -127,6 +173,13 @@ def synthetic(model: MorphableModel, eos_fit: EosFitter, n: int, seed: int,
         rows["t_port"].append(time.perf_counter() - t0)
         rows["port"].append(sf.rigid_error(model.shape(fit.alpha, fit.expr), true, region))
         rows["rot_port"].append(sf.rotation_error_deg(fit.rvec, face.rvec))
+        rows["rot_axes"].append(rotation_axes_deg(fit.rvec, face.rvec))
+        rows["yaw"].append(face.yaw_deg)
+        if floor:
+            known = known_identity_rotation(model, face, outl)
+            rows["rot_known_id"].append(known[0])
+            rows["rot_known_both"].append(known[1])
+        rows["pitch"].append(face.pitch_deg)
         rows["depth_port"].append(
             sf.depth_ratio(model.identity(fit.alpha).reshape(-1, 3)) - true_ratio)
         refit = fit_pose_expression(model, outl, fit.alpha, mode="faithful")
@@ -199,6 +252,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=shared_dir() / "data" / "paper")
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--sweep", default="", help="prior weights to compare, e.g. 0.5,1,2")
+    ap.add_argument("--floor", action="store_true",
+                    help="also the rotation error with the true identity (and expression) known")
     args = ap.parse_args()
     sfm_dir = sfm_source()
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,7 +262,7 @@ def main() -> None:
     sweep = [float(s) for s in args.sweep.split(",") if s]
     lo, hi = model_range(model, np.random.default_rng(12345))
 
-    syn = synthetic(model, eos_fit, args.faces, args.seed, sweep)
+    syn = synthetic(model, eos_fit, args.faces, args.seed, sweep, args.floor)
     rea = real(model, eos_fit, args.data, sfm_dir)
 
     def med(v) -> float:
@@ -223,6 +278,10 @@ def main() -> None:
     print(f"depth-ratio bias: port {np.mean(syn['depth_port']):+.4f} eos "
           f"{np.mean(syn['depth_eos']):+.4f}")
     print(f"{'mean':8s} {med(syn['mean']):8.3f} {med(syn['rot_mean']):8.2f}")
+    rotation_breakdown(syn)
+    if args.floor:
+        print(f"port rotation error with the true identity known {med(syn['rot_known_id']):.2f} "
+              f"deg, identity and expression known {med(syn['rot_known_both']):.2f} deg")
     print(f"port without outliers {med(syn['port_clean']):.3f} mm")
     for pw in sweep:
         print(f"prior_weight {pw:5.2f}: median error {med(syn[f'sweep_{pw}']):.3f} mm")
