@@ -48,7 +48,8 @@ def _files(folder: Path) -> dict[str, bytes]:
     """Output files (state folder, summary and timings excluded) -> comparable content."""
     out = {}
     for p in sorted(folder.rglob("*")):
-        if not p.is_file() or ".extreme3d" in p.parts or p.name == "summary.json":
+        if (not p.is_file() or ".extreme3d" in p.parts
+                or p.name in ("summary.json", ".extreme3d.lock")):  # state, lock, timings
             continue
         rel = str(p.relative_to(folder))
         data = p.read_bytes()
@@ -195,7 +196,7 @@ def main() -> int:
         sub = tmp / "cnn_list.txt"
         sub.write_text("".join(f"{p}\n" for p in crops[: args.cnn_images]))
         s = run_batch(_options(sub, tmp / "cnn", data, model, cnn_dir=cnn_dir, device="cpu",
-                               batch_size=4), log=lambda _m: None)
+                               batch_size=4, trust_cnn_pickles=True), log=lambda _m: None)
         cnn = s.seconds_per_image()
         print(f"CNNs on CPU (real sizes, random weights, {len(s.done)} crops): shape_cnn "
               f"{cnn['shape_cnn']:.3f} s/img, bump_cnn {cnn['bump_cnn']:.3f} s/img")
