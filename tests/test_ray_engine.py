@@ -172,3 +172,18 @@ def test_cnn_actor_gives_the_local_engines_bytes(cluster, shared, sfm_h5, tmp_pa
     assert summary.options["ray_cnn_actors"] == 1 and len(summary.done) == 3
     assert all(r.seconds["shape_cnn"] > 0 and r.seconds["bump_cnn"] > 0 for r in summary.done)
     _assert_same_outputs(_tree(tmp_path / "ray"), str(tmp_path / "ray"), tmp_path / "local")
+
+
+def test_actors_that_cannot_start_give_a_clear_error(cluster, job):
+    """Three 1-CPU geometry actors on the 2-CPU cluster: one can never start; the run stops with
+    a one-line error after start_timeout_s instead of waiting forever."""
+    from extreme3d import Extreme3DError
+
+    root, options = job
+    t0 = time.perf_counter()
+    with pytest.raises(Extreme3DError, match="did not start within 3 s"):
+        run_ray_batch(options(root / "stuck"), RayOptions(workers=3, start_timeout_s=3),
+                      log=lambda _m: None)
+    assert time.perf_counter() - t0 < 60
+    time.sleep(1)  # the killed actors give their CPUs back
+    assert ray.available_resources().get("CPU", 0) == 2

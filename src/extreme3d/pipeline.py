@@ -400,9 +400,13 @@ def _pool(jobs: int, model_path: Path, eager: bool = True) -> cf.ProcessPoolExec
 CRASH_REASON = "the core stage crashed its worker process (native crash); image skipped"
 
 
-def _crash_reason(processes: list[Any], stage: str = "core") -> str:
+def _crash_reason(processes: list[Any], stage: str = "core",
+                  pool: cf.ProcessPoolExecutor | None = None) -> str:
     """CRASH_REASON (naming `stage`) with the signal (or exit code) of the dead worker among
-    `processes`, when known."""
+    `processes`, when known. `pool` (broken) is shut down first: its manager thread reaps the
+    workers, and a second reader of a forkserver child's status would race it (EOF: 255)."""
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
     base = CRASH_REASON.replace("core stage", f"{stage} stage")
     for proc in processes:
         with contextlib.suppress(Exception):
@@ -480,7 +484,8 @@ class _CorePool:
                 procs = list((getattr(self.pool, "_processes", None) or {}).values())
                 self.finish(fut.result())
             except BrokenProcessPool:
-                self.finish(CoreResult(task.index, False, _crash_reason(procs), [], {}))
+                reason = _crash_reason(procs, pool=self.pool)
+                self.finish(CoreResult(task.index, False, reason, [], {}))
                 self._restart()
 
     def close(self) -> None:
@@ -511,8 +516,7 @@ class _StageWorker:
             procs = list((getattr(self.pool, "_processes", None) or {}).values())
             return fut.result()
         except BrokenProcessPool:
-            reason = _crash_reason(procs, stage)
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            reason = _crash_reason(procs, stage, pool=self.pool)
             self.pool = _pool(1, self.model_path, eager=False)
             raise StageCrash(reason) from None
 

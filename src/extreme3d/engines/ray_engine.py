@@ -65,6 +65,7 @@ class RayOptions:
     cnn_gpus: float | None = None  # GPU share of each CNN actor (None: CNNs on CPU)
     workers: int | None = None  # geometry actors (default: the cluster's CPUs)
     window: int | None = None  # images in flight (default: 3 per geometry actor, >= 2 batches)
+    start_timeout_s: float = 300.0  # the actors must be up (models loaded) within this time
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,14 @@ class _Actors:
             self.cnn = [cnn.options(name=f"{ACTOR_PREFIX}-cnn-{k}-{run}", **res, **opts)
                         .remote(job) for k in range(n_cnn)]
         self.load = {id(a): 0 for a in self.geometry + self.cnn}
-        self.colors = ray.get([a.ready.remote() for a in self.geometry + self.cnn])[0]
+        try:
+            self.colors = ray.get([a.ready.remote() for a in self.geometry + self.cnn],
+                                  timeout=ray_opts.start_timeout_s)[0]
+        except ray.exceptions.GetTimeoutError:
+            self.stop()
+            raise Extreme3DError(
+                f"the Ray actors did not start within {ray_opts.start_timeout_s:g} s (no free "
+                "CPU or GPU on the cluster, or the models load too slowly)") from None
 
     def pick(self, actors: list[Any]) -> Any:
         """The least busy actor of `actors` (one more task counted on it)."""
