@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+#: a Ray test that stalls fails after 5 min (seconds here) instead of holding up the suite
+pytestmark = pytest.mark.timeout(300)
 
 from extreme3d.engines.ray_engine import ACTOR_PREFIX, RayOptions, run_ray_batch  # noqa: E402
 from extreme3d.engines.sink import DONE_DIR, STATE_DIR, Sink  # noqa: E402
