@@ -33,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from extreme3d.output_guard import LOCK_FILE
 from extreme3d.paths import shared_dir
 from extreme3d.pipeline import BatchOptions, run_batch
 
@@ -49,7 +50,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(folder.rglob("*")):
         if (not p.is_file() or ".extreme3d" in p.parts
-                or p.name in ("summary.json", ".extreme3d.lock")):  # state, lock, timings
+                or p.name in ("summary.json", LOCK_FILE)):  # state, run lock, timings
             continue
         rel = str(p.relative_to(folder))
         data = p.read_bytes()

@@ -400,13 +400,16 @@ def _pool(jobs: int, model_path: Path, eager: bool = True) -> cf.ProcessPoolExec
 CRASH_REASON = "the core stage crashed its worker process (native crash); image skipped"
 
 
-def _crash_reason(processes: list[Any], stage: str = "core",
-                  pool: cf.ProcessPoolExecutor | None = None) -> str:
+def _reap(pool: cf.ProcessPoolExecutor) -> None:
+    """Shuts a broken pool down and waits for its manager thread, which reaps the workers."""
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _crash_reason(processes: list[Any], stage: str = "core") -> str:
     """CRASH_REASON (naming `stage`) with the signal (or exit code) of the dead worker among
-    `processes`, when known. `pool` (broken) is shut down first: its manager thread reaps the
-    workers, and a second reader of a forkserver child's status would race it (EOF: 255)."""
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+    `processes`, when known. Call it after the broken pool was shut down (`_reap`): its manager
+    thread reads the workers' exit status, and a second reader of a forkserver child's status
+    races it (EOF, read as exit code 255)."""
     base = CRASH_REASON.replace("core stage", f"{stage} stage")
     for proc in processes:
         with contextlib.suppress(Exception):
@@ -471,7 +474,8 @@ class _CorePool:
                 self._isolate(sorted(lost, key=lambda t: t.index))
 
     def _restart(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Replaces the broken pool (its workers reaped) with a fresh one."""
+        _reap(self.pool)
         self.pool = _pool(self.jobs, self.model_path)
 
     def _isolate(self, tasks: list[CoreTask]) -> None:
@@ -484,9 +488,8 @@ class _CorePool:
                 procs = list((getattr(self.pool, "_processes", None) or {}).values())
                 self.finish(fut.result())
             except BrokenProcessPool:
-                reason = _crash_reason(procs, pool=self.pool)
-                self.finish(CoreResult(task.index, False, reason, [], {}))
                 self._restart()
+                self.finish(CoreResult(task.index, False, _crash_reason(procs), [], {}))
 
     def close(self) -> None:
         """Stops the workers (after `collect(block=True)` nothing is pending)."""
@@ -516,9 +519,9 @@ class _StageWorker:
             procs = list((getattr(self.pool, "_processes", None) or {}).values())
             return fut.result()
         except BrokenProcessPool:
-            reason = _crash_reason(procs, stage, pool=self.pool)
+            _reap(self.pool)
             self.pool = _pool(1, self.model_path, eager=False)
-            raise StageCrash(reason) from None
+            raise StageCrash(_crash_reason(procs, stage)) from None
 
     def close(self) -> None:
         """Stops the worker."""
