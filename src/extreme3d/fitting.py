@@ -29,7 +29,8 @@ Mode = Literal["faithful", "best"]
 PoseChoice = Literal["epnp", "refined"]
 
 #: Defaults of fit_identity, chosen on the synthetic set of bench/foundation.py (docs/fitting.md).
-IDENTITY_DEFAULTS = {"prior_weight": 2.0, "expr_sigma": 0.5, "huber": 2.0, "tukey": 4.0}
+IDENTITY_DEFAULTS = {"prior_weight": 2.0, "expr_sigma": 0.5, "huber": 2.0, "tukey": 4.0,
+                     "focal_sigma": 0.5}
 
 #: Landmark noise (px per coordinate, 500x500 crop) by group (0-based iBUG numbers): the jaw
 #: contour as the synthetic set's detector noise; the others from the residuals of the fit on
@@ -176,7 +177,9 @@ def fit_identity(
     tukey: float = IDENTITY_DEFAULTS["tukey"],
     iterations: int = 6,
     contour: bool = True,
+    occlusion: bool = True,
     focal: float = IDENTITY_FOCAL,
+    focal_sigma: float = IDENTITY_DEFAULTS["focal_sigma"],
 ) -> IdentityResult:
     """Fit identity + expression + pose to 68 landmarks (px): robust MAP (see docs/fitting.md).
 
@@ -191,7 +194,7 @@ def fit_identity(
     sig = landmark_sigmas() if sigmas is None else np.asarray(sigmas, np.float64).reshape(-1)
     d = _core.fit_identity(
         model.core, _landmarks(landmarks), focal, WIDTH, HEIGHT, sig, prior_weight, expr_sigma,
-        expr_min, huber, tukey, iterations, contour,
+        expr_min, huber, tukey, iterations, contour, occlusion, focal_sigma,
     )
     return IdentityResult(
         alpha=np.asarray(d["alpha"], np.float32), expr=np.asarray(d["expr"], np.float32),
@@ -199,7 +202,7 @@ def fit_identity(
         landmarks_used=np.asarray(d["landmarks_used"], np.int32),
         iterations=int(d["iterations"]), vertices=np.asarray(d["vertices"], np.int32),
         residuals=np.asarray(d["residuals"]), weights=np.asarray(d["weights"]),
-        sigmas=np.asarray(d["sigmas"]), focal=float(focal),
+        sigmas=np.asarray(d["sigmas"]), focal=float(d["focal"]),
     )
 
 

@@ -147,7 +147,8 @@ void bind_fit(py::module_& m) {
         "fit_identity",
         [](const FaceModel& model, const py::object& landmarks_in, double focal, std::int64_t width,
            std::int64_t height, const Eigen::VectorXd& sigmas, double prior_weight, double expr_sigma,
-           double expr_min, double huber, double tukey, std::int64_t iterations, bool contour) {
+           double expr_min, double huber, double tukey, std::int64_t iterations, bool contour,
+           bool occlusion, double focal_sigma) {
             const Camera cam = make_camera(focal, width, height);
             const MatrixX2f landmarks = checks::to_matrix<MatrixX2f>(landmarks_in, "landmarks", true);
             check_landmarks(landmarks, cam);
@@ -174,6 +175,10 @@ void bind_fit(py::module_& m) {
             o.tukey = tukey;
             o.iterations = static_cast<int>(iterations);
             o.contour = contour;
+            o.occlusion = occlusion;
+            if (!(focal_sigma >= 0) || !std::isfinite(focal_sigma))
+                throw py::value_error("fit_identity: focal_sigma must be finite and >= 0");
+            o.focal_sigma = focal_sigma;
             fit::IdentityFit f;
             {
                 py::gil_scoped_release release;
@@ -191,6 +196,7 @@ void bind_fit(py::module_& m) {
             d["weights"] = Eigen::VectorXd(f.weights);
             d["sigmas"] = Eigen::VectorXd(f.sigmas);
             d["iterations"] = f.iterations;
+            d["focal"] = f.focal;
             return d;
         },
         py::arg("model"), py::arg("landmarks"), py::arg("focal") = 1000.0, py::arg("width") = 500,
@@ -198,6 +204,7 @@ void bind_fit(py::module_& m) {
         py::arg("prior_weight") = 1.0, py::arg("expr_sigma") = 0.5, py::arg("expr_min") = -3.0,
         py::arg("huber") = 2.0,
         py::arg("tukey") = 0.0, py::arg("iterations") = 6, py::arg("contour") = true,
+        py::arg("occlusion") = true, py::arg("focal_sigma") = 0.5,
         "Identity, expression and pose from 68 landmarks (px) with the model's prior: robust (Huber, "
         "then Tukey) MAP fit with per-landmark noise sigmas (68, px; empty: 6 jaw, 3 others), the jaw contour matched to the "
         "occluding contour.");

@@ -24,7 +24,8 @@ ContourModel make_contour_model(const FaceModel& model) {
 }
 
 std::vector<int> contour_vertices(const ContourModel& contour, const FaceModel& model, const MatrixX3d& vertices,
-                                  const Pose& pose, const Camera& cam, const MatrixX2f& landmarks) {
+                                  const Pose& pose, const Camera& cam, const MatrixX2f& landmarks,
+                                  bool occlusion) {
     const std::vector<char> facing = front_facing(vertices, contour.triangles, pose);
     const std::vector<int> sil = silhouette_vertices(contour.edges, facing);
     const std::vector<char> seen = front_vertices(model.num_vertices(), contour.triangles, facing);
@@ -36,12 +37,22 @@ std::vector<int> contour_vertices(const ContourModel& contour, const FaceModel& 
     for (std::size_t s = 0; s < sil.size(); ++s) sil_uv[s] = project(sil[s]);
 
     std::vector<int> out(17);
+    std::vector<char> jaw_seen;
+    if (occlusion) {
+        std::vector<int> jaw(17);
+        for (int j = 0; j < 17; ++j) jaw[static_cast<std::size_t>(j)] = model.outer_landmarks(j);
+        jaw_seen = visible_vertices(vertices, contour.triangles, pose, cam, jaw);
+    }
     for (int j = 0; j < 17; ++j) {
+        if (occlusion && jaw_seen[static_cast<std::size_t>(j)] && seen[model.outer_landmarks(j)]) {
+            out[static_cast<std::size_t>(j)] = model.outer_landmarks(j);
+            continue;
+        }
         const Eigen::Vector2d target = landmarks.row(j).cast<double>().transpose();
         const int want = j < 8 ? -1 : (j > 8 ? 1 : 0);
         const int fixed = model.outer_landmarks(j);
         int best = fixed;
-        double best_d = seen[fixed] ? (project(fixed) - target).squaredNorm() : std::numeric_limits<double>::infinity();
+        double best_d = (seen[fixed] && !occlusion) ? (project(fixed) - target).squaredNorm() : std::numeric_limits<double>::infinity();
         for (std::size_t s = 0; s < sil.size(); ++s) {
             const int side = contour.side[static_cast<std::size_t>(sil[s])];
             if (want != 0 && side != want) continue;

@@ -27,7 +27,12 @@ ContourModel make_contour_model(const FaceModel& model);
 /// vertex (model.outer_landmarks) when a triangle at it faces the camera, the one whose
 /// projection is nearest to the landmark (px). vertices: V x 3 current shape (mm, model coords);
 /// landmarks: 68 x 2 px. Returns 17 vertex ids.
+/// occlusion: instead, a landmark whose fixed vertex is visible (visible_vertices: not hidden by
+/// the rest of the surface, e.g. the cheek of a turned face) takes that vertex, and only a hidden
+/// one takes the nearest silhouette vertex on its side (where a detector puts a jaw point: on the
+/// vertex while it is seen, on the outline once it is not).
 std::vector<int> contour_vertices(const ContourModel& contour, const FaceModel& model, const MatrixX3d& vertices,
-                                  const Pose& pose, const Camera& cam, const MatrixX2f& landmarks);
+                                  const Pose& pose, const Camera& cam, const MatrixX2f& landmarks,
+                                  bool occlusion = false);
 
 }  // namespace extreme3d::fit

@@ -71,15 +71,29 @@ double objective(const PointTerms& t, const MatrixX2f& landmarks, const Pose& po
     return (r.rowwise().squaredNorm().array() * c.array()).sum() + theta.cwiseProduct(prior).dot(theta);
 }
 
-// Levenberg-Marquardt on pose + theta for the weighted objective with fixed vertices and weights;
-// the expression stays in [expr_min, 3].
+// Camera of the log focal offset lf: focal0 * exp(lf).
+Camera with_focal(const Camera& cam, double focal0, double lf) {
+    Camera c = cam;
+    c.focal = focal0 * std::exp(lf);
+    return c;
+}
+
+// Levenberg-Marquardt on pose + theta (+ the log focal offset lf when focal_prior > 0) for the
+// weighted objective with fixed vertices and weights, plus focal_prior * lf^2; the expression
+// stays in [expr_min, 3]. cam's focal is focal0 * exp(lf).
 void refine(const PointTerms& t, const MatrixX2f& landmarks, const Eigen::VectorXd& c, const Eigen::VectorXd& prior,
-            const Camera& cam, int max_iter, Pose& pose, Eigen::VectorXd& theta, int num_expr, double expr_min) {
-    const int P = static_cast<int>(theta.size()), np = 6 + P, n = static_cast<int>(t.base.size());
-    const double f = cam.focal;
-    double obj = objective(t, landmarks, pose, theta, c, prior, cam);
+            const Camera& cam0, double focal0, double focal_prior, int max_iter, Pose& pose, Eigen::VectorXd& theta,
+            double& lf, int num_expr, double expr_min) {
+    const int P = static_cast<int>(theta.size()), n = static_cast<int>(t.base.size());
+    const int nf = focal_prior > 0 ? 1 : 0, off = 6 + nf, np = off + P;
+    auto total = [&](const Pose& ps, const Eigen::VectorXd& th, double l) {
+        return objective(t, landmarks, ps, th, c, prior, with_focal(cam0, focal0, l)) + focal_prior * l * l;
+    };
+    double obj = total(pose, theta, lf);
     double lambda = 1e-3;
     for (int it = 0; it < max_iter; ++it) {
+        const Camera cam = with_focal(cam0, focal0, lf);
+        const double f = cam.focal;
         const Eigen::Matrix3d R = rodrigues_to_matrix(pose.rvec);
         Eigen::VectorXd r(2 * n);
         Eigen::MatrixXd J(2 * n, np);
@@ -95,12 +109,17 @@ void refine(const PointTerms& t, const MatrixX2f& landmarks, const Eigen::Vector
             dproj *= s;
             J.block<2, 3>(2 * k, 0) = dproj * rotated_point_jacobian(pose.rvec, R, p);
             J.block<2, 3>(2 * k, 3) = dproj;
-            J.block(2 * k, 6, 2, P) = dproj * R * t.basis[k];
+            if (nf) J.block<2, 1>(2 * k, 6) = s * (uv - Eigen::Vector2d(cam.cx(), cam.cy()));
+            J.block(2 * k, off, 2, P) = dproj * R * t.basis[k];
         }
         Eigen::VectorXd g = J.transpose() * r;
         g.tail(P) += prior.cwiseProduct(theta);
         Eigen::MatrixXd H = J.transpose() * J;
         H.diagonal().tail(P) += prior;
+        if (nf) {
+            g(6) += focal_prior * lf;
+            H(6, 6) += focal_prior;
+        }
         bool accepted = false;
         double gain = 0;
         while (lambda < 1e10) {
@@ -110,11 +129,13 @@ void refine(const PointTerms& t, const MatrixX2f& landmarks, const Eigen::Vector
             const Pose trial{pose.rvec + d.head<3>(), pose.tvec + d.segment<3>(3)};
             Eigen::VectorXd th = theta + d.tail(P);
             th.tail(num_expr) = th.tail(num_expr).cwiseMax(expr_min).cwiseMin(3.0);
-            const double tobj = objective(t, landmarks, trial, th, c, prior, cam);
+            const double tl = nf ? std::clamp(lf + d(6), -3.0, 3.0) : lf;
+            const double tobj = total(trial, th, tl);
             if (std::isfinite(tobj) && tobj < obj) {
                 gain = obj - tobj;
                 pose = trial;
                 theta = th;
+                lf = tl;
                 obj = tobj;
                 lambda = std::max(lambda / 3, 1e-12);
                 accepted = true;
@@ -146,8 +167,11 @@ double robust_weight(double norm, double sigma, const IdentityFitOptions& o, int
 
 }  // namespace
 
-IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, const Camera& cam,
+IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, const Camera& cam0,
                          const IdentityFitOptions& o) {
+    Camera cam = cam0;
+    double lf = 0;  // log(focal / cam0.focal), fitted when o.focal_sigma > 0
+    const double focal_prior = o.focal_sigma > 0 ? 1.0 / (o.focal_sigma * o.focal_sigma) : 0.0;
     const int K = model.num_shape(), E = model.num_expr(), n = 68;
     const PoseInit init = initial_pose(model, Eigen::VectorXf::Zero(K), landmarks, cam);
     Pose pose{init.rvec.cast<double>(), init.tvec.cast<double>()};
@@ -168,7 +192,8 @@ IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, con
     IdentityFit res;
     for (int it = 0; it < o.iterations; ++it) {
         if (o.contour) {
-            const std::vector<int> jaw = contour_vertices(contour, model, shape_of(model, theta), pose, cam, landmarks);
+            const std::vector<int> jaw = contour_vertices(contour, model, shape_of(model, theta), pose, cam, landmarks,
+                                                             o.occlusion);
             std::copy(jaw.begin(), jaw.end(), vertices.begin());
         }
         const PointTerms terms = point_terms(model, vertices);
@@ -177,7 +202,9 @@ IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, con
             for (int i = 0; i < n; ++i) weights(i) = robust_weight(r.row(i).norm(), sigma(i), o, it);
         }
         const Eigen::VectorXd c = weights.cwiseQuotient(sigma.cwiseAbs2());
-        refine(terms, landmarks, c, prior, cam, it == 0 ? 100 : 30, pose, theta, E, o.expr_min);
+        refine(terms, landmarks, c, prior, cam0, cam0.focal, focal_prior, it == 0 ? 100 : 30, pose, theta, lf, E,
+               o.expr_min);
+        cam = with_focal(cam0, cam0.focal, lf);
         ++res.iterations;
     }
     const PointTerms terms = point_terms(model, vertices);
@@ -190,6 +217,7 @@ IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, con
     res.sigmas = sigma;
     res.landmarks_used.resize(n);
     for (int i = 0; i < n; ++i) res.landmarks_used[i] = i;
+    res.focal = cam.focal;
     res.rmse_px = std::sqrt(res.residuals.rowwise().squaredNorm().mean());
     return res;
 }

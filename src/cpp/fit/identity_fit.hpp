@@ -27,6 +27,8 @@ struct IdentityFitOptions {
     double tukey = 0.0;          ///< > 0: Tukey biweight cut-off (sigmas) after two Huber rounds
     int iterations = 6;          ///< outer iterations (correspondences + robust weights)
     bool contour = true;         ///< jaw landmarks follow the occluding contour (false: fixed vertices)
+    double focal_sigma = 0.5;    ///< > 0: the focal length is fitted too, prior N(0, focal_sigma^2) on log(focal / cam.focal)
+    bool occlusion = true;       ///< with contour: a jaw landmark keeps its fixed vertex while that is visible
 };
 
 /// Result of fit_identity.
@@ -41,6 +43,7 @@ struct IdentityFit {
     Eigen::VectorXd weights;        ///< 68 robust weights in (0, 1] of the last iteration
     Eigen::VectorXd sigmas;         ///< 68 noise levels used (px)
     int iterations = 0;             ///< outer iterations run
+    double focal = 0;               ///< focal length (px) of the camera of `pose` (cam.focal unless fitted)
 };
 
 /// Fits pose, identity and expression to 68 landmarks (px): the original's two-EPnP start with

@@ -4,6 +4,7 @@
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace extreme3d::fit {
 
@@ -62,6 +63,37 @@ std::vector<char> front_vertices(int num_vertices, const MatrixX3i& faces, const
     for (Eigen::Index f = 0; f < faces.rows(); ++f)
         if (facing[static_cast<std::size_t>(f)])
             for (int k = 0; k < 3; ++k) out[faces(f, k)] = 1;
+    return out;
+}
+
+std::vector<char> visible_vertices(const MatrixX3d& vertices, const MatrixX3i& faces, const Pose& pose,
+                                   const Camera& cam, const std::vector<int>& ids, double slack) {
+    const Eigen::Matrix3d R = pose.rotation();
+    const Eigen::Index V = vertices.rows();
+    MatrixX2d uv(V, 2);
+    Eigen::VectorXd z(V);
+    for (Eigen::Index v = 0; v < V; ++v) {
+        const Eigen::Vector3d xc = R * vertices.row(v).transpose() + pose.tvec;
+        uv.row(v) = project_camera_point(xc, cam).transpose();
+        z(v) = xc.z();
+    }
+    std::vector<char> out(ids.size(), 1);
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+        const int id = ids[k];
+        const Eigen::Vector2d p = uv.row(id).transpose();
+        for (Eigen::Index f = 0; f < faces.rows() && out[k]; ++f) {
+            const int a = faces(f, 0), b = faces(f, 1), c = faces(f, 2);
+            if (a == id || b == id || c == id) continue;
+            const double den = (uv(b, 1) - uv(c, 1)) * (uv(a, 0) - uv(c, 0)) + (uv(c, 0) - uv(b, 0)) * (uv(a, 1) - uv(c, 1));
+            if (std::abs(den) <= 1e-9) continue;
+            const double w0 = ((uv(b, 1) - uv(c, 1)) * (p.x() - uv(c, 0)) + (uv(c, 0) - uv(b, 0)) * (p.y() - uv(c, 1))) / den;
+            const double w1 = ((uv(c, 1) - uv(a, 1)) * (p.x() - uv(c, 0)) + (uv(a, 0) - uv(c, 0)) * (p.y() - uv(c, 1))) / den;
+            const double w2 = 1 - w0 - w1;
+            if (w0 < 0 || w1 < 0 || w2 < 0) continue;
+            // camera z < 0 in front: a larger z is nearer to the camera
+            if (w0 * z(a) + w1 * z(b) + w2 * z(c) > z(id) + slack) out[k] = 0;
+        }
+    }
     return out;
 }
 

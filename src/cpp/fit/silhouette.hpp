@@ -30,4 +30,10 @@ std::vector<int> silhouette_vertices(const EdgeTopology& edges, const std::vecto
 /// Returns a V-vector (1 = some adjacent triangle faces the camera).
 std::vector<char> front_vertices(int num_vertices, const MatrixX3i& faces, const std::vector<char>& facing);
 
+/// Whether each vertex of `ids` is seen at a pose: no triangle of `faces` that does not contain
+/// it covers its projected pixel nearer to the camera than the vertex by more than `slack` mm
+/// (camera z). vertices: V x 3 model coordinates (mm). Returns one flag per id (1 = visible).
+std::vector<char> visible_vertices(const MatrixX3d& vertices, const MatrixX3i& faces, const Pose& pose,
+                                   const Camera& cam, const std::vector<int>& ids, double slack = 1.0);
+
 }  // namespace extreme3d::fit
