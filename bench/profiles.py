@@ -6,8 +6,13 @@ the crop, the port's fitted shape (fit_identity: identity + expression) seen fro
 160 px, four photos per row, written to one PNG. Judge the depth of the nose, the chin, the
 forehead: a plausible face, or a flat / hooked one.
 
-Usage: python bench/profiles.py [--out profiles.png] [--photos DIR] [--model H5]
-Last line: SUMMARY photos=.. port_depth_median=.. eos_depth_median=..
+--before: adds a column (after the crop) with the port's shape fitted with the settings before
+the jaw visibility test and the fitted focal length (occlusion=False, focal_sigma=0: the fit of
+main at d8b9e62), and prints the rotation between the two fits.
+
+Usage: python bench/profiles.py [--out profiles.png] [--photos DIR] [--model H5] [--before]
+Last line: SUMMARY photos=.. port_depth_median=.. eos_depth_median=.. [before_depth_median=..
+before_rot_diff_deg_median=..]
 """
 
 from __future__ import annotations
@@ -52,13 +57,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("profiles.png"))
     ap.add_argument("--photos", type=Path, default=shared_dir() / "data" / "test")
     ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--before", action="store_true",
+                    help="also the fit with the earlier settings (occlusion=False, focal_sigma=0)")
     args = ap.parse_args()
     from core import EosFitter
 
     with tempfile.TemporaryDirectory() as tmp:
         model = surrey_model(args.model, sfm_source(), Path(tmp))
     eos_fit = EosFitter(sfm_source())
-    tiles, port_d, eos_d = [], [], []
+    tiles, port_d, eos_d, old_d, rot_d = [], [], [], [], []
     for path in sorted(args.photos.iterdir()):
         img = cv2.imread(str(path))
         faces = detect_faces(img) if img is not None else []
@@ -74,23 +81,36 @@ def main() -> None:
         row = [cv2.resize(crop.image, (TILE, TILE)),
                cv2.resize(side_view(model.shape(fit.alpha, fit.expr), model.faces), (TILE, TILE)),
                cv2.resize(side_view(ef["verts"], model.faces), (TILE, TILE))]
+        if args.before:
+            old = fit_identity(model, lms, occlusion=False, focal_sigma=0.0)
+            old_d.append(sf.depth_ratio(model.identity(old.alpha).reshape(-1, 3)))
+            rot_d.append(sf.rotation_error_deg(old.rvec, fit.rvec))
+            row.insert(1, cv2.resize(side_view(model.shape(old.alpha, old.expr), model.faces),
+                                     (TILE, TILE)))
+            cv2.putText(row[1], f"before {old_d[-1]:.3f}", (4, TILE - 6),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 160, 0))
         tile = np.concatenate(row, axis=1)
+        at = TILE * (2 if args.before else 1)
         cv2.putText(tile, path.stem[:22], (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255))
-        cv2.putText(tile, f"port {port_d[-1]:.3f}", (TILE + 4, TILE - 6),
+        cv2.putText(tile, f"port {port_d[-1]:.3f}", (at + 4, TILE - 6),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 255))
-        cv2.putText(tile, f"eos {eos_d[-1]:.3f}", (2 * TILE + 4, TILE - 6),
+        cv2.putText(tile, f"eos {eos_d[-1]:.3f}", (at + TILE + 4, TILE - 6),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 0, 0))
         tiles.append(tile)
+        extra = (f" | before {old_d[-1]:.3f}, rotation change {rot_d[-1]:.2f} deg"
+                 if args.before else "")
         print(f"{path.name[:40]:40s} depth ratio port {port_d[-1]:.3f} eos {eos_d[-1]:.3f} "
-              f"quality down {fit.downweighted.tolist()}", flush=True)
+              f"quality down {fit.downweighted.tolist()} focal {fit.focal:.0f}{extra}", flush=True)
     per_row = 4
     blank = np.zeros_like(tiles[0])
     rows = [np.concatenate((tiles[i:i + per_row] + [blank] * per_row)[:per_row], axis=1)
             for i in range(0, len(tiles), per_row)]
     cv2.imwrite(str(args.out), np.concatenate(rows, axis=0))
     print(f"wrote {args.out}")
+    extra = (f" before_depth_median={np.median(old_d):.3f} "
+             f"before_rot_diff_deg_median={np.median(rot_d):.2f}" if args.before else "")
     print(f"SUMMARY photos={len(tiles)} port_depth_median={np.median(port_d):.3f} "
-          f"eos_depth_median={np.median(eos_d):.3f}")
+          f"eos_depth_median={np.median(eos_d):.3f}{extra}")
 
 
 if __name__ == "__main__":
