@@ -49,7 +49,9 @@ struct IdentityFit {
 /// Fits pose, identity and expression to 68 landmarks (px): the original's two-EPnP start with
 /// the mean face, then `iterations` rounds of (a) jaw correspondences on the current occluding
 /// contour (contour_vertices), (b) robust weights from the current residuals, (c) Levenberg-
-/// Marquardt on pose + [alpha; expr] for the weighted objective (see IdentityFitOptions).
+/// Marquardt on pose + [alpha; expr] (+ log focal when focal_sigma > 0, prior N(0, focal_sigma^2) on
+/// log(focal / cam.focal); the result's `focal` is the camera of its pose) for the weighted objective
+/// (see IdentityFitOptions).
 IdentityFit fit_identity(const FaceModel& model, const MatrixX2f& landmarks, const Camera& cam,
                          const IdentityFitOptions& options = {});
 
