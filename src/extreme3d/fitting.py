@@ -189,7 +189,12 @@ def fit_identity(
     sigmas (0 = least squares); tukey: > 0 switches to Tukey's biweight with this cut-off
     (sigmas) after two Huber rounds;
     contour: jaw landmarks matched to the occluding contour (False: fixed vertices);
-    focal: the camera (px, 500x500 crop) the identity is fitted with; the returned pose is in it.
+    occlusion: with contour, a jaw landmark keeps its fixed vertex while that vertex is visible
+    (not hidden by the surface), else takes the nearest silhouette vertex (False: the fixed
+    vertex only competes by distance when a triangle at it faces the camera);
+    focal: the camera (px, 500x500 crop) the identity is fitted with; focal_sigma > 0 fits the
+    focal length too (prior N(0, focal_sigma^2) on log(focal / focal)); the returned pose is
+    in the camera of IdentityResult.focal.
     """
     sig = landmark_sigmas() if sigmas is None else np.asarray(sigmas, np.float64).reshape(-1)
     d = _core.fit_identity(
