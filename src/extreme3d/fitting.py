@@ -193,7 +193,7 @@ def fit_identity(
     (not hidden by the surface), else takes the nearest silhouette vertex (False: the fixed
     vertex only competes by distance when a triangle at it faces the camera);
     focal: the camera (px, 500x500 crop) the identity is fitted with; focal_sigma > 0 fits the
-    focal length too (prior N(0, focal_sigma^2) on log(focal / focal)); the returned pose is
+    focal length too (prior N(0, focal_sigma^2) on log(fitted / focal)); the returned pose is
     in the camera of IdentityResult.focal.
     """
     sig = landmark_sigmas() if sigmas is None else np.asarray(sigmas, np.float64).reshape(-1)
