@@ -67,8 +67,7 @@ def write_cnn_folder(folder: Path) -> Path:
     folder.mkdir()
     pickle_shape_net(folder, seed=0, adjust=lambda net: net.fc_ftnew.weight.mul_(0.01))
     np.savez(folder / "shape_mean.npz", np.full((3, 224, 224), 100.0, np.float32))
-    torch.manual_seed(0)
-    bump = BumpNet()
+    bump = BumpNet()  # random weights, drawn after the shape network's (seed 0)
     with torch.no_grad():
         bump.Gnet.last_alt_mask.bias.fill_(2.0)  # keep the dense surface
         bump.Gnet.last_alt.weight.mul_(0.01)

@@ -4,9 +4,10 @@ Per list entry: ``prepare`` (read, landmarks, 500x500 crop), ``shape_cnn`` (iden
 coefficients), ``bump_cnn`` (bump map and mask), ``core`` (pose and expression fit, dense mesh,
 occlusion handling and soft symmetry, colours) and ``write`` (every file, extreme3d.stages.outputs).
 The per-face work is the stages' (the same functions extreme3d.api.Reconstructor composes); this
-module adds only what a batch needs: the list, CNN batching, the worker pool for the core stage
-(``jobs`` > 1: processes that each load the morphable model once), progress, summary.json and
-per-image error isolation. Fallbacks and sources: extreme3d.stages.models.
+module adds only what a batch needs: the list, CNN batching, the worker processes (the core
+stage's pool, ``jobs`` processes that each load the morphable model once; one for prepare and the
+landmark fit; one for the two CNNs, loaded once), progress, summary.json and per-image error
+isolation (a native crash fails only its image). Fallbacks and sources: extreme3d.stages.models.
 """
 
 from __future__ import annotations
