@@ -675,6 +675,8 @@ class _CnnWorker:
         """fn(names, crops, batch_size) in the worker: one result per face, or the exception
         that failed it (StageCrash naming `stage` and the signal for a face that crashed the
         worker; the reason of a call that raised, for every face of the call)."""
+        if not names:  # nothing to run: no (re)start
+            return []
         if self.pool is None:
             self.start()
         assert self.pool is not None
