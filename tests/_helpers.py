@@ -55,3 +55,21 @@ def pickle_shape_net(
         torch.save(net, folder / "shape_model.pth")
     finally:
         del sys.modules["MainModel"]
+
+
+def write_cnn_folder(folder: Path) -> Path:
+    """CNN folder: the stand-in shape network (pickled as MainModel, small outputs), a mean of
+    100 and a random full bump U-Net (mask head biased positive, bump near flat)."""
+    import numpy as np
+
+    from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpNet
+
+    folder.mkdir()
+    pickle_shape_net(folder, seed=0, adjust=lambda net: net.fc_ftnew.weight.mul_(0.01))
+    np.savez(folder / "shape_mean.npz", np.full((3, 224, 224), 100.0, np.float32))
+    bump = BumpNet()  # random weights, drawn after the shape network's (seed 0)
+    with torch.no_grad():
+        bump.Gnet.last_alt_mask.bias.fill_(2.0)  # keep the dense surface
+        bump.Gnet.last_alt.weight.mul_(0.01)
+    torch.save(bump.state_dict(), folder / BUMP_WEIGHTS)
+    return folder

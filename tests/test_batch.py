@@ -11,7 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from extreme3d import Extreme3DError
 from extreme3d.io.ply import read_ply
@@ -142,19 +141,9 @@ def test_photo_bump_source_is_the_default_without_weights(core_stages, shared, s
 
 def _cnn_dir(folder: Path) -> Path:
     """CNN folder: stand-in shape network (pickled as MainModel) and a random full U-Net."""
-    from _helpers import pickle_shape_net
+    from _helpers import write_cnn_folder
 
-    from extreme3d.models.bump_cnn import BUMP_WEIGHTS, BumpNet
-
-    folder.mkdir()
-    pickle_shape_net(folder, seed=0, adjust=lambda net: net.fc_ftnew.weight.mul_(0.01))
-    np.savez(folder / "shape_mean.npz", np.full((3, 224, 224), 100.0, np.float32))
-    bump = BumpNet()
-    with torch.no_grad():
-        bump.Gnet.last_alt_mask.bias.fill_(2.0)  # keep the dense surface
-        bump.Gnet.last_alt.weight.mul_(0.01)
-    torch.save(bump.state_dict(), folder / BUMP_WEIGHTS)
-    return folder
+    return write_cnn_folder(folder)
 
 
 @pytest.mark.slow

@@ -4,13 +4,15 @@ Per list entry: ``prepare`` (read, landmarks, 500x500 crop), ``shape_cnn`` (iden
 coefficients), ``bump_cnn`` (bump map and mask), ``core`` (pose and expression fit, dense mesh,
 occlusion handling and soft symmetry, colours) and ``write`` (every file, extreme3d.stages.outputs).
 The per-face work is the stages' (the same functions extreme3d.api.Reconstructor composes); this
-module adds only what a batch needs: the list, CNN batching, the worker pool for the core stage
-(``jobs`` > 1: processes that each load the morphable model once), progress, summary.json and
-per-image error isolation. Fallbacks and sources: extreme3d.stages.models.
+module adds only what a batch needs: the list, CNN batching, the worker processes (the core
+stage's pool, ``jobs`` processes that each load the morphable model once; one for prepare and the
+landmark fit; one for the two CNNs, loaded once), progress, summary.json and per-image error
+isolation (a native crash fails only its image). Fallbacks and sources: extreme3d.stages.models.
 """
 
 from __future__ import annotations
 
+import builtins
 import concurrent.futures as cf
 import contextlib
 import json
@@ -20,6 +22,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -61,7 +64,7 @@ from extreme3d.stages.models import (
 )
 from extreme3d.stages.outputs import ALL_OUTPUTS, DEFAULT_OUTPUTS, MESH_FORMATS
 from extreme3d.stages.prepare import PreparedFace, prepare_photo
-from extreme3d.stages.shape import Identity, identities
+from extreme3d.stages.shape import Identity, cnn_rows, identities, identity_or_error
 
 __all__ = ["ALL_OUTPUTS", "BUMP_MARGIN", "BUMP_SIZE", "BUMP_SOURCES", "CRASH_REASON",
            "DEFAULT_OUTPUTS", "FLAT_BUMP", "MESH_FORMATS", "SHAPE_SOURCES", "STAGES",
@@ -109,6 +112,7 @@ class BatchOptions:
     trust_cnn_pickles: bool = False  # allow the CNN files' pickles (runs code from them)
     isolate_core: bool = True  # core stage in a worker process even with jobs=1 (crash isolation)
     isolate_stages: bool = True  # prepare and the landmark shape fit in a worker process too
+    isolate_cnn: bool = True  # the CNN forward passes in a worker process (crash isolation)
 
 
 @dataclass
@@ -292,6 +296,82 @@ def _worker_shape_fit(face: PreparedFace) -> Identity | Exception:
     return identities(_worker_model(), None, [face])[0]
 
 
+#: The CNN worker's networks (extreme3d.stages.models.Models, no morphable model) once loaded,
+#: or why they could not be.
+_CNN_MODELS: Any = None
+_CNN_LOAD_ERROR: str | None = None
+
+
+@dataclass(frozen=True)
+class _CallFailed:
+    """A CNN call that raised in the worker: the one-line reason (every face of the call fails,
+    as in the main process; the exception itself may not unpickle here)."""
+
+    reason: str
+
+
+def _init_cnn_worker(crash_at: str | None) -> None:
+    """Initializer of the CNN worker process: the heap settings of the main process (where the
+    CNNs ran before) and the test crash hook."""
+    global _CRASH_AT
+    _CRASH_AT = crash_at
+    retain_freed_memory()
+
+
+def _worker_load_cnns(cnn_dir: str, shape_source: str, bump_source: str, device: str,
+                      threads: int, trust_pickles: bool) -> list[tuple[str, str]]:
+    """Loads the networks of the CNN sources into the CNN worker (once per worker) with `threads`
+    torch threads; returns the warnings raised meanwhile (category name, text) for the main
+    process to repeat; a failure is an Extreme3DError with one line."""
+    global _CNN_MODELS, _CNN_LOAD_ERROR
+    from extreme3d.models.device import configure_threads
+    from extreme3d.stages.models import Models, load_networks
+
+    models = Models(None, None, Path(cnn_dir), shape_source, bump_source,
+                    trust_pickles=trust_pickles)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            configure_threads(threads)
+            load_networks(models, device)
+    except Exception as exc:  # noqa: BLE001 - sent back as one line
+        _CNN_LOAD_ERROR = _reason(exc)
+        if isinstance(exc, Extreme3DError):
+            raise
+        raise Extreme3DError(_CNN_LOAD_ERROR) from None
+    _CNN_MODELS = models
+    return [(w.category.__name__, str(w.message)) for w in caught]
+
+
+def _cnn_models() -> Any:
+    """The worker's loaded networks; Extreme3DError when loading them failed."""
+    if _CNN_MODELS is None:
+        raise Extreme3DError(f"the CNNs are not loaded: {_CNN_LOAD_ERROR or 'no load ran'}")
+    return _CNN_MODELS
+
+
+def _worker_shape_cnn(names: list[str], crops: list[Any], batch_size: int
+                      ) -> list[tuple[Any, float]] | _CallFailed:
+    """The shape CNN on the crops of faces `names` in the CNN worker: (row, seconds) per face."""
+    for name in names:
+        _crash_hook("shape_cnn", name)
+    try:
+        rows, per = cnn_rows(_cnn_models().shape_net, crops, batch_size)
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every face of the call fails
+        return _CallFailed(_reason(exc))
+    return [(row, per) for row in rows]
+
+
+def _worker_bump_cnn(names: list[str], crops: list[Any], batch_size: int
+                     ) -> list[BumpMaps] | _CallFailed:
+    """The bump CNN on the (BGR) crops of faces `names` in the CNN worker: their maps."""
+    for name in names:
+        _crash_hook("bump_cnn", name)
+    try:
+        return cnn_bumps(_cnn_models().bump_net, crops, batch_size)
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every face of the call fails
+        return _CallFailed(_reason(exc))
+
+
 def run_core(model: Any, task: CoreTask) -> CoreResult:
     """Fit, bump (photo / flat sources), geometry, colours and the face's files for one face
     (the stages of extreme3d.stages.face, written by extreme3d.stages.outputs); never raises
@@ -411,19 +491,30 @@ def _crash_reason(processes: list[Any], stage: str = "core") -> str:
     thread reads the workers' exit status, and a second reader of a forkserver child's status
     races it (EOF, read as exit code 255)."""
     base = CRASH_REASON.replace("core stage", f"{stage} stage")
+    cause = _death_cause(processes)
+    return f"{base} ({cause})" if cause else base
+
+
+def _death_cause(processes: list[Any]) -> str | None:
+    """'SIGSEGV' (the signal's name) or 'exit code N' of the dead worker among `processes`, None
+    when unknown (after `_reap`, see _crash_reason)."""
     for proc in processes:
         with contextlib.suppress(Exception):
             proc.join(timeout=5)
             code = proc.exitcode
             if code is not None and code < 0:
                 try:
-                    name = signal.Signals(-code).name
+                    return signal.Signals(-code).name
                 except ValueError:
-                    name = f"signal {-code}"
-                return f"{base} ({name})"
+                    return f"signal {-code}"
             if code:
-                return f"{base} (exit code {code})"
-    return base
+                return f"exit code {code}"
+    return None
+
+
+def _processes(pool: cf.ProcessPoolExecutor | None) -> list[Any]:
+    """The worker processes of `pool` (read right after a submit, which starts them)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
 
 
 class _CorePool:
@@ -485,7 +576,7 @@ class _CorePool:
             procs: list[Any] = []
             try:
                 fut = self.pool.submit(self.worker, task)
-                procs = list((getattr(self.pool, "_processes", None) or {}).values())
+                procs = _processes(self.pool)
                 self.finish(fut.result())
             except BrokenProcessPool:
                 self._restart()
@@ -516,7 +607,7 @@ class _StageWorker:
         procs: list[Any] = []
         try:
             fut = self.pool.submit(fn, *args)
-            procs = list((getattr(self.pool, "_processes", None) or {}).values())
+            procs = _processes(self.pool)
             return fut.result()
         except BrokenProcessPool:
             _reap(self.pool)
@@ -526,6 +617,90 @@ class _StageWorker:
     def close(self) -> None:
         """Stops the worker."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cnn_pool() -> cf.ProcessPoolExecutor:
+    """The one-process pool of the CNN worker."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_cnn_worker,
+                                  initargs=(os.environ.get(CRASH_TEST_ENV),))
+
+
+class _CnnWorker:
+    """One worker process running the CNN forward passes (shape and bump CNN, batched), both
+    networks loaded once per worker process. A worker that dies fails only the faces it was
+    running: a batch that crashed is re-run one face at a time in a fresh worker, and a face that
+    crashes alone is recorded with the stage and the signal. The worker is started again only
+    when there is more to run."""
+
+    def __init__(self, cnn_dir: Path, shape_source: str, bump_source: str, device: str,
+                 threads: int, trust_pickles: bool) -> None:
+        self.cnn_dir = cnn_dir
+        self.load_args = (str(cnn_dir), shape_source, bump_source, device, threads,
+                          trust_pickles)
+        self.pool: cf.ProcessPoolExecutor | None = None
+        self.loading: cf.Future | None = None
+
+    def start(self) -> None:
+        """Starts the worker and its loading of the networks (returns at once)."""
+        self.pool = _cnn_pool()
+        self.loading = self.pool.submit(_worker_load_cnns, *self.load_args)
+
+    def wait_loaded(self) -> None:
+        """Waits for the first start's networks: its warnings are repeated here, a failure
+        (or a crash while loading) is an Extreme3DError naming the CNN folder."""
+        procs = _processes(self.pool)
+        try:
+            caught = self.loading.result() if self.loading is not None else []
+        except BrokenProcessPool:
+            self._drop()
+            cause = _death_cause(procs)
+            raise Extreme3DError(
+                f"{self.cnn_dir}: the CNN worker process crashed while loading the networks"
+                + (f" ({cause})" if cause else "")) from None
+        for category, text in caught:
+            kind = getattr(builtins, category, None)
+            warnings.warn(text, kind if isinstance(kind, type) and issubclass(kind, Warning)
+                          else UserWarning, stacklevel=2)
+
+    def _drop(self) -> None:
+        """Reaps a broken worker; the next call starts a fresh one."""
+        if self.pool is not None:
+            _reap(self.pool)
+        self.pool = self.loading = None
+
+    def run(self, stage: str, fn: Callable[..., Any], names: list[str], crops: list[Any],
+            batch_size: int) -> list[Any]:
+        """fn(names, crops, batch_size) in the worker: one result per face, or the exception
+        that failed it (StageCrash naming `stage` and the signal for a face that crashed the
+        worker; the reason of a call that raised, for every face of the call)."""
+        if not names:  # nothing to run: no (re)start
+            return []
+        if self.pool is None:
+            self.start()
+        assert self.pool is not None
+        procs: list[Any] = []
+        try:
+            fut = self.pool.submit(fn, names, crops, batch_size)
+            procs = _processes(self.pool)
+            out = fut.result()
+        except BrokenProcessPool:
+            self._drop()
+            if len(names) > 1:  # which face crashed it: each alone, in a fresh worker
+                return [self.run(stage, fn, [n], [c], batch_size)[0]
+                        for n, c in zip(names, crops, strict=True)]
+            return [StageCrash(_crash_reason(procs, stage))]
+        except Exception as exc:  # noqa: BLE001 - e.g. a result that does not unpickle
+            return [Extreme3DError(_reason(exc)) for _ in names]
+        if isinstance(out, _CallFailed):
+            return [Extreme3DError(out.reason) for _ in names]
+        return list(out)
+
+    def close(self) -> None:
+        """Stops the worker."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -627,7 +802,14 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
                                                 plan.cnn_dir, plan.model_path)
     listing = plan.listing
     threads = None
-    if "cnn" in (shape_src, bump_src):
+    cnn: _CnnWorker | None = None
+    if "cnn" in (shape_src, bump_src) and opts.isolate_cnn:
+        from extreme3d.models.threads import thread_count
+
+        threads = thread_count(opts.threads)  # set in the CNN worker (no torch in this process)
+        cnn = _CnnWorker(cnn_dir, shape_src, bump_src, opts.device, threads,
+                         opts.trust_cnn_pickles)
+    elif "cnn" in (shape_src, bump_src):
         from extreme3d.models.device import configure_threads
 
         threads = configure_threads(opts.threads)
@@ -643,9 +825,19 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
     for p in listing.problems:
         say(f"skipped: {p.message}")
 
-    models = load_models(model_path, cnn_dir, shape_source=shape_src, bump_source=bump_src,
-                         load_nets=False, trust_pickles=opts.trust_cnn_pickles)
-    load_networks(models, opts.device)
+    if cnn is not None:
+        cnn.start()  # the networks load in the worker while the morphable model loads here
+    try:
+        models = load_models(model_path, cnn_dir, shape_source=shape_src, bump_source=bump_src,
+                             load_nets=False, trust_pickles=opts.trust_cnn_pickles)
+        if cnn is not None:
+            cnn.wait_loaded()
+        else:
+            load_networks(models, opts.device)
+    except BaseException:
+        if cnn is not None:
+            cnn.close()
+        raise
     from extreme3d.colors import resolve_color_mode
 
     options = FaceOptions(opts.fit_mode, opts.symmetry,
@@ -724,9 +916,11 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
             if not ids:
                 continue
             found = _shape_stage(ids, prepared, records, models.model, models.shape_net, out,
-                                 opts, say, stage_worker)
+                                 opts, say, stage_worker,
+                                 cnn if shape_src == "cnn" else None)
             ids = [i for i in ids if i in found]
-            bumps = _bump_stage(ids, prepared, records, models.bump_net, out, opts, say)
+            bumps = _bump_stage(ids, prepared, records, models.bump_net, out, opts, say,
+                                cnn if bump_src == "cnn" else None)
             progress.update(sum(1 for i in prepared if i not in bumps))  # failed in a CNN stage
             for i in ids:
                 if i not in bumps:
@@ -755,6 +949,9 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
         if stage_worker is not None:
             with contextlib.suppress(Exception):
                 stage_worker.close()
+        if cnn is not None:
+            with contextlib.suppress(Exception):
+                cnn.close()
         progress.close()
         summary.wall_s = _now() - start
         atomic_write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
@@ -836,14 +1033,20 @@ def _opencv_reason(text: str) -> str:
 def _shape_stage(
     ids: list[int], prepared: dict[int, PreparedFace], records: list[ImageRecord], model: Any,
     shape_net: Any, out: Path, opts: BatchOptions, say: Callable[[str], None],
-    worker: _StageWorker | None = None,
+    worker: _StageWorker | None = None, cnn: _CnnWorker | None = None,
 ) -> dict[int, Identity]:
     """Identity of each prepared face (CNN batched); writes shape/<name>.ply(.alpha). With
-    `worker`, the landmark fit (native code) runs there, one face per call."""
+    `worker`, the landmark fit (native code) runs there, one face per call; with `cnn`, the
+    shape CNN runs in that worker."""
     result: dict[int, Identity] = {}
     faces = [prepared[i] for i in ids]
     found: list[Identity | Exception]
-    if shape_net is None and worker is not None:
+    if cnn is not None:
+        rows = cnn.run("shape CNN", _worker_shape_cnn, [f.name for f in faces],
+                       [f.crop for f in faces], opts.batch_size)
+        found = [row if isinstance(row, Exception) else identity_or_error(model, face, *row)
+                 for face, row in zip(faces, rows, strict=True)]
+    elif shape_net is None and worker is not None:
         found = []
         for face in faces:
             try:
@@ -874,22 +1077,29 @@ def _shape_stage(
 
 def _bump_stage(
     ids: list[int], prepared: dict[int, PreparedFace], records: list[ImageRecord], bump_net: Any,
-    out: Path, opts: BatchOptions, say: Callable[[str], None],
+    out: Path, opts: BatchOptions, say: Callable[[str], None], cnn: _CnnWorker | None = None,
 ) -> dict[int, BumpMaps | None]:
     """Bump maps of each face from the CNN, batched (written to bump/); None when the core stage
-    makes them (photo and flat sources)."""
-    if bump_net is None:
+    makes them (photo and flat sources). With `cnn`, the bump CNN runs in that worker."""
+    if bump_net is None and cnn is None:
         return dict.fromkeys(ids)
     result: dict[int, BumpMaps | None] = {}
-    try:
-        maps = cnn_bumps(bump_net, [prepared[i].crop for i in ids], opts.batch_size)
-    except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every image of the batch fails
-        for i in ids:
-            records[i].fail("bump_cnn", _reason(exc))
-            say(_message("failed", records[i]))
-        return result
+    crops = [prepared[i].crop for i in ids]
+    maps: list[BumpMaps | Exception]
+    if cnn is not None:
+        maps = cnn.run("bump CNN", _worker_bump_cnn, [prepared[i].name for i in ids], crops,
+                       opts.batch_size)
+    else:
+        try:
+            maps = list(cnn_bumps(bump_net, crops, opts.batch_size))
+        except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every image of the batch
+            maps = [exc for _ in ids]
     for i, m in zip(ids, maps, strict=True):
         rec = records[i]
+        if isinstance(m, Exception):
+            rec.fail("bump_cnn", _reason(m))
+            say(_message("failed", rec))
+            continue
         rec.seconds["bump_cnn"] += m.seconds
         t1 = _now()
         try:

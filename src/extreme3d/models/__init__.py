@@ -1,8 +1,8 @@
 """The two CNNs of the pipeline: the shape CNN (3DMM coefficients) and the bump CNN (U-Net).
 
 Submodules: `shape_cnn` (ShapeCNN), `bump_cnn` (BumpCNN, the U-Net), `device` (device and
-threads), `files` (file names; importing it does not import torch). The names below are loaded
-on first use, so `import extreme3d.models` stays cheap.
+threads), `files` (file names) and `threads` (thread count; neither of these two imports torch).
+The names below are loaded on first use, so `import extreme3d.models` stays cheap.
 """
 
 from __future__ import annotations

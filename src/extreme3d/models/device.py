@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from extreme3d import Extreme3DError
+from extreme3d.models.threads import thread_count, usable_cores  # noqa: F401 - re-exported
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -21,20 +20,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def usable_cores() -> int:
-    """Number of CPU cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def configure_threads(threads: int | None = None) -> int:
     """Sets torch's intra-op threads (default: usable cores, or OMP_NUM_THREADS); returns it."""
-    if threads is None:
-        env = os.environ.get("OMP_NUM_THREADS", "")
-        threads = int(env) if env.isdigit() and int(env) > 0 else usable_cores()
-    threads = max(1, int(threads))
+    threads = thread_count(threads)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

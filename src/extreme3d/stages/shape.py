@@ -81,16 +81,31 @@ def identities(
             except Exception as exc:  # noqa: BLE001 - one face's failure stays its own
                 out.append(exc)
         return out
-    t0 = time.perf_counter()
     try:
-        rows = shape_net.predict([f.crop for f in faces], batch_size)  # type: ignore[attr-defined]
+        rows, per = cnn_rows(shape_net, [f.crop for f in faces], batch_size)
     except Exception as exc:  # noqa: BLE001
         return [exc for _ in faces]
-    per = (time.perf_counter() - t0) / max(1, len(faces))
-    return [identity_from_cnn_row(model, row, per) if _finite_row(row)
-            else Extreme3DError(f"{face.image_path or face.name}: the shape CNN returned NaN or "
-                                "infinite coefficients")
+    return [identity_or_error(model, face, row, per)
             for face, row in zip(faces, rows, strict=True)]
+
+
+def cnn_rows(shape_net: Any, crops: Sequence[np.ndarray], batch_size: int = 1
+             ) -> tuple[np.ndarray, float]:
+    """The shape CNN's output rows for BGR crops, batched, and the seconds per face; raises
+    when the network fails."""
+    t0 = time.perf_counter()
+    rows = shape_net.predict(crops, batch_size)
+    return rows, (time.perf_counter() - t0) / max(1, len(crops))
+
+
+def identity_or_error(model: object, face: PreparedFace, row: np.ndarray, seconds: float
+                      ) -> Identity | Exception:
+    """The Identity of a face's shape-CNN row, or the error naming the face when the row is not
+    all finite."""
+    if _finite_row(row):
+        return identity_from_cnn_row(model, row, seconds)
+    return Extreme3DError(f"{face.image_path or face.name}: the shape CNN returned NaN or "
+                          "infinite coefficients")
 
 
 def _finite_row(row: object) -> bool:
