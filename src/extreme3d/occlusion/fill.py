@@ -5,8 +5,10 @@ Inside the occluder mask the bump is rebuilt from a source map, then blended by 
 input map exactly on the occluders' border, so no seam appears; pixels outside the occluders
 are returned unchanged. The source is the mirrored partner pixel (landmark mirror map) where
 that lies on clean face, else the mean detail template of clean faces (mean-landmark frame),
-with a soft transition between the two. The change is then softened (`soften`): faded over
-the band by which the occluders were grown, and changes under TOLERANCE_MM not made.
+with a soft transition between the two. That Poisson fill is mixed evenly with OpenCV's Telea
+inpainting (`telea_fill`; less Telea where the map agrees with its own mirror image around the
+occluders). The change of found occluders is then softened (`soften`): faded over the band by
+which the occluders were grown, and changes under TOLERANCE_MM not made.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ extreme3d.occlusion.fit) gives a probability; a second logistic model of that pr
 neighbourhood (CONTEXT: blurred at 4 and 12 px, at the mirror pixel) makes it spatially
 coherent; the result is thresholded and cleaned with the same
 morphology as the reference region (open 3x3, close 15x15 ellipse, components < 400 px
-dropped), then grown by GROW_PX.
+dropped), components lying mostly on the eyes and lips dropped (`feature_zones`), then grown
+by GROW_PX.
 """
 
 from __future__ import annotations
