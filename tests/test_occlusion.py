@@ -254,3 +254,90 @@ def test_soften_drops_small_changes_keeps_large_ones_and_fades_the_band():
     assert np.allclose(faded[:, :5], 3.0)
     assert (np.diff(faded[20, 4 : 4 + fl.FEATHER_PX + 2]) < 0).all()  # monotone fade
     assert np.allclose(faded[:, 5 + fl.FEATHER_PX + 1 :], 0.0)
+
+
+def test_telea_fill_restores_a_smooth_slope():
+    """telea_fill: a hole cut into a smooth slope is filled close to the slope (a linear ramp
+    is what a smooth fill of its border gives); pixels outside the grown hole keep their
+    value."""
+    from extreme3d.occlusion import fill as fl
+
+    yy, xx = np.mgrid[0:512, 0:512]
+    slope = np.clip(np.rint(100 + 0.1 * xx + 0.05 * yy), 0, 255).astype(np.uint8)
+    holed = slope.copy()
+    hole = np.zeros((C, C), bool)
+    hole[200:240, 150:230] = True
+    holed[M : M + C, M : M + C][hole] = 250
+    out = fl.telea_fill(holed, hole)
+    ref = fl.to_mm(sg.crop_of(slope))
+    err = np.abs(out[hole] - ref[hole])
+    assert err.mean() < 0.25 and err.max() < 1.0  # the painted values were ~10-13 mm off
+    far = ~cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.allclose(out[far], ref[far])
+
+
+def test_mirror_agreement_of_symmetric_and_asymmetric_maps():
+    """mirror_agreement is 1 on a left/right symmetric map and 0 when one side carries
+    detail of several mm that the other lacks."""
+    from extreme3d.occlusion import fill as fl
+
+    lm, axis = _symmetric_landmarks()
+    bump_mm = fl.to_mm(sg.crop_of(_symmetric_bump(axis))).astype(np.float64)
+    face = sg.crop_of(_face_mask(lm)) >= 127
+    region = np.zeros((C, C), bool)
+    region[220:260, int(axis) + 40 : int(axis) + 80] = True
+    mirror = fr.mirror_map(lm)
+    assert fl.mirror_agreement(bump_mm, region, face, mirror) > 0.8
+    skew = bump_mm.copy()
+    skew[:, int(axis) + 5 :] += 3.0 * np.sin(np.arange(C - int(axis) - 5) / 3.0)
+    assert fl.mirror_agreement(skew, region, face, mirror) == 0.0
+
+
+def test_given_occluders_fill_is_a_mix_of_mirror_and_telea_on_asymmetric_maps():
+    """On a map whose halves differ, a given occluder is filled with the even mix of the
+    Poisson (mirror / template) fill and Telea, so the result lies between the two; the
+    caller's occluders are not softened (small changes are made too)."""
+    from extreme3d.occlusion import fill as fl
+
+    lm, axis = _symmetric_landmarks()
+    yy, xx = np.mgrid[0:512, 0:512]
+    asym = np.clip(np.rint(127 + 15 * np.sin(xx / 5.0) * (xx > axis + M)), 0, 255)
+    bump = asym.astype(np.uint8)
+    mask = _face_mask(lm)
+    occ = np.zeros((C, C), bool)
+    occ[230:262, int(axis) + 40 : int(axis) + 80] = True
+    bump[M : M + C, M : M + C][occ] = 131  # a 0.4 mm bump: under soften's tolerance
+    crop = np.full((C, C, 3), 150, np.uint8)
+    res = oc.deocclude(crop, lm, bump, mask, occluders=occ)
+    telea = fl.telea_fill(bump, occ)
+    out = fl.to_mm(sg.crop_of(res.bump))
+    face = sg.crop_of(mask) >= 127
+    src, _ = fl.fill_source(fl.to_mm(sg.crop_of(bump)), occ, face, fr.mirror_map(lm),
+                            geometry(lm, oc.default_constants())["fill"])
+    poisson = fl.blend(fl.to_mm(sg.crop_of(bump)), src, occ)
+    lo, hi = np.minimum(telea, poisson), np.maximum(telea, poisson)
+    step = 1.0 / bp.UNITS_PER_MM
+    assert ((out[occ] >= lo[occ] - step) & (out[occ] <= hi[occ] + step)).all()
+    assert np.abs(out[occ] - 0.5 * (telea[occ] + poisson[occ])).max() <= step
+    assert (sg.crop_of(res.bump)[occ] != 131).any()
+
+
+def test_found_blobs_on_eyes_and_lips_are_dropped_large_occluders_kept():
+    """drop_feature_blobs: a blob inside an eye zone or on the lips is dropped; a band over
+    both eyes (sunglasses-like, mostly outside the zones) is kept whole."""
+    lm, _ = _symmetric_landmarks()
+    zones = sg.feature_zones(lm)
+    eye = lm[36:42].mean(0).astype(int)
+    lips = lm[48:60].mean(0).astype(int)
+    assert zones[eye[1], eye[0]] and zones[lips[1], lips[0]]
+    assert not zones[int(lm[30, 1]), int(lm[30, 0])]  # the nose tip is not a feature
+    occ = np.zeros((C, C), bool)
+    occ[eye[1] - 4 : eye[1] + 5, eye[0] - 8 : eye[0] + 9] = True
+    occ[lips[1] - 4 : lips[1] + 5, lips[0] - 15 : lips[0] + 16] = True
+    band = np.zeros((C, C), bool)
+    top = int(lm[36:48, 1].min()) - 30
+    band[top : top + 60, int(lm[0, 0]) + 5 : int(lm[16, 0]) - 5] = True
+    out = sg.drop_feature_blobs(occ | band, zones)
+    assert not out[lips[1], lips[0]]
+    assert (out == band).all() or (out[band].all() and not (out & ~band).any())
+    assert not sg.drop_feature_blobs(occ, zones).any()

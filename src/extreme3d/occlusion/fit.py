@@ -111,15 +111,15 @@ def fit_constants(items: list[PaperItem]) -> OcclusionConstants:
         sel &= face
         xs.append(feat[sel].astype(np.float64))
         ys.append(lab[sel].astype(np.float64))
-        cache.append((feat, face, lab, geo["mirror"], sel))
+        cache.append((feat, face, lab, geo["mirror"], sel, sg.feature_zones(it.landmarks)))
     const.weights = logistic(np.concatenate(xs), np.concatenate(ys))
-    ctx = [sg.context(sg.probability(f, const.weights), m, f) for f, _, _, m, _ in cache]
+    ctx = [sg.context(sg.probability(f, const.weights), m, f) for f, _, _, m, _, _ in cache]
     const.context_weights = logistic(
-        np.concatenate([c[sel].astype(np.float64) for c, (*_, sel) in zip(ctx, cache,
+        np.concatenate([c[sel].astype(np.float64) for c, (*_, sel, _z) in zip(ctx, cache,
                                                                           strict=True)]),
         np.concatenate(ys))
     probs = [sg.probability(c, const.context_weights) for c in ctx]
-    scores = [np.mean([_iou(sg.segment(p, face, t), lab) for p, (_, face, lab, _, _)
+    scores = [np.mean([_iou(sg.segment(p, face, t, zones=z), lab) for p, (_, face, lab, _, _, z)
                        in zip(probs, cache, strict=True)]) for t in THRESHOLDS]
     const.threshold = float(THRESHOLDS[int(np.argmax(scores))])
     return const

@@ -12,7 +12,8 @@ extreme3d.occlusion.fit) gives a probability; a second logistic model of that pr
 neighbourhood (CONTEXT: blurred at 4 and 12 px, at the mirror pixel) makes it spatially
 coherent; the result is thresholded and cleaned with the same
 morphology as the reference region (open 3x3, close 15x15 ellipse, components < 400 px
-dropped), then grown by GROW_PX.
+dropped), components lying mostly on the eyes and lips dropped (`feature_zones`), then grown
+by GROW_PX.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "bor
 GROW_PX = 5
 #: Occluders smaller than this (crop px, as the reference region's rule) are dropped.
 MIN_AREA = 400
+#: Found components with more than this share of their area on the eyes and lips are dropped.
+FEATURE_SHARE = 0.7
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -134,11 +137,45 @@ def clean(region: np.ndarray, face: np.ndarray, min_area: int = MIN_AREA) -> np.
     return keep[lab]
 
 
+def feature_zones(landmarks: np.ndarray, size: int = bp.CROP) -> np.ndarray:
+    """(size, size) bool: the eyes (landmarks 36-41, 42-47, grown by a third of the eye's
+    width) and the lips (48-59, grown by a tenth of the mouth's width), in crop px: dark
+    pupils, lashes, lips and teeth that the cues may take for occluders."""
+    lm = np.asarray(landmarks, np.float64)
+    zones = np.zeros((size, size), np.uint8)
+    for idx, left, right, grow in ((range(36, 42), 36, 39, 1 / 3), (range(42, 48), 42, 45, 1 / 3),
+                                   (range(48, 60), 48, 54, 0.1)):
+        part = np.zeros_like(zones)
+        cv2.fillPoly(part, [np.rint(lm[list(idx)]).astype(np.int32)], 1)
+        r = max(int(round(grow * float(np.linalg.norm(lm[left] - lm[right])))), 1)
+        zones |= cv2.dilate(part, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                            (2 * r + 1, 2 * r + 1)))
+    return zones.astype(bool)
+
+
+def drop_feature_blobs(occ: np.ndarray, zones: np.ndarray,
+                       share: float = FEATURE_SHARE) -> np.ndarray:
+    """The occluder mask without its connected components that lie mostly (> share of their
+    area) on the eyes and lips (`zones`): a found eye, lip or row of teeth is not an occluder,
+    while sunglasses and hands reach far beyond them and stay."""
+    n, lab = cv2.connectedComponents(occ.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return occ.astype(bool)
+    area = np.bincount(lab.ravel(), minlength=n)
+    inside = np.bincount(lab[zones], minlength=n)
+    keep = inside <= share * np.maximum(area, 1)
+    keep[0] = False
+    return keep[lab]
+
+
 def segment(prob: np.ndarray, face: np.ndarray, threshold: float,
-            grow: int = GROW_PX) -> np.ndarray:
+            grow: int = GROW_PX, zones: np.ndarray | None = None) -> np.ndarray:
     """500x500 bool occluder mask: the probability (smoothed, sigma 2 px) above threshold,
-    cleaned (see `clean`), grown by `grow` px (inside the face)."""
+    cleaned (see `clean`), without the components lying mostly on `zones` (eyes and lips,
+    see `feature_zones`; None: none dropped), grown by `grow` px (inside the face)."""
     occ = clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
+    if zones is not None:
+        occ = drop_feature_blobs(occ, zones)
     if grow > 0 and occ.any():
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         occ = cv2.dilate(occ.astype(np.uint8), disk).astype(bool) & face
