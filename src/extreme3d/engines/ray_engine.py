@@ -41,6 +41,7 @@ from extreme3d.pipeline import (
     faces_outputs,
     new_summary,
     plan_run,
+    prepared_outputs,
     run_core,
 )
 from extreme3d.stages.face import SYMMETRY_OUTPUTS, FaceOptions
@@ -102,6 +103,7 @@ class _Done:
     outputs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     faces: list[PreparedFace] = field(default_factory=list)
+    names: list[tuple[str, int]] = field(default_factory=list)  # (face name, faces found)
     bump_source: str | None = None
     note: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
@@ -152,7 +154,16 @@ class GeometryWorker:
         except Exception as exc:  # noqa: BLE001 - one image's failure must not stop the batch
             return _Done(False, "prepare", _reason(exc), seconds=secs)
         return _Done(True, outputs=faces_outputs(faces[0]), seconds=secs,
-                     faces=[f.without_photo() for f in faces], files=files)
+                     faces=[f.without_photo() for f in faces],
+                     names=[(f.name, f.num_faces) for f in faces], files=files)
+
+    def process(self, path: str, name: str) -> tuple[_Done, list[_Done]]:
+        """prepare and finish of one entry in one task, when no CNN stage comes between them:
+        (the prepare answer without its faces, one finish answer per face); the faces never
+        travel to the driver and back."""
+        prep = self.prepare(path, name)
+        done = [self.finish(face, None, None) for face in prep.faces]
+        return replace(prep, faces=[]), done
 
     def finish(self, face: PreparedFace, identity: Any, maps: Any) -> _Done:
         """Identity files, bump files and the core stage of one face (run_core), committed."""
@@ -224,10 +235,14 @@ class CnnWorker:
         ids = [("shape_cnn", _reason(x)) if isinstance(x, Exception) else x for x in found]
         if self.models.bump_net is None:
             return [(i, None) for i in ids]
-        try:
-            maps = cnn_bumps(self.models.bump_net, [f.crop for f in faces], bs)
+        ok = [k for k, i in enumerate(ids) if not isinstance(i, tuple)]  # as the local engine:
+        try:  # the bump batches hold the faces whose identity was found
+            found_maps = cnn_bumps(self.models.bump_net, [faces[k].crop for k in ok], bs)
         except Exception as exc:  # noqa: BLE001 - e.g. out of memory: the batch fails
             return [(i, ("bump_cnn", _reason(exc))) for i in ids]
+        maps: list[Any] = [None] * len(faces)
+        for k, m in zip(ok, found_maps, strict=True):
+            maps[k] = m
         return list(zip(ids, maps, strict=True))
 
 
@@ -237,15 +252,38 @@ def connect(ray_opts: RayOptions) -> bool:
 
     if ray.is_initialized():
         return False
-    env = {k: v for k, v in os.environ.items() if k.startswith("EXTREME3D_")}
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
-                              "log_to_driver": False,
-                              "runtime_env": {"env_vars": env} if env else None}
-    if ray_opts.address:
-        ray.init(address=ray_opts.address, **kwargs)
+                              "log_to_driver": False}
+    if ray_opts.address or os.environ.get("RAY_ADDRESS"):  # joins a cluster: EXTREME3D_* sent
+        env = {k: v for k, v in os.environ.items() if k.startswith("EXTREME3D_")}
+        ray.init(address=ray_opts.address, runtime_env={"env_vars": env} if env else None,
+                 **kwargs)
     else:
+        # a local cluster's processes inherit this environment (EXTREME3D_* included); a
+        # runtime_env would make Ray start new worker processes for it instead of giving the
+        # actors the ones it prestarts during ray.init (seconds more before the first image)
         ray.init(num_cpus=ray_opts.num_cpus, **kwargs)
     return True
+
+
+def stop_local_cluster() -> None:
+    """ray.shutdown() of the local cluster this process started, about 1 s sooner: Ray stops its
+    processes one after the other, each given 1 s to exit after SIGTERM, and its autoscaler
+    monitor (idle on a fixed-size local cluster) spends that whole second trying to report its
+    end to the GCS already stopped before it; it is killed first."""
+    import ray
+
+    try:
+        from ray._private import ray_constants
+        from ray._private import worker as ray_worker
+
+        node = ray_worker._global_node
+        for info in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []):
+            info.process.kill()
+            info.process.wait(timeout=1)
+    except Exception:  # noqa: BLE001 - Ray's internals differ: its plain shutdown below
+        pass
+    ray.shutdown()
 
 
 class _Actors:
@@ -272,18 +310,29 @@ class _Actors:
             self.cnn = [cnn.options(name=f"{ACTOR_PREFIX}-cnn-{k}-{run}", **res, **opts)
                         .remote(job) for k in range(n_cnn)]
         self.load = {id(a): 0 for a in self.geometry + self.cnn}
+        self.colors = ""
+        self._ready = [a.ready.remote() for a in self.geometry + self.cnn]
+        self._timeout = ray_opts.start_timeout_s
+
+    def wait_ready(self) -> None:
+        """Waits until every actor is up (models loaded; tasks may already be queued on them):
+        sets `colors`; kills them and raises after `start_timeout_s`."""
+        import ray
+
         try:
-            self.colors = ray.get([a.ready.remote() for a in self.geometry + self.cnn],
-                                  timeout=ray_opts.start_timeout_s)[0]
+            self.colors = ray.get(self._ready, timeout=self._timeout)[0]
         except ray.exceptions.GetTimeoutError:
             self.stop()
             raise Extreme3DError(
-                f"the Ray actors did not start within {ray_opts.start_timeout_s:g} s (no free "
+                f"the Ray actors did not start within {self._timeout:g} s (no free "
                 "CPU or GPU on the cluster, or the models load too slowly)") from None
 
-    def pick(self, actors: list[Any]) -> Any:
-        """The least busy actor of `actors` (one more task counted on it)."""
+    def pick(self, actors: list[Any], limit: int | None = None) -> Any:
+        """The least busy actor of `actors` (one more task counted on it); None when it has
+        `limit` tasks already."""
         actor = min(actors, key=lambda a: self.load[id(a)])
+        if limit is not None and self.load[id(actor)] >= limit:
+            return None
         self.load[id(actor)] += 1
         return actor
 
@@ -307,7 +356,7 @@ def run_ray_batch(
     summary.json (merged with the records of images done by earlier runs); per-image failures
     are recorded, not raised. Images with a done marker are skipped."""
     try:
-        import ray
+        import ray  # noqa: F401 - present (the stages import it where they use it)
     except ImportError:
         raise Extreme3DError("--engine ray needs Ray: pip install 'extreme3d[ray]'") from None
     ray_opts = ray_opts or RayOptions()
@@ -356,7 +405,7 @@ def run_ray_batch(
     finally:
         progress.close()
         if started:
-            ray.shutdown()
+            stop_local_cluster()
     sink.clean_staging()
     crops = [sink.path(f"imgs/{records[j].name}.png") for rs in entry_recs for j in rs
              if f"imgs/{records[j].name}.png" in records[j].outputs]
@@ -390,13 +439,24 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                opts.trust_cnn_pickles)
     t0 = time.perf_counter()
     actors = _Actors(job, ray_opts, use_cnn)
-    summary.options["ray_actors_ready_s"] = round(time.perf_counter() - t0, 3)
-    summary.options["colors"] = actors.colors
-    summary.options["ray_workers"] = len(actors.geometry)
-    summary.options["ray_cnn_actors"] = len(actors.cnn)
-    window = ray_opts.window or max(3 * len(actors.geometry), 2 * opts.batch_size)
+    n_geo = len(actors.geometry)
+    # without a CNN, one task per entry (prepare + finish, `process`), at most `depth` queued on
+    # an actor (one running, one waiting: no idle round trip) and one in the tail (the last
+    # entries go to whichever actor frees first); with CNNs, prepare -> CNN batch -> finish
+    # with a window of entries in flight
+    fused = not use_cnn
+    window = ray_opts.window or (2 * n_geo if fused else max(3 * n_geo, 2 * opts.batch_size))
+    if not fused:  # a CNN batch's entries must fit in the window together
+        window = max(window, opts.batch_size)
+    depth = max(1, window // n_geo)
     inflight: dict[Any, tuple[str, Any, Any]] = {}  # ref -> (kind, payload, actor)
-    buffer: list[tuple[int, PreparedFace]] = []  # prepared faces waiting for a CNN batch
+    # CNN batches: the faces of `batch_size` consecutive list entries, as the local engine
+    # batches them (the networks' floating-point results depend on a batch's members)
+    bs = max(1, opts.batch_size)
+    chunk_left: dict[int, int] = {}  # chunk of entries -> entries not prepared yet
+    for i in todo:
+        chunk_left[i // bs] = chunk_left.get(i // bs, 0) + 1
+    buffer: dict[int, list[tuple[int, PreparedFace]]] = {}  # chunk -> its prepared faces
     open_faces: dict[int, int] = {}  # entry -> faces not finished yet
     owner: dict[int, int] = {}  # record -> entry
     active = 0
@@ -424,13 +484,33 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
         actor = actors.pick(actors.geometry)
         inflight[actor.finish.remote(face, identity, maps)] = ("finish", j, actor)
 
-    def flush() -> None:
-        batch = buffer[: opts.batch_size]
-        del buffer[: len(batch)]
-        actor = actors.pick(actors.cnn)
-        inflight[actor.infer.remote([f for _, f in batch])] = ("infer", batch, actor)
+    def submit_entries() -> None:
+        nonlocal active
+        while todo:
+            if fused:
+                actor = actors.pick(actors.geometry, depth if len(todo) > n_geo else 1)
+            else:
+                actor = actors.pick(actors.geometry) if active < window else None
+            if actor is None:
+                return
+            i = todo.popleft()
+            path, name = str(entries[i].path), entries[i].name
+            if fused:
+                inflight[actor.process.remote(path, name)] = ("process", i, actor)
+            else:
+                inflight[actor.prepare.remote(path, name)] = ("prepare", i, actor)
+            active += 1
 
-    def on_prepare(i: int, res: _Done) -> None:
+    def entry_prepared(i: int) -> None:
+        """Entry i's prepare answered: its chunk's faces go to a CNN actor once all are in."""
+        c = i // bs
+        chunk_left[c] -= 1
+        if chunk_left[c] == 0 and buffer.get(c):
+            batch = sorted(buffer.pop(c), key=lambda f: (owner[f[0]], f[0]))
+            actor = actors.pick(actors.cnn)
+            inflight[actor.infer.remote([f for _, f in batch])] = ("infer", batch, actor)
+
+    def on_prepare(i: int, res: _Done, finished: list[_Done] | None = None) -> None:
         rec = records[i]
         rec.shape_source, rec.bump_source = plan.shape_source, plan.bump_source
         for k, v in res.seconds.items():
@@ -442,24 +522,30 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
             close_entry(i)
             return
         rec.outputs += res.outputs
-        open_faces[i] = len(res.faces)
-        for k, face in enumerate(res.faces):
+        open_faces[i] = len(res.names)
+        face_recs = []
+        for k, (face_name, num_faces) in enumerate(res.names):
             j = i if k == 0 else len(records)
             if k == 0:
-                rec.name = face.name
+                rec.name = face_name
             else:
-                records.append(ImageRecord(face.name, str(entries[i].path), entries[i].line,
+                records.append(ImageRecord(face_name, str(entries[i].path), entries[i].line,
                                            shape_source=plan.shape_source,
                                            bump_source=plan.bump_source,
-                                           outputs=faces_outputs(face)))
+                                           outputs=prepared_outputs(face_name)))
                 entry_recs[i].append(j)
                 progress.grow()
-            records[j].num_faces = face.num_faces
+            records[j].num_faces = num_faces
             owner[j] = i
+            face_recs.append(j)
+            if finished is not None:
+                continue
             if use_cnn:
-                buffer.append((j, face))
+                buffer.setdefault(i // bs, []).append((j, res.faces[k]))
             else:
-                submit_finish(j, face, None, None)
+                submit_finish(j, res.faces[k], None, None)
+        for j, fin in zip(face_recs, finished or [], strict=False):
+            on_finish(j, fin)
 
     def on_infer(batch: list[tuple[int, PreparedFace]], answers: list[tuple[Any, Any]]) -> None:
         for (j, face), (identity, maps) in zip(batch, answers, strict=True):
@@ -492,16 +578,14 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
             fail(j, res.stage or "core", res.reason or "unknown error")
 
     try:
-        while todo or inflight or buffer:
-            while todo and active < window:
-                i = todo.popleft()
-                actor = actors.pick(actors.geometry)
-                ref = actor.prepare.remote(str(entries[i].path), entries[i].name)
-                inflight[ref] = ("prepare", i, actor)
-                active += 1
-            preparing = any(v[0] == "prepare" for v in inflight.values())
-            while buffer and (len(buffer) >= opts.batch_size or not preparing):
-                flush()
+        submit_entries()  # queued behind the actors' start: they work as soon as they are up
+        actors.wait_ready()
+        summary.options["ray_actors_ready_s"] = round(time.perf_counter() - t0, 3)
+        summary.options["colors"] = actors.colors
+        summary.options["ray_workers"] = n_geo
+        summary.options["ray_cnn_actors"] = len(actors.cnn)
+        while todo or inflight:
+            submit_entries()
             if not inflight:
                 continue
             ready, _ = ray.wait(list(inflight), num_returns=1)
@@ -513,17 +597,20 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
                 except ray.exceptions.RayActorError as exc:  # the task crashed it 3 times
                     reason = f"{CRASH_REASON} ({type(exc).__name__})"
                     _fail_task(kind, payload, reason, records, close_entry, fail)
-                    continue
                 except Exception as exc:  # noqa: BLE001 - e.g. an argument that cannot be sent
                     reason = _reason(exc)
                     _fail_task(kind, payload, reason, records, close_entry, fail)
-                    continue
-                if kind == "prepare":
-                    on_prepare(payload, value)
-                elif kind == "infer":
-                    on_infer(payload, value)
                 else:
-                    on_finish(payload, value)
+                    if kind == "process":
+                        on_prepare(payload, *value)
+                    elif kind == "prepare":
+                        on_prepare(payload, value)
+                    elif kind == "infer":
+                        on_infer(payload, value)
+                    else:
+                        on_finish(payload, value)
+                if kind == "prepare":
+                    entry_prepared(payload)
     finally:
         actors.stop()
 
@@ -531,8 +618,8 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
 def _fail_task(kind: str, payload: Any, reason: str, records: list[ImageRecord],
                close_entry: Callable[[int], None], fail: Callable[[int, str, str], None]) -> None:
     """Records a task that could not run: its entry (prepare) or its faces failed."""
-    if kind == "prepare":
-        records[payload].fail("prepare", reason)
+    if kind in ("prepare", "process"):  # (process: the entry's faces are not known yet)
+        records[payload].fail(kind.replace("process", "core"), reason)
         close_entry(payload)
     elif kind == "infer":
         for j, _ in payload:
