@@ -183,10 +183,14 @@ def main() -> int:
         steady[cpus] = len(s.done) / max(1e-9, wall - start)
         starts[cpus] = start
         same = _files(tmp / f"ray{cpus}") == ref
+        o = s.options
         print(f"ray {cpus} cpu: {len(s.done)}/{n} in {wall:.1f} s = {ray_rates[cpus]:.3f} img/s; "
-              f"start-up {start:.1f} s (init {s.options.get('ray_init_s')} s, actors "
-              f"{s.options.get('ray_actors_ready_s')} s); without start-up "
+              f"start-up {start:.1f} s (init {o.get('ray_init_s')} s, actors "
+              f"{o.get('ray_actors_ready_s')} s); without start-up "
               f"{steady[cpus]:.3f} img/s; same files as local: {same}")
+        print(f"  time line: {o.get('ray_warm_entries', 0)} entries done while the cluster "
+              f"started; actors' first answer at {o.get('ray_first_result_s')} s, last at "
+              f"{o.get('ray_last_result_s')} s; cluster stopped in {o.get('ray_stop_s')} s")
 
     cnn = {}
     if args.cnn_images > 0:

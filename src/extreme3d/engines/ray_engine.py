@@ -4,11 +4,16 @@ bytes as the local engine (extreme3d.pipeline), spread over actors.
 - geometry actors (one CPU each, as many as the cluster's CPUs): the morphable model (and dlib)
   loaded once per actor; ``prepare`` (read, landmarks, crop, imgs/ files) and ``finish``
   (shape/ and bump/ files, fit, photo/flat bump, geometry, colours, 3D/, params/, overlay/:
-  pipeline.run_core) per face;
-- CNN actors (only when a CNN source is used): the two networks loaded once, batches of
-  ``--batch-size`` crops, on a GPU share with ``--cnn-gpus F``;
+  pipeline.run_core) per face, or both in one task per entry (``process``) when no CNN stage
+  comes between them;
+- CNN actors (only when a CNN source is used): the two networks loaded once, the faces of
+  ``--batch-size`` consecutive entries per batch (the local engine's batches), on a GPU share
+  with ``--cnn-gpus F``;
 - the driver: a bounded window of images in flight (back-pressure: no stage holds more than a
-  few batches), the per-image records, the done markers and summary.json (extreme3d.engines.sink).
+  few batches), the per-image records, the done markers and summary.json (extreme3d.engines.sink);
+- when the engine starts its own local cluster: while ray.init runs, a child forked from the
+  driver does the first entries (the warm start, _WarmStart), and the cluster is stopped at the
+  end (stop_local_cluster).
 
 An actor killed mid-run is restarted by Ray and its tasks retried (they are idempotent: each
 writes into its own staging folder and commits file by file atomically); an image is complete
@@ -67,6 +72,7 @@ class RayOptions:
     workers: int | None = None  # geometry actors (default: the cluster's CPUs)
     window: int | None = None  # images in flight (default: 3 per geometry actor, >= 2 batches)
     start_timeout_s: float = 300.0  # the actors must be up (models loaded) within this time
+    warm_start: bool = True  # a local cluster: a forked driver process works while it starts
 
 
 @dataclass(frozen=True)
@@ -348,6 +354,96 @@ class _Actors:
             ray.kill(a, no_restart=True)
 
 
+def _make_job(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink) -> _Job:
+    """What every actor needs, from the run's options and plan."""
+    device = "cuda" if ray_opts.cnn_gpus else opts.device
+    lm_dir = str(Path(opts.landmark_dir).absolute()) if opts.landmark_dir else None
+    return _Job(str(plan.model_path.absolute()), sink, lm_dir, opts.all_faces,
+                plan.shape_source, plan.bump_source,
+                FaceOptions(opts.fit_mode, opts.symmetry, opts.colors, opts.texture_size,
+                            mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
+                            decimate=opts.decimate, occlusion=opts.occlusion),
+                tuple(opts.outputs), tuple(opts.formats), opts.preview, opts.overlay,
+                opts.params, str(plan.cnn_dir.absolute()), device, opts.batch_size,
+                opts.threads, opts.trust_cnn_pickles)
+
+
+_WARM_WORKER: GeometryWorker | None = None
+
+
+def _warm_init(job: _Job) -> None:
+    """Initializer of the warm-start process: a GeometryWorker (the morphable model loaded)."""
+    global _WARM_WORKER
+    _WARM_WORKER = GeometryWorker(job)
+
+
+def _warm_process(path: str, name: str) -> tuple[_Done, list[_Done]]:
+    """One whole entry in the warm-start process (GeometryWorker.process)."""
+    assert _WARM_WORKER is not None
+    return _WARM_WORKER.process(path, name)
+
+
+class _WarmStart:
+    """Work done while the engine's own local cluster starts (ray.init and the actors take
+    seconds, mostly spent starting Ray's processes): a child process forked from the driver
+    before ray.init (its modules already imported) runs whole entries, first in list order, one
+    at a time, with the geometry actors' code (GeometryWorker.process: same files, same bytes)
+    until `finish`. A process, not a thread: a native crash loses the child only, and the entry
+    it held goes to the actors. Only without CNN stages (the child would load the networks)."""
+
+    def __init__(self, job: _Job, entries: list[Any], todo: deque[int]) -> None:
+        import concurrent.futures as cf
+        import multiprocessing
+        import threading
+
+        self.entries, self.todo = entries, todo
+        self.results: list[tuple[int, tuple[_Done, list[_Done]]]] = []
+        self.returned: list[int] = []  # entries whose child died: the actors redo them
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_warm_init, initargs=(job,))
+        first = todo.popleft()
+        future = self._submit(first)  # forks now, before ray.init starts threads
+        self._thread = threading.Thread(target=self._feed, args=(first, future), daemon=True)
+        self._thread.start()
+
+    def _submit(self, i: int) -> Any:
+        """Entry i to the child."""
+        return self._pool.submit(_warm_process, str(self.entries[i].path), self.entries[i].name)
+
+    def _feed(self, i: int, future: Any) -> None:
+        """Thread: the next entry once the child answered, until stopped or none is left."""
+        while True:
+            try:
+                self.results.append((i, future.result()))
+            except Exception:  # noqa: BLE001 - the child died (BrokenProcessPool): to the actors
+                self.returned.append(i)
+                return
+            with self._lock:
+                if self._stopped or not self.todo:
+                    return
+                i = self.todo.popleft()
+                future = self._submit(i)
+
+    def stop(self) -> None:
+        """No entry is taken from the list after this (the caller owns it again)."""
+        with self._lock:
+            self._stopped = True
+
+    def finish(self) -> list[tuple[int, tuple[_Done, list[_Done]]]]:
+        """Stops, waits for the entry in the child, ends it; the answers, each entry once."""
+        self.stop()
+        self._thread.join()
+        self.close()
+        return self.results
+
+    def close(self) -> None:
+        """Ends the child (idempotent)."""
+        self.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_ray_batch(
     opts: BatchOptions, ray_opts: RayOptions | None = None,
     log: Callable[[str], None] | None = None,
@@ -356,7 +452,7 @@ def run_ray_batch(
     summary.json (merged with the records of images done by earlier runs); per-image failures
     are recorded, not raised. Images with a done marker are skipped."""
     try:
-        import ray  # noqa: F401 - present (the stages import it where they use it)
+        import ray
     except ImportError:
         raise Extreme3DError("--engine ray needs Ray: pip install 'extreme3d[ray]'") from None
     ray_opts = ray_opts or RayOptions()
@@ -396,16 +492,27 @@ def run_ray_batch(
         summary.notes.append("soft symmetry off: sparse_full_frontal/final_frontal not written")
 
     started = False
+    warm: _WarmStart | None = None
     try:
         if todo:  # nothing to do: no cluster needed
+            job = _make_job(opts, ray_opts, plan, sink)
+            local = not (ray.is_initialized() or ray_opts.address or os.environ.get("RAY_ADDRESS"))
+            if local and ray_opts.warm_start and "cnn" not in (plan.shape_source,
+                                                               plan.bump_source):
+                warm = _WarmStart(job, entries, todo)
             t0 = time.perf_counter()
             started = connect(ray_opts)
             summary.options["ray_init_s"] = round(time.perf_counter() - t0, 3)
-            _run(opts, ray_opts, plan, sink, summary, entry_recs, todo, progress, say)
+            _run(opts, ray_opts, plan, summary, entry_recs, todo, progress, say, job, warm,
+                 start)
     finally:
+        if warm is not None:
+            warm.close()
         progress.close()
         if started:
+            t0 = time.perf_counter()
             stop_local_cluster()
+            summary.options["ray_stop_s"] = round(time.perf_counter() - t0, 3)
     sink.clean_staging()
     crops = [sink.path(f"imgs/{records[j].name}.png") for rs in entry_recs for j in rs
              if f"imgs/{records[j].name}.png" in records[j].outputs]
@@ -417,26 +524,20 @@ def run_ray_batch(
     return summary
 
 
-def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
-         summary: BatchSummary, entry_recs: list[list[int]], todo: deque[int],
-         progress: _Progress, say: Callable[[str], None]) -> None:
+def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, summary: BatchSummary,
+         entry_recs: list[list[int]], todo: deque[int], progress: _Progress,
+         say: Callable[[str], None], job: _Job, warm: _WarmStart | None = None,
+         start: float | None = None) -> None:
     """The driver loop: prepare -> (CNN batches) -> finish, at most `window` images in flight;
-    a done marker for each image whose faces all finished."""
+    a done marker for each image whose faces all finished. `warm`: the entries done while the
+    cluster started, taken in once the actors have work. Records when the actors' first and
+    last answers came (seconds since `start`, the run's perf_counter start)."""
     import ray
 
     records = summary.images
     entries = plan.listing.entries
+    sink = job.sink
     use_cnn = "cnn" in (plan.shape_source, plan.bump_source)
-    device = "cuda" if ray_opts.cnn_gpus else opts.device
-    lm_dir = str(Path(opts.landmark_dir).absolute()) if opts.landmark_dir else None
-    job = _Job(str(plan.model_path.absolute()), sink, lm_dir, opts.all_faces, plan.shape_source,
-               plan.bump_source,
-               FaceOptions(opts.fit_mode, opts.symmetry, opts.colors, opts.texture_size,
-                           mesh=opts.mesh, max_gap=opts.max_gap, ply_binary=opts.ply_binary,
-                           decimate=opts.decimate, occlusion=opts.occlusion),
-               tuple(opts.outputs), tuple(opts.formats), opts.preview, opts.overlay,
-               opts.params, str(plan.cnn_dir.absolute()), device, opts.batch_size, opts.threads,
-               opts.trust_cnn_pickles)
     t0 = time.perf_counter()
     actors = _Actors(job, ray_opts, use_cnn)
     n_geo = len(actors.geometry)
@@ -578,8 +679,17 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
             fail(j, res.stage or "core", res.reason or "unknown error")
 
     try:
+        if warm is not None:
+            warm.stop()  # the list is the driver's again
         submit_entries()  # queued behind the actors' start: they work as soon as they are up
         actors.wait_ready()
+        if warm is not None:  # the actors have work: the child's last entry, then its answers
+            done_warm = warm.finish()
+            todo.extendleft(reversed(warm.returned))
+            summary.options["ray_warm_entries"] = len(done_warm)
+            for i, (prep, finished) in done_warm:
+                active += 1
+                on_prepare(i, prep, finished)
         summary.options["ray_actors_ready_s"] = round(time.perf_counter() - t0, 3)
         summary.options["colors"] = actors.colors
         summary.options["ray_workers"] = n_geo
@@ -589,6 +699,9 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink,
             if not inflight:
                 continue
             ready, _ = ray.wait(list(inflight), num_returns=1)
+            since = round(time.perf_counter() - (start or t0), 3)
+            summary.options.setdefault("ray_first_result_s", since)
+            summary.options["ray_last_result_s"] = since
             for ref in ready:
                 kind, payload, actor = inflight.pop(ref)
                 actors.release(actor)
