@@ -369,6 +369,9 @@ def _make_job(opts: BatchOptions, ray_opts: RayOptions, plan: Any, sink: Sink) -
 
 
 _WARM_WORKER: GeometryWorker | None = None
+#: Seconds the driver waits, once nothing else is left, for the warm-start child's entry before
+#: it kills the child and gives the entry to the actors (an entry takes seconds).
+WARM_STUCK_S = 300.0
 
 
 def _warm_init(job: _Job) -> None:
@@ -431,16 +434,25 @@ class _WarmStart:
         with self._lock:
             self._stopped = True
 
-    def finish(self) -> list[tuple[int, tuple[_Done, list[_Done]]]]:
-        """Stops, waits for the entry in the child, ends it; the answers, each entry once."""
+    def done(self) -> bool:
+        """Whether the child has answered its last entry (stopped, or the list is empty)."""
+        return not self._thread.is_alive()
+
+    def finish(self, timeout: float = WARM_STUCK_S) -> list[tuple[int, tuple[_Done, list[_Done]]]]:
+        """Stops, waits for the entry in the child (killed after `timeout` s: its entry goes to
+        `returned`), ends it; the answers, each entry once."""
         self.stop()
-        self._thread.join()
+        self._thread.join(timeout)
         self.close()
         return self.results
 
     def close(self) -> None:
-        """Ends the child (idempotent)."""
+        """Ends the child, killed if it still works (idempotent)."""
         self.stop()
+        if self._thread.is_alive():
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                proc.kill()
+            self._thread.join()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -683,25 +695,29 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, summary: BatchSumm
             warm.stop()  # the list is the driver's again
         submit_entries()  # queued behind the actors' start: they work as soon as they are up
         actors.wait_ready()
-        if warm is not None:  # the actors have work: the child's last entry, then its answers
-            done_warm = warm.finish()
-            todo.extendleft(reversed(warm.returned))
-            summary.options["ray_warm_entries"] = len(done_warm)
-            for i, (prep, finished) in done_warm:
-                active += 1
-                on_prepare(i, prep, finished)
         summary.options["ray_actors_ready_s"] = round(time.perf_counter() - t0, 3)
         summary.options["colors"] = actors.colors
         summary.options["ray_workers"] = n_geo
         summary.options["ray_cnn_actors"] = len(actors.cnn)
-        while todo or inflight:
+        while todo or inflight or warm is not None:
+            if warm is not None and (warm.done() or not (todo or inflight)):
+                # the child's last entry answered (or all that is left): its entries taken in
+                done_warm = warm.finish()
+                todo.extendleft(reversed(warm.returned))
+                summary.options["ray_warm_entries"] = len(done_warm)
+                for i, (prep, finished) in done_warm:
+                    active += 1
+                    on_prepare(i, prep, finished)
+                warm = None
             submit_entries()
             if not inflight:
                 continue
-            ready, _ = ray.wait(list(inflight), num_returns=1)
-            since = round(time.perf_counter() - (start or t0), 3)
-            summary.options.setdefault("ray_first_result_s", since)
-            summary.options["ray_last_result_s"] = since
+            ready, _ = ray.wait(list(inflight), num_returns=1,
+                                timeout=None if warm is None else 0.05)
+            if ready:
+                since = round(time.perf_counter() - (start or t0), 3)
+                summary.options.setdefault("ray_first_result_s", since)
+                summary.options["ray_last_result_s"] = since
             for ref in ready:
                 kind, payload, actor = inflight.pop(ref)
                 actors.release(actor)
