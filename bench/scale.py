@@ -3,8 +3,9 @@ Ray's start-up, and kill trials (the inputs of docs/scale.md's projection).
 
 On `--images` paper crops with their .pts (landmark path) and the Surrey model:
 - local engine with --jobs 1 and --jobs 2 (images/s of the whole run, models loaded included);
-- Ray (a fresh local cluster) with 1 and 2 CPUs: images/s of the whole run, and the start-up
-  (ray.init + actors ready, models loaded) reported apart;
+- Ray (a fresh local cluster) with 1 and 2 CPUs: images/s of the whole run, the start-up
+  (ray.init + actors ready, models loaded) reported apart, and the run's time line (entries the
+  warm start did while the cluster started, the actors' first and last answers, cluster stop);
 - per-stage seconds per image (summary.json and the params files' timings);
 - the prepare stage with dlib detection on in-the-wild test photos (CPU seconds, --detect);
 - the two CNN stages on CPU with real-size networks of random weights (bench/batch.py's ResNet-101

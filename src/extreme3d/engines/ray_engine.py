@@ -70,7 +70,8 @@ class RayOptions:
     num_cpus: int | None = None  # CPUs of the local cluster (default: the machine's)
     cnn_gpus: float | None = None  # GPU share of each CNN actor (None: CNNs on CPU)
     workers: int | None = None  # geometry actors (default: the cluster's CPUs)
-    window: int | None = None  # images in flight (default: 3 per geometry actor, >= 2 batches)
+    window: int | None = None  # images in flight (default: 2 per geometry actor; with CNNs 3,
+    #                              >= 2 batches)
     start_timeout_s: float = 300.0  # the actors must be up (models loaded) within this time
     warm_start: bool = True  # a local cluster: a forked driver process works while it starts
 
