@@ -3,8 +3,9 @@ Ray's start-up, and kill trials (the inputs of docs/scale.md's projection).
 
 On `--images` paper crops with their .pts (landmark path) and the Surrey model:
 - local engine with --jobs 1 and --jobs 2 (images/s of the whole run, models loaded included);
-- Ray (a fresh local cluster) with 1 and 2 CPUs: images/s of the whole run, and the start-up
-  (ray.init + actors ready, models loaded) reported apart;
+- Ray (a fresh local cluster) with 1 and 2 CPUs: images/s of the whole run, the start-up
+  (ray.init + actors ready, models loaded) reported apart, and the run's time line (entries the
+  warm start did while the cluster started, the actors' first and last answers, cluster stop);
 - per-stage seconds per image (summary.json and the params files' timings);
 - the prepare stage with dlib detection on in-the-wild test photos (CPU seconds, --detect);
 - the two CNN stages on CPU with real-size networks of random weights (bench/batch.py's ResNet-101
@@ -183,10 +184,14 @@ def main() -> int:
         steady[cpus] = len(s.done) / max(1e-9, wall - start)
         starts[cpus] = start
         same = _files(tmp / f"ray{cpus}") == ref
+        o = s.options
         print(f"ray {cpus} cpu: {len(s.done)}/{n} in {wall:.1f} s = {ray_rates[cpus]:.3f} img/s; "
-              f"start-up {start:.1f} s (init {s.options.get('ray_init_s')} s, actors "
-              f"{s.options.get('ray_actors_ready_s')} s); without start-up "
+              f"start-up {start:.1f} s (init {o.get('ray_init_s')} s, actors "
+              f"{o.get('ray_actors_ready_s')} s); without start-up "
               f"{steady[cpus]:.3f} img/s; same files as local: {same}")
+        print(f"  time line: {o.get('ray_warm_entries', 0)} entries done while the cluster "
+              f"started; actors' first answer at {o.get('ray_first_result_s')} s, last at "
+              f"{o.get('ray_last_result_s')} s; cluster stopped in {o.get('ray_stop_s')} s")
 
     cnn = {}
     if args.cnn_images > 0:

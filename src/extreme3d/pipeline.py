@@ -971,7 +971,12 @@ def _resume_entry(markers: Sink, name: str, i: int, records: list[ImageRecord], 
 
 def faces_outputs(face: PreparedFace) -> list[str]:
     """The imgs/ files the prepare stage writes for a face."""
-    return [f"imgs/{face.name}{x}" for x in (".png", ".pts", "_detect.png")]
+    return prepared_outputs(face.name)
+
+
+def prepared_outputs(name: str) -> list[str]:
+    """The imgs/ files the prepare stage writes for the face named `name`."""
+    return [f"imgs/{name}{x}" for x in (".png", ".pts", "_detect.png")]
 
 
 def _prepare_entry(entry: Any, landmark_dir: Path | None, out: Path, rec: ImageRecord,
