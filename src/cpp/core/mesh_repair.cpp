@@ -1,0 +1,102 @@
+// Orientation by chart area and bow-tie removal for the clean final mesh.
+#include "core/mesh_repair.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "core/mesh_edges.hpp"
+
+namespace extreme3d::core {
+
+MatrixX3i orient_by_area(const MatrixX2d& uv, const MatrixX3i& triangles, double sign) {
+    MatrixX3i out(triangles.rows(), 3);
+    Eigen::Index n = 0;
+    for (Eigen::Index t = 0; t < triangles.rows(); ++t) {
+        const int a = triangles(t, 0), b = triangles(t, 1), c = triangles(t, 2);
+        const double ax = uv(b, 0) - uv(a, 0), ay = uv(b, 1) - uv(a, 1);
+        const double bx = uv(c, 0) - uv(a, 0), by = uv(c, 1) - uv(a, 1);
+        const double area = (ax * by - ay * bx) * sign;
+        if (area == 0) continue;
+        out.row(n++) << a, (area < 0 ? c : b), (area < 0 ? b : c);
+    }
+    out.conservativeResize(n, 3);
+    return out;
+}
+
+namespace {
+
+/// Root of x in a union-find forest (path halving).
+int root_of(std::vector<int>& parent, int x) {
+    while (parent[static_cast<size_t>(x)] != x) {
+        parent[static_cast<size_t>(x)] = parent[static_cast<size_t>(parent[static_cast<size_t>(x)])];
+        x = parent[static_cast<size_t>(x)];
+    }
+    return x;
+}
+
+/// Marks in `drop` the faces around vertex v (`around`: its faces in increasing order) outside its
+/// largest fan. Faces are visited in order; a face is joined to the earlier face that first used
+/// one of its two other vertices.
+void mark_small_fans(const MatrixX3i& faces, int v, const std::vector<int>& around, std::vector<std::uint8_t>& drop) {
+    const int m = static_cast<int>(around.size());
+    std::vector<int> parent(static_cast<size_t>(m));
+    for (int k = 0; k < m; ++k) parent[static_cast<size_t>(k)] = k;
+    std::unordered_map<int, int> seen;
+    for (int k = 0; k < m; ++k)
+        for (int j = 0; j < 3; ++j) {
+            const int u = faces(around[static_cast<size_t>(k)], j);
+            if (u == v) continue;
+            const auto it = seen.find(u);
+            if (it != seen.end())
+                parent[static_cast<size_t>(root_of(parent, k))] = root_of(parent, it->second);
+            else
+                seen.emplace(u, k);
+        }
+    std::map<int, int> size;  // root -> faces, roots in increasing order
+    std::vector<int> label(static_cast<size_t>(m));
+    for (int k = 0; k < m; ++k) ++size[label[static_cast<size_t>(k)] = root_of(parent, k)];
+    int best = -1, best_size = -1;
+    for (const auto& [root, count] : size)
+        if (count > best_size) {
+            best = root;
+            best_size = count;
+        }
+    for (int k = 0; k < m; ++k)
+        if (label[static_cast<size_t>(k)] != best) drop[static_cast<size_t>(around[static_cast<size_t>(k)])] = 1;
+}
+
+}  // namespace
+
+MatrixX3i drop_bowties(const MatrixX3i& faces, int num_vertices) {
+    MatrixX3i f = faces;
+    for (int round = 0; round < 10; ++round) {
+        const MatrixX2i he = boundary_half_edges(f, num_vertices);
+        std::vector<int> out_count(static_cast<size_t>(num_vertices), 0);
+        for (Eigen::Index i = 0; i < he.rows(); ++i) ++out_count[static_cast<size_t>(he(i, 0))];
+        std::vector<int> bad;
+        for (int v = 0; v < num_vertices; ++v)
+            if (out_count[static_cast<size_t>(v)] > 1) bad.push_back(v);
+        if (bad.empty()) break;
+        // faces around each bad vertex, in increasing face order
+        std::unordered_map<int, std::vector<int>> around;
+        for (const int v : bad) around[v];
+        for (Eigen::Index t = 0; t < f.rows(); ++t)
+            for (int j = 0; j < 3; ++j) {
+                const auto it = around.find(f(t, j));
+                if (it != around.end() && (it->second.empty() || it->second.back() != t))
+                    it->second.push_back(static_cast<int>(t));
+            }
+        std::vector<std::uint8_t> drop(static_cast<size_t>(f.rows()), 0);
+        for (const int v : bad) mark_small_fans(f, v, around[v], drop);
+        MatrixX3i kept(f.rows(), 3);
+        Eigen::Index n = 0;
+        for (Eigen::Index t = 0; t < f.rows(); ++t)
+            if (!drop[static_cast<size_t>(t)]) kept.row(n++) = f.row(t);
+        kept.conservativeResize(n, 3);
+        f = std::move(kept);
+    }
+    return f;
+}
+
+}  // namespace extreme3d::core
