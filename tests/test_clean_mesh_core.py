@@ -145,6 +145,25 @@ def test_morphology_and_distance_transform_match_scipy() -> None:
         _core.binary_dilation(mask, -1)
 
 
+def test_region_distance_is_closing_then_distance() -> None:
+    rng = np.random.default_rng(2)
+    within = rng.uniform(size=(30, 40)) < 0.9
+    cells = rng.choice(1200, 300, replace=False)
+    mask = np.zeros(1200, bool)
+    mask[cells] = True
+    mask = mask.reshape(30, 40)
+    closed = ndimage.binary_closing(mask, iterations=2, border_value=0) & within
+    got, dist = _core.region_distance(cells, within, 2)
+    np.testing.assert_array_equal(got, closed)
+    np.testing.assert_array_equal(dist, ndimage.distance_transform_edt(closed))
+    got, dist = _core.region_distance(cells.astype(np.int32), within, 0)  # no closing: as listed
+    np.testing.assert_array_equal(got, mask)
+    got, dist = _core.region_distance(np.zeros(0, np.int64), within, 2)
+    assert not got.any() and not dist.any()
+    with pytest.raises(ValueError, match="cells"):
+        _core.region_distance(np.array([1200]), within, 2)
+
+
 def test_orient_by_area() -> None:
     uv = np.array([[0.0, 0], [1, 0], [0, 1], [2, 0]])
     tris = np.array([[0, 1, 2], [0, 2, 1], [0, 1, 3], [1, 3, 2]])

@@ -272,6 +272,12 @@ def binary_erosion(mask: npt.ArrayLike, iterations: int = 1) -> np.ndarray:
 def distance_transform(mask: npt.ArrayLike) -> np.ndarray:
     """(H,W) float64 exact Euclidean distance (cells) of each True cell to the nearest False one."""
 
+def region_distance(
+    cells: npt.ArrayLike, within: npt.ArrayLike, closing: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mask (H,W) bool, distance (H,W) float64 cells) of the region of the flat raster cells listed,
+    closed over `closing` cells and kept within `within` (closing > 0), and its distance map."""
+
 def orient_by_area(uv: npt.ArrayLike, triangles: npt.ArrayLike, sign: float = 1.0) -> np.ndarray:
     """(T',3) int32 triangles of non-zero signed chart area (times sign), negative ones turned over."""
 

@@ -244,17 +244,13 @@ def surface_at(chart: FaceChart, faces: np.ndarray, sparse_vertices: np.ndarray,
     return pts, face.astype(np.int64)
 
 
-def _region_distance(shape: tuple[int, int], cells: np.ndarray, closing: int, inside: np.ndarray
+def _region_distance(cells: np.ndarray, closing: int, inside: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
     """(mask, distance map mm) of the raster region covered by the flat raster cells (closed over
     `closing` cells, kept within the `inside` cells): the distance of each cell to the nearest
-    cell outside the region."""
-    mask = np.zeros(shape[0] * shape[1], bool)
-    mask[cells] = True
-    mask = mask.reshape(shape)
-    if closing > 0:
-        mask = _core.binary_erosion(_core.binary_dilation(mask, closing), closing) & inside
-    return mask, _core.distance_transform(mask) * CELL_MM
+    cell outside the region (`_core.region_distance`)."""
+    mask, dist = _core.region_distance(cells, inside, closing)
+    return mask, dist * CELL_MM
 
 
 def _fill_loop(loop: np.ndarray, uv: np.ndarray, sign: float) -> list[tuple[int, int, int]]:
@@ -346,7 +342,7 @@ def build_clean_mesh(
     raster = chart_raster(chart, f_model)
     shape = chart.face_map.shape
     used = np.zeros(len(verts), bool)
-    used[np.asarray(final_faces, np.int64).reshape(-1)] = True
+    used[np.asarray(final_faces).reshape(-1)] = True
     uv_d, uv_m = detail_chart_positions(chart, reg_tri, reg_w, pair)
     base_d, face_d, cell_d = raster.surface(xs, uv_d)
     base_m, face_m, cell_m = raster.surface(xs, uv_m)
@@ -362,10 +358,10 @@ def build_clean_mesh(
     keep_m = usable(cell_m, verts[nv + ns:], base_m, face_m, used[nv + ns:])
 
     # detail regions in the chart: dense first, mirrored where no dense point is near
-    mask_d, dist_d = _region_distance(shape, cell_d[keep_d], 2, inner)
+    mask_d, dist_d = _region_distance(cell_d[keep_d], 2, inner)
     near_d = _core.binary_dilation(mask_d, 1).reshape(-1)
     keep_m &= ~near_d[cell_m]
-    mask_m, dist_m = _region_distance(shape, cell_m[keep_m], 2, inner)
+    mask_m, dist_m = _region_distance(cell_m[keep_m], 2, inner)
     covered = _core.binary_dilation(mask_d | mask_m, 2).reshape(-1)
     r, c = chart.cells(chart.uv[:nv])
     keep_s = ~covered[r * shape[1] + c] | chart.border

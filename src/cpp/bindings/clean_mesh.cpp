@@ -108,6 +108,7 @@ std::shared_ptr<core::ChartRaster> make_chart(const py::object& uv, const py::ob
     if (!(cell > 0) || !std::isfinite(cell) || cell > 1e6)
         checks::fail("cell_mm", "must be a finite number in (0, 1e6], got " + std::to_string(cell));
     c->cell = cell;
+    core::index_cells(*c);
     return c;
 }
 
@@ -222,6 +223,30 @@ void bind_clean_mesh(py::module_& m) {
         py::arg("mask"),
         "(H, W) exact Euclidean distance (cells) of each True cell to the nearest False cell "
         "(scipy.ndimage.distance_transform_edt); inf when no cell is False.");
+
+    m.def(
+        "region_distance",
+        [](const py::object& cells, const py::object& within, int closing) {
+            const RowMatrixXu8 in = bool_raster(within, "within");
+            const auto c = to_array<int>(cells, "cells");
+            if (c.ndim() != 1) checks::fail("cells", "must be a 1D array of flat raster cells");
+            std::vector<int> list(c.data(), c.data() + c.size());
+            for (const int v : list)
+                if (v < 0 || v >= in.size())
+                    checks::fail("cells", "holds cell " + std::to_string(v) + ", out of range [0, " +
+                                              std::to_string(in.size()) + ")");
+            iteration_count(closing);
+            core::Region r;
+            {
+                py::gil_scoped_release release;
+                r = core::region_distance(in.rows(), in.cols(), list, closing, in);
+            }
+            return py::make_tuple(bool_array(r.mask), r.distance);
+        },
+        py::arg("cells"), py::arg("within"), py::arg("closing") = 0,
+        "(mask (H, W) bool, distance (H, W) cells): the raster cells listed (flat indices), closed by "
+        "`closing` cross dilations and erosions and kept within `within` (when closing > 0), and the "
+        "exact Euclidean distance of each region cell to the nearest cell outside.");
 
     m.def(
         "orient_by_area",

@@ -41,23 +41,38 @@ inline bool in_face(const ChartRaster& chart, const Eigen::Vector2d& p, int f) {
 bool point_inside(const ChartRaster& chart, const Eigen::Vector2d& p) {
     int r, c;
     cell_of(chart, p.x(), p.y(), r, c);
+    const std::uint8_t s = chart.state(r, c);
+    if (s != 2) return s == 1;
     const RowMatrixXi& fm = chart.face_map;
-    const bool here = fm(r, c) >= 0;
-    // neighbours beyond the raster count as "no face"
-    auto face_at = [&](int rr, int cc) { return rr < 0 || cc < 0 || rr >= fm.rows() || cc >= fm.cols() ? -1 : fm(rr, cc); };
-    bool near = chart.edge_cells(r, c) != 0;
-    for (int dr = -1; dr <= 1 && !near; ++dr)
-        for (int dc = -1; dc <= 1 && !near; ++dc) near = (face_at(r + dr, c + dc) >= 0) != here;
-    if (!near) return here;
     for (int dr = -1; dr <= 1; ++dr)
         for (int dc = -1; dc <= 1; ++dc) {
-            const int f = face_at(r + dr, c + dc);
+            const int rr = r + dr, cc = c + dc;
+            if (rr < 0 || cc < 0 || rr >= fm.rows() || cc >= fm.cols()) continue;
+            const int f = fm(rr, cc);
             if (f >= 0 && in_face(chart, p, f)) return true;
         }
     return false;
 }
 
 }  // namespace
+
+void index_cells(ChartRaster& chart) {
+    const RowMatrixXi& fm = chart.face_map;
+    const Eigen::Index h = fm.rows(), w = fm.cols();
+    chart.state.resize(h, w);
+    for (Eigen::Index r = 0; r < h; ++r)
+        for (Eigen::Index c = 0; c < w; ++c) {
+            const bool here = fm(r, c) >= 0;
+            bool exact = chart.edge_cells(r, c) != 0;
+            for (Eigen::Index dr = -1; dr <= 1 && !exact; ++dr)
+                for (Eigen::Index dc = -1; dc <= 1 && !exact; ++dc) {
+                    const Eigen::Index rr = r + dr, cc = c + dc;
+                    const bool there = rr >= 0 && cc >= 0 && rr < h && cc < w && fm(rr, cc) >= 0;
+                    exact = there != here;
+                }
+            chart.state(r, c) = exact ? 2 : (here ? 1 : 0);
+        }
+}
 
 int chart_cell(const ChartRaster& chart, double u, double v) {
     int r, c;

@@ -14,7 +14,13 @@ struct ChartRaster {
     double cell = 0.5;        ///< cell side (mm)
     RowMatrixXi face_map;     ///< face whose chart triangle holds the cell centre, -1 none
     RowMatrixXu8 edge_cells;  ///< 1 where a boundary edge of the model passes through the cell
+    RowMatrixXu8 state;       ///< per cell: 0 outside, 1 inside, 2 needs the exact test (`index_cells`)
 };
+
+/// Fills chart.state from face_map and edge_cells: a cell decides `inside_faces` for the points in it
+/// (0 / 1) unless it is an edge cell or one of its 8 neighbours (beyond the raster: no face) differs
+/// from it in having a face (2).
+void index_cells(ChartRaster& chart);
 
 /// Barycentric coordinates (w0, w1, w2) of p in the chart triangle (a, b, c), with a zero
 /// determinant replaced by 1e-30 (evaluated in the same order as the numpy code it replaces).

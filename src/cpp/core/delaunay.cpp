@@ -22,8 +22,10 @@ using Wide = __int128;  // incircle terms reach 2^116 (GCC/Clang on 64-bit targe
 /// Lattice points span at most 2^28 steps: orient products < 2^58, incircle terms < 2^116.
 constexpr double kLatticeSteps = 268435456.0;
 
+/// A lattice point, its coordinates also as (exact) doubles.
 struct Point {
     Coord x = 0, y = 0;
+    double fx = 0, fy = 0;
 };
 
 /// Twice the signed area of (a, b, c) on the lattice: > 0 when counter-clockwise (exact).
@@ -32,25 +34,29 @@ inline Coord orient(const Point& a, const Point& b, const Point& c) {
 }
 
 /// Whether d lies strictly inside the circle through the counter-clockwise a, b, c: evaluated in
-/// double with a forward error bound, and exactly in 128-bit integers when the bound is not met.
+/// double (the coordinate differences, below 2^29, are exact) with a forward error bound, and exactly
+/// in 64/128-bit integers when the bound is not met.
 inline bool in_circle(const Point& a, const Point& b, const Point& c, const Point& d) {
-    const Coord adx = a.x - d.x, ady = a.y - d.y, bdx = b.x - d.x, bdy = b.y - d.y;
-    const Coord cdx = c.x - d.x, cdy = c.y - d.y;
-    const Coord bc = bdx * cdy - cdx * bdy, ca = cdx * ady - adx * cdy, ab = adx * bdy - bdx * ady;  // exact
-    const Coord al = adx * adx + ady * ady, bl = bdx * bdx + bdy * bdy, cl = cdx * cdx + cdy * cdy;  // exact
-    const double fa = static_cast<double>(al), fb = static_cast<double>(bl), fc = static_cast<double>(cl);
-    const double fbc = static_cast<double>(bc), fca = static_cast<double>(ca), fab = static_cast<double>(ab);
-    const double det = fa * fbc + fb * fca + fc * fab;
-    // six roundings of relative size <= 2^-53 each (the conversions and the products and sums)
-    const double bound = 1e-14 * (fa * std::fabs(fbc) + fb * std::fabs(fca) + fc * std::fabs(fab));
+    const double adx = a.fx - d.fx, ady = a.fy - d.fy, bdx = b.fx - d.fx, bdy = b.fy - d.fy;
+    const double cdx = c.fx - d.fx, cdy = c.fy - d.fy;
+    const double bc = bdx * cdy - cdx * bdy, ca = cdx * ady - adx * cdy, ab = adx * bdy - bdx * ady;
+    const double al = adx * adx + ady * ady, bl = bdx * bdx + bdy * bdy, cl = cdx * cdx + cdy * cdy;
+    const double det = al * bc + bl * ca + cl * ab;
+    // a few roundings of relative size 2^-53 each in every term (Shewchuk's bound is 1.2e-15)
+    const double bound = 1e-14 * (al * (std::fabs(bdx * cdy) + std::fabs(cdx * bdy)) +
+                                  bl * (std::fabs(cdx * ady) + std::fabs(adx * cdy)) +
+                                  cl * (std::fabs(adx * bdy) + std::fabs(bdx * ady)));
     if (det > bound) return true;
     if (det < -bound) return false;
-    return Wide(al) * bc + Wide(bl) * ca + Wide(cl) * ab > 0;
+    const Coord iax = a.x - d.x, iay = a.y - d.y, ibx = b.x - d.x, iby = b.y - d.y, icx = c.x - d.x, icy = c.y - d.y;
+    const Coord ibc = ibx * icy - icx * iby, ica = icx * iay - iax * icy, iab = iax * iby - ibx * iay;
+    const Coord ial = iax * iax + iay * iay, ibl = ibx * ibx + iby * iby, icl = icx * icx + icy * icy;
+    return Wide(ial) * ibc + Wide(ibl) * ica + Wide(icl) * iab > 0;
 }
 
-/// Position of (x, y) in [0, 2^16)^2 along a Hilbert curve of order 16.
+/// Position of (x, y) in [0, 2^10)^2 along a Hilbert curve of order 10.
 std::uint64_t hilbert_key(std::uint32_t x, std::uint32_t y) {
-    constexpr std::uint32_t n = 1u << 16;
+    constexpr std::uint32_t n = 1u << 10;
     std::uint64_t d = 0;
     for (std::uint32_t s = n / 2; s > 0; s /= 2) {
         const std::uint32_t rx = (x & s) ? 1u : 0u, ry = (y & s) ? 1u : 0u;
@@ -66,15 +72,16 @@ std::uint64_t hilbert_key(std::uint32_t x, std::uint32_t y) {
     return d;
 }
 
-/// The triangulation under construction: triangle t has vertices v[3t..3t+2] (counter-clockwise;
-/// a ghost keeps its infinite vertex last) and nb[3t+k] is the triangle across edge (v[k], v[k+1]).
+/// The triangulation under construction: triangle t has vertices v[3t..3t+2] (counter-clockwise; a
+/// ghost keeps its infinite vertex last); its edge k runs v[3t+k] -> v[3t+(k+1)%3] and twin[3t+k] is
+/// the same edge (3s+j: edge j of triangle s) in the triangle on the other side.
 class Triangulation {
 public:
     explicit Triangulation(std::vector<Point> pts) : p_(std::move(pts)), inf_(static_cast<int>(p_.size())) {
         start_.assign(p_.size() + 1, -1);
         const size_t tris = 2 * p_.size() + 8;  // a triangulation of n points has < 2n triangles
         v_.reserve(3 * tris);
-        nb_.reserve(3 * tris);
+        twin_.reserve(3 * tris);
         alive_.reserve(tris);
         mark_.reserve(tris);
     }
@@ -82,12 +89,12 @@ public:
     /// Starts from the counter-clockwise triangle (a, b, c) and its three ghosts.
     void init(int a, int b, int c) {
         const int t = make(a, b, c), g0 = make(b, a, inf_), g1 = make(c, b, inf_), g2 = make(a, c, inf_);
-        link(t, 0, g0, 0);
-        link(t, 1, g1, 0);
-        link(t, 2, g2, 0);
-        link(g0, 1, g2, 2);  // (a, inf) / (inf, a)
-        link(g0, 2, g1, 1);  // (inf, b) / (b, inf)
-        link(g1, 2, g2, 1);  // (inf, c) / (c, inf)
+        link(3 * t, 3 * g0);
+        link(3 * t + 1, 3 * g1);
+        link(3 * t + 2, 3 * g2);
+        link(3 * g0 + 1, 3 * g2 + 2);  // (a, inf) / (inf, a)
+        link(3 * g0 + 2, 3 * g1 + 1);  // (inf, b) / (b, inf)
+        link(3 * g1 + 2, 3 * g2 + 1);  // (inf, c) / (c, inf)
         last_ = t;
     }
 
@@ -103,57 +110,77 @@ public:
         for (size_t i = 0; i < cavity_.size(); ++i) {
             const int t = cavity_[i];
             for (int k = 0; k < 3; ++k) {
-                const int o = nb_[idx(t, k)];
+                const int e = twin_[idx(t, k)], o = e / 3;
                 if (mark_[static_cast<size_t>(o)] == stamp_) continue;
                 if (mark_[static_cast<size_t>(o)] != -stamp_ && conflicts(o, q)) {
                     mark_[static_cast<size_t>(o)] = stamp_;
                     cavity_.push_back(o);
                 } else {
                     mark_[static_cast<size_t>(o)] = -stamp_;
-                    rim_.push_back({v_[idx(t, k)], v_[idx(t, (k + 1) % 3)], o, back_edge(o, t)});
+                    rim_.push_back({v_[idx(t, k)], v_[idx(t, (k + 1) % 3)], e});
                 }
             }
         }
         for (const int t : cavity_) free_.push_back(t);
-        // one new triangle (u, w, q) per rim edge, linked to the outside and to its two new neighbours
+        // one new triangle (u, w, q) per rim edge (rotated to keep inf last), linked to the outside;
+        // its edge (q, u) is remembered under u, so that the edge (w, q) finds its twin under w
         made_.clear();
         for (const Rim& r : rim_) {
-            int t;
-            if (r.u == inf_) t = make(r.w, q, inf_);
-            else if (r.w == inf_) t = make(q, r.u, inf_);
-            else t = make(r.u, r.w, q);
-            link(t, edge_of(t, r.u, r.w), r.out, r.out_edge);
-            start_[static_cast<size_t>(r.u)] = t;
-            made_.push_back(t);
-            if (r.u != inf_ && r.w != inf_) last_ = t;
+            int t, rim, wq, qu;  // the triangle and its edges (u, w), (w, q), (q, u)
+            if (r.u == inf_) {
+                t = make(r.w, q, inf_);
+                rim = 2, wq = 0, qu = 1;
+            } else if (r.w == inf_) {
+                t = make(q, r.u, inf_);
+                rim = 1, wq = 2, qu = 0;
+            } else {
+                t = make(r.u, r.w, q);
+                rim = 0, wq = 1, qu = 2;
+                last_ = t;
+            }
+            link(3 * t + rim, r.twin);
+            start_[static_cast<size_t>(r.u)] = 3 * t + qu;
+            made_.push_back(3 * t + wq);
         }
-        for (size_t i = 0; i < rim_.size(); ++i) {
-            const int t = made_[i], s = start_[static_cast<size_t>(rim_[i].w)];
-            link(t, edge_of(t, rim_[i].w, q), s, edge_of(s, q, rim_[i].w));
-        }
+        for (size_t i = 0; i < rim_.size(); ++i) link(made_[i], start_[static_cast<size_t>(rim_[i].w)]);
     }
 
-    /// The finite triangles as point indices.
+    /// The finite triangles as point indices, each starting at its smallest index, sorted by their
+    /// first two indices (a canonical order: neighbouring triangles end up close in memory).
     std::vector<Eigen::Vector3i> triangles() const {
         std::vector<Eigen::Vector3i> out;
         for (size_t t = 0; t < alive_.size(); ++t) {
             if (!alive_[t]) continue;
             const int a = v_[3 * t], b = v_[3 * t + 1], c = v_[3 * t + 2];
-            if (a != inf_ && b != inf_ && c != inf_) out.emplace_back(a, b, c);
+            if (a == inf_ || b == inf_ || c == inf_) continue;
+            if (a < b && a < c) out.emplace_back(a, b, c);
+            else if (b < c) out.emplace_back(b, c, a);
+            else out.emplace_back(c, a, b);
         }
-        return out;
+        // counting sort by the first index, then each run by the second
+        std::vector<int> start(p_.size() + 1, 0);
+        for (const auto& t : out) ++start[static_cast<size_t>(t(0)) + 1];
+        for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+        std::vector<Eigen::Vector3i> sorted(out.size());
+        for (const auto& t : out) sorted[static_cast<size_t>(start[static_cast<size_t>(t(0))]++)] = t;
+        for (size_t i = 0, j = 0; i < sorted.size(); i = j) {
+            j = i + 1;
+            while (j < sorted.size() && sorted[j](0) == sorted[i](0)) ++j;
+            std::sort(sorted.begin() + static_cast<std::ptrdiff_t>(i), sorted.begin() + static_cast<std::ptrdiff_t>(j),
+                      [](const Eigen::Vector3i& x, const Eigen::Vector3i& y) { return x(1) < y(1); });
+        }
+        return sorted;
     }
 
 private:
     struct Rim {
-        int u, w;      ///< the cavity's boundary edge (u -> w as in its cavity triangle)
-        int out;       ///< the triangle outside the cavity across it
-        int out_edge;  ///< that edge's index in `out`
+        int u, w;  ///< the cavity's boundary edge (u -> w as in its cavity triangle)
+        int twin;  ///< the same edge in the triangle outside the cavity (3s + j)
     };
 
     static size_t idx(int t, int k) { return 3 * static_cast<size_t>(t) + static_cast<size_t>(k); }
 
-    /// A new triangle (a recycled slot when one is free); neighbours unset.
+    /// A new triangle (a recycled slot when one is free); twins unset.
     int make(int a, int b, int c) {
         int t;
         if (!free_.empty()) {
@@ -162,7 +189,7 @@ private:
         } else {
             t = static_cast<int>(alive_.size());
             v_.resize(v_.size() + 3);
-            nb_.resize(nb_.size() + 3, -1);
+            twin_.resize(twin_.size() + 3, -1);
             alive_.push_back(0);
             mark_.push_back(0);
         }
@@ -174,23 +201,10 @@ private:
         return t;
     }
 
-    void link(int t, int k, int s, int j) {
-        nb_[idx(t, k)] = s;
-        nb_[idx(s, j)] = t;
-    }
-
-    /// Index k of the edge (a, b) in triangle t.
-    int edge_of(int t, int a, int b) const {
-        for (int k = 0; k < 3; ++k)
-            if (v_[idx(t, k)] == a && v_[idx(t, (k + 1) % 3)] == b) return k;
-        return -1;
-    }
-
-    /// Index of the edge of t that faces triangle s.
-    int back_edge(int t, int s) const {
-        for (int k = 0; k < 3; ++k)
-            if (nb_[idx(t, k)] == s) return k;
-        return -1;
+    /// Makes the edges e and f (3t + k) twins.
+    void link(int e, int f) {
+        twin_[static_cast<size_t>(e)] = f;
+        twin_[static_cast<size_t>(f)] = e;
     }
 
     bool ghost(int t) const { return v_[idx(t, 2)] == inf_; }
@@ -219,7 +233,7 @@ private:
             for (int k = 0; k < 3 && next < 0; ++k) {
                 const Point& a = p_[static_cast<size_t>(v_[idx(t, k)])];
                 const Point& b = p_[static_cast<size_t>(v_[idx(t, (k + 1) % 3)])];
-                if (orient(a, b, d) < 0) next = nb_[idx(t, k)];
+                if (orient(a, b, d) < 0) next = twin_[idx(t, k)] / 3;
             }
             if (next < 0) break;
             t = next;
@@ -234,7 +248,7 @@ private:
 
     std::vector<Point> p_;
     int inf_;
-    std::vector<int> v_, nb_, free_, cavity_, made_, start_;
+    std::vector<int> v_, twin_, free_, cavity_, made_, start_;
     std::vector<std::uint8_t> alive_;
     std::vector<int> mark_;
     std::vector<Rim> rim_;
@@ -257,9 +271,13 @@ MatrixX3i delaunay_2d(const MatrixX2d& points) {
         Point& q = pts[static_cast<size_t>(i)];
         q.x = std::llround((points(i, 0) - lo.x()) * scale);
         q.y = std::llround((points(i, 1) - lo.y()) * scale);
-        key[static_cast<size_t>(i)] = hilbert_key(static_cast<std::uint32_t>(q.x >> 12), static_cast<std::uint32_t>(q.y >> 12));
+        q.fx = static_cast<double>(q.x);
+        q.fy = static_cast<double>(q.y);
+        key[static_cast<size_t>(i)] = hilbert_key(static_cast<std::uint32_t>(std::min<Coord>(q.x >> 18, 1023)),
+                                                   static_cast<std::uint32_t>(std::min<Coord>(q.y >> 18, 1023)));
     }
-    // insertion order: along the Hilbert curve; equal lattice points become neighbours (first kept)
+    // insertion order: along a Hilbert curve over 1024 x 1024 cells; equal lattice points become
+    // neighbours (the first one kept)
     std::vector<int> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](int a, int b) {

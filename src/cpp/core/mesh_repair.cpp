@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <vector>
 
 #include "core/mesh_edges.hpp"
 
@@ -79,16 +80,17 @@ MatrixX3i drop_bowties(const MatrixX3i& faces, int num_vertices) {
             if (out_count[static_cast<size_t>(v)] > 1) bad.push_back(v);
         if (bad.empty()) break;
         // faces around each bad vertex, in increasing face order
-        std::unordered_map<int, std::vector<int>> around;
-        for (const int v : bad) around[v];
+        std::vector<int> slot(static_cast<size_t>(num_vertices), -1);
+        for (size_t i = 0; i < bad.size(); ++i) slot[static_cast<size_t>(bad[i])] = static_cast<int>(i);
+        std::vector<std::vector<int>> around(bad.size());
         for (Eigen::Index t = 0; t < f.rows(); ++t)
             for (int j = 0; j < 3; ++j) {
-                const auto it = around.find(f(t, j));
-                if (it != around.end() && (it->second.empty() || it->second.back() != t))
-                    it->second.push_back(static_cast<int>(t));
+                const int s = slot[static_cast<size_t>(f(t, j))];
+                if (s >= 0 && (around[static_cast<size_t>(s)].empty() || around[static_cast<size_t>(s)].back() != t))
+                    around[static_cast<size_t>(s)].push_back(static_cast<int>(t));
             }
         std::vector<std::uint8_t> drop(static_cast<size_t>(f.rows()), 0);
-        for (const int v : bad) mark_small_fans(f, v, around[v], drop);
+        for (size_t i = 0; i < bad.size(); ++i) mark_small_fans(f, bad[i], around[i], drop);
         MatrixX3i kept(f.rows(), 3);
         Eigen::Index n = 0;
         for (Eigen::Index t = 0; t < f.rows(); ++t)

@@ -19,4 +19,14 @@ RowMatrixXu8 erode_cross(const RowMatrixXu8& mask, int iterations);
 /// of parabolas, Felzenszwalb & Huttenlocher).
 RowMatrixXd distance_transform(const RowMatrixXu8& mask);
 
+/// A region of an h x w raster and its distance map: the cells listed (flat indices row * w + col),
+/// closed by `closing` cross dilations then as many erosions, kept where `within` is 1; the distance
+/// map is `distance_transform` of the region (in cells).
+struct Region {
+    RowMatrixXu8 mask;
+    RowMatrixXd distance;
+};
+Region region_distance(Eigen::Index h, Eigen::Index w, const std::vector<int>& cells, int closing,
+                       const RowMatrixXu8& within);
+
 }  // namespace extreme3d::core
