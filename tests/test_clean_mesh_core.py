@@ -32,10 +32,11 @@ def test_delaunay_of_random_points_is_the_delaunay_triangulation() -> None:
     assert (signed_areas(p, t) > 0).all()  # counter-clockwise
     # empty circumcircles (brute force): no point strictly inside any triangle's circle
     a, b, c = p[t[:, 0]], p[t[:, 1]], p[t[:, 2]]
-    d = 2 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1]) + c[:, 0] * (a[:, 1] - b[:, 1]))
-    sq = lambda q: (q ** 2).sum(1)  # noqa: E731
-    ux = (sq(a) * (b[:, 1] - c[:, 1]) + sq(b) * (c[:, 1] - a[:, 1]) + sq(c) * (a[:, 1] - b[:, 1])) / d
-    uy = (sq(a) * (c[:, 0] - b[:, 0]) + sq(b) * (a[:, 0] - c[:, 0]) + sq(c) * (b[:, 0] - a[:, 0])) / d
+    ax, ay, bx, by, cx, cy = a[:, 0], a[:, 1], b[:, 0], b[:, 1], c[:, 0], c[:, 1]
+    d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    la, lb, lc = (a ** 2).sum(1), (b ** 2).sum(1), (c ** 2).sum(1)
+    ux = (la * (by - cy) + lb * (cy - ay) + lc * (ay - by)) / d
+    uy = (la * (cx - bx) + lb * (ax - cx) + lc * (bx - ax)) / d
     r2 = (a[:, 0] - ux) ** 2 + (a[:, 1] - uy) ** 2
     dist2 = (p[None, :, 0] - ux[:, None]) ** 2 + (p[None, :, 1] - uy[:, None]) ** 2
     assert (dist2 >= r2[:, None] * (1 - 1e-9)).all()
@@ -77,7 +78,8 @@ def square_chart(cell: float = 1.0):
     x, y = centres[..., 0], centres[..., 1]
     inside = (x >= 0) & (x <= 10) & (y >= 0) & (y <= 10)
     face_map = np.where(inside, np.where(y <= x, 0, 1), -1).astype(np.int32)
-    edge = (np.abs(x) < cell) | (np.abs(x - 10) < cell) | (np.abs(y) < cell) | (np.abs(y - 10) < cell)
+    edge = ((np.abs(x) < cell) | (np.abs(x - 10) < cell) | (np.abs(y) < cell)
+            | (np.abs(y - 10) < cell))
     raster = _core.ChartRaster(uv, faces, face_map, edge & inside, origin, cell)
     vertices = np.column_stack([uv, uv[:, 0] + 2 * uv[:, 1]])
     return raster, vertices
@@ -125,8 +127,8 @@ def test_morphology_and_distance_transform_match_scipy() -> None:
     for shape in ((1, 1), (7, 5), (40, 33)):
         mask = rng.uniform(size=shape) < 0.6
         for k in (0, 1, 3):
-            np.testing.assert_array_equal(_core.binary_dilation(mask, k),
-                                          ndimage.binary_dilation(mask, iterations=k) if k else mask)
+            grown = ndimage.binary_dilation(mask, iterations=k) if k else mask
+            np.testing.assert_array_equal(_core.binary_dilation(mask, k), grown)
             np.testing.assert_array_equal(
                 _core.binary_erosion(mask, k),
                 ndimage.binary_erosion(mask, iterations=k, border_value=0) if k else mask)
@@ -167,8 +169,10 @@ def test_region_distance_is_closing_then_distance() -> None:
 def test_orient_by_area() -> None:
     uv = np.array([[0.0, 0], [1, 0], [0, 1], [2, 0]])
     tris = np.array([[0, 1, 2], [0, 2, 1], [0, 1, 3], [1, 3, 2]])
-    np.testing.assert_array_equal(_core.orient_by_area(uv, tris, 1.0), [[0, 1, 2], [0, 1, 2], [1, 3, 2]])
-    np.testing.assert_array_equal(_core.orient_by_area(uv, tris, -1.0), [[0, 2, 1], [0, 2, 1], [1, 2, 3]])
+    np.testing.assert_array_equal(_core.orient_by_area(uv, tris, 1.0),
+                                  [[0, 1, 2], [0, 1, 2], [1, 3, 2]])
+    np.testing.assert_array_equal(_core.orient_by_area(uv, tris, -1.0),
+                                  [[0, 2, 1], [0, 2, 1], [1, 2, 3]])
     with pytest.raises(ValueError, match="sign"):
         _core.orient_by_area(uv, tris, 0.5)
     with pytest.raises(ValueError, match="triangles"):

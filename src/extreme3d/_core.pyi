@@ -275,11 +275,14 @@ def distance_transform(mask: npt.ArrayLike) -> np.ndarray:
 def region_distance(
     cells: npt.ArrayLike, within: npt.ArrayLike, closing: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mask (H,W) bool, distance (H,W) float64 cells) of the region of the flat raster cells listed,
-    closed over `closing` cells and kept within `within` (closing > 0), and its distance map."""
+    """(mask (H,W) bool, distance (H,W) float64 cells) of the region of the flat raster cells
+    listed, closed over `closing` cells and kept within `within` (closing > 0), and its
+    distance map."""
 
 def orient_by_area(uv: npt.ArrayLike, triangles: npt.ArrayLike, sign: float = 1.0) -> np.ndarray:
-    """(T',3) int32 triangles of non-zero signed chart area (times sign), negative ones turned over."""
+    """(T',3) int32 triangles of non-zero signed chart area (times sign), negative ones turned
+    over."""
 
 def drop_bowties(faces: npt.ArrayLike, num_vertices: int) -> np.ndarray:
-    """(F',3) int32 faces without bow-tie vertices (all but the largest fan of each removed)."""
+    """(F',3) int32 faces without bow-tie vertices (all but the largest fan of each
+    removed)."""

@@ -193,7 +193,8 @@ def model_chart(model: MorphableModel) -> FaceChart:
 def _chart_raster(chart: FaceChart, faces_key: bytes) -> _core.ChartRaster:
     """The `_core.ChartRaster` of a chart and the model faces (int64 bytes); cached."""
     faces = np.frombuffer(faces_key, np.int64).reshape(-1, 3)
-    return _core.ChartRaster(chart.uv, faces, chart.face_map, chart.edge_cells, chart.origin, CELL_MM)
+    return _core.ChartRaster(chart.uv, faces, chart.face_map, chart.edge_cells, chart.origin,
+                             CELL_MM)
 
 
 def chart_raster(chart: FaceChart, faces: np.ndarray) -> _core.ChartRaster:
