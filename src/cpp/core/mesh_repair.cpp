@@ -69,34 +69,79 @@ void mark_small_fans(const MatrixX3i& faces, int v, const std::vector<int>& arou
 
 }  // namespace
 
+namespace {
+
+/// Faces around each vertex of `vertices` (in increasing face order), using `slot` (-1 or the
+/// vertex's position in `vertices`) as scratch; `slot` is reset on return.
+std::vector<std::vector<int>> faces_around(const MatrixX3i& f, const std::vector<int>& vertices, std::vector<int>& slot) {
+    for (size_t i = 0; i < vertices.size(); ++i) slot[static_cast<size_t>(vertices[i])] = static_cast<int>(i);
+    std::vector<std::vector<int>> around(vertices.size());
+    for (Eigen::Index t = 0; t < f.rows(); ++t)
+        for (int j = 0; j < 3; ++j) {
+            const int s = slot[static_cast<size_t>(f(t, j))];
+            if (s >= 0 && (around[static_cast<size_t>(s)].empty() || around[static_cast<size_t>(s)].back() != t))
+                around[static_cast<size_t>(s)].push_back(static_cast<int>(t));
+        }
+    for (const int v : vertices) slot[static_cast<size_t>(v)] = -1;
+    return around;
+}
+
+/// Outgoing boundary half-edges of vertex v (v -> x in a face, the edge {v, x} in no other face),
+/// from the faces around it.
+int boundary_out(const MatrixX3i& f, int v, const std::vector<int>& around) {
+    int count = 0;
+    for (const int t : around)
+        for (int j = 0; j < 3; ++j) {
+            if (f(t, j) != v) continue;
+            const int x = f(t, (j + 1) % 3);
+            int uses = 0;
+            for (const int s : around)
+                for (int k = 0; k < 3; ++k) uses += f(s, k) == v && (f(s, (k + 1) % 3) == x || f(s, (k + 2) % 3) == x);
+            count += uses == 1;
+        }
+    return count;
+}
+
+}  // namespace
+
 MatrixX3i drop_bowties(const MatrixX3i& faces, int num_vertices) {
     MatrixX3i f = faces;
-    for (int round = 0; round < 10; ++round) {
+    std::vector<int> bad;
+    {
         const MatrixX2i he = boundary_half_edges(f, num_vertices);
         std::vector<int> out_count(static_cast<size_t>(num_vertices), 0);
         for (Eigen::Index i = 0; i < he.rows(); ++i) ++out_count[static_cast<size_t>(he(i, 0))];
-        std::vector<int> bad;
         for (int v = 0; v < num_vertices; ++v)
             if (out_count[static_cast<size_t>(v)] > 1) bad.push_back(v);
-        if (bad.empty()) break;
-        // faces around each bad vertex, in increasing face order
-        std::vector<int> slot(static_cast<size_t>(num_vertices), -1);
-        for (size_t i = 0; i < bad.size(); ++i) slot[static_cast<size_t>(bad[i])] = static_cast<int>(i);
-        std::vector<std::vector<int>> around(bad.size());
-        for (Eigen::Index t = 0; t < f.rows(); ++t)
-            for (int j = 0; j < 3; ++j) {
-                const int s = slot[static_cast<size_t>(f(t, j))];
-                if (s >= 0 && (around[static_cast<size_t>(s)].empty() || around[static_cast<size_t>(s)].back() != t))
-                    around[static_cast<size_t>(s)].push_back(static_cast<int>(t));
-            }
+    }
+    std::vector<int> slot(static_cast<size_t>(num_vertices), -1);
+    for (int round = 0; round < 10 && !bad.empty(); ++round) {
+        const std::vector<std::vector<int>> around = faces_around(f, bad, slot);
         std::vector<std::uint8_t> drop(static_cast<size_t>(f.rows()), 0);
         for (size_t i = 0; i < bad.size(); ++i) mark_small_fans(f, bad[i], around[i], drop);
+        // only the vertices of removed faces can change: they are checked again on what is left
+        std::vector<int> touched;
+        std::vector<std::uint8_t> seen(static_cast<size_t>(num_vertices), 0);
         MatrixX3i kept(f.rows(), 3);
         Eigen::Index n = 0;
-        for (Eigen::Index t = 0; t < f.rows(); ++t)
-            if (!drop[static_cast<size_t>(t)]) kept.row(n++) = f.row(t);
+        for (Eigen::Index t = 0; t < f.rows(); ++t) {
+            if (!drop[static_cast<size_t>(t)]) {
+                kept.row(n++) = f.row(t);
+                continue;
+            }
+            for (int j = 0; j < 3; ++j) {
+                const auto v = static_cast<size_t>(f(t, j));
+                if (!seen[v]) touched.push_back(f(t, j));
+                seen[v] = 1;
+            }
+        }
         kept.conservativeResize(n, 3);
         f = std::move(kept);
+        std::sort(touched.begin(), touched.end());
+        const std::vector<std::vector<int>> near = faces_around(f, touched, slot);
+        bad.clear();
+        for (size_t i = 0; i < touched.size(); ++i)
+            if (boundary_out(f, touched[i], near[i]) > 1) bad.push_back(touched[i]);
     }
     return f;
 }
