@@ -179,6 +179,13 @@ def test_orient_by_area() -> None:
         _core.orient_by_area(uv, [[0, 1, 4]], 1.0)
 
 
+def _root(parent: list[int], i: int) -> int:
+    """Root of i in a union-find forest."""
+    while parent[i] != i:
+        i = parent[i]
+    return i
+
+
 def _bowties_reference(faces: np.ndarray, n: int) -> np.ndarray:
     """The definition in numpy: per round, every vertex with several outgoing boundary half-edges
     keeps only its largest fan (faces joined through shared edges at it; ties: first root)."""
@@ -193,20 +200,14 @@ def _bowties_reference(faces: np.ndarray, n: int) -> np.ndarray:
         for v in bad.tolist():
             inc = np.flatnonzero((f == v).any(1))
             parent = list(range(len(inc)))
-
-            def find(i: int) -> int:
-                while parent[i] != i:
-                    i = parent[i]
-                return i
-
             seen: dict[int, int] = {}
             for k, row in enumerate(f[inc].tolist()):
                 for u in (x for x in row if x != v):
                     if u in seen:
-                        parent[find(k)] = find(seen[u])
+                        parent[_root(parent, k)] = _root(parent, seen[u])
                     else:
                         seen[u] = k
-            labels = np.array([find(k) for k in range(len(inc))])
+            labels = np.array([_root(parent, k) for k in range(len(inc))])
             values, sizes = np.unique(labels, return_counts=True)
             drop[inc[labels != values[np.argmax(sizes)]]] = True
         f = f[~drop]

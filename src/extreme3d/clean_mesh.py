@@ -230,7 +230,7 @@ def detail_chart_positions(chart: FaceChart, tri: np.ndarray, w: np.ndarray, pai
     """(dense (S,2), mirrored (S,2)) chart positions of registered dense vertices: their weights on
     the chart positions of their sparse triangle, and of the partners of its corners."""
     t = np.asarray(tri, np.int64).reshape(-1, 3)
-    ww = np.asarray(w, np.float64).reshape(-1, 3)
+    ww = np.where(t >= 0, np.asarray(w, np.float64).reshape(-1, 3), 0.0)  # unused corners: any w
     dense = _core.weighted_positions(chart.uv, t, ww)
     mirrored = _core.weighted_positions(chart.uv[np.asarray(pair, np.int64)], t, ww)
     return dense, mirrored
