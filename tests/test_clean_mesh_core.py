@@ -55,6 +55,10 @@ def test_delaunay_of_a_grid_and_degenerate_inputs() -> None:
     np.testing.assert_allclose(signed_areas(g, t), 1.0)  # unit right triangles, counter-clockwise
     assert len(_core.delaunay_2d(np.column_stack([np.arange(10.0), np.zeros(10)]))) == 0
     assert len(_core.delaunay_2d(np.zeros((2, 2)))) == 0
+    # extents near the smallest double: no triangle (the points snap together), no failure
+    assert len(_core.delaunay_2d(np.array([[0.0, 0.0], [5e-324, 0.0], [0.0, 5e-324]]))) == 0
+    tiny = _core.delaunay_2d(np.array([[0.0, 0.0], [1e-300, 0.0], [0.0, 1e-300]]))
+    assert canonical(tiny) == {(0, 1, 2)}
     # a repeated point is left out (the first one kept)
     p = np.array([[0.0, 0], [4, 0], [0, 3], [4, 0], [4, 3]])
     got = canonical(_core.delaunay_2d(p))

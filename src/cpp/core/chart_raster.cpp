@@ -121,10 +121,8 @@ RowMatrixXd weighted_positions(const RowMatrixXd& points, const MatrixX3i& tri, 
     for (Eigen::Index i = 0; i < tri.rows(); ++i)
         for (Eigen::Index d = 0; d < points.cols(); ++d) {
             double s = 0.0;
-            for (int k = 0; k < 3; ++k) {
-                const int t = tri(i, k);
-                s += t >= 0 ? w(i, k) * points(t, d) : 0.0 * points(0, d);
-            }
+            for (int k = 0; k < 3; ++k)
+                if (tri(i, k) >= 0) s += w(i, k) * points(tri(i, k), d);
             out(i, d) = s;
         }
     return out;

@@ -264,7 +264,9 @@ MatrixX3i delaunay_2d(const MatrixX2d& points) {
     const Eigen::Vector2d lo = points.colwise().minCoeff().transpose();
     const double extent = (points.colwise().maxCoeff().transpose() - lo).maxCoeff();
     if (!(extent > 0)) return MatrixX3i(0, 3);
-    const double scale = std::ldexp(1.0, static_cast<int>(std::floor(std::log2(kLatticeSteps / extent))));
+    // a power of two (exact scaling); the exponent is bounded for extents near the smallest double
+    const double exponent = std::min(std::floor(std::log2(kLatticeSteps / extent)), 1000.0);
+    const double scale = std::ldexp(1.0, static_cast<int>(exponent));
     std::vector<Point> pts(static_cast<size_t>(n));
     std::vector<std::uint64_t> key(static_cast<size_t>(n));
     for (Eigen::Index i = 0; i < n; ++i) {
