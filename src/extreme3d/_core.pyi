@@ -229,3 +229,60 @@ def photo_samples(
 
 def vertex_normals(vertices: npt.ArrayLike, faces: npt.ArrayLike) -> np.ndarray:
     """Area-weighted unit vertex normals (V,3) float64, zero for unused vertices."""
+
+# --- clean final mesh (bindings/clean_mesh.cpp) ---
+def delaunay_2d(points: npt.ArrayLike) -> np.ndarray:
+    """(T,3) int32 counter-clockwise Delaunay triangles of 2D points (exact predicates on a 2^28
+    lattice of their bounding box; points snapping onto an earlier one left out)."""
+
+class ChartRaster:
+    """A model's 2D chart (mm) with the raster of its faces, for point location."""
+
+    def __init__(
+        self,
+        uv: npt.ArrayLike,
+        faces: npt.ArrayLike,
+        face_map: npt.ArrayLike,
+        edge_cells: npt.ArrayLike,
+        origin: npt.ArrayLike,
+        cell_mm: float,
+    ) -> None: ...
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of the raster."""
+    def surface(
+        self, vertices: npt.ArrayLike, points: npt.ArrayLike
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(points (N,3) float64, face (N,) int32 or -1, flat raster cell (N,) int32) of the surface
+        with the model's topology at chart positions."""
+    def inside(self, points: npt.ArrayLike) -> np.ndarray:
+        """(N,) bool: chart points inside the model's faces (exact near the border)."""
+    def triangles_inside(self, uv: npt.ArrayLike, triangles: npt.ArrayLike) -> np.ndarray:
+        """(T,) bool: triangles whose chart centroid is inside the model's faces."""
+
+def weighted_positions(points: npt.ArrayLike, tri: npt.ArrayLike, w: npt.ArrayLike) -> np.ndarray:
+    """(S,D) float64 rows sum_k w[i,k] points[tri[i,k]]; corners with index -1 add nothing."""
+
+def binary_dilation(mask: npt.ArrayLike, iterations: int = 1) -> np.ndarray:
+    """2D bool mask dilated by the 4-neighbour cross `iterations` times."""
+
+def binary_erosion(mask: npt.ArrayLike, iterations: int = 1) -> np.ndarray:
+    """2D bool mask eroded by the 4-neighbour cross `iterations` times (beyond the raster = 0)."""
+
+def distance_transform(mask: npt.ArrayLike) -> np.ndarray:
+    """(H,W) float64 exact Euclidean distance (cells) of each True cell to the nearest False one."""
+
+def region_distance(
+    cells: npt.ArrayLike, within: npt.ArrayLike, closing: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mask (H,W) bool, distance (H,W) float64 cells) of the region of the flat raster cells
+    listed, closed over `closing` cells and kept within `within` (closing > 0), and its
+    distance map."""
+
+def orient_by_area(uv: npt.ArrayLike, triangles: npt.ArrayLike, sign: float = 1.0) -> np.ndarray:
+    """(T',3) int32 triangles of non-zero signed chart area (times sign), negative ones turned
+    over."""
+
+def drop_bowties(faces: npt.ArrayLike, num_vertices: int) -> np.ndarray:
+    """(F',3) int32 faces without bow-tie vertices (all but the largest fan of each
+    removed)."""

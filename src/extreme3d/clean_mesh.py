@@ -27,12 +27,7 @@ from scipy.sparse.linalg import spsolve
 
 from extreme3d import _core
 from extreme3d.mesh import Mesh
-from extreme3d.mesh_topology import (
-    boundary_half_edges,
-    boundary_loops,
-    face_components,
-    nonmanifold_vertices,
-)
+from extreme3d.mesh_topology import boundary_half_edges, boundary_loops, face_components
 
 if TYPE_CHECKING:
     from extreme3d.geometry import GeometryResult
@@ -194,30 +189,23 @@ def model_chart(model: MorphableModel) -> FaceChart:
     return chart_of(np.asarray(model.shape(), np.float64), np.asarray(model.faces))
 
 
+@functools.lru_cache(maxsize=4)
+def _chart_raster(chart: FaceChart, faces_key: bytes) -> _core.ChartRaster:
+    """The `_core.ChartRaster` of a chart and the model faces (int64 bytes); cached."""
+    faces = np.frombuffer(faces_key, np.int64).reshape(-1, 3)
+    return _core.ChartRaster(chart.uv, faces, chart.face_map, chart.edge_cells, chart.origin,
+                             CELL_MM)
+
+
+def chart_raster(chart: FaceChart, faces: np.ndarray) -> _core.ChartRaster:
+    """The chart's point-location raster in `_core` (cached per chart and faces)."""
+    return _chart_raster(chart, np.ascontiguousarray(faces, np.int64).reshape(-1, 3).tobytes())
+
+
 def inside_faces(chart: FaceChart, faces: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """(N,) bool: chart points inside the model's faces (the raster, and near its edge an
-    exact test against the faces of the 3x3 neighbouring cells)."""
-    r, c = chart.cells(uv)
-    fm = chart.face_map
-    out = fm[r, c] >= 0
-    h, w = fm.shape
-    pad = np.pad(fm, 1, constant_values=-1)
-    near = chart.edge_cells[r, c].copy()  # thin openings (a closed mouth) lie there
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            near |= (pad[r + 1 + dr, c + 1 + dc] >= 0) != out
-    idx = np.flatnonzero(near)
-    if len(idx) == 0:
-        return out
-    hit = np.zeros(len(idx), bool)
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            cand = pad[r[idx] + 1 + dr, c[idx] + 1 + dc].astype(np.int64)
-            ok = cand >= 0
-            bary = _barycentric(uv[idx], chart.uv[faces[np.where(ok, cand, 0)]])
-            hit |= ok & (bary >= -1e-9).all(1)
-    out[idx] = hit
-    return out
+    exact test against the faces of the 3x3 neighbouring cells; `_core.ChartRaster.inside`)."""
+    return chart_raster(chart, faces).inside(np.asarray(uv, np.float64).reshape(-1, 2))
 
 
 @dataclass
@@ -241,12 +229,10 @@ def detail_chart_positions(chart: FaceChart, tri: np.ndarray, w: np.ndarray, pai
                            ) -> tuple[np.ndarray, np.ndarray]:
     """(dense (S,2), mirrored (S,2)) chart positions of registered dense vertices: their weights on
     the chart positions of their sparse triangle, and of the partners of its corners."""
-    t = np.asarray(tri, np.int64)
-    ok = t >= 0
-    ts = np.where(ok, t, 0)
-    ww = np.where(ok, np.asarray(w, np.float64), 0.0)[..., None]
-    dense = (ww * chart.uv[ts]).sum(1)
-    mirrored = (ww * chart.uv[np.asarray(pair, np.int64)[ts]]).sum(1)
+    t = np.asarray(tri, np.int64).reshape(-1, 3)
+    ww = np.where(t >= 0, np.asarray(w, np.float64).reshape(-1, 3), 0.0)  # unused corners: any w
+    dense = _core.weighted_positions(chart.uv, t, ww)
+    mirrored = _core.weighted_positions(chart.uv[np.asarray(pair, np.int64)], t, ww)
     return dense, mirrored
 
 
@@ -254,26 +240,18 @@ def surface_at(chart: FaceChart, faces: np.ndarray, sparse_vertices: np.ndarray,
                ) -> tuple[np.ndarray, np.ndarray]:
     """(points (N,3), face (N,) or -1) of the sparse surface at chart positions: the barycentric
     interpolation in the model face whose chart triangle holds the point's raster cell."""
-    r, c = chart.cells(uv)
-    face = chart.face_map[r, c].astype(np.int64)
-    inside = face >= 0
-    fs = np.where(inside, face, 0)
-    bary = _barycentric(uv, chart.uv[faces[fs]])
-    pts = (bary[..., None] * sparse_vertices[faces[fs]]).sum(1)
-    return pts, np.where(inside, face, -1)
+    pts, face, _ = chart_raster(chart, faces).surface(
+        np.asarray(sparse_vertices, np.float64).reshape(-1, 3), np.asarray(uv, np.float64))
+    return pts, face.astype(np.int64)
 
 
-def _region_distance(chart: FaceChart, uv: np.ndarray, closing: int, inside: np.ndarray
+def _region_distance(cells: np.ndarray, closing: int, inside: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """(mask, distance map mm) of the raster region covered by chart points (closed over
+    """(mask, distance map mm) of the raster region covered by the flat raster cells (closed over
     `closing` cells, kept within the `inside` cells): the distance of each cell to the nearest
-    cell outside the region."""
-    mask = np.zeros(chart.face_map.shape, bool)
-    r, c = chart.cells(uv)
-    mask[r, c] = True
-    if closing > 0:
-        mask = ndimage.binary_closing(mask, iterations=closing, border_value=0) & inside
-    return mask, ndimage.distance_transform_edt(mask) * CELL_MM
+    cell outside the region (`_core.region_distance`)."""
+    mask, dist = _core.region_distance(cells, inside, closing)
+    return mask, dist * CELL_MM
 
 
 def _fill_loop(loop: np.ndarray, uv: np.ndarray, sign: float) -> list[tuple[int, int, int]]:
@@ -325,43 +303,10 @@ def fill_small_holes(faces: np.ndarray, uv: np.ndarray, border: np.ndarray, sign
     return _drop_bowties(np.concatenate([f, np.asarray(added, np.int64)]), len(uv))
 
 
-def _fans(faces_at_v: np.ndarray, v: int) -> np.ndarray:
-    """Fan label of each face around vertex v: faces are linked when they share an edge at v."""
-    others = [[int(x) for x in row if x != v] for row in faces_at_v]
-    parent = list(range(len(others)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    seen: dict[int, int] = {}
-    for k, pq in enumerate(others):
-        for u in pq:
-            if u in seen:
-                parent[find(k)] = find(seen[u])
-            else:
-                seen[u] = k
-    return np.array([find(k) for k in range(len(others))])
-
-
 def _drop_bowties(faces: np.ndarray, n: int) -> np.ndarray:
     """Faces without bow-ties: at a vertex with several boundary fans, the faces of all but the
-    largest fan are removed (repeated until none is left)."""
-    f = faces
-    for _ in range(10):
-        bad = nonmanifold_vertices(f, n)
-        if len(bad) == 0:
-            break
-        drop = np.zeros(len(f), bool)
-        for v in bad.tolist():
-            inc = np.flatnonzero((f == v).any(1))
-            labels = _fans(f[inc], v)
-            values, sizes = np.unique(labels, return_counts=True)
-            drop[inc[labels != values[np.argmax(sizes)]]] = True
-        f = f[~drop]
-    return f
+    largest fan are removed (repeated until none is left; `_core.drop_bowties`)."""
+    return np.asarray(_core.drop_bowties(np.asarray(faces, np.int64).reshape(-1, 3), n), np.int64)
 
 
 @functools.lru_cache(maxsize=4)
@@ -395,39 +340,39 @@ def build_clean_mesh(
     if len(verts) != nv + 2 * ns:
         raise ValueError(f"final mesh has {len(verts)} vertices, expected {nv} + 2 x {ns}")
     xs = verts[:nv]
+    raster = chart_raster(chart, f_model)
+    shape = chart.face_map.shape
     used = np.zeros(len(verts), bool)
-    used[np.asarray(final_faces, np.int64).reshape(-1)] = True
+    used[np.asarray(final_faces).reshape(-1)] = True
     uv_d, uv_m = detail_chart_positions(chart, reg_tri, reg_w, pair)
-    base_d, face_d = surface_at(chart, f_model, xs, uv_d)
-    base_m, face_m = surface_at(chart, f_model, xs, uv_m)
+    base_d, face_d, cell_d = raster.surface(xs, uv_d)
+    base_m, face_m, cell_m = raster.surface(xs, uv_m)
     # detail points stay clear of the model's border (outer border, mouth): it is kept as is
     inner = _inner_cells(chart)
+    inner_flat = inner.reshape(-1)
     # and within MAX_OFFSET_MM of the sparse surface (silhouette pixels that saw another part)
-    def usable(uvp, p, base, face, used_p):
-        rr, cc = chart.cells(uvp)
+    def usable(cell, p, base, face, used_p):
         near = np.linalg.norm(p - base, axis=1) <= MAX_OFFSET_MM  # False for non-finite p
-        return used_p & (face >= 0) & inner[rr, cc] & near
+        return used_p & (face >= 0) & inner_flat[cell] & near
 
-    keep_d = usable(uv_d, verts[nv:nv + ns], base_d, face_d, used[nv:nv + ns])
-    keep_m = usable(uv_m, verts[nv + ns:], base_m, face_m, used[nv + ns:])
+    keep_d = usable(cell_d, verts[nv:nv + ns], base_d, face_d, used[nv:nv + ns])
+    keep_m = usable(cell_m, verts[nv + ns:], base_m, face_m, used[nv + ns:])
 
     # detail regions in the chart: dense first, mirrored where no dense point is near
-    mask_d, dist_d = _region_distance(chart, uv_d[keep_d], 2, inner)
-    near_d = ndimage.binary_dilation(mask_d, iterations=1)
-    r, c = chart.cells(uv_m)
-    keep_m &= ~near_d[r, c]
-    mask_m, dist_m = _region_distance(chart, uv_m[keep_m], 2, inner)
-    covered = ndimage.binary_dilation(mask_d | mask_m, iterations=2)
+    mask_d, dist_d = _region_distance(cell_d[keep_d], 2, inner)
+    near_d = _core.binary_dilation(mask_d, 1).reshape(-1)
+    keep_m &= ~near_d[cell_m]
+    mask_m, dist_m = _region_distance(cell_m[keep_m], 2, inner)
+    covered = _core.binary_dilation(mask_d | mask_m, 2).reshape(-1)
     r, c = chart.cells(chart.uv[:nv])
-    keep_s = ~covered[r, c] | chart.border
+    keep_s = ~covered[r * shape[1] + c] | chart.border
 
-    def blended(uvp, p, base, dist):
-        rr, cc = chart.cells(uvp)
-        s = smoothstep((dist[rr, cc] - CELL_MM) / band_mm)
+    def blended(cell, p, base, dist):
+        s = smoothstep((dist.reshape(-1)[cell] - CELL_MM) / band_mm)
         return base + s[:, None] * (p - base), s
 
-    pd, sd = blended(uv_d[keep_d], verts[nv:nv + ns][keep_d], base_d[keep_d], dist_d)
-    pm, sm = blended(uv_m[keep_m], verts[nv + ns:][keep_m], base_m[keep_m], dist_m)
+    pd, sd = blended(cell_d[keep_d], verts[nv:nv + ns][keep_d], base_d[keep_d], dist_d)
+    pm, sm = blended(cell_m[keep_m], verts[nv + ns:][keep_m], base_m[keep_m], dist_m)
     idx_s = np.flatnonzero(keep_s)
     idx_d = np.flatnonzero(keep_d)
     idx_m = np.flatnonzero(keep_m)
@@ -443,15 +388,11 @@ def build_clean_mesh(
     border = np.concatenate([chart.border[idx_s], np.zeros(len(idx_d) + len(idx_m), bool)])
     n = len(pos)
 
-    # Delaunay triangulation in the chart, trimmed to the model's faces
-    tris = np.asarray(_core.delaunay_triangles((uv - chart.origin).astype(np.float32)), np.int64)
-    tris = tris.reshape(-1, 3)
-    area = _signed_areas(uv, tris) * chart.sign
-    tris = tris[area != 0]
-    flip = area[area != 0] < 0
-    tris[flip] = tris[flip][:, [0, 2, 1]]
-    tris = tris[inside_faces(chart, f_model, uv[tris].mean(1))]
-    tris = _drop_bowties(tris, n)
+    # Delaunay triangulation in the chart (positions rounded to float32, so that points closer
+    # than ~1e-5 mm merge), oriented like the model's faces, trimmed to the model's faces
+    snapped = (uv - chart.origin).astype(np.float32).astype(np.float64)
+    tris = _core.orient_by_area(uv, _core.delaunay_2d(snapped), chart.sign)
+    tris = _core.drop_bowties(tris[raster.triangles_inside(uv, tris)], n)
 
     # one component
     labels = face_components(tris, n)

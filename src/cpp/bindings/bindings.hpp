@@ -10,5 +10,6 @@ void bind_fit(pybind11::module_& m);     ///< pose / expression / identity fitti
 void bind_core(pybind11::module_& m);    ///< dense mesh, occlusion, soft symmetry (bindings/core.cpp)
 void bind_io(pybind11::module_& m);      ///< file-format text (PLY bodies) (bindings/io.cpp)
 void bind_texture(pybind11::module_& m); ///< texture baking, photo colours (bindings/texture.cpp)
+void bind_clean_mesh(pybind11::module_& m);  ///< clean final mesh geometry (bindings/clean_mesh.cpp)
 
 }  // namespace extreme3d::bindings

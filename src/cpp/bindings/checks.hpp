@@ -74,8 +74,13 @@ py::array_t<T, py::array::c_style | py::array::forcecast> to_array(const py::han
     } else if constexpr (std::is_integral_v<T>) {
         if (kind != 'i' && kind != 'u' && kind != 'b')
             fail(what, std::string("must hold integers, got dtype kind '") + kind + "'");
-        check_integer_range(a, what, static_cast<std::int64_t>(std::numeric_limits<T>::min()),
-                            static_cast<std::int64_t>(std::numeric_limits<T>::max()));
+        // every value of a dtype no wider than T fits (signed into signed, unsigned into wider)
+        const auto size = static_cast<size_t>(a.itemsize());
+        const bool fits = kind == 'b' || (kind == 'i' && std::is_signed_v<T> && size <= sizeof(T)) ||
+                          (kind == 'u' && (size < sizeof(T) || (!std::is_signed_v<T> && size == sizeof(T))));
+        if (!fits)
+            check_integer_range(a, what, static_cast<std::int64_t>(std::numeric_limits<T>::min()),
+                                static_cast<std::int64_t>(std::numeric_limits<T>::max()));
     } else {
         if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
             fail(what, std::string("must hold real numbers, got dtype kind '") + kind + "'");

@@ -18,10 +18,12 @@ MatrixX2i boundary_half_edges(const MatrixX3i& faces, int num_vertices) {
     }
     std::partial_sum(start.begin(), start.end(), start.begin());
     std::vector<int> fill(start.begin(), start.end() - 1);
-    std::vector<std::pair<int, std::int64_t>> bucket(static_cast<size_t>(nh));  // (larger vertex, half-edge)
+    // bucket entries: (larger vertex << 32) | half-edge, so that plain integer sorting groups them
+    std::vector<std::uint64_t> bucket(static_cast<size_t>(nh));
     for (Eigen::Index h = 0; h < nh; ++h) {
         const int a = faces(h / 3, h % 3), b = faces(h / 3, (h + 1) % 3);
-        bucket[static_cast<size_t>(fill[static_cast<size_t>(std::min(a, b))]++)] = {std::max(a, b), h};
+        bucket[static_cast<size_t>(fill[static_cast<size_t>(std::min(a, b))]++)] =
+            (static_cast<std::uint64_t>(std::max(a, b)) << 32) | static_cast<std::uint64_t>(h);
     }
     std::vector<std::uint8_t> once(static_cast<size_t>(nh), 0);
     for (int v = 0; v < num_vertices; ++v) {
@@ -30,8 +32,8 @@ MatrixX2i boundary_half_edges(const MatrixX3i& faces, int num_vertices) {
         std::sort(lo, hi);  // equal larger vertices become runs (sorting keeps large fans n log n)
         for (auto i = lo; i != hi;) {
             auto j = i + 1;
-            while (j != hi && j->first == i->first) ++j;
-            if (j - i == 1) once[static_cast<size_t>(i->second)] = 1;
+            while (j != hi && (*j >> 32) == (*i >> 32)) ++j;
+            if (j - i == 1) once[static_cast<size_t>(*i & 0xffffffffu)] = 1;
             i = j;
         }
     }
