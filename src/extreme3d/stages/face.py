@@ -133,6 +133,7 @@ def face_result(
         raw_alpha=identity.raw, mesh_mode=options.mesh,
         registration=getattr(geo, "registration", None),
         landmark_quality=None if identity.quality is None else identity.quality.to_dict(),
+        background=maps.occluders is not None,  # the occlusion step ran: rim background too
     )
     res.occluders = maps.occluders
     res.occlusion = dict(maps.occlusion or {"enabled": False})

@@ -145,6 +145,9 @@ class FaceResult:
     #: the dense registration of final_frontal's detail (geometry.GeometryResult.registration)
     registration: dict[str, np.ndarray] | None = field(default=None, repr=False)
     _clean: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: crop pixels (bool 500x500) the colours and textures sample (face_pixel_mask); None: the
+    #: bump mask's face
+    color_mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def foundation(self) -> TexturedMesh:
@@ -249,7 +252,9 @@ class FaceResult:
             m = self.meshes[key]
             self._textures[key] = bake_texture(
                 m.vertices, m.faces, self.crop, self.pose.rvec, self.pose.tvec,
-                size=self.texture_size, image_mask=crop_mask_from_bump(self.mask),
+                size=self.texture_size,
+                image_mask=(crop_mask_from_bump(self.mask) if self.color_mask is None
+                            else self.color_mask),
                 symmetry=self.symmetry, zbuf=self._depths.get(key),
             )
             self.timings["texture"] = self.timings.get("texture", 0.0) + time.perf_counter() - t0
@@ -322,15 +327,33 @@ def _read(image: str | os.PathLike[str]) -> np.ndarray:
 
 
 
+def face_pixel_mask(
+    crop: np.ndarray, mask: np.ndarray | None, background: bool = False,
+) -> np.ndarray | None:
+    """Crop pixels (bool HxW) whose colour the meshes and textures may take: the bump mask
+    (512x512, occluders 0) cut to the crop, less, when `background`, the rim pixels that look
+    like background or an occluder by colour (extreme3d.occlusion.background); None without a
+    mask."""
+    from extreme3d.colors import crop_mask_from_bump
+
+    face = crop_mask_from_bump(mask)
+    if face is None or not background or face.shape != crop.shape[:2]:
+        return face
+    from extreme3d.occlusion.background import non_face_pixels
+
+    return face & ~non_face_pixels(crop, face)
+
+
 def color_meshes(
     meshes: dict[str, TexturedMesh], model: Any, mode: str, crop: np.ndarray, fit: Any,
     mask: np.ndarray | None, beta: np.ndarray | None = None, symmetry: bool = True,
-    depths: dict[str, np.ndarray] | None = None,
+    depths: dict[str, np.ndarray] | None = None, image_mask: np.ndarray | None = None,
 ) -> dict[str, dict[str, int]]:
     """Sets the per-vertex colours of every mesh (in place) by the colour mode (photo, model,
     none; extreme3d.colors) and returns, per mesh, how many vertices each source coloured.
     Frontal meshes are coloured at the fitted pose; aligned ones take their frontal twin's.
-    depths: filled with the depth buffer of each frontal mesh coloured from the photo."""
+    depths: filled with the depth buffer of each frontal mesh coloured from the photo;
+    image_mask: the crop pixels that may be sampled (default: the bump mask's face)."""
     from extreme3d.colors import (
         crop_mask_from_bump,
         model_vertex_colors,
@@ -342,7 +365,7 @@ def color_meshes(
     if mode == "none":
         return counts
     model_cols = model_vertex_colors(model, beta) if mode == "model" else None
-    img_mask = crop_mask_from_bump(mask)
+    img_mask = crop_mask_from_bump(mask) if image_mask is None else image_mask
     rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
     for key in [k for k in meshes if k not in TWINS]:
         m = meshes[key]
@@ -400,6 +423,7 @@ def assemble_result(
     mesh_mode: str | None = None,
     registration: dict[str, np.ndarray] | None = None,
     landmark_quality: dict[str, Any] | None = None,
+    background: bool = False,
 ) -> FaceResult:
     """A FaceResult from the outputs of the stages (used by Reconstructor and the batch):
     colours the meshes, picks the 3D landmarks, and fills pose and sources."""
@@ -409,7 +433,9 @@ def assemble_result(
     t = time.perf_counter()
     tm = {k: TexturedMesh(m.vertices, m.faces) for k, m in meshes.items()}
     depths: dict[str, np.ndarray] = {}
-    counts = color_meshes(tm, model, colors, crop, fit, mask, beta, symmetry, depths)
+    color_mask = face_pixel_mask(crop, mask, background)
+    counts = color_meshes(tm, model, colors, crop, fit, mask, beta, symmetry, depths,
+                          image_mask=color_mask)
     timings["colors"] = _lap(t)
     rvec, tvec = np.asarray(_field(fit, "rvec")), np.asarray(_field(fit, "tvec"))
     expr = np.asarray(_field(fit, "expr"), np.float64)
@@ -441,7 +467,7 @@ def assemble_result(
         photo=photo, _depths=depths, model=model,
         raw_alpha=None if raw_alpha is None else np.asarray(raw_alpha, np.float64),
         mesh_mode=mesh_mode, registration=registration,
-        landmark_quality=landmark_quality,
+        landmark_quality=landmark_quality, color_mask=color_mask,
     )
 
 
