@@ -118,7 +118,7 @@ def run_batch_timed(photos: list[Path], work: Path, model: Path, out: str, timer
     t0, c0 = time.perf_counter(), cpu_now()
     summary = run_batch(BatchOptions(
         input_list=listing, output_dir=work / out, model_path=model, cnn_dir=cnn,
-        device="cpu", progress=False, isolate_core=False, **options,
+        device="cpu", progress=False, isolate_core=False, isolate_stages=False, **options,
     ), log=lambda _msg: None)
     wall, cpu = time.perf_counter() - t0, cpu_now() - c0
     for rec in summary.failed:
