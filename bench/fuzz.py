@@ -214,7 +214,42 @@ def harnesses(model) -> dict:
             s.array((64, 64), (0, 2), bool), s.array((3, 3), (-1, 1)),
             s.array((3,), (-10, 10)) - np.array([0, 0, 500.0]),
             focal=s.number() if s.flag(20) else 60.0),
+        # the clean-mesh builder (src/cpp/core: mesh_edges, delaunay, chart_raster,
+        # raster_morphology, mesh_repair)
+        "boundary_half_edges": lambda s: _core.boundary_half_edges(
+            s.array((-1, 3), (-1, 40), np.int32), s.integer([40, 0, 10, -1])),
+        "face_components": lambda s: _core.face_components(
+            s.array((-1, 3), (-1, 40), np.int32), s.integer([40, 0, 10, -1])),
+        "drop_bowties": lambda s: _core.drop_bowties(
+            s.array((-1, 3), (-1, 40), np.int32), s.integer([40, 0, 10, -1])),
+        "delaunay_2d": lambda s: _core.delaunay_2d(s.array((-1, 2), (-100, 100))),
+        "orient_by_area": lambda s: _core.orient_by_area(
+            s.array((-1, 2), (-10, 10)), s.array((-1, 3), (-1, 20), np.int32),
+            s.number() if s.flag(20) else 1.0),
+        "weighted_positions": lambda s: _core.weighted_positions(
+            s.array((-1, 3)), s.array((-1, 3), (-1, 20), np.int32), s.array((-1, 3), (0, 1))),
+        "binary_dilation": lambda s: _core.binary_dilation(
+            s.array((-1, -1), (0, 2), bool), s.integer([1, 0, 3, -1, 100])),
+        "binary_erosion": lambda s: _core.binary_erosion(
+            s.array((-1, -1), (0, 2), bool), s.integer([1, 0, 3, -1, 100])),
+        "distance_transform": lambda s: _core.distance_transform(
+            s.array((-1, -1), (0, 2), bool)),
+        "region_distance": lambda s: _core.region_distance(
+            s.array((-1,), (-1, 400), np.int32), s.array((20, 20), (0, 2), bool),
+            s.integer([0, 1, 3, -1])),
+        "ChartRaster": lambda s: _chart_raster(_core, s),
     }
+
+
+def _chart_raster(core, s: Source):
+    """Builds a ChartRaster from fuzzed arrays and queries it."""
+    raster = core.ChartRaster(
+        s.array((-1, 2), (-10, 10)), s.array((-1, 3), (-1, 20), np.int32),
+        s.array((-1, -1), (-1, 20), np.int32), s.array((-1, -1), (0, 2), bool),
+        s.array((2,), (-10, 0)), s.number() if s.flag(20) else 1.0)
+    raster.surface(s.array((-1, 3)), s.array((-1, 2), (-10, 10)))
+    raster.inside(s.array((-1, 2), (-10, 10)))
+    raster.triangles_inside(s.array((-1, 2), (-10, 10)), s.array((-1, 3), (-1, 20), np.int32))
 
 
 def one_input(fn, data: bytes) -> None:

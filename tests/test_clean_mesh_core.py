@@ -243,3 +243,17 @@ def test_drop_bowties() -> None:
     assert _core.drop_bowties(np.zeros((0, 3), np.int64), 3).shape == (0, 3)
     with pytest.raises(ValueError, match="faces"):
         _core.drop_bowties([[0, 1, 9]], 5)
+
+
+def test_a_huge_declared_vertex_count_sizes_nothing():
+    """num_vertices only bounds the indices: 2^31 - 1 declared with one face gives the same
+    answer as 3 (per-vertex buffers are sized by the indices used, not the declared count;
+    found by bench/fuzz.py: 30 s and gigabytes per call before)."""
+    import resource
+
+    faces = np.array([[0, 1, 2]], np.int32)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for fn in (_core.boundary_half_edges, _core.face_components, _core.drop_bowties):
+        assert np.array_equal(fn(faces, 2**31 - 1), fn(faces, 3))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -153,6 +154,14 @@ void check_indices(const Matrix& m, std::int64_t n, const std::string& what) {
     for (Eigen::Index i = 0; i < m.size(); ++i)
         if (m.data()[i] < 0 || m.data()[i] >= n)
             fail(what, "holds index " + std::to_string(m.data()[i]) + ", out of range [0, " + std::to_string(n) + ")");
+}
+
+/// Vertex count a face-indexed algorithm needs: `declared` capped at the largest index + 1 (0
+/// without faces), so that a huge declared count with few faces sizes no per-vertex buffer.
+template <typename Matrix>
+int referenced_vertices(const Matrix& faces, std::int64_t declared) {
+    const std::int64_t used = faces.size() ? std::int64_t(faces.maxCoeff()) + 1 : 0;
+    return static_cast<int>(std::min(declared, used));
 }
 
 }  // namespace extreme3d::bindings::checks

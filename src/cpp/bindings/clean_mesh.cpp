@@ -265,7 +265,7 @@ void bind_clean_mesh(py::module_& m) {
         [](const py::object& faces, std::int64_t num_vertices) {
             const MatrixX3i f = triangle_indices(faces, num_vertices, "faces");
             py::gil_scoped_release release;
-            return core::drop_bowties(f, static_cast<int>(num_vertices));
+            return core::drop_bowties(f, checks::referenced_vertices(f, num_vertices));
         },
         py::arg("faces"), py::arg("num_vertices"),
         "Faces without bow-tie vertices: all but the largest fan of each removed (repeated, at most 10 rounds).");

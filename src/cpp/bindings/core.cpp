@@ -209,7 +209,7 @@ void bind_core(py::module_& m) {
         [](const py::object& faces, std::int64_t num_vertices) {
             const MatrixX3i f = mesh_faces(faces, num_vertices);
             py::gil_scoped_release release;
-            return core::boundary_half_edges(f, static_cast<int>(num_vertices));
+            return core::boundary_half_edges(f, checks::referenced_vertices(f, num_vertices));
         },
         py::arg("faces"), py::arg("num_vertices"),
         "(B, 2) directed half-edges whose edge has exactly one face, in half-edge order.");
@@ -219,7 +219,7 @@ void bind_core(py::module_& m) {
         [](const py::object& faces, std::int64_t num_vertices) {
             const MatrixX3i f = mesh_faces(faces, num_vertices);
             py::gil_scoped_release release;
-            return core::face_components(f, static_cast<int>(num_vertices));
+            return core::face_components(f, checks::referenced_vertices(f, num_vertices));
         },
         py::arg("faces"), py::arg("num_vertices"),
         "(F,) component label of each face (shared vertices connect), numbered by first face.");
