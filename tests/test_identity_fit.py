@@ -156,3 +156,12 @@ def test_batch_pose_from_the_identity_fit(sfm_model):
     uv, _ = sf.project(verts, fit.rvec, fit.tvec)
     err = np.linalg.norm(uv - noisy, axis=1)[fit.landmarks_used]
     assert np.sqrt(np.mean(err**2)) == pytest.approx(fit.rmse_px) and fit.rmse_px < 8.0
+
+
+@pytest.mark.parametrize("sigma", [1e-200, -1.0, float("nan"), float("inf")])
+def test_focal_prior_width_out_of_range_is_refused(sfm_model, sigma):
+    """A focal prior so narrow that its weight overflows (or a negative / non-finite width)
+    is a ValueError, not a fit that silently never leaves its start."""
+    _, lms, _ = _face(sfm_model, 7, 0, 0)
+    with pytest.raises(ValueError, match="focal_sigma"):
+        fitting.fit_identity(sfm_model, lms, focal_sigma=sigma)

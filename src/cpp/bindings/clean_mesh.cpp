@@ -198,7 +198,13 @@ void bind_clean_mesh(py::module_& m) {
         "binary_dilation",
         [](const py::object& mask, int iterations) {
             const RowMatrixXu8 m8 = bool_raster(mask, "mask");
-            return bool_array(core::dilate_cross(m8, iteration_count(iterations)));
+            const int n = iteration_count(iterations);
+            RowMatrixXu8 out;
+            {
+                py::gil_scoped_release release;
+                out = core::dilate_cross(m8, n);
+            }
+            return bool_array(out);
         },
         py::arg("mask"), py::arg("iterations") = 1,
         "2D bool mask dilated by the 4-neighbour cross `iterations` times (scipy.ndimage.binary_dilation).");
@@ -207,7 +213,13 @@ void bind_clean_mesh(py::module_& m) {
         "binary_erosion",
         [](const py::object& mask, int iterations) {
             const RowMatrixXu8 m8 = bool_raster(mask, "mask");
-            return bool_array(core::erode_cross(m8, iteration_count(iterations)));
+            const int n = iteration_count(iterations);
+            RowMatrixXu8 out;
+            {
+                py::gil_scoped_release release;
+                out = core::erode_cross(m8, n);
+            }
+            return bool_array(out);
         },
         py::arg("mask"), py::arg("iterations") = 1,
         "2D bool mask eroded by the 4-neighbour cross `iterations` times, beyond the raster = 0 "

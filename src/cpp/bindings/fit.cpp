@@ -176,8 +176,10 @@ void bind_fit(py::module_& m) {
             o.iterations = static_cast<int>(iterations);
             o.contour = contour;
             o.occlusion = occlusion;
-            if (!(focal_sigma >= 0) || !std::isfinite(focal_sigma))
-                throw py::value_error("fit_identity: focal_sigma must be finite and >= 0");
+            if (!(focal_sigma >= 0) || !std::isfinite(focal_sigma) ||
+                (focal_sigma > 0 && focal_sigma < 1e-6))
+                throw py::value_error(
+                    "fit_identity: focal_sigma must be 0 (focal fixed) or in [1e-6, inf)");
             o.focal_sigma = focal_sigma;
             fit::IdentityFit f;
             {

@@ -408,7 +408,12 @@ class _WarmStart:
         self._pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
                                             initializer=_warm_init, initargs=(job,))
         first = todo.popleft()
-        future = self._submit(first)  # forks now, before ray.init starts threads
+        try:
+            future = self._submit(first)  # forks now, before ray.init starts threads
+        except BaseException:
+            todo.appendleft(first)  # the fork failed (e.g. ENOMEM): the actors take it
+            self._pool.shutdown(wait=False)
+            raise
         self._thread = threading.Thread(target=self._feed, args=(first, future), daemon=True)
         self._thread.start()
 
@@ -510,9 +515,13 @@ def run_ray_batch(
         if todo:  # nothing to do: no cluster needed
             job = _make_job(opts, ray_opts, plan, sink)
             local = not (ray.is_initialized() or ray_opts.address or os.environ.get("RAY_ADDRESS"))
-            if local and ray_opts.warm_start and "cnn" not in (plan.shape_source,
-                                                               plan.bump_source):
-                warm = _WarmStart(job, entries, todo)
+            # (a local output only: an async fsspec file system, s3 or gs, is not fork-safe)
+            if local and sink.local and ray_opts.warm_start and "cnn" not in (
+                    plan.shape_source, plan.bump_source):
+                try:
+                    warm = _WarmStart(job, entries, todo)
+                except Exception as exc:  # noqa: BLE001 - no warm start: the actors do it all
+                    say(f"note: no warm start ({exc})")
             t0 = time.perf_counter()
             started = connect(ray_opts)
             summary.options["ray_init_s"] = round(time.perf_counter() - t0, 3)
@@ -568,7 +577,7 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, summary: BatchSumm
     # batches them (the networks' floating-point results depend on a batch's members)
     bs = max(1, opts.batch_size)
     chunk_left: dict[int, int] = {}  # chunk of entries -> entries not prepared yet
-    for i in todo:
+    for i in tuple(todo):  # one C-level copy: the warm-start thread may pop meanwhile
         chunk_left[i // bs] = chunk_left.get(i // bs, 0) + 1
     buffer: dict[int, list[tuple[int, PreparedFace]]] = {}  # chunk -> its prepared faces
     open_faces: dict[int, int] = {}  # entry -> faces not finished yet
