@@ -13,6 +13,8 @@
 #include <string>
 #include <type_traits>
 
+#include "core/common.hpp"
+
 namespace extreme3d::bindings::checks {
 
 namespace py = pybind11;
@@ -154,6 +156,23 @@ void check_indices(const Matrix& m, std::int64_t n, const std::string& what) {
     for (Eigen::Index i = 0; i < m.size(); ++i)
         if (m.data()[i] < 0 || m.data()[i] >= n)
             fail(what, "holds index " + std::to_string(m.data()[i]) + ", out of range [0, " + std::to_string(n) + ")");
+}
+
+/// F x 3 face indices checked to lie in [0, num_vertices) (num_vertices in [0, 2^31)).
+inline MatrixX3i face_indices(const pybind11::handle& faces, std::int64_t num_vertices, const char* what) {
+    if (num_vertices < 0 || num_vertices > std::numeric_limits<int>::max())
+        fail("num_vertices", "must be in [0, 2^31), got " + std::to_string(num_vertices));
+    MatrixX3i f = to_matrix<MatrixX3i>(faces, what, false);
+    check_indices(f, num_vertices, what);
+    return f;
+}
+
+/// Per-element flags as a 1D numpy bool array.
+inline pybind11::array_t<bool> flags_array(const core::Flags& f) {
+    pybind11::array_t<bool> out(static_cast<pybind11::ssize_t>(f.size()));
+    auto* p = out.mutable_data();
+    for (size_t i = 0; i < f.size(); ++i) p[i] = f[i] != 0;
+    return out;
 }
 
 /// Vertex count a face-indexed algorithm needs: `declared` capped at the largest index + 1 (0

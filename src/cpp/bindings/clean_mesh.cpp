@@ -43,11 +43,8 @@ MatrixX2d chart_points(const py::handle& obj, const char* what) {
 
 /// T x 3 triangles with indices in [0, n).
 MatrixX3i triangle_indices(const py::handle& obj, std::int64_t n, const char* what) {
-    if (n < 0 || n > std::numeric_limits<int>::max())
-        checks::fail("num_vertices", "must be in [0, 2^31), got " + std::to_string(n));
-    MatrixX3i t = to_matrix<MatrixX3i>(obj, what, false);
+    MatrixX3i t = checks::face_indices(obj, n, what);
     check_rows(t.rows(), what);
-    checks::check_indices(t, n, what);
     return t;
 }
 
@@ -68,14 +65,6 @@ py::array_t<bool> bool_array(const RowMatrixXu8& m) {
     py::array_t<bool> out({m.rows(), m.cols()});
     auto* p = out.mutable_data();
     for (Eigen::Index i = 0; i < m.size(); ++i) p[i] = m.data()[i] != 0;
-    return out;
-}
-
-/// Flags as a 1D numpy bool array.
-py::array_t<bool> bool_vector(const core::Flags& f) {
-    py::array_t<bool> out(static_cast<py::ssize_t>(f.size()));
-    auto* p = out.mutable_data();
-    for (size_t i = 0; i < f.size(); ++i) p[i] = f[i] != 0;
     return out;
 }
 
@@ -158,7 +147,7 @@ void bind_clean_mesh(py::module_& m) {
                     py::gil_scoped_release release;
                     f = core::inside_faces(c, p);
                 }
-                return bool_vector(f);
+                return checks::flags_array(f);
             },
             py::arg("points"), "(N,) bool: chart points inside the model's faces (exact near the border).")
         .def(
@@ -171,7 +160,7 @@ void bind_clean_mesh(py::module_& m) {
                     py::gil_scoped_release release;
                     f = core::triangles_inside(c, p, t);
                 }
-                return bool_vector(f);
+                return checks::flags_array(f);
             },
             py::arg("uv"), py::arg("triangles"), "(T,) bool: triangles whose chart centroid is inside the model's faces.");
 

@@ -75,23 +75,6 @@ void check_margin(std::int64_t margin) {
     if (margin < 0 || margin > 4096) checks::fail("margin", "must be in [0, 4096], got " + std::to_string(margin));
 }
 
-/// F x 3 face indices checked to lie in [0, num_vertices) (num_vertices in [0, 2^31)).
-MatrixX3i mesh_faces(const py::handle& faces, std::int64_t num_vertices) {
-    if (num_vertices < 0 || num_vertices > std::numeric_limits<int>::max())
-        checks::fail("num_vertices", "must be in [0, 2^31), got " + std::to_string(num_vertices));
-    const MatrixX3i f = to_matrix<MatrixX3i>(faces, "faces", false);
-    checks::check_indices(f, num_vertices, "faces");
-    return f;
-}
-
-/// Flags as a numpy bool array.
-py::array_t<bool> bool_array(const core::Flags& f) {
-    py::array_t<bool> out(static_cast<py::ssize_t>(f.size()));
-    auto* p = out.mutable_data();
-    for (size_t i = 0; i < f.size(); ++i) p[i] = f[i] != 0;
-    return out;
-}
-
 /// A mesh as a (vertices, faces) tuple of numpy arrays.
 py::tuple mesh_tuple(const Mesh& m) { return py::make_tuple(m.vertices, m.faces); }
 
@@ -134,11 +117,11 @@ void bind_core(py::module_& m) {
             py::dict out;
             out["meshes"] = meshes;
             out["projections"] = r.projections;
-            out["visible"] = bool_array(r.visible);
+            out["visible"] = checks::flags_array(r.visible);
             out["occlusion"] = r.occlusion;
             out["scores"] = r.completed ? py::object(py::cast(r.scores)) : py::none();
-            out["bumped"] = r.completed ? py::object(bool_array(r.bumped)) : py::none();
-            out["bad"] = r.completed ? py::object(bool_array(r.bad)) : py::none();
+            out["bumped"] = r.completed ? py::object(checks::flags_array(r.bumped)) : py::none();
+            out["bad"] = r.completed ? py::object(checks::flags_array(r.bad)) : py::none();
             out["symmetry_R"] = r.symmetry_R;
             out["symmetry_t"] = r.symmetry_t;
             out["symmetry_points"] = r.symmetry_points;
@@ -207,7 +190,7 @@ void bind_core(py::module_& m) {
     m.def(
         "boundary_half_edges",
         [](const py::object& faces, std::int64_t num_vertices) {
-            const MatrixX3i f = mesh_faces(faces, num_vertices);
+            const MatrixX3i f = checks::face_indices(faces, num_vertices, "faces");
             py::gil_scoped_release release;
             return core::boundary_half_edges(f, checks::referenced_vertices(f, num_vertices));
         },
@@ -217,7 +200,7 @@ void bind_core(py::module_& m) {
     m.def(
         "face_components",
         [](const py::object& faces, std::int64_t num_vertices) {
-            const MatrixX3i f = mesh_faces(faces, num_vertices);
+            const MatrixX3i f = checks::face_indices(faces, num_vertices, "faces");
             py::gil_scoped_release release;
             return core::face_components(f, checks::referenced_vertices(f, num_vertices));
         },

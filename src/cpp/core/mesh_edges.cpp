@@ -48,9 +48,6 @@ MatrixX2i boundary_half_edges(const MatrixX3i& faces, int num_vertices) {
     return out;
 }
 
-namespace {
-
-/// Root of x in a union-find forest (path halving).
 int find_root(std::vector<int>& parent, int x) {
     while (parent[static_cast<size_t>(x)] != x) {
         parent[static_cast<size_t>(x)] = parent[static_cast<size_t>(parent[static_cast<size_t>(x)])];
@@ -58,8 +55,6 @@ int find_root(std::vector<int>& parent, int x) {
     }
     return x;
 }
-
-}  // namespace
 
 Eigen::VectorXi face_components(const MatrixX3i& faces, int num_vertices) {
     std::vector<int> parent(static_cast<size_t>(num_vertices));

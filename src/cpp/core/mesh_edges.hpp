@@ -20,4 +20,8 @@ MatrixX2i boundary_half_edges(const MatrixX3i& faces, int num_vertices);
 /// in the order of each component's first face (union-find over the vertices).
 Eigen::VectorXi face_components(const MatrixX3i& faces, int num_vertices);
 
+/// Root of element x in a union-find forest `parent` (parent[r] == r at a root), halving the
+/// path on the way (used by face_components and drop_bowties).
+int find_root(std::vector<int>& parent, int x);
+
 }  // namespace extreme3d::core

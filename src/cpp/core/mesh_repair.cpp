@@ -27,15 +27,6 @@ MatrixX3i orient_by_area(const MatrixX2d& uv, const MatrixX3i& triangles, double
 
 namespace {
 
-/// Root of x in a union-find forest (path halving).
-int root_of(std::vector<int>& parent, int x) {
-    while (parent[static_cast<size_t>(x)] != x) {
-        parent[static_cast<size_t>(x)] = parent[static_cast<size_t>(parent[static_cast<size_t>(x)])];
-        x = parent[static_cast<size_t>(x)];
-    }
-    return x;
-}
-
 /// Marks in `drop` the faces around vertex v (`around`: its faces in increasing order) outside its
 /// largest fan. Faces are visited in order; a face is joined to the earlier face that first used
 /// one of its two other vertices.
@@ -50,13 +41,13 @@ void mark_small_fans(const MatrixX3i& faces, int v, const std::vector<int>& arou
             if (u == v) continue;
             const auto it = seen.find(u);
             if (it != seen.end())
-                parent[static_cast<size_t>(root_of(parent, k))] = root_of(parent, it->second);
+                parent[static_cast<size_t>(find_root(parent, k))] = find_root(parent, it->second);
             else
                 seen.emplace(u, k);
         }
     std::map<int, int> size;  // root -> faces, roots in increasing order
     std::vector<int> label(static_cast<size_t>(m));
-    for (int k = 0; k < m; ++k) ++size[label[static_cast<size_t>(k)] = root_of(parent, k)];
+    for (int k = 0; k < m; ++k) ++size[label[static_cast<size_t>(k)] = find_root(parent, k)];
     int best = -1, best_size = -1;
     for (const auto& [root, count] : size)
         if (count > best_size) {
