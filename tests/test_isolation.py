@@ -138,6 +138,40 @@ def test_native_crash_in_a_cnn_stage_fails_only_its_image(shared, sfm_h5, tmp_pa
 
 
 @pytest.mark.slow
+def test_a_crash_while_the_cnn_worker_reloads_is_named_as_such(shared, sfm_h5, tmp_path,
+                                                               monkeypatch, capsys):
+    """After a crash the fresh CNN worker's networks are awaited before a face runs: a crash
+    while reloading fails the waiting face with a reason naming the reload and the CNN folder
+    (not a stage crash blamed on the face); the next face gets a fresh worker again."""
+    from _helpers import write_cnn_folder
+
+    names = ["a", "crash_bump_cnn", "c"]
+    listing = _inputs(shared, tmp_path, names)
+    cnn = write_cnn_folder(tmp_path / "CNN")
+    # the first worker crashes on crash_bump_cnn's batch; its replacement (start 2) crashes
+    # while loading, so face a (the first re-run alone) fails with the reload named
+    monkeypatch.setenv(CRASH_TEST_ENV, "bump_cnn:crash_bump_cnn,cnn_load:2")
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the trusted pickle's warning
+        rc = batch_main([str(listing), str(out), str(tmp_path / "lms"), "--model", str(sfm_h5),
+                         "--cnn-dir", str(cnn), "--trust-cnn-pickles", "--device", "cpu",
+                         "--occlusion", "off", "--jobs", "1", "--batch-size", "3", *FAST[2:]])
+    err = capsys.readouterr().err
+    assert rc == 0 and "Traceback" not in err
+    by_name = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["images"]}
+    assert by_name["a"]["status"] == "failed" and by_name["a"]["stage"] == "bump_cnn"
+    assert by_name["a"]["reason"] == (
+        f"{cnn}: the CNN worker process crashed while reloading the networks (SIGSEGV)")
+    rec = by_name["crash_bump_cnn"]
+    assert rec["status"] == "failed"
+    assert rec["reason"].startswith("the bump CNN stage crashed its worker process")
+    assert by_name["c"]["status"] == "done"
+    assert (out / "3D" / "c_final_frontal.ply").stat().st_size > 0
+    assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
 def test_cnn_worker_gives_the_bytes_of_the_main_process(shared, sfm_h5, tmp_path):
     """No crash: the CNN worker's files are byte-identical to those of the CNN run in the main
     process (the shape CNN on a batch of two faces), and a CNN file that cannot load stops the

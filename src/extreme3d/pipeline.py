@@ -319,11 +319,13 @@ def _init_cnn_worker(crash_at: str | None) -> None:
 
 
 def _worker_load_cnns(cnn_dir: str, shape_source: str, bump_source: str, device: str,
-                      threads: int, trust_pickles: bool) -> list[tuple[str, str]]:
+                      threads: int, trust_pickles: bool, start: int = 1) -> list[tuple[str, str]]:
     """Loads the networks of the CNN sources into the CNN worker (once per worker) with `threads`
     torch threads; returns the warnings raised meanwhile (category name, text) for the main
-    process to repeat; a failure is an Extreme3DError with one line."""
+    process to repeat; a failure is an Extreme3DError with one line. `start`: which start of the
+    worker this is (1 for the first; the test crash hook's "cnn_load:<start>")."""
     global _CNN_MODELS, _CNN_LOAD_ERROR
+    _crash_hook("cnn_load", str(start))
     from extreme3d.models.device import configure_threads
     from extreme3d.stages.models import Models, load_networks
 
@@ -641,11 +643,13 @@ class _CnnWorker:
                           trust_pickles)
         self.pool: cf.ProcessPoolExecutor | None = None
         self.loading: cf.Future | None = None
+        self.starts = 0
 
     def start(self) -> None:
         """Starts the worker and its loading of the networks (returns at once)."""
+        self.starts += 1
         self.pool = _cnn_pool()
-        self.loading = self.pool.submit(_worker_load_cnns, *self.load_args)
+        self.loading = self.pool.submit(_worker_load_cnns, *self.load_args, self.starts)
 
     def wait_loaded(self) -> None:
         """Waits for the first start's networks: its warnings are repeated here, a failure
@@ -670,6 +674,26 @@ class _CnnWorker:
             _reap(self.pool)
         self.pool = self.loading = None
 
+    def _restart(self) -> Exception | None:
+        """Starts a fresh worker after a crash and waits for its networks: None when they
+        loaded, else the error every face of the waiting call gets (a crash while reloading is
+        named as such, not blamed on a face)."""
+        self.start()
+        procs = _processes(self.pool)
+        try:
+            assert self.loading is not None
+            self.loading.result()
+            return None
+        except BrokenProcessPool:
+            self._drop()
+            cause = _death_cause(procs)
+            return Extreme3DError(
+                f"{self.cnn_dir}: the CNN worker process crashed while reloading the networks"
+                + (f" ({cause})" if cause else ""))
+        except Exception as exc:  # noqa: BLE001 - the load's own one-line error
+            self._drop()
+            return Extreme3DError(_reason(exc))
+
     def run(self, stage: str, fn: Callable[..., Any], names: list[str], crops: list[Any],
             batch_size: int) -> list[Any]:
         """fn(names, crops, batch_size) in the worker: one result per face, or the exception
@@ -677,8 +701,10 @@ class _CnnWorker:
         worker; the reason of a call that raised, for every face of the call)."""
         if not names:  # nothing to run: no (re)start
             return []
-        if self.pool is None:
-            self.start()
+        if self.pool is None:  # the worker crashed before: a fresh one, its networks loaded
+            failed = self._restart()
+            if failed is not None:
+                return [failed for _ in names]
         assert self.pool is not None
         procs: list[Any] = []
         try:
