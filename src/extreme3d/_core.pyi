@@ -210,6 +210,12 @@ def rasterize_uv(
 def mirror_nearest(reference: npt.ArrayLike, queries: npt.ArrayLike, max_dist: float) -> np.ndarray:
     """Index (int64, -1 = none) of the reference point nearest to each query's (-x, y, z)."""
 
+def harmonic_fill(
+    faces: npt.ArrayLike, values: npt.ArrayLike, known: npt.ArrayLike, regularisation: float = 1e-6,
+) -> np.ndarray:
+    """Harmonic fill (V,C) float64 of the rows of values (V,C) where known (V,) is False over the
+    faces' edge graph (regularised towards the known mean; one sparse Cholesky for all columns)."""
+
 def push_pull_fill(image: npt.ArrayLike, known: npt.ArrayLike) -> np.ndarray:
     """Push-pull fill (HxWxC float32) of the pixels where known (HxW bool) is False."""
 

@@ -17,7 +17,8 @@ Rule, per vertex of a mesh given in model coordinates with the fitted pose (rvec
    interpolated over the mesh (shading differs between the two sides; without it the mirrored
    part shows a seam). This is the texture counterpart of the geometry's soft symmetry.
 3. **filled** (source 2): the rest takes a smooth fill: the harmonic interpolation of the known
-   colours over the mesh graph (sparse Laplacian solve, known vertices fixed).
+   colours over the mesh graph (sparse Cholesky solve of the graph Laplacian in C++, known
+   vertices fixed).
 
 Colours are RGB uint8 (the PLY convention); the crop is read as BGR (OpenCV). The per-vertex
 work (normals, visibility, bilinear samples, mirror nearest neighbours) runs in C++
@@ -277,11 +278,25 @@ def mesh_laplacian(faces: np.ndarray, n: int) -> Any:
 
 def smooth_fill(
     faces: np.ndarray, values: np.ndarray, known: np.ndarray, regularisation: float = 1e-6,
+) -> np.ndarray:
+    """Harmonic fill (V,C) float64: unknown rows of `values` (V,C) solve the graph Laplacian with
+    the known rows fixed; vertices out of reach of any known one tend to the known mean. C++
+    (`_core.harmonic_fill`: one sparse Cholesky for all channels); `smooth_fill_reference` is the
+    scipy version."""
+    from extreme3d import _core
+
+    kn = np.ascontiguousarray(known, bool).reshape(-1)
+    vals = np.ascontiguousarray(values, np.float64).reshape(len(kn), -1)
+    f = np.ascontiguousarray(faces, np.int32).reshape(-1, 3)
+    return _core.harmonic_fill(f, vals, kn, float(regularisation))
+
+
+def smooth_fill_reference(
+    faces: np.ndarray, values: np.ndarray, known: np.ndarray, regularisation: float = 1e-6,
     *, laplacian: Any = None,
 ) -> np.ndarray:
-    """Harmonic fill: unknown rows of `values` (V,C) solve the graph Laplacian with the known rows
-    fixed; vertices out of reach of any known one tend to the known mean. laplacian: the
-    `mesh_laplacian` of faces when the caller already has it."""
+    """`smooth_fill` with scipy (SuperLU, one solve per channel): the reference of the C++ fill in
+    the tests. laplacian: the `mesh_laplacian` of faces when the caller already has it."""
     import scipy.sparse as sp
     from scipy.sparse.linalg import factorized
 
@@ -356,7 +371,6 @@ def photo_vertex_colors(
         colors[visible] = samples[visible]  # RGB
         source[visible] = SOURCE_PHOTO
     known = visible.copy()
-    lap = None  # the mesh's Laplacian, built once when both fills need it
     if symmetry and visible.any():
         fr = v if frontal is None else np.asarray(frontal, np.float32)
         dist = mirror_dist if mirror_dist is not None else max(3.0, 1.5 * median_edge_length(fr, f))
@@ -378,10 +392,9 @@ def photo_vertex_colors(
             has = np.zeros(len(v), bool)
             has[vidx[ok]] = True
             if has.any():
-                lap = mesh_laplacian(f, len(v))
-                field = smooth_fill(f, off, has, laplacian=lap)
+                field = smooth_fill(f, off, has)
                 colors[todo[hit]] += np.clip(field[todo[hit]], -SEAM_MAX, SEAM_MAX)
-    filled = smooth_fill(f, colors, known, laplacian=lap)
+    filled = smooth_fill(f, colors, known)
     out = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
     return VertexColors(out, source)
 

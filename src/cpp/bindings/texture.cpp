@@ -11,6 +11,7 @@
 #include "bindings/bindings.hpp"
 #include "bindings/checks.hpp"
 #include "texture/bake_texture.hpp"
+#include "texture/harmonic_fill.hpp"
 #include "texture/image_fill.hpp"
 #include "texture/mirror_index.hpp"
 #include "texture/photo_view.hpp"
@@ -242,6 +243,36 @@ void bind_texture(py::module_& m) {
         },
         py::arg("vertices"), py::arg("faces"),
         "Area-weighted unit vertex normals (V, 3) float64 (zero for unused vertices).");
+    m.def(
+        "harmonic_fill",
+        [](const py::object& faces_in, const py::object& values_in, const py::object& known_in,
+           double regularisation) {
+            const auto values = to_array<double>(values_in, "values", true, 1e30);
+            const auto known = to_array<bool>(known_in, "known");
+            if (values.ndim() != 2) throw py::value_error("values must have shape (V, C), got " + shape_of(values));
+            const py::ssize_t V = values.shape(0), C = values.shape(1);
+            if (known.ndim() != 1 || known.shape(0) != V)
+                throw py::value_error("known must have shape (" + std::to_string(V) + ",), got " + shape_of(known));
+            if (C > 64) throw py::value_error("values must have at most 64 columns, got " + std::to_string(C));
+            if (!(regularisation >= 1e-12 && regularisation <= 1e6))
+                throw py::value_error("regularisation must be in [1e-12, 1e6], got " + std::to_string(regularisation));
+            const MatrixX3i F = checks::face_indices(faces_in, V, "faces");
+            RowMatrixXd X(V, C);
+            std::copy(values.data(), values.data() + values.size(), X.data());
+            const std::vector<std::uint8_t> flags(known.data(), known.data() + known.size());
+            RowMatrixXd out;
+            {
+                py::gil_scoped_release release;
+                out = texture::harmonic_fill(F, X, flags, regularisation);
+            }
+            py::array_t<double> res({V, C});
+            std::copy(out.data(), out.data() + out.size(), res.mutable_data());
+            return res;
+        },
+        py::arg("faces"), py::arg("values"), py::arg("known"), py::arg("regularisation") = 1e-6,
+        "Harmonic fill (V, C) float64 of the rows of values (V, C) where known (V,) is False over\n"
+        "the faces' edge graph: (L_uu + r I) x_u = -L_uk x_k + r mean(known rows), one sparse\n"
+        "Cholesky (LDLT) for all columns; without faces the unknown rows get that mean.");
     m.def(
         "photo_samples",
         [](const py::object& points_in, const py::object& normals_in, const py::object& image_in,

@@ -5,41 +5,9 @@
 #include <Eigen/SparseCore>
 #include <algorithm>
 
+#include "core/ldlt_solve.hpp"
+
 namespace extreme3d::core {
-namespace {
-
-using Rows3d = Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>;
-
-/// Solves N X = B for the three right-hand sides at once with the factor P^T L D L^T P of
-/// `solver`: one pass over L per triangular sweep (Eigen's solve makes one pass per column).
-Eigen::MatrixXd solve_three(const Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>>& solver,
-                            const Eigen::MatrixXd& B) {
-    const Eigen::SparseMatrix<double>& L = solver.matrixL().nestedExpression();
-    const Eigen::Index n = L.cols();
-    const auto& perm = solver.permutationP().indices();
-    const int* outer = L.outerIndexPtr();
-    const int* inner = L.innerIndexPtr();
-    const double* value = L.valuePtr();
-    Rows3d x(n, 3);
-    for (Eigen::Index i = 0; i < n; ++i) x.row(perm[i]) = B.row(i);
-    for (Eigen::Index j = 0; j < n; ++j) {  // L y = P b (unit lower; strictly lower entries stored)
-        const Eigen::RowVector3d xj = x.row(j);
-        for (int p = outer[j]; p < outer[j + 1]; ++p)
-            if (inner[p] > j) x.row(inner[p]) -= value[p] * xj;
-    }
-    x.array().colwise() /= solver.vectorD().array();
-    for (Eigen::Index j = n - 1; j >= 0; --j) {  // L^T z = D^-1 y
-        Eigen::RowVector3d xj = x.row(j);
-        for (int p = outer[j]; p < outer[j + 1]; ++p)
-            if (inner[p] > j) xj -= value[p] * x.row(inner[p]);
-        x.row(j) = xj;
-    }
-    Eigen::MatrixXd out(n, 3);
-    for (Eigen::Index i = 0; i < n; ++i) out.row(i) = x.row(perm[i]);
-    return out;
-}
-
-}  // namespace
 
 MatrixX3f fill_holes(const HoleFillInput& in, HoleFillStats* stats) {
     const MatrixX3f& X = *in.sparse;
@@ -153,7 +121,7 @@ MatrixX3f fill_holes(const HoleFillInput& in, HoleFillStats* stats) {
     const Eigen::SparseMatrix<double> N = At * A;
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> solver(N);
     Eigen::MatrixXd sol;
-    if (solver.info() == Eigen::Success) sol = solve_three(solver, At * B);
+    if (solver.info() == Eigen::Success) sol = solve_rows<3>(solver, At * B);
     for (int k = 0; k < n; ++k) {
         const int v = unknowns[k];
         if (sol.size() && sol.row(k).allFinite())
