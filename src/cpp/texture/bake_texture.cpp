@@ -50,6 +50,36 @@ float sample_coarse(const FloatImage& im, int factor, int r, int c, int k) {
     return top * (1 - ar) + bottom * ar;
 }
 
+/// Means over factor x factor texel blocks (the last blocks partial when S is not a multiple) of
+/// the seam measurements: three colour differences (grey levels) and the weight 1 at every
+/// visible texel whose mirror is visible, 0 elsewhere. Summed straight into the block grid in
+/// texel order (the sums of a full S x S image summed block by block, without that image);
+/// `any` tells whether a pair was measured.
+FloatImage seam_block_means(const std::vector<long>& texels, const std::vector<float>& colors,
+                            const std::vector<long>& vis, const std::vector<long>& back, int S,
+                            int factor, bool& any) {
+    const int h = (S + factor - 1) / factor;
+    FloatImage out(h, h, 4);
+    any = false;
+    for (std::size_t j = 0; j < vis.size(); ++j) {
+        if (back[j] < 0) continue;
+        const long t = vis[j], m = vis[std::size_t(back[j])];
+        float* o = out.at(int(texels[t] / S) / factor, int(texels[t] % S) / factor);
+        for (int k = 0; k < 3; ++k) o[k] += colors[3 * t + k] - colors[3 * m + k];
+        o[3] += 1.0f;
+        any = true;
+    }
+    if (!any) return out;
+    for (int r = 0; r < h; ++r) {
+        const float rows = float(std::min(S, (r + 1) * factor) - r * factor);
+        for (int c = 0; c < h; ++c) {
+            const float count = rows * float(std::min(S, (c + 1) * factor) - c * factor);
+            for (int k = 0; k < 4; ++k) out.at(r, c)[k] /= count;
+        }
+    }
+    return out;
+}
+
 /// The seam field: the photo's left/right colour difference measured on visible texels whose
 /// mirror is visible, Gaussian-smoothed (normalised by the smoothed weights) and push-pull filled
 /// where the smoothed weight is below 0.05. The sums are blurred on a grid opt.seam_factor times
@@ -60,24 +90,16 @@ FloatImage seam_field(const std::vector<long>& texels, const std::vector<float>&
                       const std::vector<long>& vis, const std::vector<long>& back,
                       const BakeOptions& opt, int& fill_factor) {
     const int S = opt.size;
-    FloatImage off(S, S, 4);  // three colour differences and the weight
-    bool any = false;
-    for (std::size_t j = 0; j < vis.size(); ++j) {
-        if (back[j] < 0) continue;
-        const long t = vis[j], m = vis[std::size_t(back[j])];
-        float* o = off.data.data() + std::size_t(texels[t]) * 4;
-        for (int k = 0; k < 3; ++k) o[k] = colors[3 * t + k] - colors[3 * m + k];
-        o[3] = 1.0f;
-        any = true;
-    }
-    if (!any) return FloatImage(0, 0, 3);
     const int factor = std::max(1, std::min(opt.seam_factor, S));
+    bool any = false;
+    const FloatImage means = seam_block_means(texels, colors, vis, back, S, factor, any);
+    if (!any) return FloatImage(0, 0, 3);
     fill_factor = std::min(factor, 2);
     // Block means add the block's own variance, (f^2 - 1) / 12 texels^2, to the blur's.
     const double sigma_full = opt.seam_sigma * S / 1024.0;
     const double var = sigma_full * sigma_full - (double(factor) * factor - 1.0) / 12.0;
     const double sigma = std::sqrt(std::max(var, 0.25)) / factor;
-    const FloatImage coarse = gaussian_blur(factor > 1 ? block_mean(off, factor) : off, sigma);
+    const FloatImage coarse = gaussian_blur(means, sigma);
     const int fs = (S + fill_factor - 1) / fill_factor;
     const FloatImage blurred =
         factor == fill_factor ? coarse : resize_linear(coarse, fs, fs);

@@ -188,22 +188,4 @@ FloatImage gaussian_blur(const FloatImage& image, double sigma) {
     return out;
 }
 
-FloatImage block_mean(const FloatImage& image, int factor) {
-    const int C = image.channels;
-    const int h = (image.height + factor - 1) / factor, w = (image.width + factor - 1) / factor;
-    FloatImage out(h, w, C);
-    std::vector<float> count(std::size_t(h) * w, 0.0f);
-    for (int r = 0; r < image.height; ++r) {
-        for (int c = 0; c < image.width; ++c) {
-            float* dst = out.at(r / factor, c / factor);
-            const float* src = image.at(r, c);
-            for (int k = 0; k < C; ++k) dst[k] += src[k];
-            count[std::size_t(r / factor) * w + c / factor] += 1.0f;
-        }
-    }
-    for (std::size_t p = 0; p < count.size(); ++p)
-        for (int k = 0; k < C; ++k) out.data[p * C + k] /= count[p];
-    return out;
-}
-
 }  // namespace extreme3d::texture

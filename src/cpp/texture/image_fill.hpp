@@ -34,7 +34,4 @@ FloatImage resize_linear(const FloatImage& image, int height, int width);
 /// round(8 sigma + 1) | 1, float taps) and reflect-101 borders, rows then columns.
 FloatImage gaussian_blur(const FloatImage& image, double sigma);
 
-/// Means of factor x factor blocks (the last blocks partial when the size is not a multiple).
-FloatImage block_mean(const FloatImage& image, int factor);
-
 }  // namespace extreme3d::texture
