@@ -245,7 +245,8 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def frame_coordinates(landmarks: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(u, v) 500x500: every pixel's position in the mean-landmark frame, centred, /100 px."""
+    """(u, v) 500x500 float32: every pixel's position in the mean-landmark frame, centred,
+    /100 px."""
     tps = tps_fit(landmarks.astype(np.float64), mean)
     yy, xx = np.mgrid[0:CROP:10, 0:CROP:10]
     uv = tps_apply(tps, np.c_[xx.ravel(), yy.ravel()].astype(np.float64))
@@ -254,8 +255,8 @@ def frame_coordinates(landmarks: np.ndarray, mean: np.ndarray) -> tuple[np.ndarr
     mat = np.array([[0.1, 0, 0], [0, 0.1, 0]], np.float32)
     uv = cv2.warpAffine(uv, mat, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                         borderMode=cv2.BORDER_REPLICATE)
-    c = mean.mean(0)
-    return (uv[..., 0] - c[0]) / 100.0, (uv[..., 1] - c[1]) / 100.0
+    c = mean.mean(0).astype(np.float32)  # a float64 centre would make every feature float64
+    return (uv[..., 0] - c[0]) / np.float32(100.0), (uv[..., 1] - c[1]) / np.float32(100.0)
 
 
 def roi_of(region: np.ndarray, pad: int) -> tuple[slice, slice]:
