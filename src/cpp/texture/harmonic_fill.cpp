@@ -12,18 +12,36 @@
 namespace extreme3d::texture {
 namespace {
 
-/// The distinct undirected edges (a < b) of the faces, sorted; self-loops left out.
-std::vector<std::pair<int, int>> unique_edges(const MatrixX3i& faces) {
-    std::vector<std::pair<int, int>> edges;
-    edges.reserve(std::size_t(faces.rows()) * 3);
-    for (Eigen::Index f = 0; f < faces.rows(); ++f)
-        for (int e = 0; e < 3; ++e) {
-            const int a = faces(f, e), b = faces(f, (e + 1) % 3);
-            if (a != b) edges.emplace_back(std::min(a, b), std::max(a, b));
-        }
-    std::sort(edges.begin(), edges.end());
-    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-    return edges;
+/// The distinct neighbours (vertex ids, ascending) of every unknown vertex over the faces' edges,
+/// self-loops left out, as CSR rows indexed by the unknowns' slots: (start, neighbours).
+std::pair<std::vector<int>, std::vector<int>> unknown_neighbours(const MatrixX3i& faces,
+                                                                 const std::vector<int>& slot, int n) {
+    std::vector<int> start(std::size_t(n) + 1, 0);
+    auto each_half_edge = [&](auto&& visit) {
+        for (Eigen::Index f = 0; f < faces.rows(); ++f)
+            for (int e = 0; e < 3; ++e) {
+                const int a = faces(f, e), b = faces(f, (e + 1) % 3);
+                if (a == b) continue;
+                if (slot[a] >= 0) visit(slot[a], b);
+                if (slot[b] >= 0) visit(slot[b], a);
+            }
+    };
+    each_half_edge([&](int i, int) { ++start[std::size_t(i) + 1]; });
+    for (int i = 0; i < n; ++i) start[i + 1] += start[i];
+    std::vector<int> next(start.begin(), start.end() - 1), nbr(std::size_t(start[n]));
+    each_half_edge([&](int i, int w) { nbr[next[i]++] = w; });
+    // sort and deduplicate each row in place, then compact the rows
+    int out = 0;
+    for (int i = 0; i < n; ++i) {
+        const auto first = nbr.begin() + start[i], last = nbr.begin() + start[i + 1];
+        std::sort(first, last);
+        const auto end = std::unique(first, last);
+        start[i] = out;
+        out = int(std::copy(first, end, nbr.begin() + out) - nbr.begin());
+    }
+    start[n] = out;
+    nbr.resize(std::size_t(out));
+    return {std::move(start), std::move(nbr)};
 }
 
 }  // namespace
@@ -36,7 +54,7 @@ RowMatrixXd harmonic_fill(const MatrixX3i& faces, const RowMatrixXd& values,
     if (faces.size() && (faces.minCoeff() < 0 || faces.maxCoeff() >= V))
         throw std::invalid_argument("harmonic_fill: face index out of range");
     RowMatrixXd out = values;
-    std::vector<int> slot(V, -1);  // unknown vertex -> its row in the system
+    std::vector<int> slot(V, -1);  // unknown vertex -> its row in the system (in vertex order)
     int n = 0;
     Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(C);
     for (Eigen::Index v = 0; v < V; ++v) {
@@ -57,24 +75,32 @@ RowMatrixXd harmonic_fill(const MatrixX3i& faces, const RowMatrixXd& values,
         return out;
     }
 
-    // Lower triangle of L_uu + r I, and the right-hand sides -L_uk x_k + r m.
-    Eigen::VectorXd diag = Eigen::VectorXd::Constant(n, regularisation);
+    // Lower triangle of L_uu + r I in compressed columns (diagonal first, then the unknown
+    // neighbours of higher slot, ascending), and the right-hand sides -L_uk x_k + r m.
+    const auto [start, nbr] = unknown_neighbours(faces, slot, n);
     Eigen::MatrixXd rhs = (regularisation * mean).replicate(n, 1);
-    std::vector<Eigen::Triplet<double>> lower;
-    for (const auto& [a, b] : unique_edges(faces)) {
-        const int sa = slot[a], sb = slot[b];
-        if (sa >= 0) diag(sa) += 1.0;
-        if (sb >= 0) diag(sb) += 1.0;
-        if (sa >= 0 && sb >= 0)
-            lower.emplace_back(std::max(sa, sb), std::min(sa, sb), -1.0);
-        else if (sa >= 0)
-            rhs.row(sa) += values.row(b);
-        else if (sb >= 0)
-            rhs.row(sb) += values.row(a);
-    }
-    for (int i = 0; i < n; ++i) lower.emplace_back(i, i, diag(i));
     Eigen::SparseMatrix<double> A(n, n);
-    A.setFromTriplets(lower.begin(), lower.end());
+    A.resizeNonZeros(Eigen::Index(n) + Eigen::Index(nbr.size()));
+    int* outer = A.outerIndexPtr();
+    int* inner = A.innerIndexPtr();
+    double* value = A.valuePtr();
+    int nnz = 0;
+    for (int i = 0; i < n; ++i) {
+        outer[i] = nnz;
+        inner[nnz] = i;
+        value[nnz++] = regularisation + double(start[i + 1] - start[i]);
+        for (int p = start[i]; p < start[i + 1]; ++p) {
+            const int w = nbr[p];
+            if (slot[w] > i) {
+                inner[nnz] = slot[w];
+                value[nnz++] = -1.0;
+            } else if (slot[w] < 0) {
+                rhs.row(i) += values.row(w);
+            }
+        }
+    }
+    outer[n] = nnz;
+    A.resizeNonZeros(nnz);
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>, Eigen::Lower> solver(A);
     if (solver.info() != Eigen::Success) throw std::runtime_error("harmonic_fill: factorisation failed");
     const Eigen::MatrixXd x = core::solve_rows<Eigen::Dynamic>(solver, rhs);
