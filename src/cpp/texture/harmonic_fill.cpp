@@ -36,8 +36,9 @@ std::pair<std::vector<int>, std::vector<int>> unknown_neighbours(const MatrixX3i
         const auto first = nbr.begin() + start[i], last = nbr.begin() + start[i + 1];
         std::sort(first, last);
         const auto end = std::unique(first, last);
+        if (out < start[i]) std::copy(first, end, nbr.begin() + out);  // destination before the range
         start[i] = out;
-        out = int(std::copy(first, end, nbr.begin() + out) - nbr.begin());
+        out += int(end - first);
     }
     start[n] = out;
     nbr.resize(std::size_t(out));
