@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define EXTREME3D_DETECT_AVX2 1
 #endif
 
 #include "texture/parallel.hpp"
@@ -12,87 +13,61 @@ namespace extreme3d::detect {
 
 namespace {
 
-/// Per output column of a resize: source columns and float weights of dlib's 4-column blocks
-/// (columns from `simd_end` on use the double tail).
-struct ColumnTable {
-    std::vector<std::int32_t> left, right;
-    std::vector<float> frac, inv_frac;
-    long simd_end = 0;
+/// One resize step of the pyramid: sizes, and per output column / row where dlib's bilinear
+/// resize samples its source. Columns [0, block_end) are dlib's 4-column float blocks, expanded
+/// to one entry per channel (byte offset of the left neighbour; the right one is 3 bytes on);
+/// later columns are its double tail.
+struct Step {
+    long in_rows = 0, in_cols = 0, out_rows = 0, out_cols = 0;
+    double x_scale = 0, y_scale = 0;
+    long block_end = 0;                       // first output column of the double tail
+    std::vector<std::int32_t> left;           // per expanded entry: byte offset of the left sample
+    std::vector<float> frac, inv_frac;        // per expanded entry: float x weights
+    std::vector<long> top, bottom;            // per output row: source rows
+    std::vector<double> tb;                   // per output row: y fraction (double)
 };
 
-/// The column table of a resize from in_cols to out_cols (x in source pixels, float lanes
-/// accumulated block by block exactly as dlib's simd4f loop).
-ColumnTable column_table(long in_cols, long out_cols, double x_scale) {
-    ColumnTable t;
-    const double x = -4 * x_scale;
-    float lane[4] = {float(x), float(x + x_scale), float(x + 2 * x_scale), float(x + 3 * x_scale)};
-    const float step = float(4 * x_scale);
+/// The step resizing in_rows x in_cols to out_rows x out_cols, positions accumulated exactly as
+/// dlib does (x in float lanes of 4 blocks of 4x_scale, y in double steps of y_scale).
+Step make_step(long in_rows, long in_cols, long out_rows, long out_cols) {
+    Step s;
+    s.in_rows = in_rows;
+    s.in_cols = in_cols;
+    s.out_rows = out_rows;
+    s.out_cols = out_cols;
+    if (out_rows == 0 || out_cols == 0 || in_rows == 0 || in_cols == 0) return s;
+    s.x_scale = double(in_cols - 1) / double(std::max<long>(out_cols - 1, 1));
+    s.y_scale = double(in_rows - 1) / double(std::max<long>(out_rows - 1, 1));
+    const double x = -4 * s.x_scale;
+    float lane[4] = {float(x), float(x + s.x_scale), float(x + 2 * s.x_scale), float(x + 3 * s.x_scale)};
+    const float step = float(4 * s.x_scale);
     long c = 0;
     for (;; c += 4) {
-        std::int32_t l[4], r[4];
-        float f[4], inv[4];
+        std::int32_t l[4];
+        float f[4];
         for (int j = 0; j < 4; ++j) {
             lane[j] += step;
             l[j] = std::int32_t(lane[j]);  // truncation, as _mm_cvttps_epi32
             f[j] = lane[j] - float(l[j]);
-            inv[j] = 1.0f - f[j];
-            r[j] = l[j] + 1;
         }
-        if (r[3] >= in_cols) break;
-        for (int j = 0; j < 4; ++j) {
-            t.left.push_back(l[j]);
-            t.right.push_back(r[j]);
-            t.frac.push_back(f[j]);
-            t.inv_frac.push_back(inv[j]);
-        }
+        if (l[3] + 1 >= in_cols) break;
+        for (int j = 0; j < 4 && c + j < out_cols; ++j)
+            for (int k = 0; k < 3; ++k) {
+                s.left.push_back(3 * l[j] + k);
+                s.frac.push_back(f[j]);
+                s.inv_frac.push_back(1.0f - f[j]);
+            }
     }
-    t.simd_end = c;
-    return t;
-}
-
-/// Source pixel offsets of the expanded columns (3 channels per output column): the left and
-/// right neighbours of the block columns, in bytes from the row start.
-struct ExpandedColumns {
-    std::vector<std::int32_t> left, right;
-    std::vector<float> frac, inv_frac;
-};
-
-/// The block columns of `t` expanded to one entry per channel.
-ExpandedColumns expand(const ColumnTable& t, long out_cols) {
-    ExpandedColumns e;
-    const long n = std::min(t.simd_end, out_cols);
-    for (long c = 0; c < n; ++c)
-        for (int k = 0; k < 3; ++k) {
-            e.left.push_back(3 * t.left[c] + k);
-            e.right.push_back(3 * t.right[c] + k);
-            e.frac.push_back(t.frac[c]);
-            e.inv_frac.push_back(t.inv_frac[c]);
-        }
-    return e;
-}
-
-/// A source row gathered at the expanded columns: g_left[i] = row[left[i]], g_right likewise.
-struct GatheredRow {
-    long source = -1;
-    std::vector<std::uint8_t> left, right;
-};
-
-/// Fills `g` with source row `r` of `in` gathered at the expanded columns (no-op if cached).
-void gather(const Rgb8& in, const ExpandedColumns& e, long r, GatheredRow& g) {
-    if (g.source == r) return;
-    const std::uint8_t* row = in.data.data() + r * 3 * in.cols;
-    const std::size_t n = e.left.size();
-    g.left.resize(n);
-    g.right.resize(n);
-    const std::int32_t* __restrict li = e.left.data();
-    const std::int32_t* __restrict ri = e.right.data();
-    std::uint8_t* __restrict gl = g.left.data();
-    std::uint8_t* __restrict gr = g.right.data();
-    for (std::size_t i = 0; i < n; ++i) {
-        gl[i] = row[li[i]];
-        gr[i] = row[ri[i]];
+    s.block_end = c;
+    double y = -s.y_scale;
+    for (long r = 0; r < out_rows; ++r) {
+        y += s.y_scale;
+        const long top = static_cast<long>(std::floor(y));
+        s.top.push_back(top);
+        s.bottom.push_back(std::min(top + 1, in_rows - 1));
+        s.tb.push_back(y - top);
     }
-    g.source = r;
+    return s;
 }
 
 /// One output value of dlib's float block arithmetic (weights, then the 4-term sum, truncated).
@@ -105,129 +80,192 @@ inline std::uint8_t blend(float inv_tb, float tb, float inv_f, float f, std::uin
     return static_cast<std::uint8_t>(static_cast<std::int32_t>(v));
 }
 
-/// Expanded entries [0, n) of an output row from the gathered top and bottom rows.
-void blend_row(const GatheredRow& T, const GatheredRow& B, const ExpandedColumns& e, float inv_tb, float tb,
-               std::uint8_t* out, long n) {
-    long i = 0;
-#if defined(__SSE2__)
-    const __m128 vinv_tb = _mm_set1_ps(inv_tb), vtb = _mm_set1_ps(tb);
-    const __m128i zero = _mm_setzero_si128();
-    for (; i + 16 <= n; i += 16) {
-        const __m128i tl8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(T.left.data() + i));
-        const __m128i tr8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(T.right.data() + i));
-        const __m128i bl8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(B.left.data() + i));
-        const __m128i br8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(B.right.data() + i));
-        __m128i res[4];
-        for (int q = 0; q < 4; ++q) {
-            // bytes 4q..4q+3 of each vector as 4 floats
-            auto widen = [&](__m128i v8) {
-                const __m128i v16 = q < 2 ? _mm_unpacklo_epi8(v8, zero) : _mm_unpackhi_epi8(v8, zero);
-                const __m128i v32 = (q % 2 == 0) ? _mm_unpacklo_epi16(v16, zero) : _mm_unpackhi_epi16(v16, zero);
-                return _mm_cvtepi32_ps(v32);
-            };
-            const __m128 f = _mm_loadu_ps(e.frac.data() + i + 4 * q);
-            const __m128 inv_f = _mm_loadu_ps(e.inv_frac.data() + i + 4 * q);
-            const __m128 tlf = _mm_mul_ps(vinv_tb, inv_f), trf = _mm_mul_ps(vinv_tb, f);
-            const __m128 blf = _mm_mul_ps(vtb, inv_f), brf = _mm_mul_ps(vtb, f);
-            __m128 v = _mm_add_ps(_mm_mul_ps(tlf, widen(tl8)), _mm_mul_ps(trf, widen(tr8)));
-            v = _mm_add_ps(v, _mm_mul_ps(blf, widen(bl8)));
-            v = _mm_add_ps(v, _mm_mul_ps(brf, widen(br8)));
-            res[q] = _mm_cvttps_epi32(v);
-        }
-        const __m128i lo = _mm_packs_epi32(res[0], res[1]), hi = _mm_packs_epi32(res[2], res[3]);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(lo, hi));
-    }
-#endif
-    for (; i < n; ++i)
-        out[i] = blend(inv_tb, tb, e.inv_frac[i], e.frac[i], T.left[i], T.right[i], B.left[i], B.right[i]);
+#ifdef EXTREME3D_DETECT_AVX2
+/// Eight expanded entries from i of a row as 8 int16: each lane loads 4 source bytes at its left
+/// sample (byte 0: left, byte 3: the right neighbour's same channel) with an AVX2 gather.
+__attribute__((target("avx2"))) inline __m128i blend_eight(const int* T, const int* B, const Step& s,
+                                                           __m256 vinv_tb, __m256 vtb, long i) {
+    const __m256i low = _mm256_set1_epi32(0xFF);
+    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.left.data() + i));
+    const __m256i wt = _mm256_i32gather_epi32(T, idx, 1), wb = _mm256_i32gather_epi32(B, idx, 1);
+    const __m256 tl = _mm256_cvtepi32_ps(_mm256_and_si256(wt, low));
+    const __m256 tr = _mm256_cvtepi32_ps(_mm256_srli_epi32(wt, 24));
+    const __m256 bl = _mm256_cvtepi32_ps(_mm256_and_si256(wb, low));
+    const __m256 br = _mm256_cvtepi32_ps(_mm256_srli_epi32(wb, 24));
+    const __m256 f = _mm256_loadu_ps(s.frac.data() + i), inv_f = _mm256_loadu_ps(s.inv_frac.data() + i);
+    const __m256 tlf = _mm256_mul_ps(vinv_tb, inv_f), trf = _mm256_mul_ps(vinv_tb, f);
+    const __m256 blf = _mm256_mul_ps(vtb, inv_f), brf = _mm256_mul_ps(vtb, f);
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(tlf, tl), _mm256_mul_ps(trf, tr));
+    v = _mm256_add_ps(v, _mm256_mul_ps(blf, bl));
+    v = _mm256_add_ps(v, _mm256_mul_ps(brf, br));
+    const __m256i r = _mm256_cvttps_epi32(v);
+    return _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
 
-/// Output rows [r0, r1) of the resize (y accumulated from row 0 as dlib does).
-void resize_rows(const Rgb8& in, Rgb8& out, const ColumnTable& t, const ExpandedColumns& e, double x_scale,
-                 double y_scale, long r0, long r1) {
-    double y = -y_scale;
-    for (long r = 0; r < r0; ++r) y += y_scale;
-    const long nc = in.cols, stride = 3 * in.cols;
-    const long n_block = long(e.left.size());
-    GatheredRow g[2];
-    for (long r = r0; r < r1; ++r) {
-        y += y_scale;
-        const long top = static_cast<long>(std::floor(y));
-        const long bottom = std::min(top + 1, in.rows - 1);
-        const double tb_frac = y - top;
-        // reuse a gathered row of the previous output row when it is this row's top or bottom
-        GatheredRow* gt = g[0].source == top ? &g[0] : g[1].source == top ? &g[1] : nullptr;
-        if (!gt) {
-            gt = g[0].source == bottom ? &g[1] : &g[0];
-            gather(in, e, top, *gt);
-        }
-        GatheredRow* gb = g[0].source == bottom ? &g[0] : g[1].source == bottom ? &g[1] : nullptr;
-        if (!gb) {
-            gb = gt == &g[0] ? &g[1] : &g[0];
-            gather(in, e, bottom, *gb);
-        }
-        std::uint8_t* o = out.data.data() + r * 3 * out.cols;
-        blend_row(*gt, *gb, e, float(1 - tb_frac), float(tb_frac), o, n_block);
-        const std::uint8_t* T = in.data.data() + top * stride;
-        const std::uint8_t* B = in.data.data() + bottom * stride;
-        double x = -x_scale + double(t.simd_end) * x_scale;
-        for (long c = t.simd_end; c < out.cols; ++c) {
-            x += x_scale;
-            const long left = static_cast<long>(std::floor(x));
-            const long right = std::min(left + 1, nc - 1);
-            const double lr = x - left;
-            for (int k = 0; k < 3; ++k) {
-                const double tl = T[3 * left + k], tr = T[3 * right + k];
-                const double bl = B[3 * left + k], br = B[3 * right + k];
-                const double v = (1 - tb_frac) * ((1 - lr) * tl + lr * tr) + tb_frac * ((1 - lr) * bl + lr * br);
-                o[3 * c + k] = static_cast<std::uint8_t>(v);
-            }
+/// Expanded entries [0, n) of an output row (AVX2, 16 at a time; returns how many were done).
+__attribute__((target("avx2"))) long blend_row_avx2(const std::uint8_t* T, const std::uint8_t* B, const Step& s,
+                                                    float inv_tb, float tb, std::uint8_t* out, long n) {
+    const __m256 vinv_tb = _mm256_set1_ps(inv_tb), vtb = _mm256_set1_ps(tb);
+    const int* Ti = reinterpret_cast<const int*>(T);
+    const int* Bi = reinterpret_cast<const int*>(B);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i a = blend_eight(Ti, Bi, s, vinv_tb, vtb, i);
+        const __m128i b = blend_eight(Ti, Bi, s, vinv_tb, vtb, i + 8);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(a, b));
+    }
+    return i;
+}
+
+/// Whether this CPU runs the AVX2 row blend.
+bool has_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2");
+    return yes;
+}
+#endif
+
+/// Output row r of step `s` from its source rows T (top) and B (bottom), written to `out`.
+void resize_row(const Step& s, long r, const std::uint8_t* T, const std::uint8_t* B, std::uint8_t* out,
+                bool vector) {
+    const double tb_frac = s.tb[r];
+    const float tb = float(tb_frac), inv_tb = float(1 - tb_frac);
+    const long n = long(s.left.size());
+    long i = 0;
+#ifdef EXTREME3D_DETECT_AVX2
+    if (vector) i = blend_row_avx2(T, B, s, inv_tb, tb, out, n);
+#endif
+    for (; i < n; ++i) {
+        const long l = s.left[i];
+        out[i] = blend(inv_tb, tb, s.inv_frac[i], s.frac[i], T[l], T[l + 3], B[l], B[l + 3]);
+    }
+    double x = -s.x_scale + double(s.block_end) * s.x_scale;
+    for (long c = s.block_end; c < s.out_cols; ++c) {
+        x += s.x_scale;
+        const long left = static_cast<long>(std::floor(x));
+        const long right = std::min(left + 1, s.in_cols - 1);
+        const double lr = x - left;
+        for (int k = 0; k < 3; ++k) {
+            const double tl = T[3 * left + k], tr = T[3 * right + k];
+            const double bl = B[3 * left + k], br = B[3 * right + k];
+            const double v = (1 - tb_frac) * ((1 - lr) * tl + lr * tr) + tb_frac * ((1 - lr) * bl + lr * br);
+            out[3 * c + k] = static_cast<std::uint8_t>(v);
         }
     }
+}
+
+/// One thread's rows of the intermediate levels: a few recent rows per level, computed on demand
+/// from the level above (requests come in increasing row order, so two recent rows suffice;
+/// three are kept).
+class RowStream {
+public:
+    RowStream(const std::vector<Step>& steps, const std::uint8_t* image, bool vector)
+        : steps_(steps), image_(image), vector_(vector), slots_(steps.size()) {
+        for (std::size_t j = 0; j < steps.size(); ++j) {
+            slots_[j].data.resize(std::size_t(kSlots * 3 * steps[j].out_cols));
+            std::fill(std::begin(slots_[j].row), std::end(slots_[j].row), -1L);
+        }
+    }
+
+    /// Row r of the output of step j (j = -1: the input image).
+    const std::uint8_t* row(long j, long r) {
+        if (j < 0) return image_ + r * 3 * (steps_.empty() ? 0 : steps_[0].in_cols);
+        Slots& sl = slots_[std::size_t(j)];
+        const long width = 3 * steps_[std::size_t(j)].out_cols;
+        int victim = 0;
+        for (int k = 0; k < kSlots; ++k) {
+            if (sl.row[k] == r) return sl.data.data() + k * width;
+            if (sl.row[k] < sl.row[victim]) victim = k;
+        }
+        const Step& s = steps_[std::size_t(j)];
+        const std::uint8_t* T = row(j - 1, s.top[std::size_t(r)]);
+        const std::uint8_t* B = row(j - 1, s.bottom[std::size_t(r)]);
+        std::uint8_t* out = sl.data.data() + victim * width;
+        resize_row(s, r, T, B, out, vector_);
+        sl.row[victim] = r;
+        return out;
+    }
+
+private:
+    static constexpr int kSlots = 3;
+    struct Slots {
+        std::vector<std::uint8_t> data;
+        long row[kSlots];
+    };
+    const std::vector<Step>& steps_;
+    const std::uint8_t* image_;
+    bool vector_;
+    std::vector<Slots> slots_;
+};
+
+/// The resize steps from a rows x cols image to level `level` after `upsample` upsamplings.
+std::vector<Step> steps_of(long rows, long cols, int upsample, int level) {
+    std::vector<Step> steps;
+    for (int u = 0; u < upsample; ++u) {
+        long r2 = 0, c2 = 0;
+        upsampled_size(rows, cols, r2, c2);
+        steps.push_back(make_step(rows, cols, r2, c2));
+        rows = r2;
+        cols = c2;
+    }
+    for (int k = 0; k < level; ++k) {
+        steps.push_back(make_step(rows, cols, level_down_size(rows), level_down_size(cols)));
+        rows = steps.back().out_rows;
+        cols = steps.back().out_cols;
+    }
+    return steps;
 }
 
 }  // namespace
 
 void upsampled_size(long rows, long cols, long& out_rows, long& out_cols) {
-    // pyramid_down<2>::rect_up of the image rectangle (0, 0, cols-1, rows-1), rounded by lround;
-    // the output spans 0..right x 0..bottom.
-    const double right = (double(cols - 1) + 1.25) * 2, bottom = (double(rows - 1) + 0.75) * 2;
-    const double left = (0 + 1.25) * 2, top = (0 + 0.75) * 2;
-    const long r = std::lround(right), b = std::lround(bottom);
-    if (std::lround(left) > r || std::lround(top) > b) {
+    // pyramid_down<2>::rect_up of the image rectangle (0, 0, cols-1, rows-1), each corner
+    // (p + (1.25, 0.75)) * 2 rounded by lround; the output spans 0..right x 0..bottom.
+    if (rows <= 0 || cols <= 0) {
         out_rows = out_cols = 0;
         return;
     }
-    out_rows = b + 1;
-    out_cols = r + 1;
+    out_cols = std::lround((double(cols - 1) + 1.25) * 2) + 1;
+    out_rows = std::lround((double(rows - 1) + 0.75) * 2) + 1;
 }
 
 long level_down_size(long n) { return (5 * n) / 6; }
 
-Rgb8 resize_bilinear(const Rgb8& in, long out_rows, long out_cols) {
-    Rgb8 out;
-    out.rows = out_rows;
-    out.cols = out_cols;
-    out.data.assign(std::size_t(3 * out_rows * out_cols), 0);
-    if (out_rows == 0 || out_cols == 0 || in.rows == 0 || in.cols == 0) return out;
-    const double x_scale = double(in.cols - 1) / double(std::max<long>(out_cols - 1, 1));
-    const double y_scale = double(in.rows - 1) / double(std::max<long>(out_rows - 1, 1));
-    const ColumnTable t = column_table(in.cols, out_cols, x_scale);
-    const ExpandedColumns e = expand(t, out_cols);
-    texture::parallel_chunks(out_rows, 64,
-                             [&](long r0, long r1) { resize_rows(in, out, t, e, x_scale, y_scale, r0, r1); });
-    return out;
+void detector_level_size(long rows, long cols, int upsample, int level, long& out_rows, long& out_cols) {
+    for (int u = 0; u < upsample; ++u) upsampled_size(rows, cols, rows, cols);
+    for (int k = 0; k < level; ++k) {
+        rows = level_down_size(rows);
+        cols = level_down_size(cols);
+    }
+    out_rows = rows;
+    out_cols = cols;
 }
 
-Rgb8 detector_level(const Rgb8& image, int upsample, int level) {
-    Rgb8 cur = image;
-    for (int u = 0; u < upsample; ++u) {
-        long rows = 0, cols = 0;
-        upsampled_size(cur.rows, cur.cols, rows, cols);
-        cur = resize_bilinear(cur, rows, cols);
+void detector_level(const std::uint8_t* image, long rows, long cols, int upsample, int level, std::uint8_t* out,
+                    bool vector) {
+#ifdef EXTREME3D_DETECT_AVX2
+    vector = vector && has_avx2();
+#endif
+    const std::vector<Step> steps = steps_of(rows, cols, upsample, level);
+    if (steps.empty()) {
+        std::copy(image, image + 3 * rows * cols, out);
+        return;
     }
-    for (int k = 0; k < level; ++k) cur = resize_bilinear(cur, level_down_size(cur.rows), level_down_size(cur.cols));
-    return cur;
+    const Step& last = steps.back();
+    if (last.out_rows == 0 || last.out_cols == 0) return;
+    for (const Step& s : steps)
+        if (s.in_rows == 0 || s.in_cols == 0 || s.out_rows == 0 || s.out_cols == 0) {
+            std::fill(out, out + 3 * last.out_rows * last.out_cols, std::uint8_t(0));
+            return;
+        }
+    const long j = long(steps.size()) - 1;
+    texture::parallel_chunks(last.out_rows, 32, [&](long r0, long r1) {
+        RowStream stream(steps, image, vector);
+        for (long r = r0; r < r1; ++r) {
+            const std::uint8_t* T = stream.row(j - 1, last.top[std::size_t(r)]);
+            const std::uint8_t* B = stream.row(j - 1, last.bottom[std::size_t(r)]);
+            resize_row(last, r, T, B, out + r * 3 * last.out_cols, vector);
+        }
+    });
 }
 
 }  // namespace extreme3d::detect
