@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define EXTREME3D_DETECT_AVX2 1
@@ -80,14 +81,21 @@ inline std::uint8_t blend(float inv_tb, float tb, float inv_f, float f, std::uin
     return static_cast<std::uint8_t>(static_cast<std::int32_t>(v));
 }
 
+/// A source row gathered for a step: per expanded entry the 4 bytes at its left sample (byte 0:
+/// the left sample, byte 3: the right neighbour's same channel).
+void gather_row(const Step& s, const std::uint8_t* row, std::uint32_t* out) {
+    const std::int32_t* __restrict left = s.left.data();
+    const std::size_t n = s.left.size();
+    for (std::size_t i = 0; i < n; ++i) std::memcpy(out + i, row + left[i], 4);
+}
+
 #ifdef EXTREME3D_DETECT_AVX2
-/// Eight expanded entries from i of a row as 8 int16: each lane loads 4 source bytes at its left
-/// sample (byte 0: left, byte 3: the right neighbour's same channel) with an AVX2 gather.
-__attribute__((target("avx2"))) inline __m128i blend_eight(const int* T, const int* B, const Step& s,
-                                                           __m256 vinv_tb, __m256 vtb, long i) {
+/// Eight expanded entries from i of a row as 8 int16, from the gathered top and bottom rows.
+__attribute__((target("avx2"))) inline __m128i blend_eight(const std::uint32_t* T, const std::uint32_t* B,
+                                                           const Step& s, __m256 vinv_tb, __m256 vtb, long i) {
     const __m256i low = _mm256_set1_epi32(0xFF);
-    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.left.data() + i));
-    const __m256i wt = _mm256_i32gather_epi32(T, idx, 1), wb = _mm256_i32gather_epi32(B, idx, 1);
+    const __m256i wt = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(T + i));
+    const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + i));
     const __m256 tl = _mm256_cvtepi32_ps(_mm256_and_si256(wt, low));
     const __m256 tr = _mm256_cvtepi32_ps(_mm256_srli_epi32(wt, 24));
     const __m256 bl = _mm256_cvtepi32_ps(_mm256_and_si256(wb, low));
@@ -103,15 +111,13 @@ __attribute__((target("avx2"))) inline __m128i blend_eight(const int* T, const i
 }
 
 /// Expanded entries [0, n) of an output row (AVX2, 16 at a time; returns how many were done).
-__attribute__((target("avx2"))) long blend_row_avx2(const std::uint8_t* T, const std::uint8_t* B, const Step& s,
+__attribute__((target("avx2"))) long blend_row_avx2(const std::uint32_t* T, const std::uint32_t* B, const Step& s,
                                                     float inv_tb, float tb, std::uint8_t* out, long n) {
     const __m256 vinv_tb = _mm256_set1_ps(inv_tb), vtb = _mm256_set1_ps(tb);
-    const int* Ti = reinterpret_cast<const int*>(T);
-    const int* Bi = reinterpret_cast<const int*>(B);
     long i = 0;
     for (; i + 16 <= n; i += 16) {
-        const __m128i a = blend_eight(Ti, Bi, s, vinv_tb, vtb, i);
-        const __m128i b = blend_eight(Ti, Bi, s, vinv_tb, vtb, i + 8);
+        const __m128i a = blend_eight(T, B, s, vinv_tb, vtb, i);
+        const __m128i b = blend_eight(T, B, s, vinv_tb, vtb, i + 8);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(a, b));
     }
     return i;
@@ -124,20 +130,20 @@ bool has_avx2() {
 }
 #endif
 
-/// Output row r of step `s` from its source rows T (top) and B (bottom), written to `out`.
-void resize_row(const Step& s, long r, const std::uint8_t* T, const std::uint8_t* B, std::uint8_t* out,
-                bool vector) {
+/// Output row r of step `s` from its source rows T (top) and B (bottom), plain and gathered
+/// (gather_row), written to `out`.
+void resize_row(const Step& s, long r, const std::uint8_t* T, const std::uint8_t* B, const std::uint32_t* gT,
+                const std::uint32_t* gB, std::uint8_t* out, bool vector) {
     const double tb_frac = s.tb[r];
     const float tb = float(tb_frac), inv_tb = float(1 - tb_frac);
     const long n = long(s.left.size());
     long i = 0;
 #ifdef EXTREME3D_DETECT_AVX2
-    if (vector) i = blend_row_avx2(T, B, s, inv_tb, tb, out, n);
+    if (vector) i = blend_row_avx2(gT, gB, s, inv_tb, tb, out, n);
 #endif
-    for (; i < n; ++i) {
-        const long l = s.left[i];
-        out[i] = blend(inv_tb, tb, s.inv_frac[i], s.frac[i], T[l], T[l + 3], B[l], B[l + 3]);
-    }
+    for (; i < n; ++i)
+        out[i] = blend(inv_tb, tb, s.inv_frac[i], s.frac[i], std::uint8_t(gT[i] & 0xFF), std::uint8_t(gT[i] >> 24),
+                       std::uint8_t(gB[i] & 0xFF), std::uint8_t(gB[i] >> 24));
     double x = -s.x_scale + double(s.block_end) * s.x_scale;
     for (long c = s.block_end; c < s.out_cols; ++c) {
         x += s.x_scale;
@@ -153,48 +159,80 @@ void resize_row(const Step& s, long r, const std::uint8_t* T, const std::uint8_t
     }
 }
 
-/// One thread's rows of the intermediate levels: a few recent rows per level, computed on demand
-/// from the level above (requests come in increasing row order, so two recent rows suffice;
-/// three are kept).
+/// A few recent rows of one kind (keyed by row index; the least index is replaced).
+template <typename T>
+struct RowSlots {
+    static constexpr int kSlots = 3;
+    std::vector<T> data;
+    long width = 0;
+    long row[kSlots] = {-1, -1, -1};
+
+    /// Pointer to row r if held, else nullptr and `victim` set to the slot to fill.
+    T* find(long r, int& victim) {
+        victim = 0;
+        for (int k = 0; k < kSlots; ++k) {
+            if (row[k] == r) return data.data() + k * width;
+            if (row[k] < row[victim]) victim = k;
+        }
+        return nullptr;
+    }
+};
+
+/// One thread's rows of the intermediate levels: per step a few recent output rows and a few
+/// recent input rows gathered for it, computed on demand (requests come in increasing row
+/// order, so a row just fetched is never replaced before its neighbour below is fetched).
 class RowStream {
 public:
     RowStream(const std::vector<Step>& steps, const std::uint8_t* image, bool vector)
-        : steps_(steps), image_(image), vector_(vector), slots_(steps.size()) {
+        : steps_(steps), image_(image), vector_(vector), out_(steps.size()), in_(steps.size()) {
         for (std::size_t j = 0; j < steps.size(); ++j) {
-            slots_[j].data.resize(std::size_t(kSlots * 3 * steps[j].out_cols));
-            std::fill(std::begin(slots_[j].row), std::end(slots_[j].row), -1L);
+            out_[j].width = 3 * steps[j].out_cols;
+            out_[j].data.resize(std::size_t(RowSlots<std::uint8_t>::kSlots * out_[j].width));
+            in_[j].width = long(steps[j].left.size());
+            in_[j].data.resize(std::size_t(RowSlots<std::uint32_t>::kSlots * in_[j].width));
         }
     }
 
-    /// Row r of the output of step j (j = -1: the input image).
-    const std::uint8_t* row(long j, long r) {
-        if (j < 0) return image_ + r * 3 * (steps_.empty() ? 0 : steps_[0].in_cols);
-        Slots& sl = slots_[std::size_t(j)];
-        const long width = 3 * steps_[std::size_t(j)].out_cols;
+    /// Row r of the input of step j (the image for j = 0).
+    const std::uint8_t* input(long j, long r) {
+        return j == 0 ? image_ + r * 3 * steps_[0].in_cols : output(j - 1, r);
+    }
+
+    /// Row r of the input of step j, gathered for step j.
+    const std::uint32_t* gathered(long j, long r) {
+        RowSlots<std::uint32_t>& sl = in_[std::size_t(j)];
         int victim = 0;
-        for (int k = 0; k < kSlots; ++k) {
-            if (sl.row[k] == r) return sl.data.data() + k * width;
-            if (sl.row[k] < sl.row[victim]) victim = k;
-        }
-        const Step& s = steps_[std::size_t(j)];
-        const std::uint8_t* T = row(j - 1, s.top[std::size_t(r)]);
-        const std::uint8_t* B = row(j - 1, s.bottom[std::size_t(r)]);
-        std::uint8_t* out = sl.data.data() + victim * width;
-        resize_row(s, r, T, B, out, vector_);
+        if (const std::uint32_t* hit = sl.find(r, victim)) return hit;
+        std::uint32_t* out = sl.data.data() + victim * sl.width;
+        gather_row(steps_[std::size_t(j)], input(j, r), out);
         sl.row[victim] = r;
         return out;
     }
 
+    /// Row r of the output of step j, written to `dest` when given (else kept in the stream).
+    const std::uint8_t* output(long j, long r, std::uint8_t* dest = nullptr) {
+        RowSlots<std::uint8_t>& sl = out_[std::size_t(j)];
+        int victim = 0;
+        if (!dest)
+            if (const std::uint8_t* hit = sl.find(r, victim)) return hit;
+        const Step& s = steps_[std::size_t(j)];
+        const long top = s.top[std::size_t(r)], bottom = s.bottom[std::size_t(r)];
+        const std::uint32_t* gT = gathered(j, top);
+        const std::uint32_t* gB = gathered(j, bottom);
+        const std::uint8_t* T = input(j, top);
+        const std::uint8_t* B = input(j, bottom);
+        std::uint8_t* out = dest ? dest : sl.data.data() + victim * sl.width;
+        resize_row(s, r, T, B, gT, gB, out, vector_);
+        if (!dest) sl.row[victim] = r;
+        return out;
+    }
+
 private:
-    static constexpr int kSlots = 3;
-    struct Slots {
-        std::vector<std::uint8_t> data;
-        long row[kSlots];
-    };
     const std::vector<Step>& steps_;
     const std::uint8_t* image_;
     bool vector_;
-    std::vector<Slots> slots_;
+    std::vector<RowSlots<std::uint8_t>> out_;
+    std::vector<RowSlots<std::uint32_t>> in_;
 };
 
 /// The resize steps from a rows x cols image to level `level` after `upsample` upsamplings.
@@ -260,11 +298,7 @@ void detector_level(const std::uint8_t* image, long rows, long cols, int upsampl
     const long j = long(steps.size()) - 1;
     texture::parallel_chunks(last.out_rows, 32, [&](long r0, long r1) {
         RowStream stream(steps, image, vector);
-        for (long r = r0; r < r1; ++r) {
-            const std::uint8_t* T = stream.row(j - 1, last.top[std::size_t(r)]);
-            const std::uint8_t* B = stream.row(j - 1, last.bottom[std::size_t(r)]);
-            resize_row(last, r, T, B, out + r * 3 * last.out_cols, vector);
-        }
+        for (long r = r0; r < r1; ++r) stream.output(j, r, out + r * 3 * last.out_cols);
     });
 }
 
