@@ -271,8 +271,9 @@ long level_down_size(long n) { return (5 * n) / 6; }
 void detector_level_size(long rows, long cols, int upsample, int level, long& out_rows, long& out_cols) {
     for (int u = 0; u < upsample; ++u) upsampled_size(rows, cols, rows, cols);
     for (int k = 0; k < level; ++k) {
-        rows = level_down_size(rows);
-        cols = level_down_size(cols);
+        const bool empty = rows <= 0 || cols <= 0;  // an empty image reaches dlib as 0 x 0
+        rows = empty ? 0 : level_down_size(rows);
+        cols = empty ? 0 : level_down_size(cols);
     }
     out_rows = rows;
     out_cols = cols;
