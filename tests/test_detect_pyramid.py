@@ -103,13 +103,15 @@ def _photos(shared, names: list[str], scale: float) -> list[np.ndarray]:
 def test_large_photos_give_the_full_scan_faces(shared):
     """Photos whose scan starts at a coarse level: the test photos of >= 1000 px and 3x copies."""
     tests = sorted(p.name for p in (shared / "data/test").iterdir() if p.suffix in (".jpg", ".png"))
-    images = [im for im in _photos(shared / "data/test", tests, 1) if lm.coarse_level(*im.shape[:2])]
+    images = [im for im in _photos(shared / "data/test", tests, 1)
+              if lm.coarse_level(*im.shape[:2])]
     images += _photos(shared / "data/test", [tests[0]], 2)
     images += _photos(shared / "data/paper/imgs", ["Jon-Hamm.png"], 3)
     assert len(images) >= 4
     for image in images:
         assert lm.coarse_level(*image.shape[:2]) > 0
-        new, ref = lm.detect_faces(image, order="detector"), lm.detect_faces_full(image, order="detector")
+        new = lm.detect_faces(image, order="detector")
+        ref = lm.detect_faces_full(image, order="detector")
         assert len(ref) >= 1 and same_faces(new, ref), image.shape
         ordered = lm.detect_faces(image)
         assert same_faces(ordered, sorted(ref, key=lambda f: (f.box[0], f.box[1])))
