@@ -147,7 +147,8 @@ void resize_row(const Step& s, long r, const std::uint8_t* T, const std::uint8_t
     double x = -s.x_scale + double(s.block_end) * s.x_scale;
     for (long c = s.block_end; c < s.out_cols; ++c) {
         x += s.x_scale;
-        const long left = static_cast<long>(std::floor(x));
+        // (dlib does not clamp left: x never passes the last column by more than rounding)
+        const long left = std::min(static_cast<long>(std::floor(x)), s.in_cols - 1);
         const long right = std::min(left + 1, s.in_cols - 1);
         const double lr = x - left;
         for (int k = 0; k < 3; ++k) {
