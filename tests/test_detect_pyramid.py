@@ -129,3 +129,25 @@ def test_small_face_on_a_large_photo_found_by_the_full_scan(shared):
     ref = lm.detect_faces_full(canvas)
     assert len(ref) == 1 and ref[0].box[2] - ref[0].box[0] < 0.8 * coarse_window
     assert same_faces(lm.detect_faces(canvas), ref)
+
+
+def test_all_faces_scans_the_whole_pyramid(monkeypatch):
+    """With all_faces the prepare stage asks for the full scan (a small face beside a large one
+    is not reported by the coarse-level scan); one face asks for the coarse-level scan."""
+    from extreme3d.stages import prepare
+
+    calls: list[str] = []
+    face = lm.Face((0, 0, 9, 9), 1.0, np.zeros((68, 2), np.float32))
+
+    def fake(name):
+        def run(image, predictor=None, order="left_to_right", upsample=1):
+            calls.append(name)
+            return [face]
+        return run
+
+    monkeypatch.setattr(lm, "detect_faces", fake("coarse"))
+    monkeypatch.setattr(lm, "detect_faces_full", fake("full"))
+    image = np.zeros((20, 20, 3), np.uint8)
+    prepare.detected_landmarks(image, "x.png", all_faces=True)
+    prepare.detected_landmarks(image, "x.png")
+    assert calls == ["full", "coarse"]
