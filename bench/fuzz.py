@@ -179,6 +179,9 @@ def harnesses(model) -> dict:
             *_pose(s), s.number() if s.flag(20) else 1000.0),
         "blur_counts": lambda s: _core.blur_counts(s.array((-1, -1), (0, 255), np.uint8),
                                                    s.integer([3, 5, 1, 0, 7])),
+        "detector_pyramid_level": lambda s: _core.detector_pyramid_level(
+            s.array((-1, -1, 3), (0, 255), np.uint8), s.integer([1, 0, 2, 3, -1]),
+            s.integer([0, 1, 3, 8, 101, -1]), s.flag(70)),
         "delaunay_triangles": lambda s: _core.delaunay_triangles(s.array((-1, 2), (0, 100),
                                                                          np.float32)),
         "estimate_rigid_transform": lambda s: _core.estimate_rigid_transform(

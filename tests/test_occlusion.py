@@ -131,6 +131,30 @@ def test_bad_input():
     assert "68" in res.message and (res.bump == bump).all() and not res.occluders.any()
 
 
+def test_flat_map_is_left_alone_unless_occluders_are_given():
+    """A flat map (the photo estimator's fallback, e.g. for greyscale crops) comes back
+    unchanged with no occluders and a message, even with a painted foreign rectangle in the
+    crop; given occluders are still filled, and only they."""
+    lm, _ = _symmetric_landmarks()
+    crop = np.full((C, C, 3), 140, np.uint8)
+    rect = np.zeros((C, C), bool)
+    eye = lm[36:42].mean(0).astype(int)
+    rect[eye[1] - 25 : eye[1] + 25, eye[0] - 45 : eye[0] + 45] = True
+    crop[rect] = 20
+    mask = _face_mask(lm)
+    flat = np.full((512, 512), bp.FLAT, np.uint8)
+    assert oc.is_flat(flat, mask)
+    res = oc.deocclude(crop, lm, flat, mask)
+    assert "flat" in res.message and not res.occluders.any() and (res.bump == flat).all()
+    given = oc.deocclude(crop, lm, flat, mask, occluders=rect)
+    assert given.occluders.any() and given.message == ""
+    changed = sg.crop_of(given.bump) != bp.FLAT
+    assert changed.any() and not (changed & ~rect).any()
+    detailed = flat.copy()
+    detailed[M + eye[1], M + eye[0]] = 120  # one pixel of detail: not flat any more
+    assert not oc.is_flat(detailed, mask)
+
+
 def _bench_module() -> dict:
     """bench/occlusion.py's namespace (reference_region and load)."""
     return runpy.run_path(str(Path(__file__).resolve().parent.parent / "bench" / "occlusion.py"))

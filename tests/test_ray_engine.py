@@ -93,6 +93,12 @@ def test_same_outputs_as_local_engine_and_rerun_skips(cluster, job):
     _assert_same_outputs(_tree(out), str(out), root / "local")
     data = json.loads((out / "summary.json").read_text())
     assert data["images_done"] == 3 and data["options"]["engine"] == "ray"
+    # The per-image records carry the occlusion step's figures, as the local engine's do.
+    local = json.loads((root / "local" / "summary.json").read_text())
+    occlusion = {r["name"]: r["occlusion"] for r in local["images"] if r["status"] == "done"}
+    assert occlusion and all(v is not None for v in occlusion.values())
+    assert {r["name"]: r["occlusion"] for r in data["images"]
+            if r["status"] == "done"} == occlusion
     assert sorted(p.stem for p in (out / DONE_DIR).iterdir()) == sorted(
         PAPER + ["436764_detail"])
     assert not list(out.rglob("*.tmp")) and not (out / STATE_DIR / "staging").exists()

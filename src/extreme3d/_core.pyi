@@ -292,3 +292,11 @@ def orient_by_area(uv: npt.ArrayLike, triangles: npt.ArrayLike, sign: float = 1.
 def drop_bowties(faces: npt.ArrayLike, num_vertices: int) -> np.ndarray:
     """(F',3) int32 faces without bow-tie vertices (all but the largest fan of each
     removed)."""
+
+# --- detector pyramid (bindings/detect.cpp) ---
+def detector_pyramid_level(
+    image: npt.ArrayLike, upsample: int, level: int, vector: bool = True
+) -> np.ndarray:
+    """(h,w,3) uint8 level `level` of dlib's HOG detector pyramid of an (H,W,3) uint8 image
+    (dlib's 2x upsampling `upsample` times, then pyramid_down<6> `level` times), bit-exact with
+    dlib; vector=False: portable code instead of AVX2 (same results)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,14 +162,123 @@ class Face:
     landmarks: np.ndarray
 
 
+#: Long side (px) of the coarsest detector pyramid level scanned first (issue 16: as detecting on
+#: a copy of long side 800 px upsampled once): photos whose upsampled pyramid has a level at least
+#: this long start their scan there, and faces smaller than that level's window are not looked for
+#: unless no face is found there.
+COARSE_LEVEL_SIDE = 1600
+#: dlib's HOG cell size (px): the detector's window in image pixels is its window minus one cell
+#: plus one pixel (fhog_to_image of the window's cells).
+_HOG_CELL = 8
+
+
 def detect_faces(
     image_bgr: np.ndarray,
     predictor_path: str | os.PathLike[str] | None = None,
     order: FaceOrder = "left_to_right",
     upsample: int = 1,
 ) -> list[Face]:
-    """All faces in a BGR image with their 68 landmarks; detector on BGR, predictor on RGB."""
-    return detect_faces_full(image_bgr, predictor_path, order, upsample)
+    """All faces in a BGR image with their 68 landmarks; detector on BGR, predictor on RGB.
+    On large photos dlib's detector scans the coarse levels of its own pyramid only (built
+    bit-exactly by `_core.detector_pyramid_level`), so its boxes and scores are those of the
+    full-resolution scan (`detect_faces_full`) for every face at least that level's window;
+    when none is found there, the full scan runs."""
+    if order not in ("detector", "left_to_right"):
+        raise ValueError(f"unknown face order {order!r}")
+    if not isinstance(upsample, int | np.integer) or not 0 <= upsample <= 2:
+        raise ValueError(f"upsample must be 0, 1 or 2, got {upsample!r}")
+    bgr = to_bgr8(image_bgr)
+    level = coarse_level(bgr.shape[0], bgr.shape[1], int(upsample))
+    if level == 0:
+        return detect_faces_full(bgr, predictor_path, order, upsample)
+    from extreme3d import _core
+
+    predictor = _predictor(str(find_predictor(predictor_path)))
+    detector = _detector()
+    coarse = _core.detector_pyramid_level(bgr, int(upsample), level)
+    rects, scores, _ = detector.run(coarse, 0, 0.0)
+    window = (detector.detection_window_width - _HOG_CELL + 1,
+              detector.detection_window_height - _HOG_CELL + 1)
+    boxes = [full_resolution_box(_rect_tuple(r), level, int(upsample), window) for r in rects]
+    if not rects or any(b is None for b in boxes):
+        return detect_faces_full(bgr, predictor_path, order, upsample)
+    import dlib
+
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    faces = [_face(predictor, rgb, dlib.rectangle(*box), score)
+             for box, score in zip(boxes, scores, strict=True)]
+    if order == "left_to_right":
+        faces.sort(key=lambda f: (f.box[0], f.box[1]))
+    return faces
+
+
+def coarse_level(rows: int, cols: int, upsample: int = 1) -> int:
+    """The first pyramid level the detector scans on a rows x cols photo: the coarsest level of
+    the upsampled photo whose long side is still >= COARSE_LEVEL_SIDE (0: scan everything)."""
+    for _ in range(upsample):
+        rows, cols = 2 * rows + 1, 2 * cols + 2  # dlib's pyramid_up size
+    level = 0
+    while max(5 * rows // 6, 5 * cols // 6) >= COARSE_LEVEL_SIDE:
+        rows, cols, level = 5 * rows // 6, 5 * cols // 6, level + 1
+    return level
+
+
+def _lround(x: float) -> int:
+    """C's lround: nearest integer, halves away from zero."""
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def _up6(v: float, levels: int) -> float:
+    """pyramid_down<6>::point_up of one coordinate through `levels` levels (double)."""
+    for _ in range(levels):
+        v = v * (6 / 5.0) + 0.3
+    return v
+
+
+def _down6(v: float, levels: int) -> float:
+    """pyramid_down<6>::point_down of one coordinate through `levels` levels (double)."""
+    for _ in range(levels):
+        v = (v - 0.3) * (5 / 6.0)
+    return v
+
+
+def full_resolution_box(box: tuple[int, int, int, int], level: int, upsample: int,
+                        window: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The box dlib's full scan reports for a detection the detector reported as `box`
+    (left, top, right, bottom) when run on pyramid level `level` of the photo upsampled
+    `upsample` times: the detection window (window = (w, h) px at the level it was found, L
+    levels below `level`) is recovered exactly, mapped up through level + L levels and down
+    through the upsampling with dlib's rounding. None when no L reproduces the box."""
+    found = None
+    for extra in range(64):
+        win = [_lround(_down6(v, extra)) for v in box]
+        if (win[2] - win[0] + 1, win[3] - win[1] + 1) != window:
+            continue
+        if [_lround(_up6(v, extra)) for v in win] == list(box):
+            found = win
+            break
+    if found is None:
+        return None
+    l, t, r, b = (_lround(_up6(v, level + extra)) for v in found)
+    x_off, y_off = 1.25, 0.75  # pyramid_down<2>::point_down, one per upsampling
+    xs, ys = [float(l), float(r)], [float(t), float(b)]
+    for _ in range(upsample):
+        xs = [x / 2.0 - x_off for x in xs]
+        ys = [y / 2.0 - y_off for y in ys]
+    return (_lround(xs[0]), _lround(ys[0]), _lround(xs[1]), _lround(ys[1]))
+
+
+def _rect_tuple(rect) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of a dlib rectangle."""
+    return (int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom()))
+
+
+def _face(predictor, rgb: np.ndarray, rect, score: float) -> Face:
+    """The Face of a dlib box: the 68 landmarks of the predictor on the RGB image."""
+    shape = predictor(rgb, rect)
+    pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)],
+                   dtype=np.float32)
+    return Face(_rect_tuple(rect), float(score), pts)
 
 
 def detect_faces_full(
@@ -185,13 +295,7 @@ def detect_faces_full(
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     predictor = _predictor(str(find_predictor(predictor_path)))
     rects, scores, _ = _detector().run(bgr, upsample, 0.0)
-    faces = []
-    for rect, score in zip(rects, scores, strict=True):
-        shape = predictor(rgb, rect)
-        pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)],
-                       dtype=np.float32)
-        box = (int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom()))
-        faces.append(Face(box, float(score), pts))
+    faces = [_face(predictor, rgb, rect, score) for rect, score in zip(rects, scores, strict=True)]
     if order == "left_to_right":
         faces.sort(key=lambda f: (f.box[0], f.box[1]))
     return faces

@@ -11,5 +11,6 @@ void bind_core(pybind11::module_& m);    ///< dense mesh, occlusion, soft symmet
 void bind_io(pybind11::module_& m);      ///< file-format text (PLY bodies) (bindings/io.cpp)
 void bind_texture(pybind11::module_& m); ///< texture baking, photo colours (bindings/texture.cpp)
 void bind_clean_mesh(pybind11::module_& m);  ///< clean final mesh geometry (bindings/clean_mesh.cpp)
+void bind_detect(pybind11::module_& m);  ///< detector pyramid levels (bindings/detect.cpp)
 
 }  // namespace extreme3d::bindings

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     extreme3d::bindings::bind_io(m);
     extreme3d::bindings::bind_texture(m);
     extreme3d::bindings::bind_clean_mesh(m);
+    extreme3d::bindings::bind_detect(m);
 }

@@ -114,6 +114,7 @@ class _Done:
     bump_source: str | None = None
     note: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
+    occlusion: dict[str, Any] | None = None  # the occlusion step's record (ImageRecord.occlusion)
 
 
 def _commit(sink: Sink, staging: Path) -> dict[str, bytes]:
@@ -209,7 +210,8 @@ class GeometryWorker:
         for k, v in res.seconds.items():
             secs[k] = secs.get(k, 0.0) + v
         return _Done(res.ok, None if res.ok else "core", res.reason, written + res.outputs, secs,
-                     bump_source=res.bump_source, note=res.note, files=files)
+                     bump_source=res.bump_source, note=res.note, files=files,
+                     occlusion=res.occlusion)
 
 
 class CnnWorker:
@@ -691,6 +693,8 @@ def _run(opts: BatchOptions, ray_opts: RayOptions, plan: Any, summary: BatchSumm
         rec.outputs += res.outputs
         if res.bump_source:
             rec.bump_source = res.bump_source
+        if res.occlusion is not None:
+            rec.occlusion = res.occlusion
         if res.note:
             rec.note = res.note
             say(f"note: {rec.name}: {res.note}")

@@ -12,6 +12,7 @@ from extreme3d.occlusion.fill import (
     default_constants,
     deocclude,
     find_occluders,
+    is_flat,
 )
 from extreme3d.occlusion.fit import PaperItem, fit_constants
 
@@ -23,4 +24,5 @@ __all__ = [
     "default_constants",
     "find_occluders",
     "fit_constants",
+    "is_flat",
 ]

@@ -240,6 +240,14 @@ def _check_maps(bump512: np.ndarray, mask512: np.ndarray) -> None:
                              f"{np.asarray(m).shape}")
 
 
+def is_flat(bump512: np.ndarray, mask512: np.ndarray) -> bool:
+    """True when the bump map (512x512 uint8) has no detail inside the face mask (every value
+    there bp.FLAT, e.g. the photo estimator's fallback for greyscale crops): its cues against
+    the detail template would call a third of the face an occluder."""
+    face = np.asarray(mask512) >= 127
+    return bool((np.asarray(bump512)[face] == bp.FLAT).all())
+
+
 def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
               mask512: np.ndarray, constants: OcclusionConstants | None = None,
               occluders: np.ndarray | None = None) -> OcclusionResult:
@@ -247,7 +255,8 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     and face mask (512x512 uint8, the Bump CNN's or the photo estimator's encoding).
 
     occluders: a 500x500 bool occluder mask to use instead of the segmentation. Landmarks that
-    are not 68 finite points give the input back unchanged, with a message."""
+    are not 68 finite points, or a flat map (`is_flat`: nothing to segment or restore) without
+    given occluders, give the input back unchanged, with a message."""
     t0 = time.perf_counter()
     _check_maps(bump512, mask512)
     bump512 = np.asarray(bump512, np.uint8)
@@ -260,6 +269,10 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
                                f"need 68 finite landmarks, got {lm.shape}: no de-occlusion")
     const = constants or default_constants()
     face = sg.crop_of(mask512) >= 127
+    if occluders is None and is_flat(bump512, mask512):
+        return OcclusionResult(bump512.copy(), mask512.copy(), none, 0.0, 0.0,
+                               time.perf_counter() - t0,
+                               "flat map (no detail in the face mask): nothing to de-occlude")
     if occluders is None:
         occ, prob, geo = find_occluders(crop_bgr, lm, bump512, mask512, const)
     else:

@@ -64,10 +64,13 @@ def detected_landmarks(
 ) -> tuple[list[np.ndarray], int]:
     """dlib's 68 landmarks (photo pixels, float32) of the first face in `order` (dlib's by
     default, as the original), or of every face left to right with all_faces; and the number of
-    faces. No face: Extreme3DError naming `source`."""
-    from extreme3d.landmarks import detect_faces
+    faces. No face: Extreme3DError naming `source`. With all_faces the detector scans its whole
+    pyramid (`detect_faces_full`): the coarse-level scan of large photos would not report a face
+    smaller than its window beside a larger one."""
+    from extreme3d.landmarks import detect_faces, detect_faces_full
 
-    faces = detect_faces(image, predictor, order="left_to_right" if all_faces else order)
+    faces = (detect_faces_full(image, predictor, order="left_to_right") if all_faces
+             else detect_faces(image, predictor, order=order))
     if not faces:
         raise Extreme3DError(f"{source}: no face detected")
     sets = [f.landmarks for f in faces]
