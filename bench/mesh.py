@@ -283,7 +283,7 @@ def surface_distance_exact(points: np.ndarray, vertices: np.ndarray, faces: np.n
     if not len(idx):
         return best
     cuts = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, np.inf]
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
         ids = np.flatnonzero((rad > lo) & (rad <= hi) if lo > 0 else rad <= hi)
         if not len(ids):
             continue

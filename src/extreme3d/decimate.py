@@ -30,6 +30,9 @@ DETAIL_TOLERANCE_MM = 0.05
 #: Default uv bound of `simplify` in texels of the texture: the uv interpolated at a removed
 #: vertex's nearest point of the simplified surface differs from its own by at most this.
 DETAIL_TOLERANCE_TEXELS = 1.0
+#: Default normal bound of `simplify` (degrees): the face holding a removed vertex turns at most
+#: this far from the vertex's own (area-weighted) normal, so that the shading of fine detail stays.
+DETAIL_NORMAL_DEGREES = 5.0
 #: The `decimate` settings that are not a ratio: "auto" the error-bounded simplification (the
 #: default of the clean OBJ/GLB files), "off" the full clean mesh (the same as ratio 1).
 DECIMATE_WORDS = ("auto", "off")
@@ -62,12 +65,14 @@ def file_decimation(value: float | str | None, fmt: str) -> float | str | None:
 
 
 def simplify(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = None,
-             tolerance: float = DETAIL_TOLERANCE_MM, uv_tolerance: float = 0.0) -> Decimated:
+             tolerance: float = DETAIL_TOLERANCE_MM, uv_tolerance: float = 0.0,
+             normal_degrees: float | None = DETAIL_NORMAL_DEGREES) -> Decimated:
     """Error-bounded simplification (`_core.simplify_bounded`): half-edge collapses in quadric
-    order, border vertices fixed, manifold kept, no face turned by more than 60 degrees or folded
-    in uv, and every removed vertex within `tolerance` mm of the simplified surface (and with uv
-    its uv within `uv_tolerance` at that point). The surviving vertices are original ones
-    (positions, uv and colours unchanged); `source` lists them."""
+    order, border vertices fixed, manifold kept, no face turned by more than 60 degrees by one
+    collapse or folded in uv, and every removed vertex within `tolerance` mm of a face of the
+    simplified surface whose normal is within `normal_degrees` of the vertex's own (None: not
+    checked), with uv its uv within `uv_tolerance` at the nearest point. The surviving vertices
+    are original ones (positions, uv and colours unchanged); `source` lists them."""
     from extreme3d import _core
 
     v = np.asarray(vertices, np.float64).reshape(-1, 3)
@@ -76,7 +81,9 @@ def simplify(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = No
         return Decimated(v.astype(np.float32), f.astype(np.int32), np.arange(len(v)))
     kept, tris = _core.simplify_bounded(
         v, f.astype(np.int32), None if uv is None else np.asarray(uv, np.float64),
-        float(tolerance), float(uv_tolerance))
+        float(tolerance), float(uv_tolerance),
+        min_point_normal_dot=-1.0 if normal_degrees is None else float(
+            np.cos(np.deg2rad(normal_degrees))))
     kept = np.asarray(kept, np.int64)
     return Decimated(v[kept].astype(np.float32), np.asarray(tris, np.int32), kept)
 

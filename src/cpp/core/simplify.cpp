@@ -100,6 +100,13 @@ public:
             }
         }
         mark_borders();
+        VN_.assign(nv_, Vec3::Zero());
+        for (const auto& t : F_) {
+            const Vec3 n = (pos(t[1]) - pos(t[0])).cross(pos(t[2]) - pos(t[0]));
+            for (const int x : t) VN_[x] += n;
+        }
+        for (auto& n : VN_)
+            if (n.norm() > 0) n.normalize();
     }
 
     /// Runs the collapses until none meets the bounds.
@@ -272,6 +279,10 @@ private:
                     if (x == a) x = b;
                 Vec3 w;
                 if (closest_on_triangle(p, pos(c[0]), pos(c[1]), pos(c[2]), w) > tol2) continue;
+                if (B_.min_point_normal_dot > -1) {
+                    const Vec3 n = (pos(c[1]) - pos(c[0])).cross(pos(c[2]) - pos(c[0]));
+                    if (n.dot(VN_[pts_[k]]) < B_.min_point_normal_dot * n.norm()) continue;
+                }
                 if (UV_.rows() > 0 && B_.uv > 0) {
                     const Eigen::Vector2d t = w[0] * tex(c[0]) + w[1] * tex(c[1]) + w[2] * tex(c[2]);
                     if ((t - tex(pts_[k])).squaredNorm() > uv2) continue;
@@ -308,6 +319,7 @@ private:
     Flags fdel_, removed_, fixed_;
     std::vector<std::vector<int>> vf_, fpts_;
     std::vector<Quadric> Q_;
+    std::vector<Vec3> VN_;  // area-weighted unit normals of the original vertices
     std::vector<int> stamp_;
     std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
     std::vector<int> ring_, nb_, na_, nbb_, shared_, moved_, pts_, cand_faces_, owner_;

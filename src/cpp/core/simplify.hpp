@@ -15,6 +15,8 @@ struct SimplifyBounds {
     double uv = 0.0;            // uv units: largest uv shift at that nearest point (<= 0: not checked)
     double min_normal_dot = 0.5;  // cosine: smallest normal change of a face kept by a collapse
     double min_quality = 0.1;   // 4 sqrt(3) area / sum of squared edges of a new face (1: equilateral)
+    double min_point_normal_dot = -1;  // cosine: smallest agreement of the face holding a removed
+                                       // vertex with that vertex's own normal (-1: not checked)
 };
 
 /// A simplified mesh: the surviving original vertices (increasing indices) and the faces

@@ -55,9 +55,9 @@ def check_mesh_options(mesh: str | None, max_gap: float | None, decimate: float 
                        ) -> None:
     """Extreme3DError for an unknown mesh mode, a gap <= 0 or a decimate setting other than
     None, "auto", "off" or a ratio in (0, 1]."""
-    from extreme3d.decimate import decimate_setting
-
     import math
+
+    from extreme3d.decimate import decimate_setting
 
     if mesh is not None and mesh not in MESH_MODES:
         raise Extreme3DError(f"mesh must be one of {', '.join(MESH_MODES)}, got {mesh!r}")

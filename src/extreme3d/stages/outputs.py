@@ -147,7 +147,6 @@ def save_face(
     in every clean file. PLY files are binary with ply_binary. Returns the relative paths
     written."""
     from extreme3d.decimate import file_decimation
-
     from extreme3d.params import write_params
 
     bad = [f for f in formats if f not in MESH_FORMATS]
