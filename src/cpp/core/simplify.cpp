@@ -224,21 +224,11 @@ private:
 
     /// Merges a into b when the collapse meets every condition; returns whether it did.
     bool try_collapse(int a, int b) {
-        const std::vector<int> fa = faces_of(a);
+        fa_ = faces_of(a);
         shared_.clear();
         moved_.clear();
-        for (const int f : fa) (std::find(F_[f].begin(), F_[f].end(), b) != F_[f].end() ? shared_ : moved_).push_back(f);
+        for (const int f : fa_) (std::find(F_[f].begin(), F_[f].end(), b) != F_[f].end() ? shared_ : moved_).push_back(f);
         if (shared_.size() != 2) return false;
-        // link condition: the common neighbours of a and b are the two opposite corners
-        neighbours(a, na_);
-        neighbours(b, nbb_);
-        int common = 0;
-        for (size_t i = 0, j = 0; i < na_.size() && j < nbb_.size();) {
-            if (na_[i] < nbb_[j]) ++i;
-            else if (na_[i] > nbb_[j]) ++j;
-            else { ++common; ++i; ++j; }
-        }
-        if (common != 2) return false;
         const Vec3 pb = pos(b);
         for (const int f : moved_) {
             std::array<Vec3, 3> o{pos(F_[f][0]), pos(F_[f][1]), pos(F_[f][2])};
@@ -262,7 +252,7 @@ private:
         // distance bound: a and the removed vertices held by its faces, against the faces
         // around b after the collapse
         pts_.assign(1, a);
-        for (const int f : fa) pts_.insert(pts_.end(), fpts_[f].begin(), fpts_[f].end());
+        for (const int f : fa_) pts_.insert(pts_.end(), fpts_[f].begin(), fpts_[f].end());
         cand_faces_ = moved_;
         for (const int f : faces_of(b))
             if (std::find(F_[f].begin(), F_[f].end(), a) == F_[f].end()) cand_faces_.push_back(f);
@@ -293,6 +283,17 @@ private:
             if (who < 0) return false;
             owner_[k] = who;
         }
+        // link condition (checked last: it rarely fails): the common neighbours of a and b are
+        // the two opposite corners
+        neighbours(a, na_);
+        neighbours(b, nbb_);
+        int common = 0;
+        for (size_t i = 0, j = 0; i < na_.size() && j < nbb_.size();) {
+            if (na_[i] < nbb_[j]) ++i;
+            else if (na_[i] > nbb_[j]) ++j;
+            else { ++common; ++i; ++j; }
+        }
+        if (common != 2) return false;
         // commit
         for (const int f : shared_) {
             fdel_[f] = 1;
@@ -322,7 +323,7 @@ private:
     std::vector<Vec3> VN_;  // area-weighted unit normals of the original vertices
     std::vector<int> stamp_;
     std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
-    std::vector<int> ring_, nb_, na_, nbb_, shared_, moved_, pts_, cand_faces_, owner_;
+    std::vector<int> fa_, ring_, nb_, na_, nbb_, shared_, moved_, pts_, cand_faces_, owner_;
 };
 
 }  // namespace
