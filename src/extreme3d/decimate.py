@@ -26,7 +26,7 @@ class Decimated:
 
 #: Default bound of `simplify` (mm): the largest distance of a removed vertex to the simplified
 #: surface (exact point-triangle distance).
-DETAIL_TOLERANCE_MM = 0.05
+DETAIL_TOLERANCE_MM = 0.03
 #: Default uv bound of `simplify` in texels of the texture: the uv interpolated at a removed
 #: vertex's nearest point of the simplified surface differs from its own by at most this.
 DETAIL_TOLERANCE_TEXELS = 1.0

@@ -157,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ASCII layout)")
     parser.add_argument("--decimate", type=_decimate, default=None, metavar="off|auto|RATIO",
                         help="the clean final mesh files: default, the OBJ/GLB files simplified "
-                             "within 0.05 mm (error-bounded: flat regions lose vertices, the "
+                             "within 0.03 mm (error-bounded: flat regions lose vertices, the "
                              "detail stays) and the PLY files full; auto: simplified in every "
                              "format; off: the full clean mesh everywhere; RATIO: keep this "
                              "fraction of the faces (quadric decimation, e.g. 0.25)")

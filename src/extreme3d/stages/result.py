@@ -187,7 +187,7 @@ class FaceResult:
         unused vertices, detail blended in at the seam; colours (and with `textured` the uv and
         texture) of final_frontal's vertices. decimate: None (or "off", 1) the full clean mesh,
         "auto" the error-bounded simplification of the OBJ/GLB files (extreme3d.decimate.simplify:
-        removed vertices within 0.05 mm of the surface, uv within one texel), a ratio the
+        removed vertices within 0.03 mm of the surface, uv within one texel), a ratio the
         fraction of the faces kept (quadric decimation)."""
         from extreme3d.decimate import decimate_setting
 
