@@ -7,8 +7,10 @@ components, boundary loops, non-manifold edges and vertices, inconsistently orie
 unreferenced vertices, the largest step across the seam between detail and sparse surface (mm:
 offset of a detail vertex at the seam from the completed sparse surface), how far detail
 vertices deeper than the blend band moved (mm), the time of the clean build and, for the photos,
-the textured OBJ (+MTL+PNG) bytes. `--render DIR` writes frontal and 60 degree renders of both
-meshes for the first three photos.
+the textured OBJ (+MTL+PNG) bytes: the original layout, the clean mesh as the OBJ files get it by
+default (error-bounded simplification: its topology, time and the exact distance of the full
+clean vertices to it) and in full (`--decimate off`). `--render DIR` writes frontal and 60 degree
+renders of the original, the clean and the simplified clean mesh for the first three photos.
 
 Usage: python bench/mesh.py [--paper N] [--photos N] [--render DIR] [--max-gap MM].
 Last line: SUMMARY key=value ...
