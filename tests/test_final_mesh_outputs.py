@@ -68,6 +68,14 @@ def test_final_is_the_clean_mesh_and_ply_keeps_the_original_layout(face, tmp_pat
               overlay=False, params=False, decimate="off")
     assert obj_counts(tmp_path / "full" / "3D" / f"{face.name}_final_frontal.obj") == (
         clean.num_vertices, clean.num_faces)
+    # the GLB holds the same simplified mesh
+    import trimesh
+
+    face.save(tmp_path / "g", formats=("glb",), outputs=("final_frontal",), maps=False,
+              overlay=False, params=False)
+    glb = trimesh.load(tmp_path / "g" / "3D" / f"{face.name}_final_frontal.glb", force="mesh",
+                       process=False)
+    assert len(glb.faces) == nf
 
 
 def test_mesh_modes_binary_ply_and_decimation(face, tmp_path):
