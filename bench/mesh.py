@@ -332,7 +332,7 @@ def decimation(res, clean, ratio: float, folder: Path, digits: int | None, stats
     t0 = time.perf_counter()
     d = decimate(clean.mesh.vertices, clean.mesh.faces, ratio)
     secs = time.perf_counter() - t0
-    dist = surface_distance(clean.mesh.vertices.astype(np.float64), d.vertices, d.faces)
+    dist = surface_distance_exact(clean.mesh.vertices.astype(np.float64), d.vertices, d.faces)
     orig = res.textured("final_frontal")
     uv = orig.uv[clean.source][d.source]
     TexturedMesh(vertices=d.vertices, faces=d.faces, uv=uv,
