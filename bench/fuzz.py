@@ -244,6 +244,12 @@ def harnesses(model) -> dict:
             s.array((-1,), (-1, 400), np.int32), s.array((20, 20), (0, 2), bool),
             s.integer([0, 1, 3, -1])),
         "ChartRaster": lambda s: _chart_raster(_core, s),
+        "simplify_bounded": lambda s: _core.simplify_bounded(
+            s.array((-1, 3), (-10, 10)), s.array((-1, 3), (-1, 20), np.int32),
+            s.array((-1, 2), (0, 1)) if s.flag(50) else None,
+            abs(s.number()) if s.flag(80) else s.number(),
+            s.number() if s.flag(30) else 0.01, s.number() if s.flag(20) else 0.5,
+            s.number() if s.flag(20) else 0.1, s.number() if s.flag(20) else -1.0),
     }
 
 

@@ -7,8 +7,10 @@ components, boundary loops, non-manifold edges and vertices, inconsistently orie
 unreferenced vertices, the largest step across the seam between detail and sparse surface (mm:
 offset of a detail vertex at the seam from the completed sparse surface), how far detail
 vertices deeper than the blend band moved (mm), the time of the clean build and, for the photos,
-the textured OBJ (+MTL+PNG) bytes. `--render DIR` writes frontal and 60 degree renders of both
-meshes for the first three photos.
+the textured OBJ (+MTL+PNG) bytes: the original layout, the clean mesh as the OBJ files get it by
+default (error-bounded simplification: its topology, time and the exact distance of the full
+clean vertices to it) and in full (`--decimate off`). `--render DIR` writes frontal and 60 degree
+renders of the original, the clean and the simplified clean mesh for the first three photos.
 
 Usage: python bench/mesh.py [--paper N] [--photos N] [--render DIR] [--max-gap MM].
 Last line: SUMMARY key=value ...
@@ -135,9 +137,12 @@ def record(stats: dict, group: str, name: str, model, geo, sizes) -> None:
     s_o = original_seam_step(chart, model, geo)
     s_c = clean_seam_step(clean)
     moved = interior_moved(clean, final)
-    ob, cb = sizes if sizes else (float("nan"), float("nan"))
+    ob, cb, fb = sizes if sizes else (float("nan"),) * 3
     print(row(name, "original", t_o, s_o, 0.0, ob, 0.0))
-    print(row(name, "clean", t_c, s_c, moved, cb, secs * 1e3), flush=True)
+    print(row(name, "clean", t_c, s_c, moved, fb, secs * 1e3), flush=True)
+    if sizes:
+        print(row(name, "simple", stats["simp_topo"][-1], float("nan"), float("nan"), cb,
+                  stats["simp_s"][-1] * 1e3), flush=True)
     for key, value in (("orig", t_o), ("clean", t_c)):
         stats.setdefault(key, []).append(value)
     stats.setdefault("step_orig", []).append(s_o)
@@ -150,6 +155,8 @@ def record(stats: dict, group: str, name: str, model, geo, sizes) -> None:
         stats.setdefault("obj_orig", []).append(ob)
         stats.setdefault("obj_clean", []).append(cb)
         stats.setdefault("obj_ratio", []).append(cb / ob)
+        stats.setdefault("obj_full", []).append(fb)
+        stats.setdefault("obj_ratio_full", []).append(fb / ob)
     stats.setdefault("last", {})[name] = (final, clean)
 
 
@@ -166,28 +173,55 @@ def load_sfm():
 
 
 def textured_bytes(res, clean, folder: Path, digits: int | None, stats: dict
-                   ) -> tuple[float, float]:
-    """(original, clean) MB of the textured final OBJ + MTL + PNG; the clean OBJ is read back
-    with trimesh (faces equal, largest position and uv errors stored)."""
+                   ) -> tuple[float, float, float]:
+    """(original, default clean, full clean) MB of the textured final OBJ + MTL + PNG: the
+    original layout as written before issue 15, the clean mesh as the OBJ files get it by
+    default (error-bounded simplification, extreme3d.decimate.simplify) and in full (`--decimate
+    off`). Both clean OBJs are read back with trimesh (faces equal, largest position and uv
+    errors stored); the simplification's time, faces, topology and distance of the full clean
+    vertices to the simplified surface are stored."""
     from extreme3d.api import TexturedMesh
-    from extreme3d.io.obj import read_obj_texture
+    from extreme3d.decimate import DETAIL_TOLERANCE_TEXELS, simplify
 
     orig = res.textured("final_frontal")  # the original layout (res.final is the clean mesh)
-    d1, d2 = folder / "o", folder / "c"
-    orig.save(d1 / "final.obj", digits=6, uv_digits=6)  # as written before issue 15
+    orig.save(folder / "o" / "final.obj", digits=6, uv_digits=6)  # as written before issue 15
     cm = TexturedMesh(vertices=clean.mesh.vertices, faces=clean.mesh.faces,
                       uv=orig.uv[clean.source], texture=orig.texture)
-    path = cm.save(d2 / "final.obj", **({} if digits is None else {"digits": digits}))
-    v, f, uv, tex = read_obj_texture(path)
-    if not np.array_equal(f, clean.mesh.faces) or tex is None or len(v) != len(cm.vertices):
-        raise RuntimeError(f"{path}: the OBJ read back is not the clean mesh")
-    stats.setdefault("readback_mm", []).append(float(np.abs(v - cm.vertices).max()))
-    stats.setdefault("readback_uv", []).append(float(np.abs(uv - cm.uv).max()))
+    kw = {} if digits is None else {"digits": digits}
+    readback(cm, cm.save(folder / "f" / "final.obj", **kw), stats)
+    t0 = time.perf_counter()
+    d = simplify(cm.vertices, cm.faces, cm.uv,
+                 uv_tolerance=DETAIL_TOLERANCE_TEXELS / max(cm.texture.shape[:2]))
+    stats.setdefault("simp_s", []).append(time.perf_counter() - t0)
+    sm = TexturedMesh(vertices=d.vertices, faces=d.faces, uv=cm.uv[d.source], texture=cm.texture)
+    readback(sm, sm.save(folder / "c" / "final.obj", **kw), stats)
+    dist = surface_distance_exact(cm.vertices.astype(np.float64), d.vertices, d.faces)
+    stats.setdefault("simp_p99", []).append(float(np.percentile(dist, 99)))
+    stats.setdefault("simp_max", []).append(float(dist.max()))
+    stats.setdefault("simp_faces", []).append(len(d.faces) / len(cm.faces))
+    stats.setdefault("simp_topo", []).append(mesh_topology(d.vertices, d.faces))
+    stats["simplified_last"] = d
+    print(f"    simplified: {len(d.faces)} of {len(cm.faces)} faces "
+          f"({len(d.faces) / len(cm.faces):.2f}), {stats['simp_s'][-1]:.2f} s, distance of the "
+          f"clean vertices median {np.median(dist):.4f} p99 {np.percentile(dist, 99):.4f} max "
+          f"{dist.max():.4f} mm")
 
     def mb(d: Path) -> float:
         return sum(p.stat().st_size for p in d.iterdir()) / 1e6
 
-    return mb(d1), mb(d2)
+    return mb(folder / "o"), mb(folder / "c"), mb(folder / "f")
+
+
+def readback(mesh, path: Path, stats: dict) -> None:
+    """Reads an OBJ back with trimesh: faces and vertex count must equal the mesh's; the largest
+    position (mm) and uv errors are stored."""
+    from extreme3d.io.obj import read_obj_texture
+
+    v, f, uv, tex = read_obj_texture(path)
+    if not np.array_equal(f, mesh.faces) or tex is None or len(v) != len(mesh.vertices):
+        raise RuntimeError(f"{path}: the OBJ read back is not the mesh written")
+    stats.setdefault("readback_mm", []).append(float(np.abs(v - mesh.vertices).max()))
+    stats.setdefault("readback_uv", []).append(float(np.abs(uv - mesh.uv).max()))
 
 
 def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int | None, ratio: float
@@ -216,6 +250,7 @@ def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int | None, r
             sizes = textured_bytes(res, clean, Path(tmp), digits, stats)
             if ratio < 1.0:
                 decimation(res, clean, ratio, Path(tmp), digits, stats)
+        stats.setdefault("simplified", {})[path.stem] = stats.pop("simplified_last")
         record(stats, "photo", path.stem, model, geo, sizes)
 
 
@@ -230,6 +265,39 @@ def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray
     best = np.full(len(points), np.inf)
     for j in range(k):
         best = np.minimum(best, _point_triangle(points, tri[near[:, j]]))
+    return best
+
+
+def surface_distance_exact(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
+                           floor: float = 0.01) -> np.ndarray:
+    """Distance (mm) of each point to the surface: `surface_distance` (an upper bound: the
+    nearest triangle may not be among the 12 nearest centroids when triangles are large), made
+    exact for the points farther than `floor` mm by testing every triangle whose bounding
+    sphere (centroid, largest centroid-corner distance) comes within that bound (triangles
+    grouped by radius, one KD-tree per group)."""
+    from scipy.spatial import cKDTree
+
+    best = surface_distance(points, vertices, faces)
+    tri = np.asarray(vertices, np.float64)[faces]
+    cen = tri.mean(1)
+    rad = np.linalg.norm(tri - cen[:, None], axis=2).max(1)
+    idx = np.flatnonzero(best > floor)
+    if not len(idx):
+        return best
+    cuts = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, np.inf]
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        ids = np.flatnonzero((rad > lo) & (rad <= hi) if lo > 0 else rad <= hi)
+        if not len(ids):
+            continue
+        lists = cKDTree(cen[ids]).query_ball_point(points[idx], best[idx] + rad[ids].max())
+        lens = np.fromiter((len(x) for x in lists), np.int64, len(lists))
+        if not lens.sum():
+            continue
+        pi = np.repeat(idx, lens)
+        tj = ids[np.concatenate([np.asarray(x, np.int64) for x in lists])]
+        for s in range(0, len(pi), 1 << 20):
+            sl = slice(s, s + (1 << 20))
+            np.minimum.at(best, pi[sl], _point_triangle(points[pi[sl]], tri[tj[sl]]))
     return best
 
 
@@ -264,7 +332,7 @@ def decimation(res, clean, ratio: float, folder: Path, digits: int | None, stats
     t0 = time.perf_counter()
     d = decimate(clean.mesh.vertices, clean.mesh.faces, ratio)
     secs = time.perf_counter() - t0
-    dist = surface_distance(clean.mesh.vertices.astype(np.float64), d.vertices, d.faces)
+    dist = surface_distance_exact(clean.mesh.vertices.astype(np.float64), d.vertices, d.faces)
     orig = res.textured("final_frontal")
     uv = orig.uv[clean.source][d.source]
     TexturedMesh(vertices=d.vertices, faces=d.faces, uv=uv,
@@ -280,8 +348,9 @@ def decimation(res, clean, ratio: float, folder: Path, digits: int | None, stats
     stats.setdefault("dec_mb", []).append(mb)
 
 
-def render_pair(final, clean, out: Path) -> None:
-    """Writes <out> : original | clean, frontal (top) and turned 60 degrees (bottom)."""
+def render_pair(final, clean, out: Path, simplified=None) -> None:
+    """Writes <out> : original | clean (| the clean mesh simplified as in the OBJ files),
+    frontal (top) and turned 60 degrees (bottom)."""
     import cv2
 
     from extreme3d.preview import frontal_pose
@@ -292,7 +361,10 @@ def render_pair(final, clean, out: Path) -> None:
         a = np.deg2rad(yaw)
         rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
         row_imgs = []
-        for v, f in ((final.vertices, final.faces), (clean.mesh.vertices, clean.mesh.faces)):
+        meshes = [(final.vertices, final.faces), (clean.mesh.vertices, clean.mesh.faces)]
+        if simplified is not None:
+            meshes.append((simplified.vertices, simplified.faces))
+        for v, f in meshes:
             vr = np.asarray(v, np.float64) @ rot.T
             r, t = frontal_pose(vr)
             rgb, _ = render(vr, f, r, t, shading="lambert")
@@ -321,9 +393,10 @@ def main() -> None:
     if args.render and photo_stats.get("last"):
         args.render.mkdir(parents=True, exist_ok=True)
         for name, (final, clean) in list(photo_stats["last"].items())[:3]:
-            render_pair(final, clean, args.render / f"{name[:40]}.png")
+            render_pair(final, clean, args.render / f"{name[:40]}.png",
+                        photo_stats.get("simplified", {}).get(name))
     for k, v in photo_stats.items():
-        if k != "last":
+        if k not in ("last", "simplified"):
             stats.setdefault(k, []).extend(v)
     if not stats.get("clean"):
         print("SUMMARY images=0")
@@ -347,8 +420,26 @@ def main() -> None:
               f"distance_p99_mm_max={max(stats['dec_p99']):.3f} "
               f"distance_mm_max={max(stats['dec_max']):.2f} "
               f"obj_mb_median={statistics.median(stats['dec_mb']):.2f}")
+    if stats.get("simp_s"):
+        st = stats["simp_topo"]
+        print(f"simplified OBJ (default): images={len(st)} "
+              f"components_max={mx(st, 'components')} "
+              f"boundary_loops_max={mx(st, 'boundary_loops')} "
+              f"nonmanifold_edges={sum(t.nonmanifold_edges for t in st)} "
+              f"nonmanifold_vertices={sum(t.nonmanifold_vertices for t in st)} "
+              f"flipped_edges={sum(t.inconsistent_edges for t in st)} "
+              f"unreferenced={sum(t.unreferenced for t in st)} "
+              f"faces_kept_median={statistics.median(stats['simp_faces']):.3f} "
+              f"faces_kept_max={max(stats['simp_faces']):.3f} "
+              f"distance_p99_mm_max={max(stats['simp_p99']):.4f} "
+              f"distance_mm_max={max(stats['simp_max']):.4f} "
+              f"s_median={statistics.median(stats['simp_s']):.3f} "
+              f"s_max={max(stats['simp_s']):.3f}")
+        print(f"full clean OBJ (--decimate off): obj_mb_median="
+              f"{statistics.median(stats['obj_full']):.2f} obj_ratio_median="
+              f"{statistics.median(stats['obj_ratio_full']):.3f}")
     if stats.get("readback_mm"):
-        print(f"clean OBJ read back (trimesh): faces equal, position_mm_max="
+        print(f"clean OBJs read back (trimesh): faces equal, position_mm_max="
               f"{max(stats['readback_mm']):.4f} uv_max={max(stats['readback_uv']):.6f}")
     print(f"registered_median={statistics.median(stats['registered']):.0f} "
           f"original_used_vertices_median={statistics.median(stats['used_orig']):.0f} "
@@ -364,7 +455,7 @@ def main() -> None:
         f"interior_moved_mm_max={max(stats['moved']):.4f} "
         f"obj_mb_median={statistics.median(stats.get('obj_clean', [nan])):.2f} "
         f"obj_mb_median_original={statistics.median(stats.get('obj_orig', [nan])):.2f} "
-        f"obj_ratio_median={statistics.median(stats.get('obj_ratio', [nan])):.2f} "
+        f"obj_ratio_median={statistics.median(stats.get('obj_ratio', [nan])):.3f} "
         f"obj_readback_mm_max={max(stats.get('readback_mm', [nan])):.4f} "
         f"clean_s_median={statistics.median(stats['secs']):.3f}"
     )

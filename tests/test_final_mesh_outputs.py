@@ -10,6 +10,7 @@ import pytest
 
 from extreme3d import Extreme3DError
 from extreme3d.api import Reconstructor
+from extreme3d.io.obj import read_obj_texture
 from extreme3d.io.ply import read_ply
 from extreme3d.mesh_topology import mesh_topology
 
@@ -51,8 +52,30 @@ def test_final_is_the_clean_mesh_and_ply_keeps_the_original_layout(face, tmp_pat
     assert f"3D/{face.name}_final_frontal.ply" in written
     ply = read_ply(tmp_path / "3D" / f"{face.name}_final_frontal.ply")
     assert len(ply.vertices) == original.num_vertices  # the original's layout and bytes
-    assert obj_counts(tmp_path / "3D" / f"{face.name}_final_frontal.obj") == (
+    # the OBJ holds the clean mesh simplified within 0.05 mm (a subset of its vertices), read
+    # back by trimesh; --decimate off gives the full clean mesh
+    obj = tmp_path / "3D" / f"{face.name}_final_frontal.obj"
+    nv, nf = obj_counts(obj)
+    assert nv < clean.num_vertices and nf < clean.num_faces
+    v, f, uv, tex = read_obj_texture(obj)
+    t = mesh_topology(v, f)
+    assert (t.components, t.nonmanifold_edges, t.unreferenced) == (1, 0, 0)
+    assert t.boundary_loops <= 2 and tex is not None and len(uv) == nv
+    from scipy.spatial import cKDTree
+
+    assert cKDTree(clean.vertices).query(v)[0].max() <= 1e-3  # clean vertices, 3 decimals
+    face.save(tmp_path / "full", formats=("obj",), outputs=("final_frontal",), maps=False,
+              overlay=False, params=False, decimate="off")
+    assert obj_counts(tmp_path / "full" / "3D" / f"{face.name}_final_frontal.obj") == (
         clean.num_vertices, clean.num_faces)
+    # the GLB holds the same simplified mesh
+    import trimesh
+
+    face.save(tmp_path / "g", formats=("glb",), outputs=("final_frontal",), maps=False,
+              overlay=False, params=False)
+    glb = trimesh.load(tmp_path / "g" / "3D" / f"{face.name}_final_frontal.glb", force="mesh",
+                       process=False)
+    assert len(glb.faces) == nf
 
 
 def test_mesh_modes_binary_ply_and_decimation(face, tmp_path):

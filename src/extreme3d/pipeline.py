@@ -107,7 +107,7 @@ class BatchOptions:
     mesh: str | None = None  # final mesh: None (clean OBJ/GLB, original PLY), clean, original
     max_gap: float | None = None  # registration gap (mm); None: geometry.default_max_gap
     ply_binary: bool = False  # binary little-endian PLY files
-    decimate: float | None = None  # fraction of faces the clean final mesh files keep
+    decimate: float | str | None = None  # clean final mesh files: None/"auto"/"off"/ratio
     occlusion: bool = True  # find occluders, de-occlude the bump, mask them (off: the original)
     trust_cnn_pickles: bool = False  # allow the CNN files' pickles (runs code from them)
     isolate_core: bool = True  # core stage in a worker process even with jobs=1 (crash isolation)

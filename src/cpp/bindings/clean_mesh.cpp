@@ -16,6 +16,7 @@
 #include "core/delaunay.hpp"
 #include "core/mesh_repair.hpp"
 #include "core/raster_morphology.hpp"
+#include "core/simplify.hpp"
 
 namespace py = pybind11;
 
@@ -270,6 +271,47 @@ void bind_clean_mesh(py::module_& m) {
         },
         py::arg("faces"), py::arg("num_vertices"),
         "Faces without bow-tie vertices: all but the largest fan of each removed (repeated, at most 10 rounds).");
+
+    m.def(
+        "simplify_bounded",
+        [](const py::object& vertices, const py::object& faces, const py::object& uv, double distance,
+           double uv_tolerance, double min_normal_dot, double min_quality, double min_point_normal_dot) {
+            const MatrixX3d v = to_matrix<MatrixX3d>(vertices, "vertices", true, kMaxCoordinate);
+            check_rows(v.rows(), "vertices");
+            const MatrixX3i f = triangle_indices(faces, v.rows(), "faces");
+            MatrixX2d t(0, 2);
+            if (!uv.is_none()) {
+                t = to_matrix<MatrixX2d>(uv, "uv", true, kMaxCoordinate);
+                if (t.rows() != v.rows())
+                    checks::fail("uv", "must have one row per vertex (" + std::to_string(v.rows()) + "), got " +
+                                           std::to_string(t.rows()));
+            }
+            if (!(distance >= 0) || !std::isfinite(distance))
+                checks::fail("distance", "must be a finite number >= 0 (mm), got " + std::to_string(distance));
+            if (!std::isfinite(uv_tolerance))
+                checks::fail("uv_tolerance", "must be finite, got " + std::to_string(uv_tolerance));
+            if (!(min_normal_dot >= -1 && min_normal_dot <= 1))
+                checks::fail("min_normal_dot", "must be in [-1, 1], got " + std::to_string(min_normal_dot));
+            if (!(min_point_normal_dot >= -1 && min_point_normal_dot <= 1))
+                checks::fail("min_point_normal_dot", "must be in [-1, 1], got " + std::to_string(min_point_normal_dot));
+            if (!(min_quality >= 0 && min_quality <= 1))
+                checks::fail("min_quality", "must be in [0, 1], got " + std::to_string(min_quality));
+            core::Simplified r;
+            {
+                py::gil_scoped_release release;
+                r = core::simplify_bounded(v, f, t, {distance, uv_tolerance, min_normal_dot, min_quality, min_point_normal_dot});
+            }
+            py::array_t<std::int64_t> kept(static_cast<py::ssize_t>(r.kept.size()));
+            std::copy(r.kept.begin(), r.kept.end(), kept.mutable_data());
+            return py::make_tuple(kept, r.faces);
+        },
+        py::arg("vertices"), py::arg("faces"), py::arg("uv") = py::none(), py::arg("distance") = 0.05,
+        py::arg("uv_tolerance") = 0.0, py::arg("min_normal_dot") = 0.5, py::arg("min_quality") = 0.1,
+        py::arg("min_point_normal_dot") = -1.0,
+        "(kept (N,) int64 original vertex indices, faces (M, 3) int32 into them): error-bounded half-edge "
+        "collapses (border vertices fixed) keeping every removed vertex within `distance` mm of the "
+        "simplified surface and, with uv, its uv within `uv_tolerance` at that point, the face there "
+        "within acos(min_point_normal_dot) of its normal.");
 }
 
 }  // namespace extreme3d::bindings

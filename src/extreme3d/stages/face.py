@@ -32,7 +32,8 @@ class FaceOptions:
     pose; 'best': Levenberg-Marquardt), soft symmetry, colour mode, texture side (px); the final
     mesh layout (`mesh`: None, 'clean' or 'original', see MESH_MODES), the registration gap
     (`max_gap` mm, None = geometry.default_max_gap), binary PLY files (`ply_binary`) and the
-    fraction of faces the clean final mesh files keep (`decimate`, None = all), the
+    simplification of the clean final mesh files (`decimate`: None = error-bounded for OBJ/GLB,
+    full PLY; "auto", "off" or a fraction of faces kept, see extreme3d.decimate), the
     occlusion step (occluders found and de-occluded; False: the original's behaviour)."""
 
     fit_mode: str = "faithful"
@@ -42,7 +43,7 @@ class FaceOptions:
     mesh: str | None = None
     max_gap: float | None = None
     ply_binary: bool = False
-    decimate: float | None = None
+    decimate: float | str | None = None
     occlusion: bool = True
 
     def __post_init__(self) -> None:
@@ -50,16 +51,19 @@ class FaceOptions:
         check_mesh_options(self.mesh, self.max_gap, self.decimate)
 
 
-def check_mesh_options(mesh: str | None, max_gap: float | None, decimate: float | None) -> None:
-    """Extreme3DError for an unknown mesh mode, a gap <= 0 or a ratio outside (0, 1]."""
+def check_mesh_options(mesh: str | None, max_gap: float | None, decimate: float | str | None
+                       ) -> None:
+    """Extreme3DError for an unknown mesh mode, a gap <= 0 or a decimate setting other than
+    None, "auto", "off" or a ratio in (0, 1]."""
     import math
+
+    from extreme3d.decimate import decimate_setting
 
     if mesh is not None and mesh not in MESH_MODES:
         raise Extreme3DError(f"mesh must be one of {', '.join(MESH_MODES)}, got {mesh!r}")
     if max_gap is not None and not (math.isfinite(max_gap) and max_gap > 0):
         raise Extreme3DError(f"max_gap must be a positive number of mm, got {max_gap}")
-    if decimate is not None and not 0.0 < decimate <= 1.0:
-        raise Extreme3DError(f"decimate must be in (0, 1] (fraction of faces kept), got {decimate}")
+    decimate_setting(decimate)
 
 
 def meshes_to_compute(

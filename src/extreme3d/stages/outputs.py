@@ -135,14 +135,18 @@ def save_face(
     params: bool = True,
     maps: bool = True,
     ply_binary: bool = False,
-    decimate: float | None = None,
+    decimate: float | str | None = None,
 ) -> list[str]:
     """Writes a FaceResult's files into out_dir: with maps, imgs/, shape/ and bump/; the meshes
     `outputs` (default: the original's default set among those computed) in every format of
     `formats` to 3D/ (OBJ/GLB textured); overlay/<name>.png (photo: `image`, the result's, or
     read from its image_path) and params/<name>.json. The final mesh files hold the clean mesh
-    where result.uses_clean says so (decimated to `decimate` of its faces when given); PLY
-    files are binary with ply_binary. Returns the relative paths written."""
+    where result.uses_clean says so: by default (decimate None) the OBJ/GLB files the
+    error-bounded simplification of the clean mesh and the PLY files the full one; decimate
+    "auto" the simplification, "off" (or 1) the full mesh, a ratio that fraction of the faces,
+    in every clean file. PLY files are binary with ply_binary. Returns the relative paths
+    written."""
+    from extreme3d.decimate import file_decimation
     from extreme3d.params import write_params
 
     bad = [f for f in formats if f not in MESH_FORMATS]
@@ -178,7 +182,8 @@ def save_face(
         for fmt in formats:
             path = out / "3D" / f"{name}_{key}.{fmt}"
             if result.uses_clean(key, fmt):
-                mesh = result.clean_final(textured=fmt != "ply", decimate=decimate)
+                mesh = result.clean_final(textured=fmt != "ply",
+                                          decimate=file_decimation(decimate, fmt))
             else:
                 mesh = result.textured(key) if fmt != "ply" else result.meshes[key]
             mesh.save(path, **({"binary": True} if fmt == "ply" and ply_binary else {}))

@@ -180,11 +180,18 @@ class FaceResult:
             return False
         return self.mesh_mode == "clean" or fmt != "ply"
 
-    def clean_final(self, textured: bool = True, decimate: float | None = None) -> TexturedMesh:
+    def clean_final(self, textured: bool = True, decimate: float | str | None = None
+                    ) -> TexturedMesh:
         """The clean final mesh (extreme3d.clean_mesh): the dense detail and the completed sparse
         surface joined into one connected, manifold, consistently oriented surface without
         unused vertices, detail blended in at the seam; colours (and with `textured` the uv and
-        texture) of final_frontal's vertices. decimate: fraction of the faces kept."""
+        texture) of final_frontal's vertices. decimate: None (or "off", 1) the full clean mesh,
+        "auto" the error-bounded simplification of the OBJ/GLB files (extreme3d.decimate.simplify:
+        removed vertices within 0.03 mm of the surface, uv within one texel), a ratio the
+        fraction of the faces kept (quadric decimation)."""
+        from extreme3d.decimate import decimate_setting
+
+        decimate = decimate_setting(decimate)
         key = (textured, decimate)
         if key in self._clean:
             return self._clean[key]
@@ -206,7 +213,19 @@ class FaceResult:
         if not textured:
             base = TexturedMesh(base.vertices, base.faces, base.colors)
         mesh = carry_over(base, built.mesh.vertices, built.mesh.faces, built.source)
-        if decimate is not None and decimate < 1.0:
+        if decimate == "auto":
+            from extreme3d.decimate import DETAIL_TOLERANCE_TEXELS, simplify
+
+            t0 = time.perf_counter()
+            tex = getattr(mesh, "texture", None)
+            uv = getattr(mesh, "uv", None) if tex is not None else None
+            d = simplify(mesh.vertices, mesh.faces, uv,
+                         uv_tolerance=0.0 if uv is None else DETAIL_TOLERANCE_TEXELS / max(
+                             tex.shape[:2]))
+            mesh = carry_over(mesh, d.vertices, d.faces, d.source)
+            self.timings["simplify"] = self.timings.get("simplify", 0.0) + (
+                time.perf_counter() - t0)
+        elif decimate is not None and decimate < 1.0:
             from extreme3d.decimate import decimate as decimated
 
             d = decimated(mesh.vertices, mesh.faces, decimate)
@@ -302,7 +321,7 @@ class FaceResult:
         params: bool = True,
         maps: bool = True,
         ply_binary: bool = False,
-        decimate: float | None = None,
+        decimate: float | str | None = None,
     ) -> list[str]:
         """Writes the batch output tree for this face into out_dir (imgs/, shape/, bump/, 3D/,
         params/, overlay/) and returns the written paths relative to out_dir.
