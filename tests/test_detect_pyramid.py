@@ -72,6 +72,12 @@ def test_pyramid_level_refuses_bad_inputs():
         with pytest.raises(ValueError):
             _core.detector_pyramid_level(good, upsample, level)
     assert _core.detector_pyramid_level(np.zeros((0, 5, 3), np.uint8), 1, 2).size == 0
+    # an output over 16384 px per side is refused before anything is allocated (a thin strip
+    # keeps the input small: 9000 px upsampled twice is ~36000 px)
+    strip = np.zeros((2, 9000, 3), np.uint8)
+    with pytest.raises(ValueError, match="16384"):
+        _core.detector_pyramid_level(strip, 2, 0)
+    assert _core.detector_pyramid_level(strip, 2, 5).shape[1] <= 16384
 
 
 def test_coarse_level_and_box_mapping():
@@ -151,3 +157,41 @@ def test_all_faces_scans_the_whole_pyramid(monkeypatch):
     prepare.detected_landmarks(image, "x.png", all_faces=True)
     prepare.detected_landmarks(image, "x.png")
     assert calls == ["full", "coarse"]
+
+
+def _full_scan_spy(monkeypatch) -> list[int]:
+    """Counts the calls of detect_faces_full made by detect_faces."""
+    calls: list[int] = []
+    real = lm.detect_faces_full
+
+    def spy(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lm, "detect_faces_full", spy)
+    return calls
+
+
+@pytest.mark.parametrize("fx", [0.6, 0.8, 1.0, 2.4])
+def test_faces_near_the_coarse_window_take_the_full_scan(shared, monkeypatch, fx):
+    """A face found at the first two scanned levels (its box < NEAR_WINDOW windows there) may
+    also fire on the skipped finer levels: the photo takes the full scan; a face well above the
+    window keeps the coarse-level scan. Either way the faces are the full scan's."""
+    face = lm.read_image(shared / "data/test" / "Jon-Hamm.png")
+    face = cv2.resize(face, None, fx=fx, fy=fx, interpolation=cv2.INTER_AREA)
+    canvas = np.full((1800, 2400, 3), 120, np.uint8)
+    canvas[600:600 + face.shape[0], 900:900 + face.shape[1]] = face
+    level = lm.coarse_level(*canvas.shape[:2])
+    coarse_window = 73 * 1.2**level / 2  # px of the photo
+    ref = lm.detect_faces_full(canvas)
+    assert len(ref) == 1
+    calls = _full_scan_spy(monkeypatch)
+    assert same_faces(lm.detect_faces(canvas), ref)
+    width = ref[0].box[2] - ref[0].box[0] + 1
+    # box widths at the coarse level are 1, 6/5, (6/5)^2 ... windows (below 1: a finer level)
+    if width < 0.95 * coarse_window:
+        assert calls, "below the window: the coarse scan finds nothing"
+    elif width < lm.NEAR_WINDOW * coarse_window:
+        assert calls, "near the window: full scan"
+    else:
+        assert not calls, "well above the window: the coarse scan's faces"

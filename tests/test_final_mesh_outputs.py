@@ -52,7 +52,7 @@ def test_final_is_the_clean_mesh_and_ply_keeps_the_original_layout(face, tmp_pat
     assert f"3D/{face.name}_final_frontal.ply" in written
     ply = read_ply(tmp_path / "3D" / f"{face.name}_final_frontal.ply")
     assert len(ply.vertices) == original.num_vertices  # the original's layout and bytes
-    # the OBJ holds the clean mesh simplified within 0.05 mm (a subset of its vertices), read
+    # the OBJ holds the clean mesh simplified within 0.03 mm (a subset of its vertices), read
     # back by trimesh; --decimate off gives the full clean mesh
     obj = tmp_path / "3D" / f"{face.name}_final_frontal.obj"
     nv, nf = obj_counts(obj)

@@ -153,6 +153,7 @@ def test_flat_map_is_left_alone_unless_occluders_are_given():
     detailed = flat.copy()
     detailed[M + eye[1], M + eye[0]] = 120  # one pixel of detail: not flat any more
     assert not oc.is_flat(detailed, mask)
+    assert not oc.is_flat(flat, np.zeros_like(mask))  # no face in the mask: nothing to call flat
 
 
 def _bench_module() -> dict:

@@ -167,6 +167,9 @@ class Face:
 #: this long start their scan there, and faces smaller than that level's window are not looked for
 #: unless no face is found there.
 COARSE_LEVEL_SIDE = 1600
+#: A coarse-level box narrower than this many detector windows (found at the first or second
+#: scanned level: 1 or 6/5 windows) sends the photo to the full scan.
+NEAR_WINDOW = 1.3
 #: dlib's HOG cell size (px): the detector's window in image pixels is its window minus one cell
 #: plus one pixel (fhog_to_image of the window's cells).
 _HOG_CELL = 8
@@ -200,7 +203,11 @@ def detect_faces(
     window = (detector.detection_window_width - _HOG_CELL + 1,
               detector.detection_window_height - _HOG_CELL + 1)
     boxes = [full_resolution_box(_rect_tuple(r), level, int(upsample), window) for r in rects]
-    if not rects or any(b is None for b in boxes):
+    # A face found at the first two scanned levels may also fire on the finer levels skipped,
+    # and dlib's overlap suppression over all levels could then keep that finer box: such faces
+    # (and none found, or a box that does not map back) take the full scan.
+    near_window = any(r.width() < NEAR_WINDOW * window[0] for r in rects)
+    if not rects or near_window or any(b is None for b in boxes):
         return detect_faces_full(bgr, predictor_path, order, upsample)
     import dlib
 

@@ -31,6 +31,11 @@ void bind_detect(py::module_& m) {
             if (level < 0 || level > 100) checks::fail("level", "must be in [0, 100], got " + std::to_string(level));
             long rows = 0, cols = 0;
             detect::detector_level_size(a.shape(0), a.shape(1), upsample, level, rows, cols);
+            if (rows > checks::kMaxSide || cols > checks::kMaxSide)
+                checks::fail("image", "upsampled " + std::to_string(upsample) + " times would exceed " +
+                                          std::to_string(checks::kMaxSide) + " px per side at level " +
+                                          std::to_string(level) + " (" + std::to_string(rows) + " x " +
+                                          std::to_string(cols) + ")");
             py::array_t<std::uint8_t> res({py::ssize_t(rows), py::ssize_t(cols), py::ssize_t(3)});
             {
                 py::gil_scoped_release release;

@@ -31,6 +31,9 @@ using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
 using checks::kMaxCoordinate;
 using checks::to_array;
 
+/// Most vertices / faces one harmonic fill accepts (its counts are 32-bit).
+constexpr py::ssize_t kMaxFillRows = 10000000;
+
 /// Shape of an array as "(a, b)" for messages.
 std::string shape_of(const py::array& a) {
     std::string s = "(";
@@ -254,9 +257,12 @@ void bind_texture(py::module_& m) {
             if (known.ndim() != 1 || known.shape(0) != V)
                 throw py::value_error("known must have shape (" + std::to_string(V) + ",), got " + shape_of(known));
             if (C > 64) throw py::value_error("values must have at most 64 columns, got " + std::to_string(C));
+            // 32-bit counts inside (6 half-edges per face): at most 1e7 vertices and faces
+            if (V > kMaxFillRows) throw py::value_error("values has more than 1e7 rows");
             if (!(regularisation >= 1e-12 && regularisation <= 1e6))
                 throw py::value_error("regularisation must be in [1e-12, 1e6], got " + std::to_string(regularisation));
             const MatrixX3i F = checks::face_indices(faces_in, V, "faces");
+            if (F.rows() > kMaxFillRows) throw py::value_error("faces has more than 1e7 rows");
             RowMatrixXd X(V, C);
             std::copy(values.data(), values.data() + values.size(), X.data());
             const std::vector<std::uint8_t> flags(known.data(), known.data() + known.size());

@@ -245,7 +245,7 @@ def is_flat(bump512: np.ndarray, mask512: np.ndarray) -> bool:
     there bp.FLAT, e.g. the photo estimator's fallback for greyscale crops): its cues against
     the detail template would call a third of the face an occluder."""
     face = np.asarray(mask512) >= 127
-    return bool((np.asarray(bump512)[face] == bp.FLAT).all())
+    return bool(face.any() and (np.asarray(bump512)[face] == bp.FLAT).all())
 
 
 def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
