@@ -117,3 +117,13 @@ def test_simplified_textured_obj_reads_back(tmp_path):
     assert np.abs(rv - d.vertices).max() <= 5e-4
     assert np.abs(ruv - uv[d.source]).max() <= 5e-5
     assert np.array_equal(rtex, tex)
+
+
+def test_simplify_leaves_a_closed_tetrahedron_whole():
+    """Every collapse of a tetrahedron would leave two faces on the same three vertices
+    (found by review: it returned [[0, 2, 1], [0, 1, 2]]); nothing is collapsed."""
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float64)
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], np.int32)
+    kept, faces = _core.simplify_bounded(v, f, None, 10.0)
+    assert len(kept) == 4 and len(np.asarray(faces)) == 4
+    assert len({tuple(sorted(t)) for t in np.asarray(faces).tolist()}) == 4

@@ -186,6 +186,13 @@ private:
         return l;
     }
 
+    /// The corner of face f that is neither a nor b.
+    int opposite(int f, int a, int b) const {
+        for (const int x : F_[f])
+            if (x != a && x != b) return x;
+        return -1;
+    }
+
     /// The distinct neighbours of vertex a, sorted.
     void neighbours(int a, std::vector<int>& out) {
         out.clear();
@@ -294,6 +301,16 @@ private:
             else { ++common; ++i; ++j; }
         }
         if (common != 2) return false;
+        // faces (a, c, d) and (b, c, d) on the two opposite corners (a closed tetrahedron): the
+        // moved one would become a second face on the same three vertices
+        const int c = opposite(shared_[0], a, b), d = opposite(shared_[1], a, b);
+        auto on_cd = [&](int f) {
+            return std::find(F_[f].begin(), F_[f].end(), c) != F_[f].end() &&
+                   std::find(F_[f].begin(), F_[f].end(), d) != F_[f].end();
+        };
+        if (std::any_of(moved_.begin(), moved_.end(), on_cd) &&
+            std::any_of(faces_of(b).begin(), faces_of(b).end(), on_cd))
+            return false;
         // commit
         for (const int f : shared_) {
             fdel_[f] = 1;
