@@ -10,8 +10,9 @@
    test_isolation.py: a SIGSEGV planted in each per-image stage) run in a child process.
 2. fuzz: bench/fuzz.py --seconds F per _core entry point.
 3. sanitizer: the status `make sanitize` left in build/sanitize/status (not_run if absent).
-4. kill trials: a 4-image batch SIGKILLed at a random time, then rerun: every output file must
-   parse (PLY, PNG, JSON), no temp files, every image done.
+4. kill trials: a 4-image batch SIGKILLed at a random time inside the duration of an unkilled
+   run (timed first), then rerun: every output file must parse (PLY, PNG, JSON), no temp
+   files, every image done.
 5. RSS: the API's reconstruct() over N crops in one process; slope of RSS over the last 2/3.
 
 Ends with `SUMMARY cases=.. failed=.. crashes=.. hangs=.. fuzz_execs=.. fuzz_crashes=..
@@ -259,7 +260,8 @@ def run_kills(model: Path, png: Path, pts: Path, trials: int, rng: random.Random
     """(trials, lost): files invalid or left as temp files, or images not done, after a
     SIGKILL at a random time and a rerun."""
     lost = 0
-    for k in range(trials):
+    duration = None  # seconds of a whole batch, timed by the first trial (not killed)
+    for k in range(trials + 1):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             (root / "lms").mkdir()
@@ -271,9 +273,15 @@ def run_kills(model: Path, png: Path, pts: Path, trials: int, rng: random.Random
             cmd = [sys.executable, "-m", "extreme3d", "batch", str(root / "list.txt"),
                    str(root / "out"), str(root / "lms"), "--model", str(model), "--cnn-dir",
                    str(root / "no_cnn"), "--jobs", "2", "--bump-source", "flat", "--no-progress"]
+            t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
-            delay = rng.uniform(0.5, 6.0)  # the 4-image batch takes ~8 s here: kill inside it
+            if duration is None:
+                proc.wait()
+                duration = time.perf_counter() - t0
+                print(f"kill trials: an unkilled batch takes {duration:.1f} s")
+                continue
+            delay = rng.uniform(0.1, 0.9) * duration  # a kill inside the batch
             time.sleep(delay)
             with_kill = proc.poll() is None
             if with_kill:
