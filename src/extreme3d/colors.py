@@ -293,10 +293,9 @@ def smooth_fill(
 
 def smooth_fill_reference(
     faces: np.ndarray, values: np.ndarray, known: np.ndarray, regularisation: float = 1e-6,
-    *, laplacian: Any = None,
 ) -> np.ndarray:
     """`smooth_fill` with scipy (SuperLU, one solve per channel): the reference of the C++ fill in
-    the tests. laplacian: the `mesh_laplacian` of faces when the caller already has it."""
+    the tests."""
     import scipy.sparse as sp
     from scipy.sparse.linalg import factorized
 
@@ -310,7 +309,7 @@ def smooth_fill_reference(
     if len(faces) == 0:
         out[unknown] = mean
         return out
-    lap = mesh_laplacian(faces, n) if laplacian is None else laplacian
+    lap = mesh_laplacian(faces, n)
     u = np.flatnonzero(unknown)
     k = np.flatnonzero(~unknown)
     a = lap[u][:, u] + regularisation * sp.identity(len(u))

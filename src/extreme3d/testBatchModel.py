@@ -39,10 +39,16 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _decimate(text: str) -> float | str:
-    """argparse type: "auto", "off" (-> 1.0) or a fraction in (0, 1]."""
-    if text in ("auto", "off"):
-        return 1.0 if text == "off" else text
-    return _ratio(text)
+    """argparse type: "auto", "off" (-> 1.0) or a fraction in (0, 1] (decimate_setting)."""
+    from extreme3d import Extreme3DError
+    from extreme3d.decimate import decimate_setting
+
+    try:
+        value = decimate_setting(text)
+    except Extreme3DError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    assert value is not None
+    return value
 
 
 def _ratio(text: str) -> float:
