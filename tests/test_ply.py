@@ -170,3 +170,27 @@ def test_fast_writer_matches_percent_formatting(style, dtype):
         fast = format_ply(v, f, c, style)
         assert fast == format_ply_reference(v, f, c, style)
         assert "nan" in fast and "inf" in fast
+
+
+def test_png_bytes_remembers_large_images_by_content(tmp_path):
+    import cv2
+
+    from extreme3d.io import atomic
+    from extreme3d.io.atomic import atomic_write_png, png_bytes
+
+    rng = np.random.default_rng(3)
+    big = rng.integers(0, 256, (700, 700, 3), np.uint8)  # above PNG_MEMO_MIN_BYTES
+    assert big.nbytes >= atomic.PNG_MEMO_MIN_BYTES
+    fresh = cv2.imencode(".png", big[:, :, ::-1])[1].tobytes()
+    # a view and a copy of the same pixels: the same bytes as a fresh encoding, once encoded
+    assert png_bytes(big[:, :, ::-1]) == fresh
+    assert png_bytes(np.ascontiguousarray(big[:, :, ::-1])) == fresh
+    # one pixel changed, or the same bytes in another shape: encoded anew
+    other = big.copy()
+    other[350, 350, 0] ^= 1
+    assert png_bytes(other[:, :, ::-1]) == cv2.imencode(".png", other[:, :, ::-1])[1].tobytes()
+    flat = big.reshape(700 * 3, 700)
+    assert png_bytes(flat) == cv2.imencode(".png", flat)[1].tobytes()
+    assert len(atomic._png_memo) <= atomic.PNG_MEMO_SIZE
+    atomic_write_png(tmp_path / "a.png", big)
+    assert np.array_equal(cv2.imread(str(tmp_path / "a.png")), big)

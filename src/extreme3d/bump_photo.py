@@ -327,7 +327,10 @@ def features(crop_bgr: np.ndarray, landmarks: np.ndarray, mask: np.ndarray,
     F["dlin"] = np.minimum(d, 60) / 60
     F["gsd"] = one * (sd * 4)
     F["gmean"] = one * mean_g
-    return np.stack([F[k] for k in FEATURES], -1).astype(np.float32, copy=False)
+    out = np.empty(d.shape + (len(FEATURES),), np.float32)  # filled in place: no float64 stack
+    for i, k in enumerate(FEATURES):
+        out[..., i] = F[k]
+    return out
 
 
 # ---------------------------------------------------------------- photometric part

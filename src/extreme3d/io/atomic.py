@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from extreme3d import Extreme3DError
 
@@ -69,11 +74,43 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text)
 
 
-def atomic_write_png(path: str | os.PathLike[str], image: Any) -> None:
-    """Encodes an 8-bit image (BGR, BGRA or grey array) as PNG and writes it atomically."""
+#: Images at least this large (bytes) have their PNG encoding remembered by content
+#: (`png_bytes`): a face's textures are written once per mesh file that uses them.
+PNG_MEMO_MIN_BYTES = 1 << 20
+#: How many encodings `png_bytes` remembers (most recent first).
+PNG_MEMO_SIZE = 4
+_png_memo: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
+_png_memo_lock = threading.Lock()
+
+
+def png_bytes(image: Any, path: str | os.PathLike[str] = "image") -> bytes:
+    """The PNG encoding of an 8-bit image (BGR, BGRA or grey array); large images' encodings
+    are remembered by a digest of their shape and pixels, so that the same texture written
+    beside several meshes is compressed once (the bytes are those of a fresh encoding)."""
     import cv2
 
-    ok, data = cv2.imencode(".png", image)
+    img = np.asarray(image)
+    key = None
+    if img.nbytes >= PNG_MEMO_MIN_BYTES:
+        digest = hashlib.blake2b(np.ascontiguousarray(img).data, digest_size=20)
+        digest.update(repr((img.shape, img.dtype.str)).encode())
+        key = digest.digest()
+        with _png_memo_lock:
+            if key in _png_memo:
+                _png_memo.move_to_end(key)
+                return _png_memo[key]
+    ok, data = cv2.imencode(".png", img)
     if not ok:
         raise Extreme3DError(f"{path}: PNG encoding failed")
-    atomic_write_bytes(path, data.tobytes())
+    out = data.tobytes()
+    if key is not None:
+        with _png_memo_lock:
+            _png_memo[key] = out
+            while len(_png_memo) > PNG_MEMO_SIZE:
+                _png_memo.popitem(last=False)
+    return out
+
+
+def atomic_write_png(path: str | os.PathLike[str], image: Any) -> None:
+    """Encodes an 8-bit image (BGR, BGRA or grey array) as PNG and writes it atomically."""
+    atomic_write_bytes(path, png_bytes(image, path))
