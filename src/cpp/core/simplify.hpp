@@ -26,8 +26,9 @@ struct Simplified {
     MatrixX3i faces;
 };
 
-/// Simplifies a triangle mesh (positions in mm) by half-edge collapses in the order of their
-/// quadric error (area-weighted face planes), border vertices (on an edge of one face) fixed,
+/// Simplifies a triangle mesh (positions in mm) by half-edge collapses roughly in the order of
+/// their quadric error (area-weighted face planes: passes over the vertices under a threshold
+/// growing 4x per pass, each vertex merged into its cheapest allowed neighbour), border vertices (on an edge of one face) fixed,
 /// a collapse taken only when it keeps the surface manifold (link condition), turns no face's
 /// normal by more than acos(min_normal_dot) nor folds its uv triangle, leaves no new face below
 /// min_quality, and every original vertex removed so far lies within `distance` mm of one of the
