@@ -172,25 +172,31 @@ def test_fast_writer_matches_percent_formatting(style, dtype):
         assert "nan" in fast and "inf" in fast
 
 
-def test_png_bytes_remembers_large_images_by_content(tmp_path):
+def test_png_bytes_remembers_images_by_content(tmp_path):
     import cv2
 
     from extreme3d.io import atomic
     from extreme3d.io.atomic import atomic_write_png, png_bytes
 
     rng = np.random.default_rng(3)
-    big = rng.integers(0, 256, (700, 700, 3), np.uint8)  # above PNG_MEMO_MIN_BYTES
-    assert big.nbytes >= atomic.PNG_MEMO_MIN_BYTES
+    big = rng.integers(0, 256, (300, 300, 3), np.uint8)
     fresh = cv2.imencode(".png", big[:, :, ::-1])[1].tobytes()
     # a view and a copy of the same pixels: the same bytes as a fresh encoding, once encoded
-    assert png_bytes(big[:, :, ::-1]) == fresh
-    assert png_bytes(np.ascontiguousarray(big[:, :, ::-1])) == fresh
+    assert png_bytes(big[:, :, ::-1], remember=True) == fresh
+    key_count = len(atomic._png_memo)
+    assert png_bytes(np.ascontiguousarray(big[:, :, ::-1]), remember=True) == fresh
+    assert len(atomic._png_memo) == key_count
     # one pixel changed, or the same bytes in another shape: encoded anew
     other = big.copy()
-    other[350, 350, 0] ^= 1
-    assert png_bytes(other[:, :, ::-1]) == cv2.imencode(".png", other[:, :, ::-1])[1].tobytes()
-    flat = big.reshape(700 * 3, 700)
-    assert png_bytes(flat) == cv2.imencode(".png", flat)[1].tobytes()
+    other[150, 150, 0] ^= 1
+    assert png_bytes(other[:, :, ::-1], remember=True) == cv2.imencode(
+        ".png", other[:, :, ::-1])[1].tobytes()
+    flat = big.reshape(300 * 3, 300)
+    assert png_bytes(flat, remember=True) == cv2.imencode(".png", flat)[1].tobytes()
     assert len(atomic._png_memo) <= atomic.PNG_MEMO_SIZE
-    atomic_write_png(tmp_path / "a.png", big)
+    # without remember nothing is kept
+    before = dict(atomic._png_memo)
+    assert png_bytes(big[::2]) == cv2.imencode(".png", big[::2])[1].tobytes()
+    assert dict(atomic._png_memo) == before
+    atomic_write_png(tmp_path / "a.png", big, remember=True)
     assert np.array_equal(cv2.imread(str(tmp_path / "a.png")), big)

@@ -107,26 +107,24 @@ public:
 
     /// Runs the collapses until none meets the bounds: passes over the vertices in index order
     /// (memory order: the cost order of a global queue visits them at random and was bound by
-    /// cache misses, 1.65x slower) under a cost threshold growing 4x from pass to pass, each vertex merged into
-    /// its cheapest neighbour within the threshold that meets the bounds; then passes without a
-    /// threshold until one collapses nothing. A vertex is tried again only when a collapse
-    /// changed its neighbourhood or the threshold reaches a candidate it has not tried.
+    /// cache misses, 1.65x slower) under a cost threshold growing 4x from pass to pass (and
+    /// skipping thresholds under which nothing is left to try), each vertex merged into its
+    /// cheapest neighbour within the threshold that meets the bounds, until every vertex has
+    /// tried all its candidates since its neighbourhood last changed. A vertex is tried again
+    /// only when a collapse changed its neighbourhood or the threshold reaches a candidate it
+    /// has not tried.
     void run() {
         std::vector<std::pair<double, int>> cand;
         Flags dirty(nv_, 1);
         std::vector<double> tried(nv_, -INFINITY), next(nv_, 0.0);
-        double lo_cost = INFINITY, hi_cost = 0;
+        double t = INFINITY;  // the cheapest positive first candidate
         for (int a = 0; a < nv_; ++a) {
             if (removed_[a] || fixed_[a]) continue;
             candidates(a, cand);
-            if (cand.empty()) continue;
-            if (cand.front().first > 0) lo_cost = std::min(lo_cost, cand.front().first);
-            hi_cost = std::max(hi_cost, cand.front().first);
+            if (!cand.empty() && cand.front().first > 0) t = std::min(t, cand.front().first);
         }
-        if (!std::isfinite(lo_cost)) lo_cost = 0;
-        double t = lo_cost;
+        if (!std::isfinite(t)) t = 0;
         for (;;) {
-            bool any = false;
             for (int a = 0; a < nv_; ++a) {
                 if (removed_[a] || fixed_[a]) continue;
                 if (!dirty[a] && (next[a] > t || tried[a] >= t)) continue;
@@ -145,7 +143,7 @@ public:
                         neighbours(b, ring_);
                         dirty[b] = 1;
                         for (const int x : ring_) dirty[x] = 1;
-                        merged = any = true;
+                        merged = true;
                         break;
                     }
                 }
@@ -155,11 +153,20 @@ public:
                     next[a] = untried;
                 }
             }
-            if (std::isinf(t)) {
-                if (!any) break;
-            } else {
-                t = (t > hi_cost || t <= 0) ? INFINITY : 4 * t;
+            // done when every live vertex is clean with no untried candidate; otherwise the
+            // next threshold: 4x (overflowing to infinity), at least the cheapest untried one
+            // when no vertex waits for a retry
+            bool waiting = false;
+            double least = INFINITY;
+            for (int a = 0; a < nv_; ++a) {
+                if (removed_[a] || fixed_[a]) continue;
+                if (dirty[a]) waiting = true;
+                else least = std::min(least, next[a]);
             }
+            if (!waiting && std::isinf(least)) break;
+            double grown = 4 * t;
+            if (!waiting) grown = std::max(grown, least);
+            t = grown;
         }
     }
 

@@ -74,25 +74,25 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text)
 
 
-#: Images at least this large (bytes) have their PNG encoding remembered by content
-#: (`png_bytes`): a face's textures are written once per mesh file that uses them.
-PNG_MEMO_MIN_BYTES = 1 << 20
-#: How many encodings `png_bytes` remembers (most recent first).
+#: How many encodings `png_bytes(..., remember=True)` keeps (most recent first).
 PNG_MEMO_SIZE = 4
 _png_memo: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
 _png_memo_lock = threading.Lock()
 
 
-def png_bytes(image: Any, path: str | os.PathLike[str] = "image") -> bytes:
-    """The PNG encoding of an 8-bit image (BGR, BGRA or grey array); large images' encodings
-    are remembered by a digest of their shape and pixels, so that the same texture written
-    beside several meshes is compressed once (the bytes are those of a fresh encoding)."""
+def png_bytes(image: Any, path: str | os.PathLike[str] = "image", *,
+              remember: bool = False) -> bytes:
+    """The PNG encoding of an 8-bit image (BGR, BGRA or grey array). With remember, the
+    encoding is kept under a digest of the image's shape, type and pixels (the last
+    PNG_MEMO_SIZE), so that the same texture written beside several mesh files is compressed
+    once; the bytes are always those of a fresh encoding of these pixels."""
     import cv2
 
     img = np.asarray(image)
     key = None
-    if img.nbytes >= PNG_MEMO_MIN_BYTES:
-        digest = hashlib.blake2b(np.ascontiguousarray(img).data, digest_size=20)
+    if remember:
+        img = np.array(img, order="C", copy=True)  # the pixels hashed are the pixels encoded
+        digest = hashlib.blake2b(img.data, digest_size=20)
         digest.update(repr((img.shape, img.dtype.str)).encode())
         key = digest.digest()
         with _png_memo_lock:
@@ -111,6 +111,7 @@ def png_bytes(image: Any, path: str | os.PathLike[str] = "image") -> bytes:
     return out
 
 
-def atomic_write_png(path: str | os.PathLike[str], image: Any) -> None:
-    """Encodes an 8-bit image (BGR, BGRA or grey array) as PNG and writes it atomically."""
-    atomic_write_bytes(path, png_bytes(image, path))
+def atomic_write_png(path: str | os.PathLike[str], image: Any, *, remember: bool = False) -> None:
+    """Encodes an 8-bit image (BGR, BGRA or grey array) as PNG and writes it atomically
+    (remember: see `png_bytes`; for images written more than once, e.g. shared textures)."""
+    atomic_write_bytes(path, png_bytes(image, path, remember=remember))

@@ -165,7 +165,8 @@ def write_obj(
     out.parent.mkdir(parents=True, exist_ok=True)
     if mtl is not None:
         atomic_write_bytes(out.parent / f"{stem}.mtl", mtl)
-        atomic_write_png(out.parent / f"{stem}.png", img[:, :, ::-1])
+        # the textures of a face are shared by its mesh files: encoded once
+        atomic_write_png(out.parent / f"{stem}.png", img[:, :, ::-1], remember=True)
     atomic_write_text(out, text)
     return out
 
