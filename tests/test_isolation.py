@@ -218,3 +218,32 @@ def test_stage_crash_hook_is_inert_without_the_variable(monkeypatch):
     pipeline._crash_hook("prepare", "x")  # another stage: no crash
     monkeypatch.setattr(pipeline, "_CRASH_AT", "shape_cnn:x")
     pipeline._crash_hook("bump_cnn", "x")
+
+
+def test_temp_files_orphaned_during_the_run_are_removed_at_its_end(shared, sfm_h5, tmp_path,
+                                                                   monkeypatch):
+    """A worker killed mid-write (its pool broken by another image's crash) leaves a temp file
+    after its image was redone; the run removes such orphans once every stage has finished."""
+    import extreme3d.pipeline as pipeline
+
+    listing = _inputs(shared, tmp_path, ["a", "b"])
+    out = tmp_path / "out"
+    real = pipeline.run_core
+    orphans: list[Path] = []
+
+    def run_core_leaving_a_temp(*args, **kwargs):
+        orphan = out / "3D" / f".x{len(orphans)}_final_frontal.ply.abc123.tmp"
+        orphan.write_bytes(b"half a mesh")
+        orphans.append(orphan)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_core", run_core_leaving_a_temp)
+    summary = run_batch(BatchOptions(
+        input_list=listing, output_dir=out, landmark_dir=tmp_path / "lms", model_path=sfm_h5,
+        cnn_dir=tmp_path / "no_cnn", bump_source="flat", outputs=("final_frontal",),
+        overlay=False, params=False, progress=False, isolate_core=False, isolate_stages=False),
+        log=lambda _m: None)
+    assert [r.status for r in summary.images] == ["done", "done"]
+    assert len(orphans) == 2 and not any(p.exists() for p in orphans)
+    assert not list(out.rglob("*.tmp"))
+    assert (out / "3D" / "a_final_frontal.ply").stat().st_size > 0

@@ -812,8 +812,14 @@ def run_batch(
                 ("preview",) if opts.preview else ()):
             (out / sub).mkdir(parents=True, exist_ok=True)
             check_inside(out, out / sub)  # a subfolder symlinked elsewhere is refused
-        remove_stale_temps(out, ("imgs", "shape", "bump", "3D", "overlay", "params", "preview"))
-        return _run_locked(opts, log, start, plan, out)
+        subs = ("imgs", "shape", "bump", "3D", "overlay", "params", "preview")
+        remove_stale_temps(out, subs)
+        summary = _run_locked(opts, log, start, plan, out)
+        # a worker crash breaks its whole pool: the images in flight on the other workers are
+        # redone, but a write those workers were killed in leaves its temp file; every stage has
+        # finished here, so whatever temp file is left is such an orphan
+        remove_stale_temps(out, subs)
+        return summary
     finally:
         stack.close()
 
