@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from extreme3d import Extreme3DError, __version__
+from extreme3d.blas import blas_threads_limited, single_blas_thread
 from extreme3d.engines.sink import Sink
 from extreme3d.heap import retain_freed_memory
 from extreme3d.io.atomic import atomic_write_text
@@ -252,6 +253,7 @@ def _init_worker(model_path: str, crash_at: str | None = None, eager: bool = Tru
     global _WORKER_MODEL, _WORKER_MODEL_PATH, _CRASH_AT
     _WORKER_MODEL_PATH, _CRASH_AT = model_path, crash_at
     retain_freed_memory()  # the bake's and colours' big buffers reused, not page-faulted anew
+    single_blas_thread()  # BLAS threads spinning between small products (extreme3d.blas)
     if eager:
         _WORKER_MODEL = load_morphable(Path(model_path))
 
@@ -316,6 +318,7 @@ def _init_cnn_worker(crash_at: str | None) -> None:
     global _CRASH_AT
     _CRASH_AT = crash_at
     retain_freed_memory()
+    single_blas_thread()
 
 
 def _worker_load_cnns(cnn_dir: str, shape_source: str, bump_source: str, device: str,
@@ -814,7 +817,8 @@ def run_batch(
             check_inside(out, out / sub)  # a subfolder symlinked elsewhere is refused
         subs = ("imgs", "shape", "bump", "3D", "overlay", "params", "preview")
         remove_stale_temps(out, subs)
-        summary = _run_locked(opts, log, start, plan, out)
+        with blas_threads_limited():  # the caller's BLAS threads restored afterwards
+            summary = _run_locked(opts, log, start, plan, out)
         # a worker crash breaks its whole pool: the images in flight on the other workers are
         # redone, but a write those workers were killed in leaves its temp file; every stage has
         # finished here, so whatever temp file is left is such an orphan

@@ -130,9 +130,11 @@ class GeometryWorker:
     """CPU actor: the morphable model loaded once; prepares entries and finishes faces."""
 
     def __init__(self, job: _Job) -> None:
+        from extreme3d.blas import single_blas_thread
         from extreme3d.colors import resolve_color_mode
         from extreme3d.stages.models import load_morphable
 
+        single_blas_thread()  # an actor process of ours: no spinning BLAS threads
         self.job = job
         self.model = load_morphable(Path(job.model_path))
         self.options = replace(job.options,
