@@ -44,3 +44,30 @@ def test_single_blas_thread_limits_numpy_scipy_and_opencv_for_good() -> None:
     count, threads = out.stdout.split(maxsplit=1)
     assert int(count) >= 2  # numpy's and SciPy's copies at least (OpenCV's where bundled)
     assert threads.strip() == "[1]"
+
+
+def test_nested_and_concurrent_runs_restore_only_at_the_last_exit() -> None:
+    import cv2  # noqa: F401
+    import scipy.linalg  # noqa: F401
+
+    from extreme3d.blas import blas_threads_limited
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        with blas_threads_limited():
+            with blas_threads_limited():
+                assert all(n == 1 for n in _blas_threads())
+            assert all(n == 1 for n in _blas_threads())  # the outer run still limited
+        assert _blas_threads() == before
+
+
+def test_a_failing_limit_is_no_error(monkeypatch) -> None:
+    import extreme3d.blas as blas
+
+    def broken() -> None:
+        raise OSError("odd library")
+
+    monkeypatch.setattr(blas, "_load_blas_users", broken)
+    assert blas.single_blas_thread() is False
+    with blas.blas_threads_limited():
+        pass

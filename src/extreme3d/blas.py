@@ -11,8 +11,13 @@ threads (the CNNs) are not touched.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
+
+_lock = threading.Lock()
+_depth = 0  # batch runs inside blas_threads_limited now (only the outermost limits/restores)
+_saved: Any = None
 
 
 def _load_blas_users() -> None:
@@ -25,25 +30,39 @@ def _load_blas_users() -> None:
 
 def single_blas_thread() -> bool:
     """Limits every loaded BLAS library of this process to one thread for good (worker processes
-    of the batch); False when threadpoolctl is missing."""
+    of the batch); False when that could not be done (a speed setting only: never an error)."""
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
+
+        _load_blas_users()
+        threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 - missing threadpoolctl, an odd library: left as it is
         return False
-    _load_blas_users()
-    threadpool_limits(limits=1, user_api="blas")
     return True
 
 
 @contextlib.contextmanager
-def blas_threads_limited() -> Iterator[Any]:
-    """One BLAS thread inside the block, the caller's settings restored after it (a batch run
-    inside a user's process)."""
+def blas_threads_limited() -> Iterator[None]:
+    """One BLAS thread inside the block, the caller's settings restored when the last of the
+    blocks running in this process ends (a batch run inside a user's process; concurrent runs
+    in threads share one limit). Never raises for the limit itself."""
+    global _depth, _saved
+    with _lock:
+        if _depth == 0:
+            try:
+                from threadpoolctl import threadpool_limits
+
+                _load_blas_users()
+                _saved = threadpool_limits(limits=1, user_api="blas")
+            except Exception:  # noqa: BLE001 - a speed setting only
+                _saved = None
+        _depth += 1
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
         yield None
-        return
-    _load_blas_users()
-    with threadpool_limits(limits=1, user_api="blas") as limits:
-        yield limits
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _saved is not None:
+                with contextlib.suppress(Exception):
+                    _saved.restore_original_limits()
+                _saved = None
