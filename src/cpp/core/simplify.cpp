@@ -117,13 +117,9 @@ public:
         std::vector<std::pair<double, int>> cand;
         Flags dirty(nv_, 1);
         std::vector<double> tried(nv_, -INFINITY), next(nv_, 0.0);
-        double t = INFINITY;  // the cheapest positive first candidate
-        for (int a = 0; a < nv_; ++a) {
-            if (removed_[a] || fixed_[a]) continue;
-            candidates(a, cand);
-            if (!cand.empty() && cand.front().first > 0) t = std::min(t, cand.front().first);
-        }
-        if (!std::isfinite(t)) t = 0;
+        // the first pass (threshold 0) only records each vertex's cheapest candidate, from
+        // which the threshold rule below starts at the cheapest of them all
+        double t = 0;
         for (;;) {
             for (int a = 0; a < nv_; ++a) {
                 if (removed_[a] || fixed_[a]) continue;
