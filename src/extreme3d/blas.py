@@ -28,17 +28,22 @@ def _load_blas_users() -> None:
     import scipy.linalg  # noqa: F401
 
 
-def single_blas_thread() -> bool:
-    """Limits every loaded BLAS library of this process to one thread for good (worker processes
-    of the batch); False when that could not be done (a speed setting only: never an error)."""
+def _limit_to_one() -> Any:
+    """Limits every loaded BLAS library of this process to one thread; threadpoolctl's limiter
+    (which can restore the previous settings), or None when that could not be done (missing
+    threadpoolctl, an odd library: a speed setting only, never an error)."""
     try:
         from threadpoolctl import threadpool_limits
 
         _load_blas_users()
-        threadpool_limits(limits=1, user_api="blas")
-    except Exception:  # noqa: BLE001 - missing threadpoolctl, an odd library: left as it is
-        return False
-    return True
+        return threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 - left as it is
+        return None
+
+
+def single_blas_thread() -> bool:
+    """One BLAS thread for good (worker processes of the batch); False when not set."""
+    return _limit_to_one() is not None
 
 
 @contextlib.contextmanager
@@ -49,13 +54,7 @@ def blas_threads_limited() -> Iterator[None]:
     global _depth, _saved
     with _lock:
         if _depth == 0:
-            try:
-                from threadpoolctl import threadpool_limits
-
-                _load_blas_users()
-                _saved = threadpool_limits(limits=1, user_api="blas")
-            except Exception:  # noqa: BLE001 - a speed setting only
-                _saved = None
+            _saved = _limit_to_one()
         _depth += 1
     try:
         yield None

@@ -20,6 +20,7 @@ All constants (mean landmarks, mask coefficients, bump weights: a few hundred nu
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,9 +328,16 @@ def features(crop_bgr: np.ndarray, landmarks: np.ndarray, mask: np.ndarray,
     F["dlin"] = np.minimum(d, 60) / 60
     F["gsd"] = one * (sd * 4)
     F["gmean"] = one * mean_g
-    out = np.empty(d.shape + (len(FEATURES),), np.float32)  # filled in place: no float64 stack
-    for i, k in enumerate(FEATURES):
-        out[..., i] = F[k]
+    return stack_features(F, FEATURES, d.shape)
+
+
+def stack_features(maps: dict[str, np.ndarray], names: Sequence[str],
+                   shape: tuple[int, ...]) -> np.ndarray:
+    """(*shape, len(names)) float32: the maps in `names` order, each cast once into place (not
+    stacked in float64 first)."""
+    out = np.empty(tuple(shape) + (len(names),), np.float32)
+    for i, k in enumerate(names):
+        out[..., i] = maps[k]
     return out
 
 

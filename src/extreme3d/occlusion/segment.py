@@ -104,10 +104,7 @@ def features(crop_bgr: np.ndarray, bump_mm: np.ndarray, template_mm: np.ndarray,
     F["thin_dark"] = _blur(np.where(face, cv2.morphologyEx(zlf, cv2.MORPH_BLACKHAT, k9), 0), 3)
     F["thin_ridge"] = _blur(np.where(face, cv2.morphologyEx(b, cv2.MORPH_TOPHAT, k9), 0), 3)
     F["thin_trough"] = _blur(np.where(face, cv2.morphologyEx(b, cv2.MORPH_BLACKHAT, k9), 0), 3)
-    out = np.empty(crop_bgr.shape[:2] + (len(FEATURES),), np.float32)
-    for i, k in enumerate(FEATURES):
-        out[..., i] = F[k]
-    return out
+    return bp.stack_features(F, FEATURES, crop_bgr.shape[:2])
 
 
 def probability(feat: np.ndarray, weights: np.ndarray) -> np.ndarray:
