@@ -67,9 +67,10 @@ def file_decimation(value: float | str | None, fmt: str) -> float | str | None:
 def simplify(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = None,
              tolerance: float = DETAIL_TOLERANCE_MM, uv_tolerance: float = 0.0,
              normal_degrees: float | None = DETAIL_NORMAL_DEGREES) -> Decimated:
-    """Error-bounded simplification (`_core.simplify_bounded`): half-edge collapses in quadric
-    order, border vertices fixed, manifold kept, no face turned by more than 60 degrees by one
-    collapse or folded in uv, and every removed vertex within `tolerance` mm of a face of the
+    """Error-bounded simplification (`_core.simplify_bounded`): half-edge collapses roughly in
+    quadric order (passes under a cost threshold growing 4x per pass), border vertices fixed,
+    manifold kept, no face turned by more than 60 degrees by one collapse or folded in uv, and
+    every removed vertex within `tolerance` mm of a face of the
     simplified surface whose normal is within `normal_degrees` of the vertex's own (None: not
     checked), with uv its uv within `uv_tolerance` at the nearest point. The surviving vertices
     are original ones (positions, uv and colours unchanged); `source` lists them."""
