@@ -291,3 +291,17 @@ def test_shaded_bump_on_foundation_is_recovered(sfm_model):
     # without the foundation the shading detail is unavailable: image detail, with a message
     _, _, info2 = bp.estimate_bump(crop, lm, detail="shading")
     assert "image detail only" in info2.message
+
+
+@pytest.mark.parametrize("shape", [(61, 7), (3, 5), (2, 3, 4)])
+def test_stack_features_equals_a_plain_stack(shape):
+    """The banded stack holds every map, cast to float32, in `names` order (any row count,
+    float64 and float32 maps, a map broadcast from one row)."""
+    rng = np.random.default_rng(3)
+    maps = {"a": rng.random(shape), "b": rng.random(shape).astype(np.float32),
+            "c": rng.random((1,) * (len(shape) - 1) + (shape[-1],))}
+    names = ["c", "a", "b"]
+    got = bp.stack_features(maps, names, shape)
+    want = np.stack([np.broadcast_to(maps[k], shape).astype(np.float32) for k in names], -1)
+    assert got.dtype == np.float32 and got.shape == shape + (3,)
+    assert np.array_equal(got, want)

@@ -81,9 +81,10 @@ def test_pyramid_level_refuses_bad_inputs():
 
 
 def test_coarse_level_and_box_mapping():
-    assert lm.coarse_level(500, 500) == 0 and lm.coarse_level(500, 500, upsample=0) == 0
-    assert lm.coarse_level(2439, 3450) == 8  # 6902 px upsampled: level 8 is 1604 px long
-    assert lm.coarse_level(2439, 3450, upsample=0) == 4
+    assert lm.coarse_level(300, 300) == 0 and lm.coarse_level(500, 500, upsample=0) == 0
+    assert lm.coarse_level(500, 500) == 1  # 1002 px upsampled: level 1 is 835 px long
+    assert lm.coarse_level(2439, 3450) == 11  # 6902 px upsampled: level 11 is 927 px long
+    assert lm.coarse_level(2439, 3450, upsample=0) == 8
     # a window found 3 levels below level 5 maps to dlib's full-scan box; the same box at an
     # impossible size or offset maps to nothing
     window = (73, 73)
