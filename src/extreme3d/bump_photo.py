@@ -285,8 +285,9 @@ def features(crop_bgr: np.ndarray, landmarks: np.ndarray, mask: np.ndarray,
     z = (grey - mean_g) / sd
     cr = (r - g_ - float((r - g_)[sel].mean())) / sd
     cb = (b - g_ - float((b - g_)[sel].mean())) / sd
-    blurs = [_blur(z, s)[ry, rx] for s in (1, 2, 4, 8, 16, 32)]
-    lz_full = z - _blur(z, 16)
+    z16 = _blur(z, 16)  # one blur for the band-pass and the local contrast
+    blurs = [(z16 if s == 16 else _blur(z, s))[ry, rx] for s in (1, 2, 4, 8, 16, 32)]
+    lz_full = z - z16
     lc = lz_full[ry, rx] / np.sqrt(_blur(lz_full * lz_full, 16)[ry, rx] + 1e-3)
     crb, cbb = _blur(cr, 4)[ry, rx], _blur(cb, 4)[ry, rx]
     d = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)[ry, rx]

@@ -220,7 +220,7 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
-    return sg.segment(prob, face, const.threshold, zones=zones), prob, geo
+    return sg.grown(geo["core"], face), prob, geo
 
 
 def geometry(landmarks: np.ndarray, const: OcclusionConstants) -> dict:

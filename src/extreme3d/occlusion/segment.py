@@ -90,7 +90,7 @@ def features(crop_bgr: np.ndarray, bump_mm: np.ndarray, template_mm: np.ndarray,
     zl2 = _blur(zl, 2)
     F["dark"], F["light"] = np.maximum(-zl2, 0), np.maximum(zl2, 0)
     F["zl2"] = zl2 * zl2
-    mlab = np.stack([sample(lab[..., k], mirror) for k in range(3)], -1)
+    mlab = sample(lab, mirror)  # the three channels in one remap
     cdiff = np.where(ok, np.linalg.norm(lab - mlab, axis=2), 0.0).astype(np.float32)
     F["casym4"] = _blur(cdiff, 4) / 20.0
     dist = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
@@ -176,6 +176,11 @@ def segment(prob: np.ndarray, face: np.ndarray, threshold: float,
     occ = clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
     if zones is not None:
         occ = drop_feature_blobs(occ, zones)
+    return grown(occ, face, grow)
+
+
+def grown(occ: np.ndarray, face: np.ndarray, grow: int = GROW_PX) -> np.ndarray:
+    """The occluder mask dilated by a disk of `grow` px, kept inside the face (bool)."""
     if grow > 0 and occ.any():
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         occ = cv2.dilate(occ.astype(np.uint8), disk).astype(bool) & face
