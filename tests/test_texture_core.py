@@ -99,6 +99,43 @@ def test_mirror_nearest_equals_a_kd_tree() -> None:
         _core.mirror_nearest(pts, q, 0.0)
 
 
+def test_mirror_nearest_on_walls_and_duplicates_equals_a_kd_tree() -> None:
+    """Surfaces seen edge-on (many points in one (x, y) column at different z, as at the sides
+    of a face), duplicated points (ties go to the lower index), queries in texel order (each
+    search warm-started from the previous answer) and in shuffled order."""
+    from extreme3d.colors import mirror_lookup
+
+    rng = np.random.default_rng(11)
+    t = rng.uniform(0, np.pi, 30000)
+    h = rng.uniform(-40, 40, 30000)
+    wall = np.column_stack([50 * np.cos(t), h, 30 * np.sin(t)])  # half cylinder about y
+    wall[:, 0] = np.round(wall[:, 0], 1)  # many points share x, as texels on a side wall
+    pts = np.concatenate([wall, wall[:500]])  # exact duplicates: the lower index wins
+    q = pts[np.argsort(pts[:, 1] * 1000 + pts[:, 0])][::7] * np.array([-1.0, 1.0, 1.0])
+    q = q + rng.normal(0, 0.3, q.shape)
+    def brute(queries: np.ndarray, dist: float) -> np.ndarray:
+        """Nearest to each mirrored query, distances summed over x, y, z in that order, the
+        lowest index among equals, -1 beyond dist."""
+        out = np.empty(len(queries), np.int64)
+        for k in range(0, len(queries), 256):
+            m = queries[k:k + 256] * np.array([-1.0, 1.0, 1.0])
+            d = [pts[None, :, j] - m[:, None, j] for j in range(3)]
+            d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+            i = d2.argmin(1)
+            out[k:k + 256] = np.where(d2[np.arange(len(m)), i] < dist * dist, i, -1)
+        return out
+
+    for order in (np.arange(len(q)), rng.permutation(len(q))):
+        for dist in (0.7, 3.0):
+            got = _core.mirror_nearest(pts, q[order], dist)
+            np.testing.assert_array_equal(got, brute(q[order], dist))
+            ref = mirror_lookup(pts, q[order], dist)
+            apart = got >= 500  # not one of the duplicated points: scipy's answer too
+            np.testing.assert_array_equal(got[apart], ref[apart])
+    exact = _core.mirror_nearest(pts, pts[:500] * np.array([-1.0, 1.0, 1.0]), 1.0)
+    np.testing.assert_array_equal(exact, np.arange(500))
+
+
 def test_push_pull_fill_equals_the_reference() -> None:
     rng = np.random.default_rng(2)
     for shape in ((37, 53, 3), (64, 64, 3), (1, 5, 1)):

@@ -1,4 +1,4 @@
-// Slab-sorted nearest-neighbour search (see mirror_index.hpp).
+// Column-grid nearest-neighbour search (see mirror_index.hpp).
 #include "texture/mirror_index.hpp"
 
 #include <algorithm>
@@ -9,26 +9,24 @@
 namespace extreme3d::texture {
 
 MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
-    : pts_(points), max_dist_(max_dist), slab_(max_dist / 8.0), cell_(max_dist / 2.0) {
+    : max_dist_(max_dist), col_(max_dist / 2.0), cell_(max_dist / 2.0) {
     if (!(max_dist > 0)) throw std::invalid_argument("MirrorIndex: max_dist must be > 0");
     const long n = long(points.rows());
-    if (n == 0) {
-        start_.assign(2, 0);
-        return;
-    }
-    // Occupancy grid with a 2-cell margin: occupied cells, then each one's 5x5x5 neighbourhood
-    // (a point within max_dist = 2 cells of a query lies within 2 cells of it in every axis).
+    if (n == 0) return;
     const Eigen::Vector3d lo = points.colwise().minCoeff().transpose();
     const Eigen::Vector3d hi = points.colwise().maxCoeff().transpose();
-    // Bounded index whatever max_dist is (a tiny max_dist over a wide point set would ask for an
-    // enormous grid and slab table): cells and slabs only ever grow, which keeps searches exact.
+    // Bounded tables whatever max_dist is (a tiny max_dist over a wide point set would ask for
+    // enormous grids): cells and columns only ever grow, which keeps searches exact.
     const Eigen::Vector3d ext = hi - lo;
     while (std::isfinite(cell_) &&
            (ext.x() / cell_ + 5) * (ext.y() / cell_ + 5) * (ext.z() / cell_ + 5) > double(1 << 24))
         cell_ *= 2;
-    while (std::isfinite(slab_) && ext.y() / slab_ > double(1 << 20)) slab_ *= 2;
-    if (!std::isfinite(cell_) || !std::isfinite(slab_) || !ext.allFinite())
+    while (std::isfinite(col_) && (ext.x() / col_ + 1) * (ext.y() / col_ + 1) > double(1 << 22)) col_ *= 2;
+    if (!std::isfinite(cell_) || !std::isfinite(col_) || !ext.allFinite())
         throw std::invalid_argument("MirrorIndex: points and max_dist must be finite");
+
+    // Occupancy grid with a 2-cell margin: occupied cells, then each one's 5x5x5 neighbourhood
+    // (a point within max_dist = 2 cells of a query lies within 2 cells of it in every axis).
     grid0_ = lo - Eigen::Vector3d::Constant(2 * cell_);
     nx_ = long(std::floor((hi.x() - grid0_.x()) / cell_)) + 3;
     ny_ = long(std::floor((hi.y() - grid0_.y()) / cell_)) + 3;
@@ -51,30 +49,45 @@ MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
                         std::fill(row, row + 5, std::uint8_t(1));
                     }
             }
-    y0_ = points.col(1).minCoeff();
-    const double y1 = points.col(1).maxCoeff();
-    const long slabs = long(std::floor((y1 - y0_) / slab_)) + 1;
-    std::vector<long> slab_of(n);
-    start_.assign(std::size_t(slabs) + 1, 0);
+
+    // Columns: counting sort of the points by column, each column sorted by (z, index).
+    cx0_ = lo.x();
+    cy0_ = lo.y();
+    ncx_ = long(std::floor(ext.x() / col_)) + 1;
+    ncy_ = long(std::floor(ext.y() / col_)) + 1;
+    cols_.assign(std::size_t(ncx_ * ncy_), Column{});
+    std::vector<long> col_of(n);
+    std::vector<long> start(cols_.size() + 1, 0);
     for (long i = 0; i < n; ++i) {
-        slab_of[i] = std::min(slabs - 1, long(std::floor((points(i, 1) - y0_) / slab_)));
-        ++start_[slab_of[i] + 1];
+        const long a = std::min(ncx_ - 1, long((points(i, 0) - cx0_) / col_));
+        const long b = std::min(ncy_ - 1, long((points(i, 1) - cy0_) / col_));
+        col_of[i] = a * ncy_ + b;
+        ++start[std::size_t(col_of[i]) + 1];
     }
-    std::partial_sum(start_.begin(), start_.end(), start_.begin());
-    order_.resize(n);
-    std::vector<long> fill(start_.begin(), start_.end() - 1);
-    for (long i = 0; i < n; ++i) order_[fill[slab_of[i]]++] = i;
-    for (long s = 0; s < slabs; ++s) {
-        std::sort(order_.begin() + start_[s], order_.begin() + start_[s + 1],
-                  [&](long a, long b) { return points(a, 0) < points(b, 0) || (points(a, 0) == points(b, 0) && a < b); });
-    }
-    xs_.resize(n);
-    sorted_.resize(n);
-    position_.resize(n);
-    for (long k = 0; k < n; ++k) {
-        xs_[k] = points(order_[k], 0);
-        sorted_[k] = points.row(order_[k]).transpose();
-        position_[order_[k]] = k;
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    std::vector<long> fill(start.begin(), start.end() - 1);
+    pts_.resize(std::size_t(n));
+    for (long i = 0; i < n; ++i)
+        pts_[std::size_t(fill[std::size_t(col_of[i])]++)] = Point{points(i, 0), points(i, 1), points(i, 2), i};
+    position_.resize(std::size_t(n));
+    for (std::size_t k = 0; k < cols_.size(); ++k) {
+        Column& col = cols_[k];
+        col.begin = start[k];
+        col.end = start[k + 1];
+        if (col.begin == col.end) continue;
+        const auto first = pts_.begin() + col.begin, last = pts_.begin() + col.end;
+        std::sort(first, last, [](const Point& p, const Point& q) {
+            return p.z < q.z || (p.z == q.z && p.index < q.index);
+        });
+        col.x0 = col.x1 = first->x;
+        col.y0 = col.y1 = first->y;
+        col.z0 = first->z;
+        col.z1 = (last - 1)->z;
+        for (auto p = first; p != last; ++p) {
+            col.x0 = std::min(col.x0, p->x), col.x1 = std::max(col.x1, p->x);
+            col.y0 = std::min(col.y0, p->y), col.y1 = std::max(col.y1, p->y);
+            position_[std::size_t(p->index)] = long(p - pts_.begin());
+        }
     }
 }
 
@@ -85,106 +98,75 @@ bool MirrorIndex::reachable(double x, double y, double z) const {
     return reach_[std::size_t((long(fa) * ny_ + long(fb)) * nz_ + long(fc))] != 0;
 }
 
+void MirrorIndex::scan(const Column& col, double x, double y, double z, double& best, long& best_i) const {
+    // Lower bounds of the squared distance to any point of the column: its box in x and y,
+    // then in z. Rounding is monotone, so a bound above `best` never hides a closer point.
+    const double gx = std::max(0.0, std::max(col.x0 - x, x - col.x1));
+    const double gy = std::max(0.0, std::max(col.y0 - y, y - col.y1));
+    const double gxy = gx * gx + gy * gy;
+    if (gxy > best) return;
+    const double gz = std::max(0.0, std::max(col.z0 - z, z - col.z1));
+    if (gxy + gz * gz > best) return;
+    // Points by increasing z: skip those below the band, stop past it.
+    long k = col.begin;
+    if (col.end - col.begin > 8) {
+        const double low = z - std::sqrt(best - gxy) * (1 + 1e-9) - 1e-9;
+        k = long(std::partition_point(pts_.begin() + col.begin, pts_.begin() + col.end,
+                                      [low](const Point& p) { return p.z < low; }) -
+                 pts_.begin());
+    }
+    for (; k < col.end; ++k) {
+        const Point& p = pts_[std::size_t(k)];
+        const double c = p.z - z;
+        if (c > 0 && gxy + c * c > best) break;
+        const double a = p.x - x, b = p.y - y;
+        const double d2 = a * a + b * b + c * c;
+        if (d2 < best || (d2 == best && best_i >= 0 && p.index < best_i)) best = d2, best_i = p.index;
+    }
+}
+
 long MirrorIndex::nearest(double x, double y, double z, long hint) const {
-    return search(x, y, z, hint, nullptr);
-}
-
-MirrorIndex::Search::Search(const MirrorIndex& index)
-    : index_(index), cursor_(index.start_.size(), -1) {}
-
-long MirrorIndex::Search::nearest(double x, double y, double z) {
-    const long found = index_.search(x, y, z, last_, &cursor_);
-    if (found >= 0) last_ = found;
-    return found;
-}
-
-long MirrorIndex::search(double x, double y, double z, long hint, std::vector<long>* cursors) const {
-    if (xs_.empty() || !reachable(x, y, z)) return -1;
-    const double max_dist = max_dist_;
-    double best = max_dist * max_dist;  // strict bound: a hit needs d2 < best
+    if (pts_.empty() || !reachable(x, y, z)) return -1;
+    double best = max_dist_ * max_dist_;  // strict bound: a hit needs d2 < best
     long best_i = -1;
-    if (hint >= 0 && hint < long(pts_.rows())) {
-        const double a = pts_(hint, 0) - x, b = pts_(hint, 1) - y, c = pts_(hint, 2) - z;
+    if (hint >= 0 && hint < long(pts_.size())) {
+        const Point& p = pts_[std::size_t(position_[std::size_t(hint)])];
+        const double a = p.x - x, b = p.y - y, c = p.z - z;
         const double d2 = a * a + b * b + c * c;
         if (d2 < best) best = d2, best_i = hint;
     }
-    const long slabs = long(start_.size()) - 1;
-    const double fs = std::floor((y - y0_) / slab_);
-    const long home = fs < 0 ? -1 : (fs >= double(slabs) ? slabs : long(fs));
-    // First position k in [lo, hi) with xs_[k] >= x: galloping from the slab's cursor when
-    // there is one (the previous query's position), else a binary search; updates the cursor.
-    auto lower_bound_from = [&](long s, long lo, long hi) {
-        long k;
-        const long c = cursors ? (*cursors)[s] : -1;
-        if (c >= lo && c <= hi) {
-            long a, b;  // the answer lies in [a, b]
-            if (c < hi && xs_[c] < x) {
-                long step = 1;
-                a = c + 1;
-                while (c + step < hi && xs_[c + step] < x) a = c + step + 1, step *= 2;
-                b = std::min(c + step, hi);
-            } else {
-                long step = 1;
-                b = c;
-                while (c - step >= lo && xs_[c - step] >= x) b = c - step, step *= 2;
-                a = std::max(c - step + 1, lo);
-                a = std::min(a, b);
-            }
-            k = long(std::lower_bound(xs_.begin() + a, xs_.begin() + b, x) - xs_.begin());
-        } else {
-            k = long(std::lower_bound(xs_.begin() + lo, xs_.begin() + hi, x) - xs_.begin());
-        }
-        if (cursors) (*cursors)[s] = k;
-        return k;
+    // Columns ring by ring around the query's own (Chebyshev rings of column indices); a column
+    // of ring k lies at least (k - 1) widths away in x or y.
+    const double fa = std::floor((x - cx0_) / col_), fb = std::floor((y - cy0_) / col_);
+    const double reach = max_dist_ / col_ + 2;
+    if (fa < -reach || fb < -reach || fa > double(ncx_) + reach || fb > double(ncy_) + reach) return -1;
+    const long ha = long(fa), hb = long(fb);
+    const long kmax = long(std::ceil(reach));
+    auto visit = [&](long a, long b) {
+        if (a < 0 || b < 0 || a >= ncx_ || b >= ncy_) return;
+        const Column& col = cols_[std::size_t(a * ncy_ + b)];
+        if (col.begin != col.end) scan(col, x, y, z, best, best_i);
     };
-    // Scans one slab: points with (dx^2 + dy_min^2) < best, outwards from x.
-    auto scan = [&](long s, double dy_min) {
-        const long lo = start_[s], hi = start_[s + 1];
-        const double dyy = dy_min * dy_min;
-        if (lo == hi) return;
-        const long mid = lower_bound_from(s, lo, hi);
-        for (long k = mid; k < hi; ++k) {
-            const double dx = xs_[k] - x;
-            if (dx * dx + dyy >= best) break;
-            const Eigen::Vector3d& p = sorted_[k];
-            const double a = p.x() - x, b = p.y() - y, c = p.z() - z;
-            const double d2 = a * a + b * b + c * c;
-            const long i = order_[k];
-            if (d2 < best || (d2 == best && best_i >= 0 && i < best_i)) best = d2, best_i = i;
+    visit(ha, hb);
+    for (long k = 1; k <= kmax; ++k) {
+        const double gap = double(k - 1) * col_ * (1 - 1e-9);
+        if (gap * gap > best) break;
+        for (long d = -k; d <= k; ++d) {  // the ring's top and bottom rows, then its sides
+            visit(ha + d, hb - k);
+            visit(ha + d, hb + k);
         }
-        for (long k = mid - 1; k >= lo; --k) {
-            const double dx = x - xs_[k];
-            if (dx * dx + dyy >= best) break;
-            const Eigen::Vector3d& p = sorted_[k];
-            const double a = p.x() - x, b = p.y() - y, c = p.z() - z;
-            const double d2 = a * a + b * b + c * c;
-            const long i = order_[k];
-            if (d2 < best || (d2 == best && best_i >= 0 && i < best_i)) best = d2, best_i = i;
+        for (long d = -k + 1; d <= k - 1; ++d) {
+            visit(ha - k, hb + d);
+            visit(ha + k, hb + d);
         }
-    };
-    // Slabs within max_dist of y, from the nearest outwards, while one can hold a closer point.
-    const double lo_y = y - max_dist, hi_y = y + max_dist;
-    if (hi_y < y0_ || lo_y > y0_ + double(slabs) * slab_) return -1;
-    const long lo = std::clamp(long(std::floor((lo_y - y0_) / slab_)), 0L, slabs - 1);
-    const long hi = std::clamp(long(std::floor((hi_y - y0_) / slab_)), 0L, slabs - 1);
-    const long centre = std::clamp(home, lo, hi);
-    auto gap = [&](long s) {  // distance in y from the query to slab s (0 inside)
-        const double a = y0_ + double(s) * slab_, b = a + slab_;
-        return std::max(0.0, std::max(a - y, y - b));
-    };
-    scan(centre, gap(centre));
-    for (long step = 1; centre - step >= lo || centre + step <= hi; ++step) {
-        bool open = false;
-        for (const long s : {centre + step, centre - step}) {
-            if (s < lo || s > hi) continue;
-            const double dy = gap(s);
-            if (dy * dy >= best) continue;
-            open = true;
-            scan(s, dy);
-        }
-        if (!open) break;
     }
     return best_i;
+}
+
+long MirrorIndex::Search::nearest(double x, double y, double z) {
+    const long found = index_.nearest(x, y, z, last_);
+    if (found >= 0) last_ = found;
+    return found;
 }
 
 std::vector<long> MirrorIndex::mirror_nearest(const MatrixX3d& queries) const {
