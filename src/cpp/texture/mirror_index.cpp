@@ -16,12 +16,13 @@ MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
     const Eigen::Vector3d lo = points.colwise().minCoeff().transpose();
     const Eigen::Vector3d hi = points.colwise().maxCoeff().transpose();
     // Bounded tables whatever max_dist is (a tiny max_dist over a wide point set would ask for
-    // enormous grids): cells and columns only ever grow, which keeps searches exact.
+    // enormous grids): cells and columns only ever grow, which keeps searches exact. At most
+    // 2^24 occupancy bytes and 2^18 columns (72 bytes each: 19 MB); a face needs ~2.5 10^4.
     const Eigen::Vector3d ext = hi - lo;
     while (std::isfinite(cell_) &&
            (ext.x() / cell_ + 5) * (ext.y() / cell_ + 5) * (ext.z() / cell_ + 5) > double(1 << 24))
         cell_ *= 2;
-    while (std::isfinite(col_) && (ext.x() / col_ + 1) * (ext.y() / col_ + 1) > double(1 << 22)) col_ *= 2;
+    while (std::isfinite(col_) && (ext.x() / col_ + 1) * (ext.y() / col_ + 1) > double(1 << 18)) col_ *= 2;
     if (!std::isfinite(cell_) || !std::isfinite(col_) || !ext.allFinite())
         throw std::invalid_argument("MirrorIndex: points and max_dist must be finite");
 
