@@ -40,6 +40,7 @@ TIMED = (
     ("extreme3d.fitting", "fit_identity", "shape_fit"),
     ("extreme3d.fitting", "fit_pose_expression", "pose_fit"),
     ("extreme3d.stages.bump", "photo_bump_info", "bump_photo"),
+    ("extreme3d.stages.face", "deoccluded", "occlusion"),
     ("extreme3d.geometry", "run_geometry", "geometry"),
     ("extreme3d.colors", "render_depth", "depth_render"),
     ("extreme3d.colors", "photo_vertex_colors", "colors"),
