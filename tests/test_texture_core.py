@@ -117,12 +117,12 @@ def test_mirror_nearest_on_walls_and_duplicates_equals_a_kd_tree() -> None:
         """Nearest to each mirrored query, distances summed over x, y, z in that order, the
         lowest index among equals, -1 beyond dist."""
         out = np.empty(len(queries), np.int64)
-        for k in range(0, len(queries), 256):
-            m = queries[k:k + 256] * np.array([-1.0, 1.0, 1.0])
+        for k in range(0, len(queries), 64):
+            m = queries[k:k + 64] * np.array([-1.0, 1.0, 1.0])
             d = [pts[None, :, j] - m[:, None, j] for j in range(3)]
             d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
             i = d2.argmin(1)
-            out[k:k + 256] = np.where(d2[np.arange(len(m)), i] < dist * dist, i, -1)
+            out[k:k + 64] = np.where(d2[np.arange(len(m)), i] < dist * dist, i, -1)
         return out
 
     for order in (np.arange(len(q)), rng.permutation(len(q))):
@@ -134,6 +134,29 @@ def test_mirror_nearest_on_walls_and_duplicates_equals_a_kd_tree() -> None:
             np.testing.assert_array_equal(got[apart], ref[apart])
     exact = _core.mirror_nearest(pts, pts[:500] * np.array([-1.0, 1.0, 1.0]), 1.0)
     np.testing.assert_array_equal(exact, np.arange(500))
+
+
+def test_mirror_nearest_ties_and_lone_extreme_points() -> None:
+    """Exact ties go to the lower index, also when the warm start (the previous answer) holds
+    the higher one or the tie rounds from a point just below the scanned z band; a lone point at
+    the low corner of the point set is found (the occupancy grid's margin)."""
+    flip = np.array([-1.0, 1.0, 1.0])
+    for lo_first in (True, False):  # A (0, 1, 0) and B (0, -1, 0), either index order
+        pts = np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+        if not lo_first:
+            pts = pts[::-1].copy()
+        b = 1 if lo_first else 0  # B's index
+        q = np.array([[0.0, -0.9, 0.0], [0.0, 0.0, 0.0]])  # near B first, then equidistant
+        got = _core.mirror_nearest(pts, q * flip, 3.0)
+        np.testing.assert_array_equal(got, [b, 0])
+    # query (0.5, 0, 0): index 1 at distance 1 in its own column (1 mm wide for max_dist 2) is
+    # found first; index 0, in the next column (more than 8 points, box 1 mm away), rounds to
+    # distance^2 exactly 1 from a z just below the band a zero margin would scan
+    pts = np.array([[1.5, 0.0, -2e-9], [0.5, 0.0, 1.0]]
+                   + [[1.5, 0.1 * i, 2.0] for i in range(10)])
+    assert _core.mirror_nearest(pts, np.array([[-0.5, 0.0, 0.0]]), 2.0).tolist() == [0]
+    lone = np.array([[-210.4632280079603, 5.0, 7.0]])
+    assert _core.mirror_nearest(lone, lone * flip, 0.1).tolist() == [0]
 
 
 def test_push_pull_fill_equals_the_reference() -> None:

@@ -17,7 +17,7 @@ MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
     const Eigen::Vector3d hi = points.colwise().maxCoeff().transpose();
     // Bounded tables whatever max_dist is (a tiny max_dist over a wide point set would ask for
     // enormous grids): cells and columns only ever grow, which keeps searches exact. At most
-    // 2^24 occupancy bytes and 2^18 columns (72 bytes each: 19 MB); a face needs ~2.5 10^4.
+    // 2^24 occupancy bytes and 2^18 columns (64 bytes each: 16 MB); a face needs ~2.5 10^4.
     const Eigen::Vector3d ext = hi - lo;
     while (std::isfinite(cell_) &&
            (ext.x() / cell_ + 5) * (ext.y() / cell_ + 5) * (ext.z() / cell_ + 5) > double(1 << 24))
@@ -26,12 +26,14 @@ MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
     if (!std::isfinite(cell_) || !std::isfinite(col_) || !ext.allFinite())
         throw std::invalid_argument("MirrorIndex: points and max_dist must be finite");
 
-    // Occupancy grid with a 2-cell margin: occupied cells, then each one's 5x5x5 neighbourhood
+    // Occupancy grid with a margin: occupied cells, then each one's 5x5x5 neighbourhood
     // (a point within max_dist = 2 cells of a query lies within 2 cells of it in every axis).
-    grid0_ = lo - Eigen::Vector3d::Constant(2 * cell_);
-    nx_ = long(std::floor((hi.x() - grid0_.x()) / cell_)) + 3;
-    ny_ = long(std::floor((hi.y() - grid0_.y()) / cell_)) + 3;
-    nz_ = long(std::floor((hi.z() - grid0_.z()) / cell_)) + 3;
+    // (A 3-cell margin: with 2, rounding of lo - 2 cells could put the lowest point in cell 1,
+    // outside the dilation loop below.)
+    grid0_ = lo - Eigen::Vector3d::Constant(3 * cell_);
+    nx_ = long(std::floor((hi.x() - grid0_.x()) / cell_)) + 4;
+    ny_ = long(std::floor((hi.y() - grid0_.y()) / cell_)) + 4;
+    nz_ = long(std::floor((hi.z() - grid0_.z()) / cell_)) + 4;
     std::vector<std::uint8_t> occupied(std::size_t(nx_ * ny_ * nz_), 0);
     for (long i = 0; i < n; ++i) {
         const long a = long((points(i, 0) - grid0_.x()) / cell_);
@@ -108,10 +110,12 @@ void MirrorIndex::scan(const Column& col, double x, double y, double z, double& 
     if (gxy > best) return;
     const double gz = std::max(0.0, std::max(col.z0 - z, z - col.z1));
     if (gxy + gz * gz > best) return;
-    // Points by increasing z: skip those below the band, stop past it.
+    // Points by increasing z: skip those below the band, stop past it. The band's margin keeps
+    // every point whose rounded distance could still equal `best` (a tie won by a lower index):
+    // a skipped point has c^2 > (best - gxy) + (1e-7)^2 best, beyond the sum's rounding.
     long k = col.begin;
     if (col.end - col.begin > 8) {
-        const double low = z - std::sqrt(best - gxy) * (1 + 1e-9) - 1e-9;
+        const double low = z - (std::sqrt(best - gxy) * (1 + 1e-9) + 1e-7 * std::sqrt(best) + 1e-9);
         k = long(std::partition_point(pts_.begin() + col.begin, pts_.begin() + col.end,
                                       [low](const Point& p) { return p.z < low; }) -
                  pts_.begin());
