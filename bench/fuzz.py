@@ -199,6 +199,9 @@ def harnesses(model) -> dict:
             s.array((-1, 3), (-50, 50), np.float32), s.array((-1, 3), (0, 10), np.int32)),
         "mirror_nearest": lambda s: _core.mirror_nearest(
             s.array((-1, 3)), s.array((-1, 3)), s.number() if s.flag(30) else 3.0),
+        "mirror_nearest_sets": lambda s: _core.mirror_nearest_sets(
+            s.array((-1, 3)), [s.array((-1, 3)) for _ in range(int(s.pick([0, 1, 2, 3])))],
+            s.number() if s.flag(30) else 3.0),
         "harmonic_fill": lambda s: _core.harmonic_fill(
             s.array((-1, 3), (0, 20), np.int32), s.array((20, 3), (-255, 255)),
             s.array((20,), (0, 2), bool), s.number() if s.flag(20) else 1e-6),

@@ -136,6 +136,26 @@ def test_mirror_nearest_on_walls_and_duplicates_equals_a_kd_tree() -> None:
     np.testing.assert_array_equal(exact, np.arange(500))
 
 
+def test_mirror_nearest_sets_equals_separate_calls() -> None:
+    """One index for several query sets: the answers of separate calls, in order; no sets, an
+    empty set; bad queries and max_dist refused."""
+    rng = np.random.default_rng(8)
+    xy = rng.uniform(-40, 40, (5000, 2))
+    pts = np.column_stack([xy, 8 * np.cos(xy[:, 0] / 12)])
+    sets = [pts[::3] + rng.normal(0, 0.5, (len(pts[::3]), 3)), pts, pts[:0]]
+    got = _core.mirror_nearest_sets(pts, sets, 2.0)
+    assert len(got) == 3
+    for g, q in zip(got, sets, strict=True):
+        np.testing.assert_array_equal(g, _core.mirror_nearest(pts, q, 2.0))
+    assert _core.mirror_nearest_sets(pts, [], 2.0) == []
+    with pytest.raises(ValueError, match="max_dist"):
+        _core.mirror_nearest_sets(pts, sets, -1.0)
+    with pytest.raises(ValueError):
+        _core.mirror_nearest_sets(pts, [np.full((2, 3), np.nan)], 2.0)
+    with pytest.raises(ValueError):
+        _core.mirror_nearest_sets(pts, [np.zeros((2, 2))], 2.0)
+
+
 def test_mirror_nearest_ties_and_lone_extreme_points() -> None:
     """Exact ties go to the lower index, also when the warm start (the previous answer) holds
     the higher one or the tie rounds from a point just below the scanned z band; a lone point at

@@ -7,6 +7,7 @@ C-contiguous, so strided views are read as numpy sees them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,11 @@ def rasterize_uv(
 
 def mirror_nearest(reference: npt.ArrayLike, queries: npt.ArrayLike, max_dist: float) -> np.ndarray:
     """Index (int64, -1 = none) of the reference point nearest to each query's (-x, y, z)."""
+
+def mirror_nearest_sets(
+    reference: npt.ArrayLike, query_sets: Sequence[npt.ArrayLike], max_dist: float
+) -> list[np.ndarray]:
+    """mirror_nearest of each query array against one index of the reference points."""
 
 def harmonic_fill(
     faces: npt.ArrayLike, values: npt.ArrayLike, known: npt.ArrayLike, regularisation: float = 1e-6,

@@ -11,7 +11,8 @@ Rule, per vertex of a mesh given in model coordinates with the fitted pose (rvec
    colour is the bilinear sample of the crop at its projection (pixel centres at ``i + 0.5``,
    as the renderer).
 2. **mirrored** (source 1): otherwise, the colour of the visible vertex nearest to its mirror
-   point ``(-x, y, z)`` in frontal model coordinates (``_core.mirror_nearest``), when one lies
+   point ``(-x, y, z)`` in frontal model coordinates (``_core.mirror_nearest_sets``: one index
+   per mesh for this lookup and the seam correction's), when one lies
    within ``mirror_dist`` mm (default: 1.5 x the median edge length, at least 3 mm), plus a smooth
    correction: the left/right colour difference measured where both sides are seen,
    interpolated over the mesh (shading differs between the two sides; without it the mirrored
@@ -233,7 +234,7 @@ def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:
 def mirror_lookup(reference: Any, queries: np.ndarray, max_dist: float) -> np.ndarray:
     """For each query point, the index of the reference point nearest to its mirror image
     (-x, y, z) within max_dist mm, else -1 (scipy KD-tree; the reference of the C++
-    `_core.mirror_nearest` the colours use). reference: (N,3) points, or the `point_tree` of
+    `_core.mirror_nearest` / `mirror_nearest_sets` the colours use). reference: (N,3) points, or the `point_tree` of
     them when several lookups share one reference."""
     from scipy.spatial import cKDTree
 
@@ -376,7 +377,10 @@ def photo_vertex_colors(
         todo = np.flatnonzero(~visible)
         vidx = np.flatnonzero(visible)
         seen = np.ascontiguousarray(fr[vidx], np.float64)
-        src = _core.mirror_nearest(seen, np.ascontiguousarray(fr[todo], np.float64), dist)
+        # one index of the seen vertices for both lookups: the hidden ones' mirrors, and (for
+        # the seam correction) the seen ones' own mirror partners
+        sets = [np.ascontiguousarray(fr[todo], np.float64)] + ([seen] if seam_correction else [])
+        src, *partners = _core.mirror_nearest_sets(seen, sets, dist)
         hit = src >= 0
         colors[todo[hit]] = colors[vidx[src[hit]]]
         source[todo[hit]] = SOURCE_MIRROR
@@ -384,7 +388,7 @@ def photo_vertex_colors(
         if seam_correction and hit.any():
             # smooth left/right difference where both sides are seen, carried onto the
             # mirrored vertices so that they meet the photo's colours without a seam
-            back = _core.mirror_nearest(seen, seen, dist)
+            back = partners[0]
             ok = back >= 0
             off = np.zeros((len(v), 3))
             off[vidx[ok]] = colors[vidx[ok]] - colors[vidx[back[ok]]]

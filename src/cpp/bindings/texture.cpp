@@ -203,6 +203,35 @@ void bind_texture(py::module_& m) {
         "For each query (x, y, z), the index of the reference point nearest to (-x, y, z) at a\n"
         "distance < max_dist (mm), else -1.");
     m.def(
+        "mirror_nearest_sets",
+        [](const py::object& reference_in, const py::sequence& query_sets, double max_dist) {
+            const auto reference = to_array<double>(reference_in, "reference points", true, kMaxCoordinate);
+            const MatrixX3d P = matrix_of<MatrixX3d>(reference, "reference points");
+            if (!(max_dist > 0) || !(max_dist <= kMaxCoordinate)) throw py::value_error("max_dist must be in (0, 1e7]");
+            std::vector<MatrixX3d> sets;
+            for (const py::handle q : query_sets) {
+                const auto queries = to_array<double>(py::reinterpret_borrow<py::object>(q), "queries", true,
+                                                      kMaxCoordinate);
+                sets.push_back(matrix_of<MatrixX3d>(queries, "queries"));
+            }
+            std::vector<std::vector<long>> found;
+            {
+                py::gil_scoped_release release;
+                const texture::MirrorIndex index(P, max_dist);  // one index for every set
+                for (const MatrixX3d& Q : sets) found.push_back(index.mirror_nearest(Q));
+            }
+            py::list out;
+            for (const auto& idx : found) {
+                py::array_t<std::int64_t> a(py::ssize_t(idx.size()));
+                std::copy(idx.begin(), idx.end(), a.mutable_data());
+                out.append(a);
+            }
+            return out;
+        },
+        py::arg("reference"), py::arg("query_sets"), py::arg("max_dist"),
+        "mirror_nearest of each query array in query_sets against one index of the reference\n"
+        "points (the same answers as separate calls; the index is built once).");
+    m.def(
         "push_pull_fill",
         [](const py::object& image_in, const py::object& known_in) {
             const auto image = to_array<float>(image_in, "image", true, 1e30);
