@@ -234,8 +234,8 @@ def silhouette_interior(covered: np.ndarray, margin: int) -> np.ndarray:
 def mirror_lookup(reference: Any, queries: np.ndarray, max_dist: float) -> np.ndarray:
     """For each query point, the index of the reference point nearest to its mirror image
     (-x, y, z) within max_dist mm, else -1 (scipy KD-tree; the reference of the C++
-    `_core.mirror_nearest` / `mirror_nearest_sets` the colours use). reference: (N,3) points, or the `point_tree` of
-    them when several lookups share one reference."""
+    `_core.mirror_nearest` / `mirror_nearest_sets` the colours use). reference: (N,3) points,
+    or the `point_tree` of them when several lookups share one reference."""
     from scipy.spatial import cKDTree
 
     out = np.full(len(queries), -1, np.int64)
