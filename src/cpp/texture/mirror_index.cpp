@@ -101,15 +101,8 @@ bool MirrorIndex::reachable(double x, double y, double z) const {
     return reach_[std::size_t((long(fa) * ny_ + long(fb)) * nz_ + long(fc))] != 0;
 }
 
-void MirrorIndex::scan(const Column& col, double x, double y, double z, double& best, long& best_i) const {
-    // Lower bounds of the squared distance to any point of the column: its box in x and y,
-    // then in z. Rounding is monotone, so a bound above `best` never hides a closer point.
-    const double gx = std::max(0.0, std::max(col.x0 - x, x - col.x1));
-    const double gy = std::max(0.0, std::max(col.y0 - y, y - col.y1));
-    const double gxy = gx * gx + gy * gy;
-    if (gxy > best) return;
-    const double gz = std::max(0.0, std::max(col.z0 - z, z - col.z1));
-    if (gxy + gz * gz > best) return;
+void MirrorIndex::scan(const Column& col, double gxy, double x, double y, double z, double& best,
+                       long& best_i) const {
     // Points by increasing z: skip those below the band, stop past it. The band's margin keeps
     // every point whose rounded distance could still equal `best` (a tie won by a lower index):
     // a skipped point has c^2 > (best - gxy) + (1e-7)^2 best, beyond the sum's rounding.
@@ -147,10 +140,20 @@ long MirrorIndex::nearest(double x, double y, double z, long hint) const {
     if (fa < -reach || fb < -reach || fa > double(ncx_) + reach || fb > double(ncy_) + reach) return -1;
     const long ha = long(fa), hb = long(fb);
     const long kmax = long(std::ceil(reach));
+    // A column is scanned unless its box lies beyond the best distance: lower bounds of the
+    // squared distance to any of its points, in x and y, then in z (rounding is monotone, so a
+    // bound above `best` never hides a closer or tying point).
     auto visit = [&](long a, long b) {
         if (a < 0 || b < 0 || a >= ncx_ || b >= ncy_) return;
         const Column& col = cols_[std::size_t(a * ncy_ + b)];
-        if (col.begin != col.end) scan(col, x, y, z, best, best_i);
+        if (col.begin == col.end) return;
+        const double gx = std::max(0.0, std::max(col.x0 - x, x - col.x1));
+        const double gy = std::max(0.0, std::max(col.y0 - y, y - col.y1));
+        const double gxy = gx * gx + gy * gy;
+        if (gxy > best) return;
+        const double gz = std::max(0.0, std::max(col.z0 - z, z - col.z1));
+        if (gxy + gz * gz > best) return;
+        scan(col, gxy, x, y, z, best, best_i);
     };
     visit(ha, hb);
     for (long k = 1; k <= kmax; ++k) {

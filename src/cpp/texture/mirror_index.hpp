@@ -60,8 +60,10 @@ private:
 
     /// Whether some point may lie within max_dist of (x, y, z) (false: certainly none).
     bool reachable(double x, double y, double z) const;
-    /// Scans column `col` for points closer than (or as close as, with a lower index) the best.
-    void scan(const Column& col, double x, double y, double z, double& best, long& best_i) const;
+    /// Scans column `col` (gxy: the squared x-y distance to its box) for points closer than (or
+    /// as close as, with a lower index) the best.
+    void scan(const Column& col, double gxy, double x, double y, double z, double& best,
+              long& best_i) const;
 
     double max_dist_ = 1;
     std::vector<Point> pts_;       ///< the points, column by column, by increasing z within one
