@@ -20,7 +20,7 @@ MirrorIndex::MirrorIndex(const MatrixX3d& points, double max_dist)
     // 2^24 occupancy bytes and 2^18 columns (64 bytes each: 16 MB); a face needs ~2.5 10^4.
     const Eigen::Vector3d ext = hi - lo;
     while (std::isfinite(cell_) &&
-           (ext.x() / cell_ + 5) * (ext.y() / cell_ + 5) * (ext.z() / cell_ + 5) > double(1 << 24))
+           (ext.x() / cell_ + 7) * (ext.y() / cell_ + 7) * (ext.z() / cell_ + 7) > double(1 << 24))
         cell_ *= 2;
     while (std::isfinite(col_) && (ext.x() / col_ + 1) * (ext.y() / col_ + 1) > double(1 << 18)) col_ *= 2;
     if (!std::isfinite(cell_) || !std::isfinite(col_) || !ext.allFinite())
