@@ -59,6 +59,33 @@ Matrix matrix_of(const Array& a, const char* what, bool check_finite = true) {
     return m;
 }
 
+/// For each query set (N_i, 3), the index (int64, -1 = none) of the reference point (N, 3)
+/// nearest to each query's mirror image (-x, y, z) within max_dist mm: one MirrorIndex for all
+/// sets, warm-started searches in query order; inputs checked (ValueError), GIL released.
+std::vector<py::array_t<std::int64_t>> mirror_nearest_of(const py::object& reference_in,
+                                                         const std::vector<py::object>& query_sets,
+                                                         double max_dist) {
+    const auto reference = to_array<double>(reference_in, "reference points", true, kMaxCoordinate);
+    const MatrixX3d P = matrix_of<MatrixX3d>(reference, "reference points");
+    std::vector<MatrixX3d> sets;
+    for (const py::object& q : query_sets)
+        sets.push_back(matrix_of<MatrixX3d>(to_array<double>(q, "queries", true, kMaxCoordinate), "queries"));
+    if (!(max_dist > 0) || !(max_dist <= kMaxCoordinate)) throw py::value_error("max_dist must be in (0, 1e7]");
+    std::vector<std::vector<long>> found;
+    {
+        py::gil_scoped_release release;
+        const texture::MirrorIndex index(P, max_dist);
+        for (const MatrixX3d& Q : sets) found.push_back(index.mirror_nearest(Q));
+    }
+    std::vector<py::array_t<std::int64_t>> out;
+    for (const auto& idx : found) {
+        py::array_t<std::int64_t> a(py::ssize_t(idx.size()));
+        std::copy(idx.begin(), idx.end(), a.mutable_data());
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
 /// Faces (F, 3) int with every index in [0, num_vertices).
 MatrixX3i faces_of(const IntArray& a, Eigen::Index num_vertices) {
     MatrixX3i f = matrix_of<MatrixX3i>(a, "faces", false);
@@ -184,20 +211,7 @@ void bind_texture(py::module_& m) {
     m.def(
         "mirror_nearest",
         [](const py::object& reference_in, const py::object& queries_in, double max_dist) {
-            const auto reference = to_array<double>(reference_in, "reference points", true, kMaxCoordinate);
-            const auto queries = to_array<double>(queries_in, "queries", true, kMaxCoordinate);
-            const MatrixX3d P = matrix_of<MatrixX3d>(reference, "reference points");
-            const MatrixX3d Q = matrix_of<MatrixX3d>(queries, "queries");
-            if (!(max_dist > 0) || !(max_dist <= kMaxCoordinate)) throw py::value_error("max_dist must be in (0, 1e7]");
-            std::vector<long> idx;
-            {
-                py::gil_scoped_release release;
-                const texture::MirrorIndex index(P, max_dist);
-                idx = index.mirror_nearest(Q);  // warm-started searches, in query order
-            }
-            py::array_t<std::int64_t> out(py::ssize_t(idx.size()));
-            std::copy(idx.begin(), idx.end(), out.mutable_data());
-            return out;
+            return mirror_nearest_of(reference_in, {queries_in}, max_dist).front();
         },
         py::arg("reference"), py::arg("queries"), py::arg("max_dist"),
         "For each query (x, y, z), the index of the reference point nearest to (-x, y, z) at a\n"
@@ -205,27 +219,10 @@ void bind_texture(py::module_& m) {
     m.def(
         "mirror_nearest_sets",
         [](const py::object& reference_in, const py::sequence& query_sets, double max_dist) {
-            const auto reference = to_array<double>(reference_in, "reference points", true, kMaxCoordinate);
-            const MatrixX3d P = matrix_of<MatrixX3d>(reference, "reference points");
-            if (!(max_dist > 0) || !(max_dist <= kMaxCoordinate)) throw py::value_error("max_dist must be in (0, 1e7]");
-            std::vector<MatrixX3d> sets;
-            for (const py::handle q : query_sets) {
-                const auto queries = to_array<double>(py::reinterpret_borrow<py::object>(q), "queries", true,
-                                                      kMaxCoordinate);
-                sets.push_back(matrix_of<MatrixX3d>(queries, "queries"));
-            }
-            std::vector<std::vector<long>> found;
-            {
-                py::gil_scoped_release release;
-                const texture::MirrorIndex index(P, max_dist);  // one index for every set
-                for (const MatrixX3d& Q : sets) found.push_back(index.mirror_nearest(Q));
-            }
+            std::vector<py::object> sets;
+            for (const py::handle q : query_sets) sets.push_back(py::reinterpret_borrow<py::object>(q));
             py::list out;
-            for (const auto& idx : found) {
-                py::array_t<std::int64_t> a(py::ssize_t(idx.size()));
-                std::copy(idx.begin(), idx.end(), a.mutable_data());
-                out.append(a);
-            }
+            for (auto& idx : mirror_nearest_of(reference_in, sets, max_dist)) out.append(std::move(idx));
             return out;
         },
         py::arg("reference"), py::arg("query_sets"), py::arg("max_dist"),
