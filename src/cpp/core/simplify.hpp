@@ -28,9 +28,10 @@ struct Simplified {
 
 /// Simplifies a triangle mesh (positions in mm) by half-edge collapses roughly in the order of
 /// their quadric error (area-weighted face planes: passes over the vertices under a threshold
-/// growing 4x per pass, each vertex merged into its cheapest allowed neighbour), border vertices (on an edge of one face) fixed,
-/// a collapse taken only when it keeps the surface manifold (link condition), turns no face's
-/// normal by more than acos(min_normal_dot) nor folds its uv triangle, leaves no new face below
+/// growing 4x per pass, each vertex merged into its cheapest allowed neighbour), border
+/// vertices (on an edge of one face) fixed, a collapse taken only when it keeps the surface
+/// manifold (link condition), turns no face's normal by more than acos(min_normal_dot) nor
+/// folds its uv triangle, leaves no new face below
 /// min_quality, and every original vertex removed so far lies within `distance` mm of one of the
 /// faces around the surviving vertex (exact point-triangle distance; checked for the removed
 /// vertices whose nearest face the collapse replaces), with uv (V x 2, or 0 rows) interpolated at
