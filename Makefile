@@ -5,6 +5,9 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.extreme3d-setup
+# Hands over the face (optional occlusion cue): installed without its declared deps (pyproject's
+# `hands` extra lists what it needs; see the comment there).
+MEDIAPIPE := 0.10.14
 APT_PKGS := g++ cmake libeigen3-dev libboost-dev libosmesa6-dev
 SHARED  ?= $(abspath ../shared)
 export EXTREME3D_SHARED ?= $(SHARED)
@@ -28,7 +31,9 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q torch==2.13.0
 	$(VPY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "setuptools<81"
-	$(VPY) -m pip install -q --no-build-isolation -e ".[test,ray]"
+	$(VPY) -m pip install -q --no-build-isolation -e ".[test,ray,hands]"
+	$(VPY) -m pip install -q --no-deps "mediapipe==$(MEDIAPIPE)" || echo "mediapipe==$(MEDIAPIPE) \
+	  not installed: hands over the face will not be found (docs/occlusion.md)"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -856,7 +856,7 @@ def _run_locked(opts: BatchOptions, log: Callable[[str], None] | None, start: fl
         summary.notes.append("soft symmetry off: sparse_full_frontal/final_frontal not written")
     progress = _Progress(len(records), opts.progress)
     say = log or progress.write
-    for line in describe_sources(shape_src, bump_src, cnn_dir):
+    for line in describe_sources(shape_src, bump_src, cnn_dir, opts.occlusion):
         say(line)
     for p in listing.problems:
         say(f"skipped: {p.message}")

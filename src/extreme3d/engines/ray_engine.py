@@ -504,7 +504,8 @@ def run_ray_batch(
     say = log or progress.write
     from extreme3d.stages.models import describe_sources
 
-    for line in describe_sources(plan.shape_source, plan.bump_source, plan.cnn_dir):
+    for line in describe_sources(plan.shape_source, plan.bump_source, plan.cnn_dir,
+                                 opts.occlusion):
         say(line)
     for p in plan.listing.problems:
         say(f"skipped: {p.message}")

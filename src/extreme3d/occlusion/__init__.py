@@ -1,5 +1,6 @@
 """Seeing through occlusions: occluder segmentation of a face crop and de-occlusion of its bump
-map (weight-free; see docs/occlusion.md).
+map (the cues weight-free; hands over the face found by MediaPipe Hands when the optional
+`mediapipe` package is installed; see docs/occlusion.md).
 
     from extreme3d.occlusion import deocclude
     res = deocclude(crop_bgr, landmarks68, bump512, mask512)

@@ -53,7 +53,10 @@ def _cmd_deocclude(args: argparse.Namespace) -> int:
     res = deocclude(crop, lm, bump, mask)
     name = args.name or image_name(args.crop)
     write_outputs(Path(args.out), name, res.bump, res.mask, res.occluders_png)
-    note = f" ({res.message})" if res.message else ""
+    from extreme3d.occlusion.hands import describe
+
+    notes = [t for t in (describe(res.extras.get("hands")), res.message) if t]
+    note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{name}: occluded {100 * res.occluded_fraction:.1f}% of the face, "
           f"{100 * res.mirrored_fraction:.0f}% of it from the mirror side{note}, "
           f"{res.seconds:.2f} s -> {args.out}")

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import extreme3d.occlusion.frame as fr
+import extreme3d.occlusion.hands as hd
 import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
 
@@ -205,10 +206,11 @@ def blend(bump_mm: np.ndarray, source_mm: np.ndarray, region: np.ndarray) -> np.
 
 def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
                    mask512: np.ndarray, constants: OcclusionConstants | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray, dict]:
+                   hands: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """(occluders 500x500 bool, probability 500x500, geometry dict) of a crop, its landmarks
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
-    it is grown by segment.GROW_PX."""
+    it is grown by segment.GROW_PX. hands: the hands MediaPipe finds over the face
+    (`hands.find_hands`, geo["hands"]) join the core; False: cues only."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127
@@ -220,6 +222,9 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
+    if hands:
+        geo["hands"] = hd.find_hands(crop_bgr, lm, face)
+        geo["core"] = geo["core"] | geo["hands"].mask
     return sg.grown(geo["core"], face), prob, geo
 
 
@@ -250,11 +255,13 @@ def is_flat(bump512: np.ndarray, mask512: np.ndarray) -> bool:
 
 def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
               mask512: np.ndarray, constants: OcclusionConstants | None = None,
-              occluders: np.ndarray | None = None) -> OcclusionResult:
+              occluders: np.ndarray | None = None, hands: bool = True) -> OcclusionResult:
     """De-occluded bump map of a crop (500x500 BGR), its 68 landmarks (crop px) and its bump map
     and face mask (512x512 uint8, the Bump CNN's or the photo estimator's encoding).
 
-    occluders: a 500x500 bool occluder mask to use instead of the segmentation. Landmarks that
+    occluders: a 500x500 bool occluder mask to use instead of the segmentation. hands: the
+    hands found by MediaPipe join the occluders (`hands.find_hands`; extras["hands"] says what
+    was found, or why the step did not run). Landmarks that
     are not 68 finite points, or a flat map (`is_flat`: nothing to segment or restore) without
     given occluders, give the input back unchanged, with a message."""
     t0 = time.perf_counter()
@@ -274,7 +281,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
                                time.perf_counter() - t0,
                                "flat map (no detail in the face mask): nothing to de-occlude")
     if occluders is None:
-        occ, prob, geo = find_occluders(crop_bgr, lm, bump512, mask512, const)
+        occ, prob, geo = find_occluders(crop_bgr, lm, bump512, mask512, const, hands=hands)
     else:
         occ, geo = np.asarray(occluders, bool) & face, geometry(lm, const)
     bump_mm = to_mm(sg.crop_of(bump512))
@@ -293,6 +300,13 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
+    extras = {}
+    if "hands" in geo:
+        found = geo["hands"]
+        extras["hands"] = {"status": found.status, "count": len(found.points),
+                           "rejected": found.rejected,
+                           "fraction": round(float(found.mask.sum()) / max(int(face.sum()), 1),
+                                             4)}
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, extras=extras)

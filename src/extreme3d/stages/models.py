@@ -89,8 +89,9 @@ def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
     return requested
 
 
-def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
-    """One line per source decision (and why a fallback is used), printed at the start."""
+def describe_sources(shape: str, bump: str, cnn_dir: Path, occlusion: bool = False) -> list[str]:
+    """One line per source decision (and why a fallback is used), printed at the start;
+    occlusion: also the hand step's line (extreme3d.occlusion.hands)."""
     from extreme3d.models.files import BUMP_WEIGHTS, bump_weights, has_shape_cnn, shape_files
 
     lines = []
@@ -108,6 +109,10 @@ def describe_sources(shape: str, bump: str, cnn_dir: Path) -> list[str]:
                      f"extreme3d.bump_photo)")
     else:
         lines.append(f"bump: flat ({why}: no surface detail; mask of the rendered foundation)")
+    if occlusion:
+        from extreme3d.occlusion.hands import status_line
+
+        lines.append(status_line())
     return lines
 
 

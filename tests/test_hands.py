@@ -1,0 +1,166 @@
+"""Hands over the face (extreme3d.occlusion.hands): the region geometry on synthetic hands, the
+named fallbacks, and MediaPipe on paper crops with and without a hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from extreme3d import bump_photo as bp
+from extreme3d import occlusion as oc
+from extreme3d.occlusion import hands as hd
+
+C = bp.CROP
+
+
+def _face() -> tuple[np.ndarray, np.ndarray]:
+    """(mean landmarks in crop px, 500x500 bool face mask of their outline)."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    return lm, bp.landmark_mask(lm, bp.default_constants()) > 0
+
+
+def _hand(wrist: tuple[float, float], tip: tuple[float, float], width: float) -> np.ndarray:
+    """21 points of a flat synthetic hand: the wrist, then four fingers of five points each
+    fanned over `width` px across the wrist-to-tip direction (crop px)."""
+    w, t = np.asarray(wrist, float), np.asarray(tip, float)
+    axis = t - w
+    across = np.array([-axis[1], axis[0]]) / np.linalg.norm(axis)
+    pts = [w]
+    for f in np.linspace(-0.5, 0.5, 4):
+        for s in np.linspace(0.4, 1.0, 5):
+            pts.append(w + s * axis + f * width * across)
+    return np.array(pts)
+
+
+def test_hand_from_below_covers_the_mouth_and_stays_inside_the_face():
+    """A hand reaching from below the chin over the mouth: its hull grown by a finger's half
+    width, cut to the face; its wrist lies outside the face outline, so it is kept."""
+    lm, face = _face()
+    chin, mouth = lm[8], lm[62]
+    hand = _hand((chin[0], chin[1] + 60), (mouth[0], mouth[1] - 20), 90)
+    mask, kept, rejected = hd.hand_region([hand], lm, face)
+    assert len(kept) == 1 and rejected == 0
+    assert mask[int(mouth[1]), int(mouth[0])] and not (mask & ~face).any()
+    assert not mask[int(lm[27][1]), int(lm[27][0])]  # the nose bridge stays clear
+    # the hull of the points, grown by 10% of the palm length (wrist to point 9) on each side
+    r = hd.FINGER_HALF_WIDTH * np.linalg.norm(hand[0] - hand[9])
+    x = int(mouth[0] + 45 + r - 2)
+    assert mask[int(mouth[1]), x] and not mask[int(mouth[1]), int(mouth[0] + 45 + r + 3)]
+
+
+def test_hand_with_its_wrist_inside_the_face_or_tiny_is_left_out():
+    """A 'hand' whose wrist lies inside the face (a nose taken for a hand) and one covering
+    less than MIN_AREA px of the face are rejected; bad point arrays too."""
+    lm, face = _face()
+    nose = lm[30]
+    inside = _hand((nose[0], nose[1] + 10), (nose[0], nose[1] - 60), 50)
+    corner = _hand((0, 0), (12, 12), 6)  # far outside the face
+    bad = np.full((21, 2), np.nan)
+    mask, kept, rejected = hd.hand_region([inside, corner, bad, np.zeros((5, 2))], lm, face)
+    assert not mask.any() and kept == [] and rejected == 4
+
+
+def test_switched_off_and_missing_package_are_named(monkeypatch: pytest.MonkeyPatch):
+    """EXTREME3D_HANDS=off and a missing mediapipe give an empty mask with the reason, and
+    deocclude records it."""
+    lm, face = _face()
+    crop = np.full((C, C, 3), 128, np.uint8)
+    monkeypatch.setenv(hd.ENV_SWITCH, "off")
+    res = hd.find_hands(crop, lm, face)
+    assert res.status == "off" and not res.mask.any()
+    monkeypatch.delenv(hd.ENV_SWITCH)
+
+    def missing() -> None:
+        raise ImportError("No module named 'mediapipe'")
+
+    monkeypatch.setattr(hd, "_detector", missing)
+    res = hd.find_hands(crop, lm, face)
+    assert res.status.startswith("unavailable") and "mediapipe" in res.status
+    assert not res.mask.any()
+    assert hd.describe({"status": res.status}).startswith("hands unavailable")
+    mask512 = bp.to_maps(np.zeros((C, C)), face)[1]
+    bump = np.full((512, 512), 127, np.uint8)
+    bump[100:400, 100:400] = 140
+    out = oc.deocclude(crop, lm, bump, mask512)
+    assert out.extras["hands"]["status"].startswith("unavailable")
+    assert "hands" not in oc.deocclude(crop, lm, bump, mask512, hands=False).extras
+
+
+def _paper(shared: Path, name: str) -> tuple:
+    data = shared / "data" / "paper"
+    if not (data / "imgs" / f"{name}.png").exists():
+        pytest.skip(f"{name} not in {data}")
+    if hd.unavailable_reason() is not None:
+        pytest.skip(f"hand step: {hd.unavailable_reason()}")
+    return bp.load_paper_item(data, name)
+
+
+def test_paper_hand_over_the_mouth_is_found_and_refilled(shared: Path):
+    """nsa-director (a hand over mouth and chin): MediaPipe finds one hand; it covers the mouth,
+    joins the occluders (which the cues alone miss there) and the map changes under it."""
+    crop, lm, orig, mask = _paper(shared, "nsa-director-adm-michael-rogers")
+    with_hands = oc.deocclude(crop, lm, orig, mask)
+    cues = oc.deocclude(crop, lm, orig, mask, hands=False)
+    info = with_hands.extras["hands"]
+    assert info["status"] == "found" and info["count"] == 1 and info["fraction"] > 0.1
+    occ = with_hands.occluders[bp.MARGIN:-bp.MARGIN, bp.MARGIN:-bp.MARGIN]
+    mouth = np.rint(lm[48:68]).astype(int)
+    assert occ[mouth[:, 1], mouth[:, 0]].mean() > 0.8
+    assert with_hands.occluded_fraction > cues.occluded_fraction + 0.1
+    assert (with_hands.bump[with_hands.occluders] != orig[with_hands.occluders]).mean() > 0.3
+
+
+def test_paper_face_without_a_hand_keeps_its_occluders(shared: Path):
+    """img_14 (no hand; MediaPipe takes the nose and mouth for one, its wrist inside the face):
+    no hand is kept and the result equals the cues-only one."""
+    crop, lm, orig, mask = _paper(shared, "img_14")
+    res = oc.deocclude(crop, lm, orig, mask)
+    assert res.extras["hands"]["count"] == 0
+    assert (res.bump == oc.deocclude(crop, lm, orig, mask, hands=False).bump).all()
+
+
+def test_flat_map_still_masks_the_hands(monkeypatch: pytest.MonkeyPatch):
+    """stages.bump.deoccluded on a flat map (greyscale crop): the map is unchanged, but a hand
+    found over the face becomes an occluder (grown like the cues' occluders) in the mask."""
+    from extreme3d.occlusion import segment as sg
+    from extreme3d.stages.bump import BumpMaps, deoccluded
+
+    lm, face = _face()
+    mask512 = bp.to_maps(np.zeros((C, C)), face)[1]
+    flat = np.full((512, 512), 127, np.uint8)
+    chin, mouth = lm[8], lm[62]
+    hand = _hand((chin[0], chin[1] + 60), (mouth[0], mouth[1] - 20), 90)
+    region = hd.hand_region([hand], lm, face)[0]
+    monkeypatch.setattr(hd, "find_hands",
+                        lambda crop, landmarks, f: hd.Hands(region, [hand], 0, "found"))
+    out = deoccluded(BumpMaps(flat, mask512, "flat"), np.zeros((C, C, 3), np.uint8), lm)
+    assert out.bump is flat and out.occlusion["hands"]["count"] == 1
+    occ = sg.crop_of(out.occluders) > 0
+    assert (occ == sg.grown(region, face)).all()
+    assert (sg.crop_of(out.mask)[occ] == 0).all()
+    assert (out.mask[out.occluders == 0] == mask512[out.occluders == 0]).all()
+    none = hd.Hands(np.zeros_like(face), [], 0, "none")
+    monkeypatch.setattr(hd, "find_hands", lambda crop, landmarks, f: none)
+    out = deoccluded(BumpMaps(flat, mask512, "flat"), np.zeros((C, C, 3), np.uint8), lm)
+    assert out.occluders is None and out.mask is mask512
+
+
+def test_start_up_line_names_the_hand_step(monkeypatch: pytest.MonkeyPatch):
+    """The batch's start-up lines name the hand step: off by the switch, unavailable without
+    mediapipe (with how to install it), and only when the occlusion step runs."""
+    from extreme3d.stages.models import describe_sources
+
+    monkeypatch.setenv(hd.ENV_SWITCH, "off")
+    assert hd.status_line().startswith("hands: off")
+    monkeypatch.delenv(hd.ENV_SWITCH)
+    real = hd.importlib.util.find_spec
+    monkeypatch.setattr(hd.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mediapipe" else real(name, *a))
+    line = hd.status_line()
+    assert line.startswith("hands: unavailable") and "pip install" in line
+    lines = describe_sources("landmarks", "photo", Path("/nonexistent"), occlusion=True)
+    assert lines[-1] == line
+    assert not any(x.startswith("hands:") for x in
+                   describe_sources("landmarks", "photo", Path("/nonexistent")))
