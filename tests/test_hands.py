@@ -3,6 +3,7 @@ named fallbacks, and MediaPipe on paper crops with and without a hand."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +73,7 @@ def test_switched_off_and_missing_package_are_named(monkeypatch: pytest.MonkeyPa
     assert res.status == "off" and not res.mask.any()
     monkeypatch.delenv(hd.ENV_SWITCH)
 
-    def missing() -> None:
-        raise ImportError("No module named 'mediapipe'")
-
-    monkeypatch.setattr(hd, "_detector", missing)
+    monkeypatch.setitem(sys.modules, "mediapipe.python.solutions.hands", None)  # not importable
     res = hd.find_hands(crop, lm, face)
     assert res.status.startswith("unavailable") and "mediapipe" in res.status
     assert not res.mask.any()
@@ -164,3 +162,40 @@ def test_start_up_line_names_the_hand_step(monkeypatch: pytest.MonkeyPatch):
     assert lines[-1] == line
     assert not any(x.startswith("hands:") for x in
                    describe_sources("landmarks", "photo", Path("/nonexistent")))
+
+
+def _points_of(crop: np.ndarray) -> list:
+    """hand_points as plain lists (picklable from a forked child)."""
+    return [(p.tolist(), s) for p, s in hd.hand_points(crop)]
+
+
+def test_forked_child_after_use_gets_the_same_hands(shared: Path):
+    """MediaPipe's C++ state does not survive a fork (a new graph in the child corrupts its
+    heap): a child forked after the parent used it runs it in a helper process, with the
+    parent's answers, and the parent keeps working."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method")
+    crop = _paper(shared, "nsa-director-adm-michael-rogers")[0]
+    before = _points_of(crop)
+    assert len(before) == 1
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        children = pool.map(_points_of, [crop] * 3, chunksize=1)
+    assert all(c == before for c in children)
+    assert _points_of(crop) == before
+
+
+def test_a_failing_detector_leaves_the_cues_alone(monkeypatch: pytest.MonkeyPatch):
+    """MediaPipe failing (e.g. its helper process gone) gives no hand and the reason, not an
+    error: the occlusion step goes on with its cues."""
+    lm, face = _face()
+
+    def broken(crop: np.ndarray) -> list:
+        raise RuntimeError("the MediaPipe helper process gave no answer")
+
+    monkeypatch.setattr(hd, "unavailable_reason", lambda: None)
+    monkeypatch.setattr(hd, "hand_points", broken)
+    res = hd.find_hands(np.zeros((C, C, 3), np.uint8), lm, face)
+    assert res.status == "failed: RuntimeError: the MediaPipe helper process gave no answer"
+    assert not res.mask.any() and hd.describe({"status": res.status}).startswith("hands failed")

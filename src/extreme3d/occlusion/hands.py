@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import pickle
+import select
+import struct
+import subprocess
 import sys
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import cv2
 import numpy as np
+
+from extreme3d import bump_photo as bp
 
 PAD = 0.25  # the crop is padded (black) by this share of its side: hands cut by its edge are found
 MIN_CONFIDENCE = 0.3  # MediaPipe's palm-detection confidence
@@ -33,8 +38,31 @@ ENV_SWITCH = "EXTREME3D_HANDS"  # "off": the step is not run
 PACKAGE_HINT = ("mediapipe not installed (pip install --no-deps mediapipe==0.10.14, or make "
                 "setup; docs/occlusion.md)")
 
+HELPER_TIMEOUT_S = 120.0  # the longest wait for the helper process's answer (its start included)
+
 _lock = threading.Lock()
-_warmed = False  # whether the detector has run once (its first run logs from C++)
+# This process's MediaPipe state: its detector (made on first use), whether it has run once
+# (its first run logs from C++), and, in a child forked after its parent used MediaPipe (whose
+# C++ state does not survive a fork: a new graph there corrupts the heap), the helper process
+# that runs it instead (`delegate`).
+_state: dict[str, Any] = {"detector": None, "warmed": False, "delegate": False, "helper": None}
+_stale: list[Any] = []  # a forked child's copies of its parent's objects: kept, never closed
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: a fresh lock, and MediaPipe through a helper process when the
+    parent had started it (the parent's detector and helper are left alone)."""
+    global _lock
+    _lock = threading.Lock()
+    if _state["detector"] is not None:
+        _stale.append(_state["detector"])
+        _state.update(detector=None, warmed=False, delegate=True)
+    if _state["helper"] is not None:
+        _stale.append(_state["helper"])
+        _state["helper"] = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
@@ -59,7 +87,7 @@ class Hands:
     mask: np.ndarray  # (H, W) bool: hand pixels inside the face
     points: list[np.ndarray] = field(default_factory=list)  # kept hands, 21x2 crop px each
     rejected: int = 0  # hands found but left out (wrist inside the face, or too small on it)
-    status: str = "none"  # "found", "none", "off" or "unavailable: <why>"
+    status: str = "none"  # "found", "none", "off", "unavailable: <why>" or "failed: <why>"
 
 
 def _switched_off() -> bool:
@@ -72,7 +100,9 @@ def unavailable_reason() -> str | None:
     if _switched_off():
         return "off"
     try:
-        _detector()
+        with warnings.catch_warnings(), _quiet_stderr():
+            warnings.simplefilter("ignore")
+            import mediapipe.python.solutions.hands  # noqa: F401
     except ImportError:
         return "unavailable: " + PACKAGE_HINT
     return None
@@ -87,42 +117,90 @@ def status_line() -> str:
     return "hands: mediapipe (MediaPipe Hands: hands over the face join the occluders)"
 
 
-@lru_cache(maxsize=1)
 def _detector() -> Any:
-    """MediaPipe Hands for still images, made once per process (raises ImportError)."""
-    with warnings.catch_warnings(), _quiet_stderr():
-        warnings.simplefilter("ignore")
-        from mediapipe.python.solutions import hands as mp_hands
+    """This process's MediaPipe Hands for still images, made on first use (raises
+    ImportError without mediapipe)."""
+    if _state["detector"] is None:
+        with warnings.catch_warnings(), _quiet_stderr():
+            warnings.simplefilter("ignore")
+            from mediapipe.python.solutions import hands as mp_hands
 
-        return mp_hands.Hands(static_image_mode=True, max_num_hands=MAX_HANDS,
-                              min_detection_confidence=MIN_CONFIDENCE, model_complexity=1)
+            _state["detector"] = mp_hands.Hands(
+                static_image_mode=True, max_num_hands=MAX_HANDS,
+                min_detection_confidence=MIN_CONFIDENCE, model_complexity=1)
+    return _state["detector"]
 
 
-def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
-    """(21x2 landmarks in crop px, handedness score) of every hand MediaPipe finds in a BGR
-    crop (padded by PAD of its side first); raises ImportError without mediapipe."""
+def _local_points(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """(21x2 landmarks in [0, 1] image units, handedness score) of the hands MediaPipe finds
+    in an RGB uint8 image, in this process."""
     det = _detector()
-    img = np.ascontiguousarray(crop_bgr[..., :3] if crop_bgr.ndim == 3 else
-                               cv2.cvtColor(crop_bgr, cv2.COLOR_GRAY2BGR))
-    p = int(round(PAD * max(img.shape[:2])))
-    big = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    rgb = cv2.cvtColor(big, cv2.COLOR_BGR2RGB)
-    global _warmed
-    with _lock, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if _warmed:
+        if _state["warmed"]:
             res = det.process(rgb)
         else:
             with _quiet_stderr():
                 res = det.process(rgb)
-            _warmed = True
-    out = []
+            _state["warmed"] = True
+    return [(np.array([[lm.x, lm.y] for lm in lms.landmark], np.float64),
+             float(side.classification[0].score))
+            for lms, side in zip(res.multi_hand_landmarks or [], res.multi_handedness or [],
+                                 strict=False)]
+
+
+def _helper_points(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """`_local_points` run by this process's helper process (started on first use: a fresh
+    interpreter running this module, talking length-prefixed pickles over its stdin/stdout)."""
+    helper = _state["helper"]
+    if helper is None or helper.poll() is not None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        helper = subprocess.Popen([sys.executable, "-m", "extreme3d.occlusion.hands"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, env=env)
+        _state["helper"] = helper
+    data = pickle.dumps(rgb, protocol=pickle.HIGHEST_PROTOCOL)
+    helper.stdin.write(struct.pack("<Q", len(data)) + data)
+    helper.stdin.flush()
+    ready, _, _ = select.select([helper.stdout], [], [], HELPER_TIMEOUT_S)
+    head = helper.stdout.read(8) if ready else b""
+    if len(head) < 8:
+        helper.kill()
+        _state["helper"] = None
+        raise RuntimeError("the MediaPipe helper process gave no answer")
+    kind, value = pickle.loads(helper.stdout.read(struct.unpack("<Q", head)[0]))
+    if kind != "ok":
+        raise RuntimeError(f"MediaPipe helper: {value}")
+    return value
+
+
+def _serve() -> int:
+    """The helper process's loop: RGB images in, `_local_points` out, until stdin closes."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while len(head := stdin.read(8)) == 8:
+        rgb = pickle.loads(stdin.read(struct.unpack("<Q", head)[0]))
+        try:
+            answer: tuple[str, Any] = ("ok", _local_points(rgb))
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            answer = ("error", f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.write(struct.pack("<Q", len(data)) + data)
+        stdout.flush()
+    return 0
+
+
+def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """(21x2 landmarks in crop px, handedness score) of every hand MediaPipe finds in a crop
+    (BGR or grey, as bump_photo takes it: 500x500 uint8; padded by PAD of its side first);
+    raises ImportError without mediapipe."""
+    img = np.ascontiguousarray(bp._to_bgr(crop_bgr))
+    p = int(round(PAD * max(img.shape[:2])))
+    big = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    rgb = np.ascontiguousarray(cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
+    with _lock:
+        found = _helper_points(rgb) if _state["delegate"] else _local_points(rgb)
     h, w = big.shape[:2]
-    for lms, side in zip(res.multi_hand_landmarks or [], res.multi_handedness or [],
-                         strict=False):
-        pts = np.array([[lm.x * w - p, lm.y * h - p] for lm in lms.landmark], np.float64)
-        out.append((pts, float(side.classification[0].score)))
-    return out
+    return [(pts * (w, h) - p, score) for pts, score in found]
 
 
 def hand_region(points: list[np.ndarray], landmarks: np.ndarray,
@@ -161,12 +239,16 @@ def hand_region(points: list[np.ndarray], landmarks: np.ndarray,
 
 def find_hands(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Hands:
     """The hands over a crop's face (face: bool mask of the crop's shape); an empty mask with
-    the reason when the step is off or mediapipe is not installed."""
+    the reason when the step is off, mediapipe is not installed or MediaPipe failed."""
     none = np.zeros(face.shape, bool)
     reason = unavailable_reason()
     if reason is not None:
         return Hands(none, status=reason)
-    mask, kept, rejected = hand_region([p for p, _ in hand_points(crop_bgr)], landmarks, face)
+    try:
+        points = [p for p, _ in hand_points(crop_bgr)]
+    except Exception as exc:  # noqa: BLE001 - the cues alone, with the reason
+        return Hands(none, status="failed: " + f"{type(exc).__name__}: {exc}".splitlines()[0])
+    mask, kept, rejected = hand_region(points, landmarks, face)
     return Hands(mask, kept, rejected, "found" if kept else "none")
 
 
@@ -183,3 +265,7 @@ def describe(info: dict | None) -> str:
     if status == "none":
         return "no hand"
     return f"hands {status}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(_serve())
