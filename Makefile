@@ -5,8 +5,8 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.extreme3d-setup
-# Hands over the face (optional occlusion cue): installed without its declared deps (pyproject's
-# `hands` extra lists what it needs; see the comment there).
+# MediaPipe's hand and person models (optional occlusion cues): installed without its declared
+# deps (pyproject's `mediapipe` extra lists what it needs; see the comment there).
 MEDIAPIPE := 0.10.14
 APT_PKGS := g++ cmake libeigen3-dev libboost-dev libosmesa6-dev
 SHARED  ?= $(abspath ../shared)
@@ -31,9 +31,9 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q torch==2.13.0
 	$(VPY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "setuptools<81"
-	$(VPY) -m pip install -q --no-build-isolation -e ".[test,ray,hands]"
+	$(VPY) -m pip install -q --no-build-isolation -e ".[test,ray,mediapipe]"
 	$(VPY) -m pip install -q --no-deps "mediapipe==$(MEDIAPIPE)" || echo "mediapipe==$(MEDIAPIPE) \
-	  not installed: hands over the face will not be found (docs/occlusion.md)"
+	  not installed: hands and background in the face mask will not be found (docs/occlusion.md)"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -3,6 +3,7 @@ named fallbacks, and MediaPipe on paper crops with and without a hand."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -145,22 +146,30 @@ def test_flat_map_still_masks_the_hands(monkeypatch: pytest.MonkeyPatch):
     assert out.occluders is None and out.mask is mask512
 
 
-def test_start_up_line_names_the_hand_step(monkeypatch: pytest.MonkeyPatch):
-    """The batch's start-up lines name the hand step: off by the switch, unavailable without
-    mediapipe (with how to install it), and only when the occlusion step runs."""
+def test_start_up_line_names_the_mediapipe_steps(monkeypatch: pytest.MonkeyPatch):
+    """The batch's start-up lines name the MediaPipe steps: on, off by their switches, or
+    unavailable without mediapipe (with how to install it); only when the occlusion step runs."""
+    from extreme3d.occlusion import person
     from extreme3d.stages.models import describe_sources
 
-    monkeypatch.setenv(hd.ENV_SWITCH, "off")
-    assert hd.status_line().startswith("hands: off")
-    monkeypatch.delenv(hd.ENV_SWITCH)
-    real = hd.importlib.util.find_spec
+    monkeypatch.delenv(hd.ENV_SWITCH, raising=False)
+    monkeypatch.delenv(person.ENV_SWITCH, raising=False)
+    if importlib.util.find_spec("mediapipe") is not None:
+        assert hd.status_line() == ("mediapipe: hands over the face on, person segmentation "
+                                    "(background kept out of the colours) on")
+        monkeypatch.setenv(hd.ENV_SWITCH, "off")
+        monkeypatch.setenv(person.ENV_SWITCH, "0")
+        assert hd.status_line() == ("mediapipe: hands over the face off (EXTREME3D_HANDS=off), "
+                                    "person segmentation (background kept out of the colours) "
+                                    "off (EXTREME3D_PERSON=0)")
+    real = importlib.util.find_spec
     monkeypatch.setattr(hd.importlib.util, "find_spec",
                         lambda name, *a: None if name == "mediapipe" else real(name, *a))
     line = hd.status_line()
-    assert line.startswith("hands: unavailable") and "pip install" in line
+    assert line.startswith("mediapipe: unavailable") and "pip install" in line
     lines = describe_sources("landmarks", "photo", Path("/nonexistent"), occlusion=True)
     assert lines[-1] == line
-    assert not any(x.startswith("hands:") for x in
+    assert not any(x.startswith("mediapipe:") for x in
                    describe_sources("landmarks", "photo", Path("/nonexistent")))
 
 

@@ -12,72 +12,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pickle
-import select
-import struct
-import subprocess
-import sys
-import threading
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
 
+import extreme3d.occlusion.mediapipe_runner as mp_run
 from extreme3d import bump_photo as bp
 
 PAD = 0.25  # the crop is padded (black) by this share of its side: hands cut by its edge are found
-MIN_CONFIDENCE = 0.3  # MediaPipe's palm-detection confidence
-MAX_HANDS = 4
 FINGER_HALF_WIDTH = 0.1  # the hull is grown by this share of the palm length (wrist to finger base)
 MIN_AREA = 400  # px of a hand on the face below which it is left out (segment.MIN_AREA)
 ENV_SWITCH = "EXTREME3D_HANDS"  # "off": the step is not run
-PACKAGE_HINT = ("mediapipe not installed (pip install --no-deps mediapipe==0.10.14, or make "
-                "setup; docs/occlusion.md)")
-
-HELPER_TIMEOUT_S = 120.0  # the longest wait for the helper process's answer (its start included)
-
-_lock = threading.Lock()
-# This process's MediaPipe state: its detector (made on first use), whether it has run once
-# (its first run logs from C++), and, in a child forked after its parent used MediaPipe (whose
-# C++ state does not survive a fork: a new graph there corrupts the heap), the helper process
-# that runs it instead (`delegate`).
-_state: dict[str, Any] = {"detector": None, "warmed": False, "delegate": False, "helper": None}
-_stale: list[Any] = []  # a forked child's copies of its parent's objects: kept, never closed
-
-
-def _after_fork_in_child() -> None:
-    """In a forked child: a fresh lock, and MediaPipe through a helper process when the
-    parent had started it (the parent's detector and helper are left alone)."""
-    global _lock
-    _lock = threading.Lock()
-    if _state["detector"] is not None:
-        _stale.append(_state["detector"])
-        _state.update(detector=None, warmed=False, delegate=True)
-    if _state["helper"] is not None:
-        _stale.append(_state["helper"])
-        _state["helper"] = None
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silences file descriptor 2 for the block: MediaPipe's C++ start-up lines (TFLite
-    delegate, absl, feedback-tensor warnings) that say nothing to a user."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+PACKAGE_HINT = mp_run.PACKAGE_HINT
 
 
 @dataclass(frozen=True)
@@ -99,94 +46,23 @@ def unavailable_reason() -> str | None:
     """Why the hand step cannot run here (None: it can)."""
     if _switched_off():
         return "off"
-    try:
-        with warnings.catch_warnings(), _quiet_stderr():
-            warnings.simplefilter("ignore")
-            import mediapipe.python.solutions.hands  # noqa: F401
-    except ImportError:
-        return "unavailable: " + PACKAGE_HINT
-    return None
+    reason = mp_run.unavailable_reason()
+    return None if reason is None else "unavailable: " + reason
 
 
 def status_line() -> str:
-    """The batch's start-up line for the hand step (without loading MediaPipe)."""
-    if _switched_off():
-        return f"hands: off ({ENV_SWITCH}={os.environ[ENV_SWITCH]})"
+    """The batch's start-up line for the MediaPipe steps, hands (this module) and the person
+    mask (extreme3d.occlusion.person), without loading MediaPipe."""
+    import extreme3d.occlusion.person as person
+
     if importlib.util.find_spec("mediapipe") is None:
-        return f"hands: unavailable ({PACKAGE_HINT}): hands over the face are not found"
-    return "hands: mediapipe (MediaPipe Hands: hands over the face join the occluders)"
-
-
-def _detector() -> Any:
-    """This process's MediaPipe Hands for still images, made on first use (raises
-    ImportError without mediapipe)."""
-    if _state["detector"] is None:
-        with warnings.catch_warnings(), _quiet_stderr():
-            warnings.simplefilter("ignore")
-            from mediapipe.python.solutions import hands as mp_hands
-
-            _state["detector"] = mp_hands.Hands(
-                static_image_mode=True, max_num_hands=MAX_HANDS,
-                min_detection_confidence=MIN_CONFIDENCE, model_complexity=1)
-    return _state["detector"]
-
-
-def _local_points(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
-    """(21x2 landmarks in [0, 1] image units, handedness score) of the hands MediaPipe finds
-    in an RGB uint8 image, in this process."""
-    det = _detector()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if _state["warmed"]:
-            res = det.process(rgb)
-        else:
-            with _quiet_stderr():
-                res = det.process(rgb)
-            _state["warmed"] = True
-    return [(np.array([[lm.x, lm.y] for lm in lms.landmark], np.float64),
-             float(side.classification[0].score))
-            for lms, side in zip(res.multi_hand_landmarks or [], res.multi_handedness or [],
-                                 strict=False)]
-
-
-def _helper_points(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
-    """`_local_points` run by this process's helper process (started on first use: a fresh
-    interpreter running this module, talking length-prefixed pickles over its stdin/stdout)."""
-    helper = _state["helper"]
-    if helper is None or helper.poll() is not None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        helper = subprocess.Popen([sys.executable, "-m", "extreme3d.occlusion.hands"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, env=env)
-        _state["helper"] = helper
-    data = pickle.dumps(rgb, protocol=pickle.HIGHEST_PROTOCOL)
-    helper.stdin.write(struct.pack("<Q", len(data)) + data)
-    helper.stdin.flush()
-    ready, _, _ = select.select([helper.stdout], [], [], HELPER_TIMEOUT_S)
-    head = helper.stdout.read(8) if ready else b""
-    if len(head) < 8:
-        helper.kill()
-        _state["helper"] = None
-        raise RuntimeError("the MediaPipe helper process gave no answer")
-    kind, value = pickle.loads(helper.stdout.read(struct.unpack("<Q", head)[0]))
-    if kind != "ok":
-        raise RuntimeError(f"MediaPipe helper: {value}")
-    return value
-
-
-def _serve() -> int:
-    """The helper process's loop: RGB images in, `_local_points` out, until stdin closes."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    while len(head := stdin.read(8)) == 8:
-        rgb = pickle.loads(stdin.read(struct.unpack("<Q", head)[0]))
-        try:
-            answer: tuple[str, Any] = ("ok", _local_points(rgb))
-        except Exception as exc:  # noqa: BLE001 - reported to the caller
-            answer = ("error", f"{type(exc).__name__}: {exc}")
-        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-        stdout.write(struct.pack("<Q", len(data)) + data)
-        stdout.flush()
-    return 0
+        return (f"mediapipe: unavailable ({PACKAGE_HINT}): hands over the face and background "
+                "in the face mask are not found")
+    steps = [("hands over the face", ENV_SWITCH, _switched_off()),
+             ("person segmentation (background kept out of the colours)", person.ENV_SWITCH,
+              person.switched_off())]
+    return "mediapipe: " + ", ".join(f"{what} off ({env}={os.environ[env]})" if off else
+                                     f"{what} on" for what, env, off in steps)
 
 
 def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
@@ -196,9 +72,7 @@ def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
     img = np.ascontiguousarray(bp._to_bgr(crop_bgr))
     p = int(round(PAD * max(img.shape[:2])))
     big = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    rgb = np.ascontiguousarray(cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
-    with _lock:
-        found = _helper_points(rgb) if _state["delegate"] else _local_points(rgb)
+    found = mp_run.run("hands", cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
     h, w = big.shape[:2]
     return [(pts * (w, h) - p, score) for pts, score in found]
 
@@ -265,7 +139,3 @@ def describe(info: dict | None) -> str:
     if status == "none":
         return "no hand"
     return f"hands {status}"
-
-
-if __name__ == "__main__":
-    raise SystemExit(_serve())

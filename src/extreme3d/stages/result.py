@@ -351,7 +351,8 @@ def face_pixel_mask(
 ) -> np.ndarray | None:
     """Crop pixels (bool HxW) whose colour the meshes and textures may take: the bump mask
     (512x512, occluders 0) cut to the crop, less, when `background`, the rim pixels that look
-    like background or an occluder by colour (extreme3d.occlusion.background); None without a
+    like background or an occluder by colour (extreme3d.occlusion.background) and the pixels
+    that person segmentation calls background (extreme3d.occlusion.person); None without a
     mask."""
     from extreme3d.colors import crop_mask_from_bump
 
@@ -359,8 +360,9 @@ def face_pixel_mask(
     if face is None or not background or face.shape != crop.shape[:2]:
         return face
     from extreme3d.occlusion.background import non_face_pixels
+    from extreme3d.occlusion.person import background_pixels
 
-    return face & ~non_face_pixels(crop, face)
+    return face & ~non_face_pixels(crop, face) & ~background_pixels(crop, face)
 
 
 def color_meshes(

@@ -1,0 +1,64 @@
+"""Background inside the face mask: the pixels MediaPipe's Selfie Segmentation calls no person.
+
+The face mask follows the fitted face, so beside a turned face or past a cheek's outline it
+covers sky, grass or a backdrop, which the vertex colours and the texture would then sample.
+`background.non_face_pixels` finds such rim pixels by colour; this finds them by what they are:
+Selfie Segmentation (`mediapipe==0.10.14`, its model shipped in the wheel, Apache-2.0) gives a
+person probability per crop pixel, and the face pixels below PERSON_THRESHOLD, in regions that
+touch the mask's border (background comes in from outside the face), are left out of the
+colour and texture mask. Without mediapipe, or with EXTREME3D_PERSON=off, nothing is left out.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import cv2
+import numpy as np
+
+import extreme3d.occlusion.mediapipe_runner as mp_run
+from extreme3d import bump_photo as bp
+
+PERSON_THRESHOLD = 0.5  # person probability below which a face-mask pixel is background
+MIN_REGION_PIXELS = 50  # smaller background regions (after a 3x3 opening) are noise
+ENV_SWITCH = "EXTREME3D_PERSON"  # "off": not run
+
+_warned: set[str] = set()
+
+
+def switched_off() -> bool:
+    """Whether the environment switches the person mask off (EXTREME3D_PERSON=off/0/false/no)."""
+    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no")
+
+
+def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray:
+    """Pixels (bool HxW, crop px) of `face_mask` that Selfie Segmentation calls background, in
+    regions touching the mask's border; all False when off, without mediapipe (warned once)
+    or when MediaPipe fails (warned once per reason)."""
+    face = np.asarray(face_mask, bool)
+    out = np.zeros(face.shape, bool)
+    if not face.any() or switched_off():
+        return out
+    try:
+        img = bp._to_bgr(crop_bgr)
+        prob = mp_run.run("selfie", cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    except Exception as exc:  # noqa: BLE001 - no person mask, said once
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if isinstance(exc, ImportError):
+            reason = mp_run.PACKAGE_HINT
+        if reason not in _warned:
+            _warned.add(reason)
+            warnings.warn(f"background by person segmentation: off ({reason})", stacklevel=2)
+        return out
+    if prob.shape != face.shape:
+        prob = cv2.resize(prob, (face.shape[1], face.shape[0]), interpolation=cv2.INTER_LINEAR)
+    bg = ((prob < PERSON_THRESHOLD) & face).astype(np.uint8)
+    bg = cv2.morphologyEx(bg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not bg.any():
+        return out
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg, connectivity=8)
+    border = face & ~(cv2.erode(face.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    touching = np.unique(labels[border & (bg > 0)])
+    touching = touching[(touching > 0) & (stats[touching, cv2.CC_STAT_AREA] >= MIN_REGION_PIXELS)]
+    return np.isin(labels, touching)
