@@ -64,7 +64,16 @@ def test_hand_with_its_wrist_inside_the_face_or_tiny_is_left_out():
     assert not mask.any() and kept == [] and rejected == 4
 
 
-def test_switched_off_and_missing_package_are_named(monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture
+def fresh_reason():
+    """mediapipe_runner.unavailable_reason tried afresh after the test (it is cached per
+    process, and the test fakes a missing package)."""
+    yield
+    hd.mp_run.unavailable_reason.cache_clear()
+
+
+def test_switched_off_and_missing_package_are_named(monkeypatch: pytest.MonkeyPatch,
+                                                    fresh_reason: None):
     """EXTREME3D_HANDS=off and a missing mediapipe give an empty mask with the reason, and
     deocclude records it."""
     lm, face = _face()
@@ -75,6 +84,7 @@ def test_switched_off_and_missing_package_are_named(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv(hd.ENV_SWITCH)
 
     monkeypatch.setitem(sys.modules, "mediapipe.python.solutions.hands", None)  # not importable
+    hd.mp_run.unavailable_reason.cache_clear()  # tried again (see the fixture)
     res = hd.find_hands(crop, lm, face)
     assert res.status.startswith("unavailable") and "mediapipe" in res.status
     assert not res.mask.any()

@@ -24,6 +24,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -73,8 +74,9 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+@lru_cache(maxsize=1)
 def unavailable_reason() -> str | None:
-    """Why MediaPipe's solutions cannot run here (None: they can)."""
+    """Why MediaPipe's solutions cannot run here (None: they can); tried once per process."""
     try:
         with warnings.catch_warnings(), quiet_stderr():
             warnings.simplefilter("ignore")
