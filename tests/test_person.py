@@ -71,3 +71,32 @@ def test_paper_crop_background_beside_a_turned_face(shared: Path):
     assert np.nonzero(bg)[1].mean() > np.nonzero(face)[1].mean() + 50
     crop, _, _, mask = bp.load_paper_item(data, "Old_Mother")
     assert not person.background_pixels(crop, sg.crop_of(mask) >= 127).any()
+
+
+def test_helper_process_gives_the_in_process_answers(shared: Path):
+    """mediapipe_runner's helper process (used in a child forked after its parent ran
+    MediaPipe) answers both solutions exactly as this process does; a dead helper is
+    restarted on the next call."""
+    if mp_run.unavailable_reason() is not None:
+        pytest.skip(mp_run.unavailable_reason())
+    data = shared / "data" / "paper"
+    name = "nsa-director-adm-michael-rogers"
+    if not (data / "imgs" / f"{name}.png").exists():
+        pytest.skip(f"{name} not in {data}")
+    rgb = np.ascontiguousarray(bp.load_paper_item(data, name)[0][..., ::-1])
+    local = {k: mp_run.run(k, rgb) for k in ("selfie", "hands")}
+    saved = dict(mp_run._state)
+    try:
+        mp_run._state.update(delegate=True, helper=None)
+        for _ in range(2):
+            remote = {k: mp_run.run(k, rgb) for k in ("selfie", "hands")}
+            assert np.array_equal(remote["selfie"], local["selfie"])
+            assert len(remote["hands"]) == len(local["hands"]) == 1
+            assert np.array_equal(remote["hands"][0][0], local["hands"][0][0])
+            mp_run._state["helper"].kill()
+            mp_run._state["helper"].wait()
+    finally:
+        if mp_run._state["helper"] is not None:
+            mp_run._state["helper"].kill()
+        mp_run._state.clear()
+        mp_run._state.update(saved)
