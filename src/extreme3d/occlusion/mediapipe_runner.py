@@ -56,7 +56,8 @@ def _after_fork_in_child() -> None:
         _state["helper"] = None
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX (no fork elsewhere)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
