@@ -300,13 +300,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
-    extras = {}
-    if "hands" in geo:
-        found = geo["hands"]
-        extras["hands"] = {"status": found.status, "count": len(found.points),
-                           "rejected": found.rejected,
-                           "fraction": round(float(found.mask.sum()) / max(int(face.sum()), 1),
-                                             4)}
+    extras = {"hands": geo["hands"].record(face)} if "hands" in geo else {}
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
                            time.perf_counter() - t0, extras=extras)

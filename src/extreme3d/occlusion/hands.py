@@ -36,6 +36,12 @@ class Hands:
     rejected: int = 0  # hands found but left out (wrist inside the face, or too small on it)
     status: str = "none"  # "found", "none", "off", "unavailable: <why>" or "failed: <why>"
 
+    def record(self, face: np.ndarray) -> dict:
+        """What params/<name>.json and summary.json record of it (face: the face mask it was
+        found in, for the fraction)."""
+        return {"status": self.status, "count": len(self.points), "rejected": self.rejected,
+                "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4)}
+
 
 def _switched_off() -> bool:
     """Whether the environment switches the hand step off (EXTREME3D_HANDS=off/0/false/no)."""

@@ -149,17 +149,14 @@ def _hands_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     except Exception as exc:  # noqa: BLE001 - the maps as they were, with the reason
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return replace(maps, occlusion=info | {"note": f"hand step failed ({reason})"})
-    n_face = max(int(face.sum()), 1)
-    fraction = round(float(found.mask.sum()) / n_face, 4)
-    info = info | {"occluded_fraction": fraction,
-                   "hands": {"status": found.status, "count": len(found.points),
-                             "rejected": found.rejected, "fraction": fraction}}
+    record = found.record(face)
+    info = info | {"occluded_fraction": record["fraction"], "hands": record}
     if not found.mask.any():
         return replace(maps, occlusion=info)
     occ = sg.grown(found.mask, face)
     occ512 = np.zeros((bp.MAP_SIZE, bp.MAP_SIZE), np.uint8)
     sg.crop_of(occ512)[occ] = 255
-    info["occluded_fraction"] = round(float(occ.sum()) / n_face, 4)
+    info["occluded_fraction"] = round(float(occ.sum()) / max(int(face.sum()), 1), 4)
     visible = np.where(occ512 > 0, 0, maps.mask).astype(np.uint8)
     return replace(maps, mask=visible, occluders=occ512, occlusion=info)
 
