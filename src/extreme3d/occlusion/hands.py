@@ -43,14 +43,9 @@ class Hands:
                 "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4)}
 
 
-def _switched_off() -> bool:
-    """Whether the environment switches the hand step off (EXTREME3D_HANDS=off/0/false/no)."""
-    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no")
-
-
 def unavailable_reason() -> str | None:
     """Why the hand step cannot run here (None: it can)."""
-    if _switched_off():
+    if mp_run.switched_off(ENV_SWITCH):
         return "off"
     reason = mp_run.unavailable_reason()
     return None if reason is None else "unavailable: " + reason
@@ -64,7 +59,7 @@ def status_line() -> str:
     if importlib.util.find_spec("mediapipe") is None:
         return (f"mediapipe: unavailable ({PACKAGE_HINT}): hands over the face and background "
                 "in the face mask are not found")
-    steps = [("hands over the face", ENV_SWITCH, _switched_off()),
+    steps = [("hands over the face", ENV_SWITCH, mp_run.switched_off(ENV_SWITCH)),
              ("person segmentation (background kept out of the colours)", person.ENV_SWITCH,
               person.switched_off())]
     return "mediapipe: " + ", ".join(f"{what} off ({env}={os.environ[env]})" if off else

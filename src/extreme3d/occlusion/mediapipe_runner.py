@@ -75,6 +75,11 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def switched_off(env: str) -> bool:
+    """Whether the environment variable `env` switches a MediaPipe step off (off/0/false/no)."""
+    return os.environ.get(env, "").strip().lower() in ("0", "off", "false", "no")
+
+
 @lru_cache(maxsize=1)
 def unavailable_reason() -> str | None:
     """Why MediaPipe's solutions cannot run here (None: they can); tried once per process."""

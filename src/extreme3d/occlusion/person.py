@@ -11,7 +11,6 @@ colour and texture mask. Without mediapipe, or with EXTREME3D_PERSON=off, nothin
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import cv2
@@ -29,7 +28,7 @@ _warned: set[str] = set()
 
 def switched_off() -> bool:
     """Whether the environment switches the person mask off (EXTREME3D_PERSON=off/0/false/no)."""
-    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no")
+    return mp_run.switched_off(ENV_SWITCH)
 
 
 def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray:

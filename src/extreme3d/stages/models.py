@@ -91,7 +91,7 @@ def choose_bump_source(requested: str | None, cnn_dir: Path) -> str:
 
 def describe_sources(shape: str, bump: str, cnn_dir: Path, occlusion: bool = False) -> list[str]:
     """One line per source decision (and why a fallback is used), printed at the start;
-    occlusion: also the hand step's line (extreme3d.occlusion.hands)."""
+    occlusion: also the MediaPipe steps' line (extreme3d.occlusion.hands.status_line)."""
     from extreme3d.models.files import BUMP_WEIGHTS, bump_weights, has_shape_cnn, shape_files
 
     lines = []
