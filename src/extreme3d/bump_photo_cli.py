@@ -52,7 +52,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         from extreme3d.occlusion.hands import describe
 
         notes.append(f"occluded {100 * res.occluded_fraction:.1f}% of the face")
-        notes += [describe(res.extras.get("hands"))] if res.extras.get("hands") else []
+        notes += [t for t in (describe(res.extras.get("hands")),) if t]
     elif args.occlusion == "on":
         notes.append("no de-occlusion of a flat map")
     write_outputs(out, name, bump, mask, occluders)
