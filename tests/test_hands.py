@@ -218,3 +218,28 @@ def test_a_failing_detector_leaves_the_cues_alone(monkeypatch: pytest.MonkeyPatc
     res = hd.find_hands(np.zeros((C, C, 3), np.uint8), lm, face)
     assert res.status == "failed: RuntimeError: the MediaPipe helper process gave no answer"
     assert not res.mask.any() and hd.describe({"status": res.status}).startswith("hands failed")
+
+
+def test_mediapipe_import_leaves_matplotlib_to_the_caller():
+    """MediaPipe's solutions package imports matplotlib.pyplot (0.4 s CPU per process) for a
+    plotting helper: it gets a stand-in, so matplotlib stays unimported, and a later import of
+    it (or MediaPipe's helper using it) gets the real package."""
+    import subprocess
+
+    if hd.unavailable_reason() is not None:
+        pytest.skip(f"hand step: {hd.unavailable_reason()}")
+    script = (
+        "import sys\n"
+        "from extreme3d.occlusion import mediapipe_runner as m\n"
+        "assert m.unavailable_reason() is None\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+        "from mediapipe.python.solutions import drawing_utils as du\n"
+        "figure = du.plt.figure\n"
+        "import matplotlib.pyplot as plt\n"
+        "assert figure is plt.figure and type(plt).__name__ == 'module'\n"
+        "assert hasattr(plt, 'subplots') and plt.__spec__ is not None\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
