@@ -53,9 +53,10 @@ def _cmd_deocclude(args: argparse.Namespace) -> int:
     res = deocclude(crop, lm, bump, mask)
     name = args.name or image_name(args.crop)
     write_outputs(Path(args.out), name, res.bump, res.mask, res.occluders_png)
-    from extreme3d.occlusion.hands import describe
+    from extreme3d.occlusion import frames, hands
 
-    notes = [t for t in (describe(res.extras.get("hands")), res.message) if t]
+    notes = [t for t in (frames.describe(res.extras.get("frames")),
+                         hands.describe(res.extras.get("hands")), res.message) if t]
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{name}: occluded {100 * res.occluded_fraction:.1f}% of the face, "
           f"{100 * res.mirrored_fraction:.0f}% of it from the mirror side{note}, "

@@ -103,15 +103,15 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     the bump de-occluded, and the mask set to 0 on the occluders (the mask that soft symmetry,
     colours and textures read, so they treat occluders as occluded). `occlusion` records
     whether it ran, the occluded fraction of the face mask, the share filled from the mirror
-    side, the hands found (or why that step did not run) and the seconds; a flat map keeps its
-    values (only hands found over it are masked, `_hands_only`), and a failure keeps the maps
-    with a note."""
+    side, the glasses rims and hands found (or why the hand step did not run) and the seconds;
+    a flat map keeps its values (only rims and hands found over it are masked, `_masks_only`),
+    and a failure keeps the maps with a note."""
     if not enabled:
         return replace(maps, occlusion={"enabled": False})
     info: dict[str, Any] = {"enabled": True, "occluded_fraction": 0.0, "mirrored_fraction": 0.0,
                             "source": maps.source}
     if maps.source not in ("cnn", "photo"):
-        return _hands_only(maps, crop, landmarks, info | {"note": "flat map: nothing to "
+        return _masks_only(maps, crop, landmarks, info | {"note": "flat map: nothing to "
                                                                   "de-occlude"})
     from extreme3d.occlusion import deocclude
 
@@ -122,8 +122,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
     info |= {"occluded_fraction": round(res.occluded_fraction, 4),
              "mirrored_fraction": round(res.mirrored_fraction, 4)}  # its time: in the bump's
-    if "hands" in res.extras:
-        info["hands"] = res.extras["hands"]
+    info |= {key: res.extras[key] for key in ("frames", "hands") if key in res.extras}
     if res.message:
         info["note"] = res.message
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
@@ -131,12 +130,14 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
                    occluders=res.occluders_png, occlusion=info)
 
 
-def _hands_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
+def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
                 info: dict[str, Any]) -> BumpMaps:
-    """A flat map's occlusion step: no cue to segment and no detail to restore, but hands over
-    the face (extreme3d.occlusion.hands) still become occluders in the mask (so soft symmetry,
-    colours and textures do not take them); the map itself is unchanged."""
+    """A flat map's occlusion step: no cue to segment and no detail to restore, but glasses
+    rims (extreme3d.occlusion.frames) and hands over the face (extreme3d.occlusion.hands) still
+    become occluders in the mask (so soft symmetry, colours and textures do not take them); the
+    map itself is unchanged."""
     from extreme3d import bump_photo as bp
+    from extreme3d.occlusion import frames as fm
     from extreme3d.occlusion import hands as hd
     from extreme3d.occlusion import segment as sg
 
@@ -145,15 +146,16 @@ def _hands_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info)
     face = sg.crop_of(maps.mask) >= 127
     try:
+        rims = fm.find_frames(crop, lm, face)
         found = hd.find_hands(crop, lm, face)
     except Exception as exc:  # noqa: BLE001 - the maps as they were, with the reason
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return replace(maps, occlusion=info | {"note": f"hand step failed ({reason})"})
-    record = found.record(face)
-    info = info | {"occluded_fraction": record["fraction"], "hands": record}
-    if not found.mask.any():
+        return replace(maps, occlusion=info | {"note": f"rim and hand step failed ({reason})"})
+    info = info | {"frames": rims.record(face), "hands": found.record(face)}
+    core = rims.mask | found.mask
+    if not core.any():
         return replace(maps, occlusion=info)
-    occ = sg.grown(found.mask, face)
+    occ = sg.grown(core, face)
     occ512 = np.zeros((bp.MAP_SIZE, bp.MAP_SIZE), np.uint8)
     sg.crop_of(occ512)[occ] = 255
     info["occluded_fraction"] = round(float(occ.sum()) / max(int(face.sum()), 1), 4)

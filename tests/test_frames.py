@@ -1,0 +1,174 @@
+"""Glasses rims as dark rings around the eyes (extreme3d.occlusion.frames): the ring search on
+known tables, synthetic faces with and without rims or wrinkles, and paper crops."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from extreme3d import bump_photo as bp
+from extreme3d import occlusion as oc
+from extreme3d.occlusion import frames as fm
+from extreme3d.occlusion import segment as sg
+
+
+def _best_closed_sum(table: np.ndarray) -> float:
+    """Largest sum over closed paths (neighbouring rows, last and first, one column apart) by
+    trying every path."""
+    k, n = table.shape
+    best = -np.inf
+    for path in itertools.product(range(n), repeat=k):
+        if all(abs(path[i] - path[(i + 1) % k]) <= 1 for i in range(k)):
+            best = max(best, sum(table[i, path[i]] for i in range(k)))
+    return best
+
+
+def test_closed_path_is_the_best_closed_path():
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        table = rng.random((5, 4))
+        path = fm.closed_path(table)
+        assert all(abs(int(path[i]) - int(path[(i + 1) % 5])) <= 1 for i in range(5))
+        assert table[np.arange(5), path].sum() == pytest.approx(_best_closed_sum(table))
+
+
+def test_closed_path_follows_a_ring_through_noise():
+    """A bright wavy ring in a noisy (64, 36) table: the path is the ring."""
+    rng = np.random.default_rng(0)
+    ring = np.round(18 + 6 * np.sin(np.linspace(0, 2 * np.pi, 64, endpoint=False))).astype(int)
+    table = rng.random((64, 36))
+    table[np.arange(64), ring] += 3.0
+    np.testing.assert_array_equal(fm.closed_path(table), ring)
+
+
+def _skin(seed: int = 0) -> np.ndarray:
+    """500x500 BGR skin-coloured crop with mild noise."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((500, 500, 3), np.float32)
+    img[:] = (120, 150, 200)
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _rims(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Draws black rectangular rims (8 px) around both eyes; returns their mask."""
+    mask = np.zeros(img.shape[:2], np.uint8)
+    for eye in fm.EYES:
+        pts = lm[list(eye)]
+        c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
+        box = np.array([[c[0] - 1.15 * w, c[1] - 0.7 * w], [c[0] + 1.15 * w, c[1] + 0.7 * w]])
+        cv2.rectangle(mask, tuple(np.round(box[0]).astype(int)),
+                      tuple(np.round(box[1]).astype(int)), 1, 8)
+    img[mask > 0] = (30, 30, 30)
+    return mask > 0
+
+
+def test_black_rims_are_found_and_masked():
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    rims = _rims(img, lm)
+    found = fm.find_frames(img, lm, face)
+    assert found.found
+    assert (found.mask & rims).sum() >= 0.35 * rims.sum()  # a narrow band, cut at the corners
+    grown = sg.grown(found.mask, face)  # as the occluder core is grown
+    assert (grown & rims).sum() >= 0.95 * rims.sum()
+    near = cv2.dilate(rims.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert (found.mask & ~near).sum() <= 0.05 * found.mask.sum()
+    record = found.record(face)
+    assert record["found"] and 0 < record["fraction"] < 0.1 and len(record["scores"]) == 2
+
+
+def test_a_bare_or_wrinkled_face_has_no_rims():
+    """No rims: nothing found. Dark wrinkles everywhere (thin random lines): a ring is dark in
+    places only, and as dark between the rings, so nothing is found either."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    bare = fm.find_frames(_skin(), lm, face)
+    assert not bare.found and not bare.mask.any()
+    img = _skin(1)
+    rng = np.random.default_rng(1)
+    for _ in range(900):
+        p = rng.uniform(100, 400, 2)
+        d = rng.normal(size=2)
+        q = p + 25 * d / np.linalg.norm(d)
+        cv2.line(img, tuple(np.round(p).astype(int)), tuple(np.round(q).astype(int)),
+                 (60, 70, 90), 2)
+    wrinkled = fm.find_frames(img, lm, face)
+    assert not wrinkled.found, wrinkled.scores
+
+
+def test_a_rim_around_one_eye_only_is_not_glasses():
+    lm = bp.default_constants().mean_landmarks.copy()
+    img = _skin()
+    rims = _rims(img.copy(), lm)
+    left = rims & (np.arange(500)[None, :] < lm[27, 0])  # the image-left rim only
+    img[left] = (30, 30, 30)
+    assert not fm.find_frames(img, lm, np.ones((500, 500), bool)).found
+
+
+def _paper(shared: Path, name: str) -> tuple:
+    data = shared / "data" / "paper"
+    if not (data / "imgs" / f"{name}.png").exists():
+        pytest.skip(f"{name} not in {data}")
+    return bp.load_paper_item(data, name)
+
+
+def test_paper_glasses_rims_are_found_and_refilled(shared: Path):
+    """f20938 (black clear-lens frames, which the paper's own de-occlusion removed): the rims
+    are found, join the occluders and are recorded."""
+    name = "f20938b641e8e7c5fb26198c609e03a6--men-in-glasses-john-hamm"
+    crop, lm, bump, mask = _paper(shared, name)
+    face = sg.crop_of(mask) >= 127
+    rims = fm.find_frames(crop, lm, face)
+    assert rims.found and 0.02 < rims.mask.sum() / face.sum() < 0.2
+    res = oc.deocclude(crop, lm, bump, mask, hands=False)
+    assert res.extras["frames"]["found"]
+    assert (sg.crop_of(res.occluders) & rims.mask).sum() == rims.mask.sum()
+
+
+@pytest.mark.parametrize("name", [
+    "20140420_011855_News1-Apr-25",  # no glasses
+    "436764_detail",  # deep wrinkles around the eyes
+    "81e6215ffbe28190b95a1e2fdea72066--photos-of-people-old-people",  # wrinkles and a hand
+])
+def test_paper_faces_without_glasses_have_no_rims(shared: Path, name: str):
+    data = shared / "data" / "paper" / "imgs"
+    if not (data / f"{name}.png").exists():
+        found = sorted(data.glob(f"{name.split('--')[0]}*.png"))
+        if not found:
+            pytest.skip(f"{name} not in {data}")
+        name = found[0].stem
+    crop, lm, _, mask = _paper(shared, name)
+    assert not fm.find_frames(crop, lm, sg.crop_of(mask) >= 127).found
+
+
+def test_describe_names_found_rims_only():
+    assert fm.describe({"found": True, "fraction": 0.0322}) == "glasses rims (3.2% of the face)"
+    assert fm.describe({"found": False, "fraction": 0.0}) == ""
+    assert fm.describe(None) == ""
+
+
+def test_flat_map_still_masks_the_rims(monkeypatch: pytest.MonkeyPatch):
+    """stages.bump.deoccluded on a flat map (greyscale crop): the map is unchanged, but rims
+    found on the crop become occluders in the mask, and the record says so."""
+    from extreme3d.occlusion import hands as hd
+    from extreme3d.stages.bump import BumpMaps, deoccluded
+
+    monkeypatch.setattr(hd, "find_hands", lambda crop, landmarks, f: hd.Hands(
+        np.zeros_like(f), [], 0, "none"))
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = bp.landmark_mask(lm, bp.default_constants()) > 0
+    mask512 = bp.to_maps(np.zeros((500, 500)), face)[1]
+    flat = np.full((512, 512), 127, np.uint8)
+    img = cv2.cvtColor(cv2.cvtColor(_skin(), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    rims = _rims(img, lm)
+    out = deoccluded(BumpMaps(flat, mask512, "flat"), img, lm)
+    assert out.bump is flat and out.occlusion["frames"]["found"]
+    occ = sg.crop_of(out.occluders) > 0
+    assert (occ & rims & face).sum() >= 0.95 * (rims & face).sum()
+    assert (sg.crop_of(out.mask)[occ] == 0).all()
