@@ -53,9 +53,9 @@ def _cmd_deocclude(args: argparse.Namespace) -> int:
     res = deocclude(crop, lm, bump, mask)
     name = args.name or image_name(args.crop)
     write_outputs(Path(args.out), name, res.bump, res.mask, res.occluders_png)
-    from extreme3d.occlusion import frames, hands
+    from extreme3d.occlusion import glasses, hands
 
-    notes = [t for t in (frames.describe(res.extras.get("frames")),
+    notes = [t for t in (glasses.describe(res.extras.get("rims")),
                          hands.describe(res.extras.get("hands")), res.message) if t]
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{name}: occluded {100 * res.occluded_fraction:.1f}% of the face, "

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import extreme3d.occlusion.frame as fr
-import extreme3d.occlusion.frames as fm
+import extreme3d.occlusion.glasses as gl
 import extreme3d.occlusion.hands as hd
 import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
@@ -211,7 +211,7 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     """(occluders 500x500 bool, probability 500x500, geometry dict) of a crop, its landmarks
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
     it is grown by segment.GROW_PX. Glasses rims found as dark rings around the eyes
-    (`frames.find_frames`, geo["frames"]) join the core; hands: the hands MediaPipe finds over
+    (`glasses.find_rims`, geo["rims"]) join the core; hands: the hands MediaPipe finds over
     the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
@@ -224,8 +224,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
-    geo["frames"] = fm.find_frames(crop_bgr, lm, face)
-    geo["core"] = geo["core"] | geo["frames"].mask
+    geo["rims"] = gl.find_rims(crop_bgr, lm, face)
+    geo["core"] = geo["core"] | geo["rims"].mask
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
         geo["core"] = geo["core"] | geo["hands"].mask
@@ -265,8 +265,8 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
 
     occluders: a 500x500 bool occluder mask to use instead of the segmentation. hands: the
     hands found by MediaPipe join the occluders (`hands.find_hands`; extras["hands"] says what
-    was found, or why the step did not run); extras["frames"] records the glasses rims found
-    (`frames.find_frames`). Landmarks that
+    was found, or why the step did not run); extras["rims"] records the glasses rims found
+    (`glasses.find_rims`). Landmarks that
     are not 68 finite points, or a flat map (`is_flat`: nothing to segment or restore) without
     given occluders, give the input back unchanged, with a message."""
     t0 = time.perf_counter()
@@ -305,7 +305,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
-    extras = {key: geo[key].record(face) for key in ("frames", "hands") if key in geo}
+    extras = {key: geo[key].record(face) for key in ("rims", "hands") if key in geo}
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
                            time.perf_counter() - t0, extras=extras)

@@ -122,7 +122,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
     info |= {"occluded_fraction": round(res.occluded_fraction, 4),
              "mirrored_fraction": round(res.mirrored_fraction, 4)}  # its time: in the bump's
-    info |= {key: res.extras[key] for key in ("frames", "hands") if key in res.extras}
+    info |= {key: res.extras[key] for key in ("rims", "hands") if key in res.extras}
     if res.message:
         info["note"] = res.message
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
@@ -133,11 +133,11 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
 def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
                 info: dict[str, Any]) -> BumpMaps:
     """A flat map's occlusion step: no cue to segment and no detail to restore, but glasses
-    rims (extreme3d.occlusion.frames) and hands over the face (extreme3d.occlusion.hands) still
+    rims (extreme3d.occlusion.glasses) and hands over the face (extreme3d.occlusion.hands) still
     become occluders in the mask (so soft symmetry, colours and textures do not take them); the
     map itself is unchanged."""
     from extreme3d import bump_photo as bp
-    from extreme3d.occlusion import frames as fm
+    from extreme3d.occlusion import glasses as gl
     from extreme3d.occlusion import hands as hd
     from extreme3d.occlusion import segment as sg
 
@@ -146,12 +146,12 @@ def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info)
     face = sg.crop_of(maps.mask) >= 127
     try:
-        rims = fm.find_frames(crop, lm, face)
+        rims = gl.find_rims(crop, lm, face)
         found = hd.find_hands(crop, lm, face)
     except Exception as exc:  # noqa: BLE001 - the maps as they were, with the reason
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return replace(maps, occlusion=info | {"note": f"rim and hand step failed ({reason})"})
-    info = info | {"frames": rims.record(face), "hands": found.record(face)}
+    info = info | {"rims": rims.record(face), "hands": found.record(face)}
     core = rims.mask | found.mask
     if not core.any():
         return replace(maps, occlusion=info)

@@ -1,4 +1,4 @@
-"""Glasses frames: thick dark rims found as closed rings around the eyes.
+"""Glasses rims: thick dark frames found as closed rings around the eyes.
 
 The per-pixel cues of `segment` find dark lenses but miss clear glasses with dark frames:
 a rim is a few pixels wide, and wrinkles, lashes and brows give the same local darkness.
@@ -43,8 +43,8 @@ EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner
 
 
 @dataclass(frozen=True)
-class Frames:
-    """The glasses frames found on a crop."""
+class Rims:
+    """The glasses rims found on a crop."""
 
     mask: np.ndarray  # (H, W) bool: rim pixels inside the face
     found: bool = False
@@ -127,7 +127,7 @@ def rim_band(rays: np.ndarray, scores: np.ndarray, path: np.ndarray
     return inner, outer
 
 
-def find_frames(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Frames:
+def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Rims:
     """The glasses rims on a crop (BGR or grey uint8), its 68 landmarks (crop px) and face mask
     (bool, the crop's shape): found when both eyes have a dark closed ring (see module)."""
     dark = darkness(np.asarray(crop_bgr))
@@ -147,11 +147,11 @@ def find_frames(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -
         for inner, outer in rings:
             cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
             cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
-    return Frames(mask.astype(bool) & face, found, scores)
+    return Rims(mask.astype(bool) & face, found, scores)
 
 
 def describe(info: dict | None) -> str:
-    """One phrase for a result's extras["frames"]: "glasses rims (3.1% of the face)" when found,
+    """One phrase for a result's extras["rims"]: "glasses rims (3.1% of the face)" when found,
     "" otherwise."""
     if not info or not info.get("found"):
         return ""

@@ -1,4 +1,4 @@
-"""Glasses rims as dark rings around the eyes (extreme3d.occlusion.frames): the ring search on
+"""Glasses rims as dark rings around the eyes (extreme3d.occlusion.glasses): the ring search on
 known tables, synthetic faces with and without rims or wrinkles, and paper crops."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from extreme3d import bump_photo as bp
 from extreme3d import occlusion as oc
-from extreme3d.occlusion import frames as fm
+from extreme3d.occlusion import glasses as gl
 from extreme3d.occlusion import segment as sg
 
 
@@ -31,7 +31,7 @@ def test_closed_path_is_the_best_closed_path():
     rng = np.random.default_rng(3)
     for _ in range(60):
         table = rng.random((5, 4))
-        path = fm.closed_path(table)
+        path = gl.closed_path(table)
         assert all(abs(int(path[i]) - int(path[(i + 1) % 5])) <= 1 for i in range(5))
         assert table[np.arange(5), path].sum() == pytest.approx(_best_closed_sum(table))
 
@@ -42,7 +42,7 @@ def test_closed_path_follows_a_ring_through_noise():
     ring = np.round(18 + 6 * np.sin(np.linspace(0, 2 * np.pi, 64, endpoint=False))).astype(int)
     table = rng.random((64, 36))
     table[np.arange(64), ring] += 3.0
-    np.testing.assert_array_equal(fm.closed_path(table), ring)
+    np.testing.assert_array_equal(gl.closed_path(table), ring)
 
 
 def _skin(seed: int = 0) -> np.ndarray:
@@ -57,7 +57,7 @@ def _skin(seed: int = 0) -> np.ndarray:
 def _rims(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """Draws black rectangular rims (8 px) around both eyes; returns their mask."""
     mask = np.zeros(img.shape[:2], np.uint8)
-    for eye in fm.EYES:
+    for eye in gl.EYES:
         pts = lm[list(eye)]
         c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
         box = np.array([[c[0] - 1.15 * w, c[1] - 0.7 * w], [c[0] + 1.15 * w, c[1] + 0.7 * w]])
@@ -72,7 +72,7 @@ def test_black_rims_are_found_and_masked():
     face = np.ones((500, 500), bool)
     img = _skin()
     rims = _rims(img, lm)
-    found = fm.find_frames(img, lm, face)
+    found = gl.find_rims(img, lm, face)
     assert found.found
     assert (found.mask & rims).sum() >= 0.35 * rims.sum()  # a narrow band, cut at the corners
     grown = sg.grown(found.mask, face)  # as the occluder core is grown
@@ -88,7 +88,7 @@ def test_a_bare_or_wrinkled_face_has_no_rims():
     places only, and as dark between the rings, so nothing is found either."""
     lm = bp.default_constants().mean_landmarks.copy()
     face = np.ones((500, 500), bool)
-    bare = fm.find_frames(_skin(), lm, face)
+    bare = gl.find_rims(_skin(), lm, face)
     assert not bare.found and not bare.mask.any()
     img = _skin(1)
     rng = np.random.default_rng(1)
@@ -98,7 +98,7 @@ def test_a_bare_or_wrinkled_face_has_no_rims():
         q = p + 25 * d / np.linalg.norm(d)
         cv2.line(img, tuple(np.round(p).astype(int)), tuple(np.round(q).astype(int)),
                  (60, 70, 90), 2)
-    wrinkled = fm.find_frames(img, lm, face)
+    wrinkled = gl.find_rims(img, lm, face)
     assert not wrinkled.found, wrinkled.scores
 
 
@@ -108,7 +108,7 @@ def test_a_rim_around_one_eye_only_is_not_glasses():
     rims = _rims(img.copy(), lm)
     left = rims & (np.arange(500)[None, :] < lm[27, 0])  # the image-left rim only
     img[left] = (30, 30, 30)
-    assert not fm.find_frames(img, lm, np.ones((500, 500), bool)).found
+    assert not gl.find_rims(img, lm, np.ones((500, 500), bool)).found
 
 
 def _paper(shared: Path, name: str) -> tuple:
@@ -124,10 +124,10 @@ def test_paper_glasses_rims_are_found_and_refilled(shared: Path):
     name = "f20938b641e8e7c5fb26198c609e03a6--men-in-glasses-john-hamm"
     crop, lm, bump, mask = _paper(shared, name)
     face = sg.crop_of(mask) >= 127
-    rims = fm.find_frames(crop, lm, face)
+    rims = gl.find_rims(crop, lm, face)
     assert rims.found and 0.02 < rims.mask.sum() / face.sum() < 0.2
     res = oc.deocclude(crop, lm, bump, mask, hands=False)
-    assert res.extras["frames"]["found"]
+    assert res.extras["rims"]["found"]
     assert (sg.crop_of(res.occluders) & rims.mask).sum() == rims.mask.sum()
 
 
@@ -144,13 +144,13 @@ def test_paper_faces_without_glasses_have_no_rims(shared: Path, name: str):
             pytest.skip(f"{name} not in {data}")
         name = found[0].stem
     crop, lm, _, mask = _paper(shared, name)
-    assert not fm.find_frames(crop, lm, sg.crop_of(mask) >= 127).found
+    assert not gl.find_rims(crop, lm, sg.crop_of(mask) >= 127).found
 
 
 def test_describe_names_found_rims_only():
-    assert fm.describe({"found": True, "fraction": 0.0322}) == "glasses rims (3.2% of the face)"
-    assert fm.describe({"found": False, "fraction": 0.0}) == ""
-    assert fm.describe(None) == ""
+    assert gl.describe({"found": True, "fraction": 0.0322}) == "glasses rims (3.2% of the face)"
+    assert gl.describe({"found": False, "fraction": 0.0}) == ""
+    assert gl.describe(None) == ""
 
 
 def test_flat_map_still_masks_the_rims(monkeypatch: pytest.MonkeyPatch):
@@ -168,7 +168,7 @@ def test_flat_map_still_masks_the_rims(monkeypatch: pytest.MonkeyPatch):
     img = cv2.cvtColor(cv2.cvtColor(_skin(), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     rims = _rims(img, lm)
     out = deoccluded(BumpMaps(flat, mask512, "flat"), img, lm)
-    assert out.bump is flat and out.occlusion["frames"]["found"]
+    assert out.bump is flat and out.occlusion["rims"]["found"]
     occ = sg.crop_of(out.occluders) > 0
     assert (occ & rims & face).sum() >= 0.95 * (rims & face).sum()
     assert (sg.crop_of(out.mask)[occ] == 0).all()
