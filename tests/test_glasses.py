@@ -80,7 +80,20 @@ def test_black_rims_are_found_and_masked():
     near = cv2.dilate(rims.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert (found.mask & ~near).sum() <= 0.05 * found.mask.sum()
     record = found.record(face)
-    assert record["found"] and 0 < record["fraction"] < 0.1 and len(record["scores"]) == 2
+    assert record["found"] and record["kinds"] == ["dark"] and 0 < record["fraction"] < 0.1
+    assert len(record["scores"]["dark"]) == 2  # per eye; the light kind not tried
+
+
+def test_white_rims_are_found_as_light_rings():
+    """White frames (or shiny metal) on skin: no dark ring, a light one."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    rims = _rims(img, lm)
+    img[rims] = (235, 235, 235)
+    found = gl.find_rims(img, lm, face)
+    assert found.kinds == ("light",)
+    assert (sg.grown(found.mask, face) & rims).sum() >= 0.95 * rims.sum()
 
 
 def test_a_bare_or_wrinkled_face_has_no_rims():

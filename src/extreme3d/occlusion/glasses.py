@@ -1,25 +1,26 @@
-"""Glasses rims: thick dark frames found as closed rings around the eyes.
+"""Glasses rims: frames found as closed rings around the eyes.
 
 The per-pixel cues of `segment` find dark lenses but miss clear glasses with dark frames:
 a rim is a few pixels wide, and wrinkles, lashes and brows give the same local darkness.
-What sets a rim apart is its shape, a closed loop around the eye. So, per eye:
+What sets a rim apart is its shape, a closed loop around the eye. So, per eye and per kind of
+rim (dark frames; white frames and shiny metal rims):
 
-1. Darkness: the black-hat of the crop's lightness (Lab L, 15 px disk), smoothed
-   (sigma 1.5 px). It is high on thin dark structures up to ~15 px wide.
+1. Line strength: the black-hat (dark) or top-hat (light) of the crop's lightness (Lab L,
+   15 px disk), smoothed (sigma 1.5 px): high on thin structures up to ~15 px wide.
 2. Rays: 64 directions around the eye centre (the mean of its six landmarks), in the frame of
    the eye's corner-to-corner axis, with 36 samples per ray from 0.7 to 1.9 eye widths (the
    vertical distances scaled by 0.75: rims are wider than tall).
 3. Ring: the closed path (one sample per ray, neighbouring rays at most one sample apart) of
-   largest summed darkness, by dynamic programming around the circle.
-4. Test: the ring's 20th-percentile darkness must reach `MIN_DARKNESS` (L units) and
-   `MIN_CONTRAST` times the median darkness over all the ray samples. Both eyes must pass.
-   A rim is dark all the way round. A wrinkled face is dark in places along any ring, and
-   about as dark between the rings.
-5. Region: along each ray, the samples around the ring whose darkness stays above `BAND` of
+   largest summed strength, by dynamic programming around the circle.
+4. Test (`TESTS`): the ring's 20th-percentile strength must reach a level (L units) and a
+   multiple of the median strength over all the ray samples, around both eyes. A rim is
+   strong all the way round; a wrinkled face is strong in places along any ring, and about
+   as strong between the rings.
+5. Region: along each ray, the samples next to the ring whose strength stays above `BAND` of
    the ring's there (at most `HALF_WIDTH` samples each side). The band between the inner and
    outer curves is the rim, kept inside the face mask.
 
-Thin metal rims (aviators) are too faint to pass; a bridge or temple arm is left to the cues.
+A bridge or temple arm is left to the cues.
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-KERNEL_PX = 15  # black-hat disk: the widest dark structure it responds to (crop px)
-SMOOTH_PX = 1.5  # Gaussian sigma of the darkness map (crop px)
+KERNEL_PX = 15  # black-/top-hat disk: the widest thin structure it responds to (crop px)
+SMOOTH_PX = 1.5  # Gaussian sigma of the line maps (crop px)
 RAYS = 64  # directions around each eye
 SAMPLES = 36  # samples per ray
 REACH = (0.7, 1.9)  # ray samples from / to, in eye widths (corner 36 to 39, or 42 to 45)
 ASPECT = 0.75  # vertical reach relative to the horizontal one
-MIN_DARKNESS = 15.0  # the ring's 20th-percentile darkness must reach this (Lab L units, 0-255)
-MIN_CONTRAST = 1.65  # ... and this multiple of the median darkness over all ray samples
-BAND = 0.6  # rim samples: darkness above this share of the ring's on the same ray
-HALF_WIDTH = 2  # at most this many samples each side of the ring (about 0.13 eye widths)
+# per kind of rim: the ring's 20th-percentile line strength must reach the first value (Lab L
+# units, 0-255) and the second times the median strength over all ray samples
+TESTS = {"dark": (15.0, 1.65), "light": (9.0, 1.45)}
+BAND = 0.6  # rim samples: strength above this share of the ring's on the same ray
+HALF_WIDTH = 2  # at most this many samples each side of the ring (about 0.07 eye widths)
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -47,24 +49,35 @@ class Rims:
     """The glasses rims found on a crop."""
 
     mask: np.ndarray  # (H, W) bool: rim pixels inside the face
-    found: bool = False
-    scores: list[tuple[float, float]] = field(default_factory=list)  # per eye: (darkness, contrast)
+    kinds: tuple[str, ...] = ()  # the kind of ring found: ("dark",), ("light",) or ()
+    # per kind, per eye: (the ring's line strength, its contrast)
+    scores: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        """Whether rims were found (of either kind)."""
+        return bool(self.kinds)
 
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record of it (face: the face mask)."""
-        return {"found": self.found,
+        return {"found": self.found, "kinds": list(self.kinds),
                 "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4),
-                "scores": [[round(d, 1), round(c, 2)] for d, c in self.scores]}
+                "scores": {k: [[round(d, 1), round(c, 2)] for d, c in v]
+                           for k, v in self.scores.items()}}
 
 
-def darkness(crop_bgr: np.ndarray) -> np.ndarray:
-    """Thin-dark-structure map (H, W) float32, Lab L units: the smoothed black-hat of the
-    lightness of a BGR or grey uint8 crop."""
+def line_maps(crop_bgr: np.ndarray) -> dict[str, np.ndarray]:
+    """Thin-structure maps (H, W) float32, Lab L units, of a BGR or grey uint8 crop: "dark",
+    the smoothed black-hat of the lightness (dark rims), and "light", its top-hat (white or
+    shiny metal rims)."""
     img = crop_bgr if crop_bgr.ndim == 3 else cv2.cvtColor(crop_bgr, cv2.COLOR_GRAY2BGR)
     light = cv2.cvtColor(np.ascontiguousarray(img, np.uint8), cv2.COLOR_BGR2Lab)[..., 0]
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (KERNEL_PX, KERNEL_PX))
-    hat = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, disk)  # uint8: integer L, exact
-    return cv2.GaussianBlur(hat.astype(np.float32), (0, 0), SMOOTH_PX)
+    out = {}
+    for kind, op in (("dark", cv2.MORPH_BLACKHAT), ("light", cv2.MORPH_TOPHAT)):
+        hat = cv2.morphologyEx(light, op, disk)  # uint8: integer L, exact
+        out[kind] = cv2.GaussianBlur(hat.astype(np.float32), (0, 0), SMOOTH_PX)
+    return out
 
 
 def closed_path(scores: np.ndarray) -> np.ndarray:
@@ -127,27 +140,35 @@ def rim_band(rays: np.ndarray, scores: np.ndarray, path: np.ndarray
     return inner, outer
 
 
+def eye_ring(strength: np.ndarray, rays: np.ndarray
+             ) -> tuple[tuple[float, float], tuple[np.ndarray, np.ndarray]]:
+    """((ring strength, contrast), (inner, outer) rim curves) of the best closed ring of a line
+    map around one eye's rays (see module)."""
+    table = cv2.remap(strength, rays[..., 0].astype(np.float32), rays[..., 1].astype(np.float32),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    path = closed_path(table.astype(np.float64))
+    level = float(np.percentile(table[np.arange(RAYS), path], 20))
+    return (level, level / max(float(np.median(table)), 1.0)), rim_band(rays, table, path)
+
+
 def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Rims:
     """The glasses rims on a crop (BGR or grey uint8), its 68 landmarks (crop px) and face mask
-    (bool, the crop's shape): found when both eyes have a dark closed ring (see module)."""
-    dark = darkness(np.asarray(crop_bgr))
-    rings, scores = [], []
-    for eye in EYES:
-        rays = eye_rays(landmarks, eye)
-        table = cv2.remap(dark, rays[..., 0].astype(np.float32), rays[..., 1].astype(np.float32),
-                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-        path = closed_path(table.astype(np.float64))
-        ring = table[np.arange(RAYS), path]
-        level = float(np.percentile(ring, 20))
-        scores.append((level, level / max(float(np.median(table)), 1.0)))
-        rings.append(rim_band(rays, table, path))
+    (bool, the crop's shape): the rims of the first kind (dark, then light) whose closed ring
+    passes the kind's test around both eyes (see module). Only one kind is taken: the light
+    ring of a dark rim is its bright edge or a lens reflection beside it."""
+    maps = line_maps(np.asarray(crop_bgr))
+    rays = [eye_rays(landmarks, eye) for eye in EYES]
     mask = np.zeros(face.shape, np.uint8)
-    found = all(d >= MIN_DARKNESS and c >= MIN_CONTRAST for d, c in scores)
-    if found:
-        for inner, outer in rings:
-            cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
-            cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
-    return Rims(mask.astype(bool) & face, found, scores)
+    scores: dict[str, list[tuple[float, float]]] = {}
+    for kind, (min_strength, min_contrast) in TESTS.items():
+        rings = [eye_ring(maps[kind], r) for r in rays]
+        scores[kind] = [score for score, _ in rings]
+        if all(d >= min_strength and c >= min_contrast for d, c in scores[kind]):
+            for _, (inner, outer) in rings:
+                cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+                cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
+            return Rims(mask.astype(bool) & face, (kind,), scores)
+    return Rims(mask.astype(bool), (), scores)
 
 
 def describe(info: dict | None) -> str:
