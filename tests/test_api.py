@@ -231,7 +231,7 @@ def test_batch_hook_writes_coloured_meshes_params_and_overlay(rec, face, photo_p
     prepared = PreparedFace("jh", face.crop, face.landmarks_crop, face.box, face.landmarks,
                             face.image_size, "dlib", 1, image_path=str(photo_path))
     res = face_result(rec.model, prepared, Identity(face.alpha, face.alpha, None, "landmarks"),
-                      fit, BumpMaps(face.bump, face.mask, "flat"),
+                      fit, BumpMaps(face.bump, face.mask, "flat", occluders=face.occluders),
                       SimpleNamespace(meshes=face.meshes), FaceOptions(texture_size=256))
     written = save_face(res, tmp_path, formats=("ply", "obj"),
                         outputs=("foundation_aligned", "final_frontal"), maps=False)
