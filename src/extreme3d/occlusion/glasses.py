@@ -80,31 +80,43 @@ def line_maps(crop_bgr: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def closed_path(scores: np.ndarray) -> np.ndarray:
-    """Sample index per ray (K,) of the closed path of largest summed score through a (K, N)
-    score table: consecutive rays, and the last and first, at most one sample apart. Every
-    start sample is tried at once; on ties a path keeps its sample, then moves in, then out."""
-    k, n = scores.shape
+def closed_paths(scores: np.ndarray) -> np.ndarray:
+    """Sample index per ray (B, K) of the closed path of largest summed score through each of
+    B (K, N) score tables: consecutive rays, and the last and first, at most one sample apart.
+    Every start sample of every table is tried at once; on ties a path keeps its sample, then
+    moves in, then out."""
+    b, k, n = scores.shape
     starts = np.arange(n)
-    total = np.full((n, n), -np.inf)  # [start, current sample]: best sum so far
-    total[starts, starts] = scores[0]
-    back = np.zeros((k, n, n), np.int8)  # the step (-1, 0, +1) that led to each sample
-    edge = np.full((n, 1), -np.inf)
+    total = np.full((b, n, n), -np.inf)  # [table, start, current sample]: best sum so far
+    total[:, starts, starts] = scores[:, 0]
+    back = np.zeros((k, b, n, n), np.int8)  # the step (-1, 0, +1) that led to each sample
+    came = np.empty_like(total)
     for r in range(1, k):
         best = total.copy()
-        for step, came in ((-1, np.hstack([edge, total[:, :-1]])),   # from sample i - 1
-                           (1, np.hstack([total[:, 1:], edge]))):   # from sample i + 1
+        for step in (-1, 1):  # from sample i - 1, then from sample i + 1
+            came.fill(-np.inf)
+            if step < 0:
+                came[..., 1:] = total[..., :-1]
+            else:
+                came[..., :-1] = total[..., 1:]
             better = came > best
-            best[better] = came[better]
+            np.copyto(best, came, where=better)
             back[r][better] = step
-        total = best + scores[r]
+        total = best + scores[:, r, None, :]
     closes = np.abs(starts[None, :] - starts[:, None]) <= 1  # the last sample next to the start
-    start, last = np.unravel_index(int(np.argmax(np.where(closes, total, -np.inf))), total.shape)
-    path = np.empty(k, np.int64)
-    path[-1] = last
+    flat = np.where(closes, total, -np.inf).reshape(b, -1).argmax(axis=1)
+    start, last = np.unravel_index(flat, (n, n))
+    paths = np.empty((b, k), np.int64)
+    paths[:, -1] = last
+    tables = np.arange(b)
     for r in range(k - 1, 0, -1):
-        path[r - 1] = path[r] + back[r, start, path[r]]
-    return path
+        paths[:, r - 1] = paths[:, r] + back[r, tables, start, paths[:, r]]
+    return paths
+
+
+def closed_path(scores: np.ndarray) -> np.ndarray:
+    """`closed_paths` of one (K, N) table: (K,) sample indices."""
+    return closed_paths(np.asarray(scores)[None])[0]
 
 
 def eye_rays(landmarks: np.ndarray, eye: tuple[int, ...]) -> np.ndarray:
@@ -140,15 +152,20 @@ def rim_band(rays: np.ndarray, scores: np.ndarray, path: np.ndarray
     return inner, outer
 
 
-def eye_ring(strength: np.ndarray, rays: np.ndarray
-             ) -> tuple[tuple[float, float], tuple[np.ndarray, np.ndarray]]:
-    """((ring strength, contrast), (inner, outer) rim curves) of the best closed ring of a line
-    map around one eye's rays (see module)."""
-    table = cv2.remap(strength, rays[..., 0].astype(np.float32), rays[..., 1].astype(np.float32),
-                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    path = closed_path(table.astype(np.float64))
-    level = float(np.percentile(table[np.arange(RAYS), path], 20))
-    return (level, level / max(float(np.median(table)), 1.0)), rim_band(rays, table, path)
+def ring_tables(maps: dict[str, np.ndarray], rays: list[np.ndarray]) -> np.ndarray:
+    """Strength tables (kinds x eyes, RAYS, SAMPLES) float64 of the line maps sampled at the
+    eyes' rays (kinds in `TESTS` order, eyes in `EYES` order)."""
+    return np.stack([
+        cv2.remap(maps[kind], r[..., 0].astype(np.float32), r[..., 1].astype(np.float32),
+                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        for kind in TESTS for r in rays]).astype(np.float64)
+
+
+def ring_score(table: np.ndarray, path: np.ndarray) -> tuple[float, float]:
+    """(strength, contrast) of a ring path through its table: the 20th percentile of the
+    strength along it, and that over the median of the whole table."""
+    level = float(np.percentile(table[np.arange(len(path)), path], 20))
+    return level, level / max(float(np.median(table)), 1.0)
 
 
 def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Rims:
@@ -156,15 +173,18 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
     (bool, the crop's shape): the rims of the first kind (dark, then light) whose closed ring
     passes the kind's test around both eyes (see module). Only one kind is taken: the light
     ring of a dark rim is its bright edge or a lens reflection beside it."""
-    maps = line_maps(np.asarray(crop_bgr))
     rays = [eye_rays(landmarks, eye) for eye in EYES]
+    tables = ring_tables(line_maps(np.asarray(crop_bgr)), rays)
+    paths = closed_paths(tables)  # every kind and eye in one pass
+    scores = {kind: [ring_score(tables[i], paths[i])
+                     for i in range(j * len(EYES), (j + 1) * len(EYES))]
+              for j, kind in enumerate(TESTS)}
     mask = np.zeros(face.shape, np.uint8)
-    scores: dict[str, list[tuple[float, float]]] = {}
-    for kind, (min_strength, min_contrast) in TESTS.items():
-        rings = [eye_ring(maps[kind], r) for r in rays]
-        scores[kind] = [score for score, _ in rings]
+    for j, (kind, (min_strength, min_contrast)) in enumerate(TESTS.items()):
         if all(d >= min_strength and c >= min_contrast for d, c in scores[kind]):
-            for _, (inner, outer) in rings:
+            for e, r in enumerate(rays):
+                i = j * len(EYES) + e
+                inner, outer = rim_band(r, tables[i], paths[i])
                 cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
                 cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
             return Rims(mask.astype(bool) & face, (kind,), scores)
