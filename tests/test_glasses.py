@@ -36,6 +36,15 @@ def test_closed_path_is_the_best_closed_path():
         assert table[np.arange(5), path].sum() == pytest.approx(_best_closed_sum(table))
 
 
+def test_closed_paths_of_a_batch_are_each_tables_own():
+    tables = np.random.default_rng(5).random((4, 64, 36))
+    paths = gl.closed_paths(tables)
+    for table, path in zip(tables, paths, strict=True):
+        np.testing.assert_array_equal(path, gl.closed_path(table))
+        assert table[np.arange(64), path].sum() >= table[np.arange(64), gl.closed_path(
+            table[::-1])[::-1]].sum() - 1e-9  # no better closed path found the other way round
+
+
 def test_closed_path_follows_a_ring_through_noise():
     """A bright wavy ring in a noisy (64, 36) table: the path is the ring."""
     rng = np.random.default_rng(0)
