@@ -194,3 +194,29 @@ def test_flat_map_still_masks_the_rims(monkeypatch: pytest.MonkeyPatch):
     occ = sg.crop_of(out.occluders) > 0
     assert (occ & rims & face).sum() >= 0.95 * (rims & face).sum()
     assert (sg.crop_of(out.mask)[occ] == 0).all()
+
+
+def test_dark_lenses_are_taken_whole_clear_ones_keep_the_eyes():
+    """with_lenses: the cues found most of one lens inside the rims -> both insides join the
+    core (a pair of sunglasses, one lens found in part); little inside -> the core as it was."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    _rims(img, lm)
+    rims = gl.find_rims(img, lm, face)
+    assert rims.found and len(rims.insides) == 2
+    insides = []
+    for curve in rims.insides:
+        m = np.zeros((500, 500), np.uint8)
+        cv2.fillPoly(m, [np.round(curve).astype(np.int32)], 1)
+        insides.append(m > 0)
+    ys, xs = np.nonzero(insides[0])
+    part = np.zeros_like(face)
+    part[ys[: int(0.7 * len(ys))], xs[: int(0.7 * len(xs))]] = True  # 70% of one lens found
+    core = rims.mask | part
+    out = gl.with_lenses(core, rims, face)
+    assert (out >= core).all() and out[insides[0]].all() and out[insides[1]].all()
+    little = rims.mask | (part & (np.arange(500)[:, None] < ys.min() + 3))  # a sliver only
+    np.testing.assert_array_equal(gl.with_lenses(little, rims, face), little)
+    none = gl.Rims(np.zeros_like(face))
+    np.testing.assert_array_equal(gl.with_lenses(part, none, face), part)

@@ -225,7 +225,7 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
     geo["rims"] = gl.find_rims(crop_bgr, lm, face)
-    geo["core"] = geo["core"] | geo["rims"].mask
+    geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
         geo["core"] = geo["core"] | geo["hands"].mask
