@@ -20,6 +20,9 @@ rim (dark frames; white frames and shiny metal rims):
    the ring's there (at most `HALF_WIDTH` samples each side). The band between the inner and
    outer curves is the rim, kept inside the face mask.
 
+6. Dark lenses (`with_lenses`, called by `fill.find_occluders`): when the cues found most of
+   the inside of one rim, the insides of both join the occluders.
+
 A bridge or temple arm is left to the cues.
 """
 
