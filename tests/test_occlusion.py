@@ -259,6 +259,34 @@ def test_stage_occlusion_step():
     assert flat.occluders is None and (flat.mask == mask).all()
 
 
+def test_occluders_over_most_of_the_face_are_not_applied(monkeypatch: pytest.MonkeyPatch):
+    """stages.bump.deoccluded: a segmentation that calls more than MAX_OCCLUDED of the face an
+    occluder (e.g. on a random network's maps) leaves the maps as they were, with a note, so
+    the geometry still has a face to complete."""
+    import extreme3d.occlusion as occlusion
+    from extreme3d.stages import bump as stage
+
+    lm, _ = _symmetric_landmarks()
+    mask = _face_mask(lm)
+    bump = np.full((512, 512), 127, np.uint8)
+    bump[mask > 0] = 140
+    face = mask >= 127
+    ys, xs = np.nonzero(face)
+    for share, applied in ((0.5, True), (0.8, False)):
+        occ = np.zeros_like(face)
+        occ[ys[: int(share * len(ys))], xs[: int(share * len(xs))]] = True
+        res = oc.OcclusionResult(np.where(occ, 100, bump).astype(np.uint8), mask.copy(), occ,
+                                 float(occ.sum()) / face.sum(), 0.0)
+        monkeypatch.setattr(occlusion, "deocclude", lambda *a, r=res, **k: r)
+        out = stage.deoccluded(stage.BumpMaps(bump, mask, "photo"), np.zeros((C, C, 3), np.uint8),
+                               lm)
+        assert (out.occluders is not None) == applied
+        if not applied:
+            assert out.bump is bump and out.mask is mask
+            assert "not applied" in out.occlusion["note"]
+            assert out.occlusion["occluded_fraction"] > stage.MAX_OCCLUDED
+
+
 def test_soften_drops_small_changes_keeps_large_ones_and_fades_the_band():
     """soften: changes under the tolerance are not made, changes over FULL_MM are made exactly,
     the ramp between is continuous, and the change fades to ~0 at the grown band's edge."""

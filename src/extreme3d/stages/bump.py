@@ -19,6 +19,10 @@ BUMP_SIZE = 512
 BUMP_MARGIN = 6
 #: Bump value meaning "no displacement" (the 'flat' source; workers need no torch for it).
 FLAT_BUMP = 127
+# the occlusion step is not applied when its occluders cover more than this share of the face
+# mask: no real face is that hidden (0.24 at most on the test photos), and with nearly all of
+# the face an occluder the geometry has nothing left to complete it from
+MAX_OCCLUDED = 0.6
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     whether it ran, the occluded fraction of the face mask, the share filled from the mirror
     side, the glasses rims and hands found (or why the hand step did not run) and the seconds;
     a flat map keeps its values (only rims and hands found over it are masked, `_masks_only`),
-    and a failure keeps the maps with a note."""
+    and a failure, or occluders over MAX_OCCLUDED of the face, keeps the maps with a note."""
     if not enabled:
         return replace(maps, occlusion={"enabled": False})
     info: dict[str, Any] = {"enabled": True, "occluded_fraction": 0.0, "mirrored_fraction": 0.0,
@@ -125,6 +129,10 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     info |= {key: res.extras[key] for key in ("rims", "hands") if key in res.extras}
     if res.message:
         info["note"] = res.message
+    if res.occluded_fraction > MAX_OCCLUDED:
+        return replace(maps, occlusion=info | {
+            "note": f"occluders over {100 * res.occluded_fraction:.0f}% of the face (more than "
+                    f"{100 * MAX_OCCLUDED:.0f}%): not applied, the maps are kept as they were"})
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
     return replace(maps, bump=res.bump, mask=visible, seconds=maps.seconds + res.seconds,
                    occluders=res.occluders_png, occlusion=info)
