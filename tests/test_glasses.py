@@ -220,3 +220,33 @@ def test_dark_lenses_are_taken_whole_clear_ones_keep_the_eyes():
     np.testing.assert_array_equal(gl.with_lenses(little, rims, face), little)
     none = gl.Rims(np.zeros_like(face))
     np.testing.assert_array_equal(gl.with_lenses(part, none, face), part)
+
+
+def test_rims_off_the_face_mask_or_a_mismatched_mask():
+    """Rims beside the face mask are not reported; a face mask of another size is an error."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    img = _skin()
+    _rims(img, lm)
+    away = np.zeros((500, 500), bool)
+    away[480:, :20] = True
+    off = gl.find_rims(img, lm, away)
+    assert not off.found and not off.mask.any() and off.scores["dark"]
+    with pytest.raises(ValueError, match="differ in size"):
+        gl.find_rims(img, lm, np.ones((400, 400), bool))
+
+
+def test_flat_map_with_the_whole_face_occluded_is_not_applied(monkeypatch: pytest.MonkeyPatch):
+    """_masks_only keeps the maps when its occluders cover more than MAX_OCCLUDED of the face."""
+    from extreme3d.occlusion import hands as hd
+    from extreme3d.stages.bump import MAX_OCCLUDED, BumpMaps, deoccluded
+
+    monkeypatch.setattr(hd, "find_hands", lambda crop, landmarks, f: hd.Hands(
+        f.copy(), [np.zeros((21, 2))], 0, "found"))
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = bp.landmark_mask(lm, bp.default_constants()) > 0
+    mask512 = bp.to_maps(np.zeros((500, 500)), face)[1]
+    flat = np.full((512, 512), 127, np.uint8)
+    out = deoccluded(BumpMaps(flat, mask512, "flat"), _skin(), lm)
+    assert out.occluders is None and out.mask is mask512
+    assert out.occlusion["occluded_fraction"] > MAX_OCCLUDED
+    assert "not applied" in out.occlusion["note"]

@@ -285,6 +285,7 @@ def test_occluders_over_most_of_the_face_are_not_applied(monkeypatch: pytest.Mon
             assert out.bump is bump and out.mask is mask
             assert "not applied" in out.occlusion["note"]
             assert out.occlusion["occluded_fraction"] > stage.MAX_OCCLUDED
+            assert out.occlusion["mirrored_fraction"] == 0.0 and out.seconds >= res.seconds
 
 
 def test_soften_drops_small_changes_keeps_large_ones_and_fades_the_band():

@@ -210,8 +210,9 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
                    hands: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """(occluders 500x500 bool, probability 500x500, geometry dict) of a crop, its landmarks
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
-    it is grown by segment.GROW_PX. Glasses rims found as dark rings around the eyes
-    (`glasses.find_rims`, geo["rims"]) join the core; hands: the hands MediaPipe finds over
+    it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
+    (`glasses.find_rims`, geo["rims"]; with dark lenses inside, `glasses.with_lenses`) join
+    the core; hands: the hands MediaPipe finds over
     the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
@@ -224,7 +225,7 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
-    geo["rims"] = gl.find_rims(crop_bgr, lm, face)
+    geo["rims"] = gl.find_rims(bp._to_bgr(crop_bgr), lm, face)
     geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
@@ -266,9 +267,9 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occluders: a 500x500 bool occluder mask to use instead of the segmentation. hands: the
     hands found by MediaPipe join the occluders (`hands.find_hands`; extras["hands"] says what
     was found, or why the step did not run); extras["rims"] records the glasses rims found
-    (`glasses.find_rims`). Landmarks that
-    are not 68 finite points, or a flat map (`is_flat`: nothing to segment or restore) without
-    given occluders, give the input back unchanged, with a message."""
+    (`glasses.find_rims`). Landmarks that are not 68 finite points, or a flat map (`is_flat`:
+    nothing to segment or restore) without given occluders, give the input back unchanged,
+    with a message."""
     t0 = time.perf_counter()
     _check_maps(bump512, mask512)
     bump512 = np.asarray(bump512, np.uint8)

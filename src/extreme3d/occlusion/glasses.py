@@ -90,7 +90,7 @@ def closed_paths(scores: np.ndarray) -> np.ndarray:
     """Sample index per ray (B, K) of the closed path of largest summed score through each of
     B (K, N) score tables: consecutive rays, and the last and first, at most one sample apart.
     Every start sample of every table is tried at once; on ties a path keeps its sample, then
-    moves in, then out."""
+    comes from the sample before (i - 1), then from the one after (i + 1)."""
     b, k, n = scores.shape
     starts = np.arange(n)
     total = np.full((b, n, n), -np.inf)  # [table, start, current sample]: best sum so far
@@ -179,8 +179,11 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
     (bool, the crop's shape): the rims of the first kind (dark, then light) whose closed ring
     passes the kind's test around both eyes (see module). Only one kind is taken: the light
     ring of a dark rim is its bright edge or a lens reflection beside it."""
+    crop = np.asarray(crop_bgr)
+    if face.shape != crop.shape[:2]:
+        raise ValueError(f"face mask {face.shape} and crop {crop.shape[:2]} differ in size")
     rays = [eye_rays(landmarks, eye) for eye in EYES]
-    tables = ring_tables(line_maps(np.asarray(crop_bgr)), rays)
+    tables = ring_tables(line_maps(crop), rays)
     paths = closed_paths(tables)  # every kind and eye in one pass
     scores = {kind: [ring_score(tables[i], paths[i])
                      for i in range(j * len(EYES), (j + 1) * len(EYES))]
@@ -192,11 +195,18 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
             for e, r in enumerate(rays):
                 i = j * len(EYES) + e
                 inner, outer = rim_band(r, tables[i], paths[i])
-                cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
-                cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
+                band = np.zeros(face.shape, np.uint8)
+                cv2.fillPoly(band, [np.round(outer).astype(np.int32)], 1)
+                cv2.fillPoly(band, [np.round(inner).astype(np.int32)], 0)
+                ring = r[np.arange(RAYS), paths[i]]  # the ring itself: no gap where the band
+                cv2.polylines(band, [np.round(ring).astype(np.int32)], True, 1, 3)  # is thin
+                mask |= band
                 insides.append(inner)
-            return Rims(mask.astype(bool) & face, (kind,), scores, insides)
-    return Rims(mask.astype(bool), (), scores)
+            on_face = mask.astype(bool) & face
+            if on_face.any():
+                return Rims(on_face, (kind,), scores, insides)
+            break  # rims beside the face mask: nothing to mask
+    return Rims(np.zeros(face.shape, bool), (), scores)
 
 
 def with_lenses(core: np.ndarray, rims: Rims, face: np.ndarray) -> np.ndarray:

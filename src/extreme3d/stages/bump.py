@@ -130,12 +130,19 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     if res.message:
         info["note"] = res.message
     if res.occluded_fraction > MAX_OCCLUDED:
-        return replace(maps, occlusion=info | {
-            "note": f"occluders over {100 * res.occluded_fraction:.0f}% of the face (more than "
-                    f"{100 * MAX_OCCLUDED:.0f}%): not applied, the maps are kept as they were"})
+        return replace(maps, seconds=maps.seconds + res.seconds,
+                       occlusion=info | _not_applied(res.occluded_fraction))
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
     return replace(maps, bump=res.bump, mask=visible, seconds=maps.seconds + res.seconds,
                    occluders=res.occluders_png, occlusion=info)
+
+
+def _not_applied(fraction: float) -> dict[str, Any]:
+    """The occlusion record's fields when occluders over MAX_OCCLUDED of the face are not
+    applied: nothing was filled, and a note says why."""
+    return {"mirrored_fraction": 0.0,
+            "note": f"occluders over {100 * fraction:.0f}% of the face (more than "
+                    f"{100 * MAX_OCCLUDED:.0f}%): not applied, the maps are kept as they were"}
 
 
 def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
@@ -154,7 +161,7 @@ def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info)
     face = sg.crop_of(maps.mask) >= 127
     try:
-        rims = gl.find_rims(crop, lm, face)
+        rims = gl.find_rims(bp._to_bgr(crop), lm, face)
         found = hd.find_hands(crop, lm, face)
     except Exception as exc:  # noqa: BLE001 - the maps as they were, with the reason
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -167,6 +174,8 @@ def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     occ512 = np.zeros((bp.MAP_SIZE, bp.MAP_SIZE), np.uint8)
     sg.crop_of(occ512)[occ] = 255
     info["occluded_fraction"] = round(float(occ.sum()) / max(int(face.sum()), 1), 4)
+    if info["occluded_fraction"] > MAX_OCCLUDED:
+        return replace(maps, occlusion=info | _not_applied(info["occluded_fraction"]))
     visible = np.where(occ512 > 0, 0, maps.mask).astype(np.uint8)
     return replace(maps, mask=visible, occluders=occ512, occlusion=info)
 
