@@ -45,6 +45,19 @@ def test_closed_paths_of_a_batch_are_each_tables_own():
             table[::-1])[::-1]].sum() - 1e-9  # no better closed path found the other way round
 
 
+def test_open_path_is_the_best_path_from_an_allowed_start():
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        table = rng.integers(0, 4, (5, 4)).astype(float)  # ties on purpose
+        start = np.array([False, True, True, False])
+        path = gl.open_path(table, start)
+        assert start[path[0]] and (np.abs(np.diff(path)) <= 1).all()
+        best = max(sum(table[i, p[i]] for i in range(5))
+                   for p in itertools.product(range(4), repeat=5)
+                   if start[p[0]] and all(abs(p[i] - p[i + 1]) <= 1 for i in range(4)))
+        assert table[np.arange(5), path].sum() == best
+
+
 def test_closed_path_follows_a_ring_through_noise():
     """A bright wavy ring in a noisy (64, 36) table: the path is the ring."""
     rng = np.random.default_rng(0)
@@ -91,6 +104,28 @@ def test_black_rims_are_found_and_masked():
     record = found.record(face)
     assert record["found"] and record["kinds"] == ["dark"] and 0 < record["fraction"] < 0.1
     assert [len(v) for v in record["scores"].values()] == [2, 2]  # per kind, per eye
+
+
+def test_temple_arms_leaving_the_rims_join_them():
+    """Black arms drawn from the rims' outer sides toward the ears are masked with the rims,
+    as far as the face reaches; without arms nothing is masked out there."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    rims = _rims(img, lm)
+    xs = np.nonzero(rims.any(axis=0))[0]
+    arms = np.zeros((500, 500), np.uint8)
+    for eye, x_rim, x_end in ((gl.EYES[0], xs.min(), xs.min() - 60),
+                              (gl.EYES[1], xs.max(), xs.max() + 60)):
+        y = int(round(lm[list(eye)].mean(axis=0)[1]))
+        cv2.line(arms, (int(x_rim), y), (int(x_end), y - 4), 1, 5)
+    bare = gl.find_rims(img.copy(), lm, face).mask
+    img[arms > 0] = (30, 30, 30)
+    found = gl.find_rims(img, lm, face)
+    grown = sg.grown(found.mask, face)
+    far = (arms > 0) & ~(cv2.dilate(rims.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    assert (grown & far).sum() >= 0.8 * far.sum()
+    assert not (bare & far).any()
 
 
 def test_white_rims_are_found_as_light_rings():

@@ -22,8 +22,10 @@ rim (dark frames; white frames and shiny metal rims):
 
 6. Dark lenses (`with_lenses`, called by `fill.find_occluders`): when the cues found most of
    the inside of one rim, the insides of both join the occluders.
+7. Temple arms (`temple_arm`): from each ring's outer point, the best open path of the same
+   line map outward along the eye axis, kept while it stays strong and on the face.
 
-A bridge or temple arm is left to the cues.
+The bridge is left to the cues.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ BAND = 0.6  # rim samples: strength above this share of the ring's on the same r
 HALF_WIDTH = 2  # at most this many samples each side of the ring (about 0.07 eye widths)
 LENS_SHARE = 0.6  # dark lenses: the inside of both rims is an occluder once the cues found
 # this share of the inside of one of them
+ARM_STEP_PX = 2.0  # temple arms: steps outward from the rim (crop px) ...
+ARM_STEPS = 60  # ... at most this many (120 px)
+ARM_DRIFT_PX = 12  # ... each within this distance across the eye axis of the rim's point
+ARM_SHARE = 0.5  # arm samples: strength above this share of the ring's 20th percentile
+ARM_WIDTH_PX = 5  # the arm is drawn this wide
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -158,6 +165,49 @@ def rim_band(rays: np.ndarray, scores: np.ndarray, path: np.ndarray
     return inner, outer
 
 
+def open_path(scores: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Sample index per step (K,) of the open path of largest summed score through a (K, N)
+    table, starting at a sample where `start` (N,) is True, consecutive steps at most one
+    sample apart (ties: the lower index)."""
+    k, n = scores.shape
+    total = np.where(start, scores[0], -np.inf)
+    back = np.zeros((k, n), np.int8)
+    edge = np.array([-np.inf])
+    for r in range(1, k):
+        options = np.stack([np.concatenate([edge, total[:-1]]), total,
+                            np.concatenate([total[1:], edge])])
+        step = options.argmax(axis=0)
+        back[r] = step - 1
+        total = options[step, np.arange(n)] + scores[r]
+    path = np.empty(k, np.int64)
+    path[-1] = int(np.argmax(total))
+    for r in range(k - 1, 0, -1):
+        path[r - 1] = path[r] + back[r, path[r]]
+    return path
+
+
+def temple_arm(strength: np.ndarray, face: np.ndarray, start: np.ndarray, outward: np.ndarray,
+               level: float) -> np.ndarray:
+    """Points (M, 2) crop px of the temple arm leaving a rim at `start` along the unit vector
+    `outward`: the best open path of the line map over ARM_STEPS steps outward (drifting at most
+    ARM_DRIFT_PX across), kept from the rim while its strength stays above ARM_SHARE of the
+    ring's `level` and it is on the face; (0, 2) when there is none."""
+    across = np.array([-outward[1], outward[0]])
+    steps = np.arange(1, ARM_STEPS + 1) * ARM_STEP_PX
+    drift = np.arange(-ARM_DRIFT_PX, ARM_DRIFT_PX + 1, dtype=np.float64)
+    pts = start + steps[:, None, None] * outward + drift[None, :, None] * across
+    xy = (pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32))
+    table = cv2.remap(strength, *xy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                      borderValue=0.0).astype(np.float64)
+    on_face = cv2.remap(face.astype(np.uint8), *xy, cv2.INTER_NEAREST,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    path = open_path(table, np.abs(drift) <= 3)
+    rows = np.arange(ARM_STEPS)
+    keep = (table[rows, path] > ARM_SHARE * level) & on_face[rows, path]
+    n = int(np.argmin(keep)) if not keep.all() else ARM_STEPS  # the run from the rim
+    return pts[rows[:n], path[:n]]
+
+
 def ring_tables(maps: dict[str, np.ndarray], rays: list[np.ndarray]) -> np.ndarray:
     """Strength tables (kinds x eyes, RAYS, SAMPLES) float64 of the line maps sampled at the
     eyes' rays (kinds in `TESTS` order, eyes in `EYES` order)."""
@@ -183,7 +233,8 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
     if face.shape != crop.shape[:2]:
         raise ValueError(f"face mask {face.shape} and crop {crop.shape[:2]} differ in size")
     rays = [eye_rays(landmarks, eye) for eye in EYES]
-    tables = ring_tables(line_maps(crop), rays)
+    maps = line_maps(crop)
+    tables = ring_tables(maps, rays)
     paths = closed_paths(tables)  # every kind and eye in one pass
     scores = {kind: [ring_score(tables[i], paths[i])
                      for i in range(j * len(EYES), (j + 1) * len(EYES))]
@@ -200,6 +251,13 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
                 cv2.fillPoly(band, [np.round(inner).astype(np.int32)], 0)
                 ring = r[np.arange(RAYS), paths[i]]  # the ring itself: no gap where the band
                 cv2.polylines(band, [np.round(ring).astype(np.int32)], True, 1, 3)  # is thin
+                outward = r[0, -1] - r[0, 0] if e == 1 else r[RAYS // 2, -1] - r[RAYS // 2, 0]
+                arm = temple_arm(maps[kind], face, ring[0 if e == 1 else RAYS // 2],
+                                 outward / max(float(np.hypot(*outward)), 1e-9), scores[kind][e][0])
+                if len(arm):
+                    cv2.polylines(band, [np.round(np.vstack([ring[0 if e == 1 else RAYS // 2]
+                                                             [None], arm])).astype(np.int32)],
+                                  False, 1, ARM_WIDTH_PX)
                 mask |= band
                 insides.append(inner)
             on_face = mask.astype(bool) & face
