@@ -49,11 +49,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
         res = deocclude(crop, lm, bump, mask)
         bump, occluders = res.bump, res.occluders_png
-        from extreme3d.occlusion import glasses, hands
-
         notes.append(f"occluded {100 * res.occluded_fraction:.1f}% of the face")
-        notes += [t for t in (glasses.describe(res.extras.get("rims")),
-                              hands.describe(res.extras.get("hands"))) if t]
+        notes += res.found_notes()
     elif args.occlusion == "on":
         notes.append("no de-occlusion of a flat map")
     write_outputs(out, name, bump, mask, occluders)

@@ -53,10 +53,7 @@ def _cmd_deocclude(args: argparse.Namespace) -> int:
     res = deocclude(crop, lm, bump, mask)
     name = args.name or image_name(args.crop)
     write_outputs(Path(args.out), name, res.bump, res.mask, res.occluders_png)
-    from extreme3d.occlusion import glasses, hands
-
-    notes = [t for t in (glasses.describe(res.extras.get("rims")),
-                         hands.describe(res.extras.get("hands")), res.message) if t]
+    notes = res.found_notes() + ([res.message] if res.message else [])
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{name}: occluded {100 * res.occluded_fraction:.1f}% of the face, "
           f"{100 * res.mirrored_fraction:.0f}% of it from the mirror side{note}, "

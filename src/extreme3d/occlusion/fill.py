@@ -84,6 +84,12 @@ class OcclusionResult:
         """The occluder mask as a 512x512 uint8 picture (255 = occluder)."""
         return np.where(self.occluders, 255, 0).astype(np.uint8)
 
+    def found_notes(self) -> list[str]:
+        """Phrases for the rims and hands found (`glasses.describe`, `hands.describe`), for
+        the CLIs' one-line reports; empty phrases left out."""
+        return [t for t in (gl.describe(self.extras.get("rims")),
+                            hd.describe(self.extras.get("hands"))) if t]
+
 
 def default_constants() -> OcclusionConstants:
     """The constants written in extreme3d.occlusion.constants (scripts/fit_occlusion.py)."""
@@ -219,13 +225,14 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     face = sg.crop_of(mask512) >= 127
     geo = geometry(lm, const)
     bump_mm = to_mm(sg.crop_of(bump512))
-    feat = sg.features(bp._to_bgr(crop_bgr), bump_mm, geo["template"], face, geo["mirror"],
-                       geo["frame"], geo["centre"])
+    crop = bp._to_bgr(crop_bgr)  # the cues and the rims read the same 500x500 uint8 crop
+    feat = sg.features(crop, bump_mm, geo["template"], face, geo["mirror"], geo["frame"],
+                       geo["centre"])
     prob = sg.probability(feat, const.weights)
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
-    geo["rims"] = gl.find_rims(bp._to_bgr(crop_bgr), lm, face)
+    geo["rims"] = gl.find_rims(crop, lm, face)
     geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)

@@ -251,13 +251,13 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
                 cv2.fillPoly(band, [np.round(inner).astype(np.int32)], 0)
                 ring = r[np.arange(RAYS), paths[i]]  # the ring itself: no gap where the band
                 cv2.polylines(band, [np.round(ring).astype(np.int32)], True, 1, 3)  # is thin
-                outward = r[0, -1] - r[0, 0] if e == 1 else r[RAYS // 2, -1] - r[RAYS // 2, 0]
-                arm = temple_arm(maps[kind], face, ring[0 if e == 1 else RAYS // 2],
+                out = 0 if e == 1 else RAYS // 2  # the ray along the eye axis, away from the nose
+                outward = r[out, -1] - r[out, 0]
+                arm = temple_arm(maps[kind], face, ring[out],
                                  outward / max(float(np.hypot(*outward)), 1e-9), scores[kind][e][0])
                 if len(arm):
-                    cv2.polylines(band, [np.round(np.vstack([ring[0 if e == 1 else RAYS // 2]
-                                                             [None], arm])).astype(np.int32)],
-                                  False, 1, ARM_WIDTH_PX)
+                    cv2.polylines(band, [np.round(np.vstack([ring[out][None], arm]))
+                                         .astype(np.int32)], False, 1, ARM_WIDTH_PX)
                 mask |= band
                 insides.append(inner)
             on_face = mask.astype(bool) & face

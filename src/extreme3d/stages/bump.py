@@ -126,7 +126,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
     info |= {"occluded_fraction": round(res.occluded_fraction, 4),
              "mirrored_fraction": round(res.mirrored_fraction, 4)}  # its time: in the bump's
-    info |= {key: res.extras[key] for key in ("rims", "hands") if key in res.extras}
+    info |= res.extras  # the rims' and hands' records
     if res.message:
         info["note"] = res.message
     if res.occluded_fraction > MAX_OCCLUDED:
