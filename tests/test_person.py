@@ -25,7 +25,8 @@ def test_background_touching_the_border_is_taken_islands_and_specks_are_not(
         monkeypatch: pytest.MonkeyPatch):
     """Face pixels with person probability < 0.5 in regions that reach the mask's border are
     background; an island inside the face (e.g. dark glasses called 'no person') and specks
-    under MIN_REGION_PIXELS are not; nothing outside the face is returned."""
+    under MIN_REGION_PIXELS are not; the face pixels within EDGE_PX of the background are
+    taken too (mixed pixels at the outline); nothing outside the face is returned."""
     face = _disc_face()
     prob = np.ones((C, C), np.float32)
     prob[200:300, 370:460] = 0.1  # crosses the disc's right edge (x = 400)
@@ -37,7 +38,17 @@ def test_background_touching_the_border_is_taken_islands_and_specks_are_not(
     bg = person.background_pixels(np.zeros((C, C, 3), np.uint8), face)
     assert bg[250, 390] and bg[210, 380] and not bg[250, 250] and not bg[102, 250]
     assert not (bg & ~face).any() and not bg[0:50, 0:50].any()
-    assert bg.sum() == (face & (prob < 0.5))[200:300, 370:460].sum()
+    region = np.zeros((C, C), bool)
+    region[200:300, 370:460] = True
+    yy, xx = np.mgrid[0:C, 0:C]
+    e = person.EDGE_PX
+    near = np.zeros((C, C), bool)  # within EDGE_PX of the region (a disc around each pixel)
+    for dy in range(-e, e + 1):
+        for dx in range(-e, e + 1):
+            if dx * dx + dy * dy <= e * e:
+                near |= np.roll(np.roll(region, dy, 0), dx, 1)
+    assert (bg == (near & face)).mean() > 0.9999  # (the dilation's disc is OpenCV's ellipse)
+    assert bg[250, 370 - e] and not bg[250, 370 - e - 2] and bg[200 - e, 380]
     monkeypatch.setenv(person.ENV_SWITCH, "off")
     assert not person.background_pixels(np.zeros((C, C, 3), np.uint8), face).any()
 

@@ -6,7 +6,10 @@ covers sky, grass or a backdrop, which the vertex colours and the texture would 
 Selfie Segmentation (`mediapipe==0.10.14`, its model shipped in the wheel, Apache-2.0) gives a
 person probability per crop pixel, and the face pixels below PERSON_THRESHOLD, in regions that
 touch the mask's border (background comes in from outside the face), are left out of the
-colour and texture mask. Without mediapipe, or with EXTREME3D_PERSON=off, nothing is left out.
+colour and texture mask, with the face pixels within `EDGE_PX` of them: at a face's outline
+hair and beards let the background through and the segmentation's edge is soft, so those
+pixels mix both (on sport-sunglasses the far cheek's beard edge carried the flowers behind it
+into the colours). Without mediapipe, or with EXTREME3D_PERSON=off, nothing is left out.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from extreme3d import bump_photo as bp
 
 PERSON_THRESHOLD = 0.5  # person probability below which a face-mask pixel is background
 MIN_REGION_PIXELS = 50  # smaller background regions (after a 3x3 opening) are noise
+EDGE_PX = 6  # face pixels within this distance (px) of the background are left out too
 ENV_SWITCH = "EXTREME3D_PERSON"  # "off": not run
 
 _warned: set[str] = set()
@@ -33,8 +37,9 @@ def switched_off() -> bool:
 
 def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray:
     """Pixels (bool HxW, crop px) of `face_mask` that Selfie Segmentation calls background, in
-    regions touching the mask's border; all False when off, without mediapipe (warned once)
-    or when MediaPipe fails (warned once per reason)."""
+    regions touching the mask's border, and the face pixels within EDGE_PX of them; all False
+    when off, without mediapipe (warned once) or when MediaPipe fails (warned once per
+    reason)."""
     face = np.asarray(face_mask, bool)
     out = np.zeros(face.shape, bool)
     if not face.any() or switched_off():
@@ -60,4 +65,8 @@ def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray
     border = face & ~(cv2.erode(face.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     touching = np.unique(labels[border & (bg > 0)])
     touching = touching[(touching > 0) & (stats[touching, cv2.CC_STAT_AREA] >= MIN_REGION_PIXELS)]
-    return np.isin(labels, touching)
+    taken = np.isin(labels, touching)
+    if not taken.any():
+        return out
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_PX + 1, 2 * EDGE_PX + 1))
+    return (cv2.dilate(taken.astype(np.uint8), disk) > 0) & face
