@@ -175,6 +175,51 @@ def _paper(shared: Path, name: str) -> tuple:
     return bp.load_paper_item(data, name)
 
 
+def _lenses(img: np.ndarray, lm: np.ndarray, shade: int = 25) -> np.ndarray:
+    """Draws filled lenses (ellipses 1.1 x 0.7 eye widths) of grey `shade` over both eyes;
+    returns their mask (the occluder core the cues would give)."""
+    mask = np.zeros(img.shape[:2], np.uint8)
+    for eye in gl.EYES:
+        pts = lm[list(eye)]
+        c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
+        cv2.ellipse(mask, (int(round(c[0])), int(round(c[1]))),
+                    (int(round(1.1 * w)), int(round(0.7 * w))), 0, 0, 360, 1, -1)
+    img[mask > 0] = (shade, shade, shade)
+    return mask > 0
+
+
+def test_sunglasses_arms_leaving_dark_lenses_at_a_corner_are_found():
+    """Dark lenses the cues found (the core) with black arms leaving their upper outer corners
+    toward the ears: the arms are masked along their length, both eyes recorded; without
+    arms, or with lenses as light as the skin, nothing is."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm)
+    bare = gl.lens_arms(img.copy(), lm, core, face)
+    assert not bare.found and not bare.mask.any()
+    arms = np.zeros((500, 500), np.uint8)
+    for eye, side in ((gl.EYES[0], -1), (gl.EYES[1], 1)):
+        pts = lm[list(eye)]
+        c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
+        x0, y0 = c[0] + side * 1.0 * w, c[1] - 0.35 * w  # on the lens's upper outer edge
+        cv2.line(arms, (int(round(x0)), int(round(y0))),
+                 (int(round(x0 + side * 70)), int(round(y0 - 3))), 1, 6)
+    img[(arms > 0) & ~core] = (30, 30, 30)
+    found = gl.lens_arms(img, lm, core, face)
+    assert found.eyes == (0, 1)
+    far = (arms > 0) & ~(cv2.dilate(core.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    assert (sg.grown(found.mask, face) & far).sum() >= 0.8 * far.sum()
+    assert (found.mask & ~(cv2.dilate(arms, np.ones((9, 9), np.uint8)) > 0)).sum() <= 40
+    record = found.record(face)
+    assert record["found"] and record["eyes"] == [0, 1] and 0 < record["fraction"] < 0.02
+    assert gl.describe_arms(record).startswith("sunglasses arms (")
+    light = _skin()
+    _lenses(light, lm, shade=150)  # a found "lens" as light as the skin: no arm is looked for
+    light[(arms > 0) & ~core] = (30, 30, 30)
+    assert not gl.lens_arms(light, lm, core, face).found
+
+
 def test_paper_glasses_rims_are_found_and_refilled(shared: Path):
     """f20938 (black clear-lens frames, which the paper's own de-occlusion removed): the rims
     are found, join the occluders and are recorded."""

@@ -85,9 +85,11 @@ class OcclusionResult:
         return np.where(self.occluders, 255, 0).astype(np.uint8)
 
     def found_notes(self) -> list[str]:
-        """Phrases for the rims and hands found (`glasses.describe`, `hands.describe`), for
+        """Phrases for the rims, arms and hands found (`glasses.describe`,
+    `glasses.describe_arms`, `hands.describe`), for
         the CLIs' one-line reports; empty phrases left out."""
         return [t for t in (gl.describe(self.extras.get("rims")),
+                            gl.describe_arms(self.extras.get("arms")),
                             hd.describe(self.extras.get("hands"))) if t]
 
 
@@ -218,7 +220,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
     it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
     (`glasses.find_rims`, geo["rims"]; with dark lenses inside, `glasses.with_lenses`) join
-    the core; hands: the hands MediaPipe finds over
+    the core, and without rims the temple arms of the dark lenses the cues found
+    (`glasses.lens_arms`, geo["arms"]); hands: the hands MediaPipe finds over
     the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
@@ -232,8 +235,14 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
     geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
-    geo["rims"] = gl.find_rims(crop, lm, face)
+    light = gl.lightness(crop)  # the rims' and arms' line maps, once
+    maps = gl.line_maps(crop, light)
+    geo["rims"] = gl.find_rims(crop, lm, face, maps)
     geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
+    geo["arms"] = (gl.lens_arms(crop, lm, geo["core"], face, light, maps)
+                   if not geo["rims"].found
+                   else gl.LensArms(np.zeros(face.shape, bool)))
+    geo["core"] = geo["core"] | geo["arms"].mask
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
         geo["core"] = geo["core"] | geo["hands"].mask
@@ -274,9 +283,9 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occluders: a 500x500 bool occluder mask to use instead of the segmentation. hands: the
     hands found by MediaPipe join the occluders (`hands.find_hands`; extras["hands"] says what
     was found, or why the step did not run); extras["rims"] records the glasses rims found
-    (`glasses.find_rims`). Landmarks that are not 68 finite points, or a flat map (`is_flat`:
-    nothing to segment or restore) without given occluders, give the input back unchanged,
-    with a message."""
+    (`glasses.find_rims`), extras["arms"] the sunglasses arms (`glasses.lens_arms`).
+    Landmarks that are not 68 finite points, or a flat map (`is_flat`: nothing to segment or
+    restore) without given occluders, give the input back unchanged, with a message."""
     t0 = time.perf_counter()
     _check_maps(bump512, mask512)
     bump512 = np.asarray(bump512, np.uint8)
@@ -313,7 +322,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
-    extras = {key: geo[key].record(face) for key in ("rims", "hands") if key in geo}
+    extras = {key: geo[key].record(face) for key in ("rims", "arms", "hands") if key in geo}
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
                            time.perf_counter() - t0, extras=extras)

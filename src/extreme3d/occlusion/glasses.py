@@ -24,6 +24,10 @@ rim (dark frames; white frames and shiny metal rims):
    the inside of one rim, the insides of both join the occluders.
 7. Temple arms (`temple_arm`): from each ring's outer point, the best open path of the same
    line map outward along the eye axis, kept while it stays strong and on the face.
+8. Sunglasses without rims found (`lens_arms`, called by `fill.find_occluders`): where the
+   cues found a dark lens over an eye, the longest temple arm leaving it (tried from its
+   outer edge at several heights: arms join lenses at a corner as often as at the middle)
+   joins the occluders too; the black arms were left as notches at the mesh's temples.
 
 The bridge is left to the cues.
 """
@@ -53,6 +57,11 @@ ARM_STEPS = 60  # ... at most this many (120 px)
 ARM_DRIFT_PX = 12  # ... each within this distance across the eye axis of the rim's point
 ARM_SHARE = 0.5  # arm samples: strength above this share of the ring's 20th percentile
 ARM_WIDTH_PX = 5  # the arm is drawn this wide
+ARM_MIN_STEPS = 5  # arms from lenses the cues found: at least this many steps (10 px) long
+ARM_START_STEP_PX = 3.0  # ... tried from lines this far apart across the eye axis
+LENS_COVER = 0.8  # a dark lens covers this share of the eye's landmark polygon, at least
+LENS_MIN_AREA = 4.0  # ... spans this many eye polygons, at least
+LENS_DARK = 0.45  # ... and its median lightness is at most this share of the skin's
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -79,12 +88,17 @@ class Rims:
                            for k, v in self.scores.items()}}
 
 
-def line_maps(crop_bgr: np.ndarray) -> dict[str, np.ndarray]:
+def lightness(crop_bgr: np.ndarray) -> np.ndarray:
+    """Lab lightness (H, W) uint8 of a BGR or grey uint8 crop."""
+    img = crop_bgr if crop_bgr.ndim == 3 else cv2.cvtColor(crop_bgr, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(np.ascontiguousarray(img, np.uint8), cv2.COLOR_BGR2Lab)[..., 0]
+
+
+def line_maps(crop_bgr: np.ndarray, light: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Thin-structure maps (H, W) float32, Lab L units, of a BGR or grey uint8 crop: "dark",
     the smoothed black-hat of the lightness (dark rims), and "light", its top-hat (white or
-    shiny metal rims)."""
-    img = crop_bgr if crop_bgr.ndim == 3 else cv2.cvtColor(crop_bgr, cv2.COLOR_GRAY2BGR)
-    light = cv2.cvtColor(np.ascontiguousarray(img, np.uint8), cv2.COLOR_BGR2Lab)[..., 0]
+    shiny metal rims). light: the crop's `lightness` when the caller has it."""
+    light = lightness(crop_bgr) if light is None else light
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (KERNEL_PX, KERNEL_PX))
     out = {}
     for kind, op in (("dark", cv2.MORPH_BLACKHAT), ("light", cv2.MORPH_TOPHAT)):
@@ -165,47 +179,66 @@ def rim_band(rays: np.ndarray, scores: np.ndarray, path: np.ndarray
     return inner, outer
 
 
-def open_path(scores: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Sample index per step (K,) of the open path of largest summed score through a (K, N)
-    table, starting at a sample where `start` (N,) is True, consecutive steps at most one
-    sample apart (ties: the lower index)."""
-    k, n = scores.shape
-    total = np.where(start, scores[0], -np.inf)
-    back = np.zeros((k, n), np.int8)
-    edge = np.array([-np.inf])
+def open_paths(scores: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Sample index per step (B, K) of the open path of largest summed score through each of B
+    (K, N) tables, starting at a sample where `start` (N,) is True, consecutive steps at most
+    one sample apart (ties: the lower index)."""
+    b, k, n = scores.shape
+    total = np.where(start[None, :], scores[:, 0], -np.inf)
+    back = np.zeros((k, b, n), np.int8)
+    edge = np.full((b, 1), -np.inf)
+    rows, cols = np.arange(b)[:, None], np.arange(n)[None, :]
     for r in range(1, k):
-        options = np.stack([np.concatenate([edge, total[:-1]]), total,
-                            np.concatenate([total[1:], edge])])
+        options = np.stack([np.concatenate([edge, total[:, :-1]], axis=1), total,
+                            np.concatenate([total[:, 1:], edge], axis=1)])
         step = options.argmax(axis=0)
         back[r] = step - 1
-        total = options[step, np.arange(n)] + scores[r]
-    path = np.empty(k, np.int64)
-    path[-1] = int(np.argmax(total))
+        total = options[step, rows, cols] + scores[:, r]
+    paths = np.empty((b, k), np.int64)
+    paths[:, -1] = np.argmax(total, axis=1)
+    tables = np.arange(b)
     for r in range(k - 1, 0, -1):
-        path[r - 1] = path[r] + back[r, path[r]]
-    return path
+        paths[:, r - 1] = paths[:, r] + back[r, tables, paths[:, r]]
+    return paths
+
+
+def open_path(scores: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """`open_paths` of one (K, N) table: (K,) sample indices."""
+    return open_paths(np.asarray(scores)[None], np.asarray(start))[0]
+
+
+def temple_arms(strength: np.ndarray, face: np.ndarray, starts: np.ndarray,
+                outward: np.ndarray, level: float) -> list[np.ndarray]:
+    """Per start point (B, 2) crop px, the points (M, 2) of the temple arm leaving a rim or lens
+    there along the unit vector `outward`: the best open path of the line map over ARM_STEPS
+    steps outward (drifting at most ARM_DRIFT_PX across), kept from the start while its strength
+    stays above ARM_SHARE of `level` and it is on the face; (0, 2) when there is none."""
+    starts = np.asarray(starts, np.float64).reshape(-1, 2)
+    across = np.array([-outward[1], outward[0]])
+    steps = np.arange(1, ARM_STEPS + 1) * ARM_STEP_PX
+    drift = np.arange(-ARM_DRIFT_PX, ARM_DRIFT_PX + 1, dtype=np.float64)
+    pts = (starts[:, None, None, :] + steps[None, :, None, None] * outward
+           + drift[None, None, :, None] * across)  # (B, steps, drift, 2)
+    flat = pts.reshape(-1, len(drift), 2)
+    xy = (flat[..., 0].astype(np.float32), flat[..., 1].astype(np.float32))
+    table = cv2.remap(strength, *xy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                      borderValue=0.0).astype(np.float64).reshape(pts.shape[:3])
+    on_face = (cv2.remap(face.astype(np.uint8), *xy, cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0).reshape(pts.shape[:3])
+    paths = open_paths(table, np.abs(drift) <= 3)
+    rows = np.arange(ARM_STEPS)
+    out = []
+    for i, path in enumerate(paths):
+        keep = (table[i, rows, path] > ARM_SHARE * level) & on_face[i, rows, path]
+        n = int(np.argmin(keep)) if not keep.all() else ARM_STEPS  # the run from the start
+        out.append(pts[i, rows[:n], path[:n]])
+    return out
 
 
 def temple_arm(strength: np.ndarray, face: np.ndarray, start: np.ndarray, outward: np.ndarray,
                level: float) -> np.ndarray:
-    """Points (M, 2) crop px of the temple arm leaving a rim at `start` along the unit vector
-    `outward`: the best open path of the line map over ARM_STEPS steps outward (drifting at most
-    ARM_DRIFT_PX across), kept from the rim while its strength stays above ARM_SHARE of the
-    ring's `level` and it is on the face; (0, 2) when there is none."""
-    across = np.array([-outward[1], outward[0]])
-    steps = np.arange(1, ARM_STEPS + 1) * ARM_STEP_PX
-    drift = np.arange(-ARM_DRIFT_PX, ARM_DRIFT_PX + 1, dtype=np.float64)
-    pts = start + steps[:, None, None] * outward + drift[None, :, None] * across
-    xy = (pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32))
-    table = cv2.remap(strength, *xy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                      borderValue=0.0).astype(np.float64)
-    on_face = cv2.remap(face.astype(np.uint8), *xy, cv2.INTER_NEAREST,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    path = open_path(table, np.abs(drift) <= 3)
-    rows = np.arange(ARM_STEPS)
-    keep = (table[rows, path] > ARM_SHARE * level) & on_face[rows, path]
-    n = int(np.argmin(keep)) if not keep.all() else ARM_STEPS  # the run from the rim
-    return pts[rows[:n], path[:n]]
+    """`temple_arms` from one start point: the arm's points (M, 2), (0, 2) when none."""
+    return temple_arms(strength, face, np.asarray(start)[None], outward, level)[0]
 
 
 def ring_tables(maps: dict[str, np.ndarray], rays: list[np.ndarray]) -> np.ndarray:
@@ -224,7 +257,8 @@ def ring_score(table: np.ndarray, path: np.ndarray) -> tuple[float, float]:
     return level, level / max(float(np.median(table)), 1.0)
 
 
-def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Rims:
+def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
+              maps: dict[str, np.ndarray] | None = None) -> Rims:
     """The glasses rims on a crop (BGR or grey uint8), its 68 landmarks (crop px) and face mask
     (bool, the crop's shape): the rims of the first kind (dark, then light) whose closed ring
     passes the kind's test around both eyes (see module). Only one kind is taken: the light
@@ -233,7 +267,7 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> 
     if face.shape != crop.shape[:2]:
         raise ValueError(f"face mask {face.shape} and crop {crop.shape[:2]} differ in size")
     rays = [eye_rays(landmarks, eye) for eye in EYES]
-    maps = line_maps(crop)
+    maps = line_maps(crop) if maps is None else maps
     tables = ring_tables(maps, rays)
     paths = closed_paths(tables)  # every kind and eye in one pass
     scores = {kind: [ring_score(tables[i], paths[i])
@@ -285,9 +319,132 @@ def with_lenses(core: np.ndarray, rims: Rims, face: np.ndarray) -> np.ndarray:
     return core | np.logical_or.reduce(insides)
 
 
+def describe_arms(info: dict | None) -> str:
+    """One phrase for a result's extras["arms"]: "sunglasses arms (0.4% of the face)" when
+    found, "" otherwise."""
+    if not info or not info.get("found"):
+        return ""
+    return f"sunglasses arms ({100 * info.get('fraction', 0.0):.1f}% of the face)"
+
+
 def describe(info: dict | None) -> str:
     """One phrase for a result's extras["rims"]: "glasses rims (3.1% of the face)" when found,
     "" otherwise."""
     if not info or not info.get("found"):
         return ""
     return f"glasses rims ({100 * info.get('fraction', 0.0):.1f}% of the face)"
+
+
+
+
+@dataclass(frozen=True)
+class LensArms:
+    """Temple arms leaving the dark lenses the cues found (when no rims were found)."""
+
+    mask: np.ndarray  # (H, W) bool: arm pixels inside the face
+    eyes: tuple[int, ...] = ()  # the eyes (0: landmarks 36-41, 1: 42-47) whose lens has an arm
+
+    @property
+    def found(self) -> bool:
+        """Whether an arm was found."""
+        return bool(self.eyes)
+
+    def record(self, face: np.ndarray) -> dict:
+        """What params/<name>.json and summary.json record of it (face: the face mask)."""
+        return {"found": self.found, "eyes": list(self.eyes),
+                "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4)}
+
+
+def dark_lens(core: np.ndarray, labels: np.ndarray, eye: np.ndarray, lightness: np.ndarray,
+              skin: float) -> np.ndarray | None:
+    """The core's components over an eye (bool mask of its landmark polygon) when they make a
+    dark lens: they cover LENS_COVER of the eye, span LENS_MIN_AREA eye polygons and their
+    median lightness is at most LENS_DARK of the skin's (`skin`); else None."""
+    area = int(eye.sum())
+    if area == 0 or float((core & eye).sum()) < LENS_COVER * area:
+        return None
+    ids = np.unique(labels[eye & core])
+    lens = np.isin(labels, ids[ids > 0])
+    if lens.sum() < LENS_MIN_AREA * area or np.median(lightness[lens]) > LENS_DARK * skin:
+        return None
+    return lens
+
+
+def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: np.ndarray,
+             outward: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, arm points) of the longest temple arm (`temple_arm`, at the dark rims' level)
+    leaving a lens (bool mask) along the unit vector `outward`: tried from where lines parallel
+    to the eye axis, every ARM_START_STEP_PX up to one eye `width` either side of the eye
+    `centre`, leave the lens (an arm joins the lens at its top or bottom corner as often as at
+    its middle); None when no arm reaches ARM_MIN_STEPS steps."""
+    h, w = face.shape
+    across = np.array([-outward[1], outward[0]])
+    t = np.arange(0.0, 4.0 * width, 1.0)
+    offsets = np.arange(-width, width + 1e-9, ARM_START_STEP_PX)
+    lines = centre + offsets[:, None, None] * across + t[None, :, None] * outward
+    xs, ys = np.rint(lines[..., 0]).astype(int), np.rint(lines[..., 1]).astype(int)
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    on = np.zeros(xs.shape, bool)
+    on[inside] = lens[ys[inside], xs[inside]]
+    usable = on[:, 0] & ~on.all(axis=1)
+    starts = lines[np.arange(len(offsets)), np.argmin(on, axis=1)]  # first points past the lens
+    # an arm is kept from its first step on: starts whose first step (within the drift
+    # temple_arm starts with) is weak give none
+    drift = np.arange(-3.0, 4.0)
+    first = (starts[:, None, :] + ARM_STEP_PX * outward + drift[None, :, None] * across)
+    first = first.astype(np.float32)
+    level = cv2.remap(strength, first[..., 0], first[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0).max(axis=1)
+    usable &= level > ARM_SHARE * TESTS["dark"][0]
+    if not usable.any():
+        return None
+    arms = temple_arms(strength, face, starts[usable], outward, TESTS["dark"][0])
+    longest = max(range(len(arms)), key=lambda i: len(arms[i]))  # the first of the longest
+    if len(arms[longest]) < ARM_MIN_STEPS:
+        return None
+    return starts[usable][longest], arms[longest]
+
+
+def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
+              face: np.ndarray, light: np.ndarray | None = None,
+              maps: dict[str, np.ndarray] | None = None) -> LensArms:
+    """The temple arms of sunglasses whose dark lenses the cues found (`core`, bool) on a crop
+    (BGR or grey uint8) with its 68 landmarks and face mask: per eye with a `dark_lens`, its
+    `lens_arm` outward along the eye axis, drawn ARM_WIDTH_PX wide (inside the face). For
+    glasses whose rims were found, `find_rims` draws the arms itself. light, maps: the crop's
+    `lightness` and `line_maps` when the caller has them."""
+    lm = np.asarray(landmarks, np.float64)
+    img = np.asarray(crop_bgr)
+    none = LensArms(np.zeros(face.shape, bool))
+    clean = face & ~core
+    if not core.any() or not clean.any():
+        return none
+    polys = []
+    for eye in EYES:
+        poly = np.zeros(face.shape, np.uint8)
+        cv2.fillPoly(poly, [np.rint(lm[list(eye)]).astype(np.int32)], 1)
+        polys.append(poly > 0)
+    if all((core & p).sum() < LENS_COVER * max(int(p.sum()), 1) for p in polys):
+        return none  # no eye under a lens (most faces): nothing more to compute
+    light = lightness(img) if light is None else light
+    skin = float(np.median(light[clean]))
+    _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    strength = None
+    mask = np.zeros(face.shape, np.uint8)
+    eyes = []
+    for e, (eye, poly) in enumerate(zip(EYES, polys, strict=True)):
+        lens = dark_lens(core, labels, poly, light, skin)
+        if lens is None:
+            continue
+        if strength is None:
+            strength = (line_maps(img, light) if maps is None else maps)["dark"]
+        axis = lm[eye[0]] - lm[eye[3]] if e == 0 else lm[eye[3]] - lm[eye[0]]  # away from nose
+        width = float(np.hypot(*axis))
+        found = lens_arm(strength, face, lens, lm[list(eye)].mean(axis=0),
+                         axis / max(width, 1e-9), width)
+        if found is not None:
+            start, arm = found
+            cv2.polylines(mask, [np.round(np.vstack([start[None], arm])).astype(np.int32)],
+                          False, 1, ARM_WIDTH_PX)
+            eyes.append(e)
+    return LensArms(mask.astype(bool) & face, tuple(eyes))
