@@ -86,8 +86,8 @@ class OcclusionResult:
 
     def found_notes(self) -> list[str]:
         """Phrases for the rims, arms and hands found (`glasses.describe`,
-    `glasses.describe_arms`, `hands.describe`), for
-        the CLIs' one-line reports; empty phrases left out."""
+        `glasses.describe_arms`, `hands.describe`), for the CLIs' one-line reports; empty
+        phrases left out."""
         return [t for t in (gl.describe(self.extras.get("rims")),
                             gl.describe_arms(self.extras.get("arms")),
                             hd.describe(self.extras.get("hands"))) if t]

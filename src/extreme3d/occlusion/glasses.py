@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+import extreme3d.occlusion.segment as sg
+
 KERNEL_PX = 15  # black-/top-hat disk: the widest thin structure it responds to (crop px)
 SMOOTH_PX = 1.5  # Gaussian sigma of the line maps (crop px)
 RAYS = 64  # directions around each eye
@@ -83,7 +85,7 @@ class Rims:
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record of it (face: the face mask)."""
         return {"found": self.found, "kinds": list(self.kinds),
-                "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4),
+                "fraction": sg.face_share(self.mask, face),
                 "scores": {k: [[round(d, 1), round(c, 2)] for d, c in v]
                            for k, v in self.scores.items()}}
 
@@ -335,8 +337,6 @@ def describe(info: dict | None) -> str:
     return f"glasses rims ({100 * info.get('fraction', 0.0):.1f}% of the face)"
 
 
-
-
 @dataclass(frozen=True)
 class LensArms:
     """Temple arms leaving the dark lenses the cues found (when no rims were found)."""
@@ -352,7 +352,7 @@ class LensArms:
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record of it (face: the face mask)."""
         return {"found": self.found, "eyes": list(self.eyes),
-                "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4)}
+                "fraction": sg.face_share(self.mask, face)}
 
 
 def dark_lens(core: np.ndarray, labels: np.ndarray, eye: np.ndarray, lightness: np.ndarray,
@@ -386,16 +386,8 @@ def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: n
     inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
     on = np.zeros(xs.shape, bool)
     on[inside] = lens[ys[inside], xs[inside]]
-    usable = on[:, 0] & ~on.all(axis=1)
+    usable = on[:, 0] & ~on.all(axis=1)  # lines that start in the lens and leave it
     starts = lines[np.arange(len(offsets)), np.argmin(on, axis=1)]  # first points past the lens
-    # an arm is kept from its first step on: starts whose first step (within the drift
-    # temple_arm starts with) is weak give none
-    drift = np.arange(-3.0, 4.0)
-    first = (starts[:, None, :] + ARM_STEP_PX * outward + drift[None, :, None] * across)
-    first = first.astype(np.float32)
-    level = cv2.remap(strength, first[..., 0], first[..., 1], cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0).max(axis=1)
-    usable &= level > ARM_SHARE * TESTS["dark"][0]
     if not usable.any():
         return None
     arms = temple_arms(strength, face, starts[usable], outward, TESTS["dark"][0])

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 import extreme3d.occlusion.mediapipe_runner as mp_run
+import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
 
 PAD = 0.25  # the crop is padded (black) by this share of its side: hands cut by its edge are found
@@ -40,7 +41,7 @@ class Hands:
         """What params/<name>.json and summary.json record of it (face: the face mask it was
         found in, for the fraction)."""
         return {"status": self.status, "count": len(self.points), "rejected": self.rejected,
-                "fraction": round(float(self.mask.sum()) / max(int(face.sum()), 1), 4)}
+                "fraction": sg.face_share(self.mask, face)}
 
 
 def unavailable_reason() -> str | None:

@@ -187,6 +187,12 @@ def grown(occ: np.ndarray, face: np.ndarray, grow: int = GROW_PX) -> np.ndarray:
     return occ
 
 
+def face_share(mask: np.ndarray, face: np.ndarray) -> float:
+    """The share of the face mask's pixels that `mask` covers, rounded to 4 decimals (what the
+    occlusion records write as "fraction")."""
+    return round(float(np.count_nonzero(mask)) / max(int(np.count_nonzero(face)), 1), 4)
+
+
 def crop_of(map512: np.ndarray) -> np.ndarray:
     """The 500x500 crop part of a 512x512 map (6 px margin)."""
     return np.asarray(map512)[bp.MARGIN : bp.MARGIN + bp.CROP, bp.MARGIN : bp.MARGIN + bp.CROP]

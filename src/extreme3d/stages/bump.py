@@ -107,9 +107,10 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     the bump de-occluded, and the mask set to 0 on the occluders (the mask that soft symmetry,
     colours and textures read, so they treat occluders as occluded). `occlusion` records
     whether it ran, the occluded fraction of the face mask, the share filled from the mirror
-    side, the glasses rims and hands found (or why the hand step did not run) and the seconds;
-    a flat map keeps its values (only rims and hands found over it are masked, `_masks_only`),
-    and a failure, or occluders over MAX_OCCLUDED of the face, keeps the maps with a note."""
+    side, the glasses rims, sunglasses arms and hands found (or why the hand step did not run)
+    and the seconds; a flat map keeps its values (only rims and hands found over it are
+    masked, `_masks_only`), and a failure, or occluders over MAX_OCCLUDED of the face, keeps
+    the maps with a note."""
     if not enabled:
         return replace(maps, occlusion={"enabled": False})
     info: dict[str, Any] = {"enabled": True, "occluded_fraction": 0.0, "mirrored_fraction": 0.0,
@@ -126,7 +127,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
     info |= {"occluded_fraction": round(res.occluded_fraction, 4),
              "mirrored_fraction": round(res.mirrored_fraction, 4)}  # its time: in the bump's
-    info |= res.extras  # the rims' and hands' records
+    info |= res.extras  # the rims', arms' and hands' records
     if res.message:
         info["note"] = res.message
     if res.occluded_fraction > MAX_OCCLUDED:
@@ -173,7 +174,7 @@ def _masks_only(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     occ = sg.grown(core, face)
     occ512 = np.zeros((bp.MAP_SIZE, bp.MAP_SIZE), np.uint8)
     sg.crop_of(occ512)[occ] = 255
-    info["occluded_fraction"] = round(float(occ.sum()) / max(int(face.sum()), 1), 4)
+    info["occluded_fraction"] = sg.face_share(occ, face)
     if info["occluded_fraction"] > MAX_OCCLUDED:
         return replace(maps, occlusion=info | _not_applied(info["occluded_fraction"]))
     visible = np.where(occ512 > 0, 0, maps.mask).astype(np.uint8)
