@@ -220,6 +220,52 @@ def test_sunglasses_arms_leaving_dark_lenses_at_a_corner_are_found():
     assert not gl.lens_arms(light, lm, core, face).found
 
 
+def _one_lens(lm: np.ndarray, e: int) -> np.ndarray:
+    """The mask `_lenses` draws over eye e only."""
+    other = lm.copy()
+    other[list(gl.EYES[1 - e])] = -1000.0  # the other eye's ellipse off the crop
+    return _lenses(np.zeros((500, 500, 3), np.uint8), other)
+
+
+def test_the_second_lens_of_a_pair_is_found_below_the_threshold():
+    """paired_lenses: eye 0's dark lens is in the core; eye 1's, as dark, has a probability
+    between the hysteresis level and the threshold (a far lens dropped as the eye, or a
+    sliver): it joins, and only it. Not when eye 0 has no lens, when eye 1's is as light as
+    the skin, or when its probability is below the hysteresis level too."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    _lenses(img, lm)
+    near, far = _one_lens(lm, 0), _one_lens(lm, 1)
+    thr = 0.55
+    prob = np.where(near, 0.9, np.where(far, 0.45, 0.02)).astype(np.float32)
+    light = gl.lightness(img)
+    found = gl.paired_lenses(prob, thr, near, lm, face, light)
+    assert found.eyes == (1,)
+    assert (found.mask & far).sum() >= 0.85 * far.sum()  # its blurred edge falls below
+    assert (found.mask & ~far).sum() <= 0.05 * far.sum() and not (found.mask & near).any()
+    assert found.record(face) == {"found": True, "eyes": [1],
+                                  "fraction": sg.face_share(found.mask, face)}
+    none = np.zeros_like(near)
+    assert not gl.paired_lenses(prob, thr, none, lm, face, light).eyes
+    low = np.where(far, 0.3, prob).astype(np.float32)  # below 0.65 x 0.55
+    assert not gl.paired_lenses(low, thr, near, lm, face, light).eyes
+    pale = _skin()
+    pale[near] = (25, 25, 25)  # a dark lens over eye 0, skin over eye 1
+    assert not gl.paired_lenses(prob, thr, near, lm, face, gl.lightness(pale)).eyes
+
+
+def test_paper_sunglasses_far_lens_is_found(shared: Path):
+    """Don-Draper (turned face, dark aviators): the cues keep a sliver of the far lens only;
+    the pair rule takes the far lens whole, and it is recorded."""
+    crop, lm, bump, mask = _paper(shared, "Don-Draper-Sunglasses-by-Randolph-Engineering")
+    res = oc.deocclude(crop, lm, bump, mask, hands=False)
+    assert res.extras["pair"]["found"] and res.extras["pair"]["eyes"] == [1]
+    far = gl.eye_polygons(lm, (500, 500))[1]
+    assert (sg.crop_of(res.occluders) & far).sum() >= 0.95 * far.sum()
+    assert any(t.startswith("second sunglasses lens (") for t in res.found_notes())
+
+
 def test_paper_glasses_rims_are_found_and_refilled(shared: Path):
     """f20938 (black clear-lens frames, which the paper's own de-occlusion removed): the rims
     are found, join the occluders and are recorded."""

@@ -85,10 +85,11 @@ class OcclusionResult:
         return np.where(self.occluders, 255, 0).astype(np.uint8)
 
     def found_notes(self) -> list[str]:
-        """Phrases for the rims, arms and hands found (`glasses.describe`,
-        `glasses.describe_arms`, `hands.describe`), for the CLIs' one-line reports; empty
-        phrases left out."""
+        """Phrases for the rims, second lenses, arms and hands found (`glasses.describe`,
+        `glasses.describe_pair`, `glasses.describe_arms`, `hands.describe`), for the CLIs'
+        one-line reports; empty phrases left out."""
         return [t for t in (gl.describe(self.extras.get("rims")),
+                            gl.describe_pair(self.extras.get("pair")),
                             gl.describe_arms(self.extras.get("arms")),
                             hd.describe(self.extras.get("hands"))) if t]
 
@@ -239,9 +240,13 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     maps = gl.line_maps(crop, light)
     geo["rims"] = gl.find_rims(crop, lm, face, maps)
     geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
-    geo["arms"] = (gl.lens_arms(crop, lm, geo["core"], face, light, maps)
-                   if not geo["rims"].found
-                   else gl.LensArms(np.zeros(face.shape, bool)))
+    if geo["rims"].found:
+        geo["pair"] = gl.PairedLenses(np.zeros(face.shape, bool))
+        geo["arms"] = gl.LensArms(np.zeros(face.shape, bool))
+    else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
+        geo["pair"] = gl.paired_lenses(prob, const.threshold, geo["core"], lm, face, light)
+        geo["core"] = geo["core"] | geo["pair"].mask
+        geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps)
     geo["core"] = geo["core"] | geo["arms"].mask
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
@@ -322,7 +327,8 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
-    extras = {key: geo[key].record(face) for key in ("rims", "arms", "hands") if key in geo}
+    extras = {key: geo[key].record(face) for key in ("rims", "pair", "arms", "hands")
+              if key in geo}
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
                            time.perf_counter() - t0, extras=extras)

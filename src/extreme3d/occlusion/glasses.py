@@ -28,6 +28,12 @@ rim (dark frames; white frames and shiny metal rims):
    cues found a dark lens over an eye, the longest temple arm leaving it (tried from its
    outer edge at several heights: arms join lenses at a corner as often as at the middle)
    joins the occluders too; the black arms were left as notches at the mesh's temples.
+9. The other lens of a pair (`paired_lenses`, called by `fill.find_occluders` before 8): a
+   lens seen edge-on over the far eye of a turned face covers little more than the eye, so
+   the cues' components there are dropped as the eye itself (`segment.drop_feature_blobs`)
+   or are a sliver. When the other eye has a dark lens, the cues' probability over this eye
+   is thresholded lower (hysteresis); a dark lens there is the pair's second lens and joins
+   the occluders.
 
 The bridge is left to the cues.
 """
@@ -64,6 +70,8 @@ ARM_START_STEP_PX = 3.0  # ... tried from lines this far apart across the eye ax
 LENS_COVER = 0.8  # a dark lens covers this share of the eye's landmark polygon, at least
 LENS_MIN_AREA = 4.0  # ... spans this many eye polygons, at least
 LENS_DARK = 0.45  # ... and its median lightness is at most this share of the skin's
+PAIR_THRESHOLD_SHARE = 0.65  # a pair's second lens (the other eye has a dark lens): the cues'
+#                             probability above this share of their threshold (hysteresis)
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -329,6 +337,14 @@ def describe_arms(info: dict | None) -> str:
     return f"sunglasses arms ({100 * info.get('fraction', 0.0):.1f}% of the face)"
 
 
+def describe_pair(info: dict | None) -> str:
+    """One phrase for a result's extras["pair"]: "second sunglasses lens (2.4% of the face)"
+    when found, "" otherwise."""
+    if not info or not info.get("found"):
+        return ""
+    return f"second sunglasses lens ({100 * info.get('fraction', 0.0):.1f}% of the face)"
+
+
 def describe(info: dict | None) -> str:
     """One phrase for a result's extras["rims"]: "glasses rims (3.1% of the face)" when found,
     "" otherwise."""
@@ -368,6 +384,59 @@ def dark_lens(core: np.ndarray, labels: np.ndarray, eye: np.ndarray, lightness: 
     if lens.sum() < LENS_MIN_AREA * area or np.median(lightness[lens]) > LENS_DARK * skin:
         return None
     return lens
+
+
+@dataclass(frozen=True)
+class PairedLenses:
+    """Second lenses of sunglasses: dark lenses over an eye that the cues found but dropped as
+    the eye itself, kept because the other eye has a dark lens (`paired_lenses`)."""
+
+    mask: np.ndarray  # (H, W) bool: the lenses kept
+    eyes: tuple[int, ...] = ()  # the eyes (0: landmarks 36-41, 1: 42-47) whose lens was kept
+
+    def record(self, face: np.ndarray) -> dict:
+        """What params/<name>.json and summary.json record of it (face: the face mask)."""
+        return {"found": bool(self.eyes), "eyes": list(self.eyes),
+                "fraction": sg.face_share(self.mask, face)}
+
+
+def eye_polygons(landmarks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
+    """The two eyes' landmark polygons (EYES order) as (H, W) bool masks, crop px."""
+    polys = []
+    for eye in EYES:
+        poly = np.zeros(shape, np.uint8)
+        cv2.fillPoly(poly, [np.rint(np.asarray(landmarks, np.float64)[list(eye)])
+                            .astype(np.int32)], 1)
+        polys.append(poly > 0)
+    return polys
+
+
+def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmarks: np.ndarray,
+                  face: np.ndarray, light: np.ndarray) -> PairedLenses:
+    """The second lenses of sunglasses (bool masks, crop px): per eye without a `dark_lens` in
+    `core` (the cues' occluders, bool) while the other eye has one, the `dark_lens` over it of
+    the cues' probability `prob` (500x500) above PAIR_THRESHOLD_SHARE of their `threshold`
+    (`segment.segment`, the eyes not dropped). A lens seen edge-on over the far eye of a turned
+    face covers little more than the eye: its part above the threshold was dropped as the eye
+    itself, or is a sliver. light: the crop's `lightness`."""
+    none = PairedLenses(np.zeros(face.shape, bool))
+    clean = face & ~core
+    if not core.any() or not clean.any():
+        return none
+    polys = eye_polygons(landmarks, face.shape)
+    covered = [float((core & p).sum()) >= LENS_COVER * max(int(p.sum()), 1) for p in polys]
+    if covered[0] == covered[1]:
+        return none  # no eye under a lens (most faces), or both: nothing more to compute
+    skin = float(np.median(light[clean]))
+    _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    lensed = [dark_lens(core, labels, p, light, skin) is not None for p in polys]
+    if lensed[0] == lensed[1]:
+        return none
+    e = 0 if lensed[1] else 1  # the eye without a lens
+    low = sg.segment(prob, face, PAIR_THRESHOLD_SHARE * threshold, grow=0)
+    _, low_labels = cv2.connectedComponents(low.astype(np.uint8), connectivity=8)
+    lens = dark_lens(low, low_labels, polys[e], light, skin)
+    return none if lens is None else PairedLenses(lens & ~core, (e,))
 
 
 def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: np.ndarray,
@@ -411,11 +480,7 @@ def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
     clean = face & ~core
     if not core.any() or not clean.any():
         return none
-    polys = []
-    for eye in EYES:
-        poly = np.zeros(face.shape, np.uint8)
-        cv2.fillPoly(poly, [np.rint(lm[list(eye)]).astype(np.int32)], 1)
-        polys.append(poly > 0)
+    polys = eye_polygons(lm, face.shape)
     if all((core & p).sum() < LENS_COVER * max(int(p.sum()), 1) for p in polys):
         return none  # no eye under a lens (most faces): nothing more to compute
     light = lightness(img) if light is None else light
