@@ -305,3 +305,16 @@ def test_stack_features_equals_a_plain_stack(shape):
     want = np.stack([np.broadcast_to(maps[k], shape).astype(np.float32) for k in names], -1)
     assert got.dtype == np.float32 and got.shape == shape + (3,)
     assert np.array_equal(got, want)
+
+
+def test_tps_kernel_is_the_plain_expression_bit_for_bit():
+    """_tps_kernel (in place, two buffers) gives exactly r^2 log r = d2 log(d2) / 2 written as
+    one expression with temporaries, zero at zero distance, on random, integer and repeated
+    points."""
+    rng = np.random.default_rng(7)
+    b = rng.uniform(-50, 550, (68, 2))
+    for a in (rng.uniform(-50, 550, (500, 2)), np.rint(rng.uniform(0, 500, (300, 2))),
+              np.vstack([b, b[:5] + 1e-9])):
+        d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+        ref = np.where(d2 > 0, 0.5 * d2 * np.log(np.maximum(d2, 1e-12)), 0.0)
+        np.testing.assert_array_equal(bp._tps_kernel(a, b), ref)

@@ -395,3 +395,27 @@ def test_found_blobs_on_eyes_and_lips_are_dropped_large_occluders_kept():
     assert not out[lips[1], lips[0]]
     assert (out == band).all() or (out[band].all() and not (out & ~band).any())
     assert not sg.drop_feature_blobs(occ, zones).any()
+
+
+def _feature_zones_whole_crop(lm: np.ndarray, size: int = C) -> np.ndarray:
+    """feature_zones drawn and grown on the whole crop (its first version): the reference."""
+    zones = np.zeros((size, size), np.uint8)
+    for idx, left, right, grow in ((range(36, 42), 36, 39, 1 / 3), (range(42, 48), 42, 45, 1 / 3),
+                                   (range(48, 60), 48, 54, 0.1)):
+        part = np.zeros_like(zones)
+        cv2.fillPoly(part, [np.rint(lm[list(idx)]).astype(np.int32)], 1)
+        r = max(int(round(grow * float(np.linalg.norm(lm[left] - lm[right])))), 1)
+        zones |= cv2.dilate(part, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                            (2 * r + 1, 2 * r + 1)))
+    return zones.astype(bool)
+
+
+def test_feature_zones_in_boxes_equal_the_whole_crop_version():
+    """feature_zones grows each part in its bounding box: the same zones as on the whole crop,
+    also for landmarks at, across and beyond the crop's edges."""
+    lm, _ = _symmetric_landmarks()
+    rng = np.random.default_rng(3)
+    for shift in ((0, 0), (-200, 0), (230, -210), (0, 260), (-600, 0), (40, 40)):
+        for scale in (1.0, 0.3, 2.5):
+            pts = (lm - lm.mean(0)) * scale + lm.mean(0) + shift + rng.normal(0, 1.5, lm.shape)
+            np.testing.assert_array_equal(sg.feature_zones(pts), _feature_zones_whole_crop(pts))
