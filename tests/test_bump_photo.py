@@ -293,9 +293,9 @@ def test_shaded_bump_on_foundation_is_recovered(sfm_model):
     assert "image detail only" in info2.message
 
 
-@pytest.mark.parametrize("shape", [(61, 7), (3, 5), (2, 3, 4)])
+@pytest.mark.parametrize("shape", [(61, 7), (3, 5), (2, 3, 4), (500, 400)])
 def test_stack_features_equals_a_plain_stack(shape):
-    """The banded stack holds every map, cast to float32, in `names` order (any row count,
+    """The stack holds every map, cast to float32, in `names` order (any row count,
     float64 and float32 maps, a map broadcast from one row)."""
     rng = np.random.default_rng(3)
     maps = {"a": rng.random(shape), "b": rng.random(shape).astype(np.float32),
@@ -305,6 +305,12 @@ def test_stack_features_equals_a_plain_stack(shape):
     want = np.stack([np.broadcast_to(maps[k], shape).astype(np.float32) for k in names], -1)
     assert got.dtype == np.float32 and got.shape == shape + (3,)
     assert np.array_equal(got, want)
+    if len(shape) == 2:  # a view with a row stride (a crop's ROI), and one map alone
+        big = rng.random((shape[0] + 9, shape[1] + 5)).astype(np.float32)
+        view = big[4 : 4 + shape[0], 2 : 2 + shape[1]]
+        got = bp.stack_features({"v": view, "b": maps["b"]}, ["v", "b"], shape)
+        assert np.array_equal(got, np.stack([view, maps["b"]], -1))
+        assert np.array_equal(bp.stack_features({"v": view}, ["v"], shape), view[..., None])
 
 
 def test_tps_kernel_is_the_plain_expression_bit_for_bit():
