@@ -324,3 +324,13 @@ def test_tps_kernel_is_the_plain_expression_bit_for_bit():
         d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
         ref = np.where(d2 > 0, 0.5 * d2 * np.log(np.maximum(d2, 1e-12)), 0.0)
         np.testing.assert_array_equal(bp._tps_kernel(a, b), ref)
+
+
+def test_cube_is_the_float64_cube_rounded_once():
+    """_cube: x**3 in float64 rounded to float32 (within half a float32 step of the exact cube),
+    for the frame coordinates' range and beyond."""
+    x = np.random.default_rng(5).normal(0, 3, 10000).astype(np.float32)
+    got = bp._cube(x)
+    exact = x.astype(np.float64) ** 3
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, exact.astype(np.float32))
