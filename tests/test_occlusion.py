@@ -419,3 +419,11 @@ def test_feature_zones_in_boxes_equal_the_whole_crop_version():
         for scale in (1.0, 0.3, 2.5):
             pts = (lm - lm.mean(0)) * scale + lm.mean(0) + shift + rng.normal(0, 1.5, lm.shape)
             np.testing.assert_array_equal(sg.feature_zones(pts), _feature_zones_whole_crop(pts))
+
+
+def test_channel_norm_is_numpys_norm_bit_for_bit():
+    """segment._channel_norm (in place) equals np.linalg.norm over the 3-long last axis."""
+    rng = np.random.default_rng(11)
+    d = (rng.normal(0, 40, (64, 48, 3))).astype(np.float32)
+    want = np.linalg.norm(d, axis=2)
+    np.testing.assert_array_equal(sg._channel_norm(d.copy()), want)
