@@ -180,3 +180,18 @@ def test_vertex_normals_are_the_area_weighted_sums(sfm_model) -> None:
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
     got = vertex_normals(np.vstack([v, [[0, 0, 0]]]), f)
     np.testing.assert_array_equal(got, n)
+
+
+def test_median_edge_length_is_numpys_median_of_norms():
+    """median_edge_length (squared lengths partitioned) gives the bits of the plain
+    np.median(np.linalg.norm(...)) on odd and even face counts, and 1.0 without faces."""
+    from extreme3d.colors import median_edge_length
+
+    rng = np.random.default_rng(9)
+    v = rng.normal(0, 20, (500, 3)).astype(np.float32)
+    for n in (1, 2, 7, 600, 601):
+        f = rng.integers(0, 500, (n, 3))
+        v64 = v.astype(np.float64)
+        want = float(np.median(np.linalg.norm(v64[f[:, 1]] - v64[f[:, 0]], axis=1)))
+        assert median_edge_length(v, f) == want
+    assert median_edge_length(v, np.zeros((0, 3), int)) == 1.0
