@@ -195,3 +195,6 @@ def test_median_edge_length_is_numpys_median_of_norms():
         want = float(np.median(np.linalg.norm(v64[f[:, 1]] - v64[f[:, 0]], axis=1)))
         assert median_edge_length(v, f) == want
     assert median_edge_length(v, np.zeros((0, 3), int)) == 1.0
+    bad = v.copy()
+    bad[f[0, 1]] = np.nan  # a NaN vertex: NaN, as np.median gives
+    assert np.isnan(median_edge_length(bad, f))

@@ -253,6 +253,21 @@ def test_the_second_lens_of_a_pair_is_found_below_the_threshold():
     pale = _skin()
     pale[near] = (25, 25, 25)  # a dark lens over eye 0, skin over eye 1
     assert not gl.paired_lenses(prob, thr, near, lm, face, gl.lightness(pale)).eyes
+    # a sliver of the far lens in the core (over the eye, too small for a lens): still found
+    eye1 = gl.eye_polygons(lm, (500, 500))[1]
+    sliver = near | (cv2.dilate(eye1.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    found = gl.paired_lenses(prob, thr, sliver, lm, face, light)
+    assert found.eyes == (1,) and not (found.mask & sliver).any()
+    assert (found.mask | sliver)[far].mean() >= 0.85
+    # the lower threshold running on beyond the lens (hair, shadow): larger than 1.5x the
+    # near lens, not kept; and never on the near eye's side of the face
+    spill = prob.copy()
+    spill[150:400, 260:470] = np.maximum(spill[150:400, 260:470], 0.45)
+    dark = img.copy()
+    dark[150:400, 260:470] = (25, 25, 25)
+    assert not gl.paired_lenses(spill, thr, near, lm, face, gl.lightness(dark)).eyes
+    cx = 0.5 * (lm[list(gl.EYES[0])].mean(axis=0)[0] + lm[list(gl.EYES[1])].mean(axis=0)[0])
+    assert not found.mask[:, : int(cx) - 1].any()
 
 
 def test_paper_sunglasses_far_lens_is_found(shared: Path):

@@ -113,8 +113,9 @@ def mean_shape(landmarks: list[np.ndarray], iters: int = 10) -> np.ndarray:
 
 
 def _tps_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Thin-plate kernel r^2 log r between point sets a (N,2) and b (M,2), (N, M) float64 (in
-    place on two buffers: 7x faster than the expression with temporaries, the same bits)."""
+    """Thin-plate kernel r^2 log r between point sets a (N,2) and b (M,2), (N, M) float64,
+    computed in float64 whatever the inputs' type (in place on two buffers: 7x faster than the
+    expression with temporaries, the same bits for float64 points)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     d2 = a[:, 0, None] - b[None, :, 0]
     d2 *= d2
@@ -362,7 +363,7 @@ def stack_features(maps: dict[str, np.ndarray], names: Sequence[str],
     stacked in float64 first). Images (2-D shape) are interleaved by OpenCV's `merge` (2x
     faster than numpy band by band, 3x faster than whole-map strided writes; the same
     values)."""
-    if len(shape) != 2:
+    if len(shape) != 2 or not 0 < len(names) <= 512 or 0 in tuple(shape):  # cv2.merge's range
         out = np.empty(tuple(shape) + (len(names),), np.float32)
         for i, k in enumerate(names):
             out[..., i] = maps[k]

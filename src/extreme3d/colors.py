@@ -266,6 +266,8 @@ def median_edge_length(vertices: np.ndarray, faces: np.ndarray) -> float:
     d *= d
     s = d[:, 0] + d[:, 1]  # squared lengths, summed as np.linalg.norm does
     s += d[:, 2]
+    if np.isnan(s).any():
+        return float("nan")  # as np.median
     # the median of the lengths from the middle squared ones (sqrt is monotonic): the bits of
     # np.median(np.linalg.norm(...)), 3-5x faster
     k = len(s) // 2

@@ -71,7 +71,8 @@ LENS_COVER = 0.8  # a dark lens covers this share of the eye's landmark polygon,
 LENS_MIN_AREA = 4.0  # ... spans this many eye polygons, at least
 LENS_DARK = 0.45  # ... and its median lightness is at most this share of the skin's
 PAIR_THRESHOLD_SHARE = 0.65  # a pair's second lens (the other eye has a dark lens): the cues'
-#                             probability above this share of their threshold (hysteresis)
+#                             probability above this share of their threshold (hysteresis) ...
+PAIR_MAX_AREA = 1.5  # ... on its eye's side of the face, at most this many times the other lens
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -413,30 +414,42 @@ def eye_polygons(landmarks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarr
 
 def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmarks: np.ndarray,
                   face: np.ndarray, light: np.ndarray) -> PairedLenses:
-    """The second lenses of sunglasses (bool masks, crop px): per eye without a `dark_lens` in
-    `core` (the cues' occluders, bool) while the other eye has one, the `dark_lens` over it of
-    the cues' probability `prob` (500x500) above PAIR_THRESHOLD_SHARE of their `threshold`
-    (`segment.segment`, the eyes not dropped). A lens seen edge-on over the far eye of a turned
-    face covers little more than the eye: its part above the threshold was dropped as the eye
-    itself, or is a sliver. light: the crop's `lightness`."""
+    """The second lenses of sunglasses (bool masks, crop px): for the eye without a `dark_lens`
+    in `core` (the cues' occluders, bool) while the other eye has one, the `dark_lens` over it
+    of the cues' probability `prob` (500x500) above PAIR_THRESHOLD_SHARE of their `threshold`
+    (`segment.segment`, the eyes not dropped), kept on that eye's side of the face (beyond the
+    midpoint of the eye centres) and outside `core`; not kept when it is larger than
+    PAIR_MAX_AREA times the other lens (the lower threshold ran into hair or shadow). A lens
+    seen edge-on over the far eye of a turned face covers little more than the eye: its part
+    above the threshold was dropped as the eye itself, or is a sliver. light: the crop's
+    `lightness`."""
     none = PairedLenses(np.zeros(face.shape, bool))
     clean = face & ~core
     if not core.any() or not clean.any():
         return none
     polys = eye_polygons(landmarks, face.shape)
-    covered = [float((core & p).sum()) >= LENS_COVER * max(int(p.sum()), 1) for p in polys]
-    if covered[0] == covered[1]:
-        return none  # no eye under a lens (most faces), or both: nothing more to compute
+    if not any(float((core & p).sum()) >= LENS_COVER * max(int(p.sum()), 1) for p in polys):
+        return none  # no eye under a lens (most faces): nothing more to compute
     skin = float(np.median(light[clean]))
     _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
-    lensed = [dark_lens(core, labels, p, light, skin) is not None for p in polys]
-    if lensed[0] == lensed[1]:
-        return none
-    e = 0 if lensed[1] else 1  # the eye without a lens
+    lenses = [dark_lens(core, labels, p, light, skin) for p in polys]
+    if (lenses[0] is None) == (lenses[1] is None):
+        return none  # no dark lens, or one on each eye
+    e = 0 if lenses[0] is None else 1  # the eye without a lens
+    near = lenses[1 - e]
     low = sg.segment(prob, face, PAIR_THRESHOLD_SHARE * threshold, grow=0)
     _, low_labels = cv2.connectedComponents(low.astype(np.uint8), connectivity=8)
     lens = dark_lens(low, low_labels, polys[e], light, skin)
-    return none if lens is None else PairedLenses(lens & ~core, (e,))
+    if lens is None:
+        return none
+    lm = np.asarray(landmarks, np.float64)
+    c_far, c_near = lm[list(EYES[e])].mean(axis=0), lm[list(EYES[1 - e])].mean(axis=0)
+    ys, xs = np.mgrid[0 : face.shape[0], 0 : face.shape[1]]
+    mid, axis = 0.5 * (c_far + c_near), c_far - c_near
+    lens &= ((xs - mid[0]) * axis[0] + (ys - mid[1]) * axis[1] > 0) & ~core
+    if not lens.any() or lens.sum() > PAIR_MAX_AREA * near.sum():
+        return none
+    return PairedLenses(lens, (e,))
 
 
 def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: np.ndarray,
