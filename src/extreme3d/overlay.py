@@ -95,8 +95,10 @@ def overlay_image(
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     shaded, covered = render_in_image(vertices, faces, rvec, tvec, box, img.shape)
     out = img.copy()
-    blend = (1.0 - opacity) * img.astype(np.float32) + opacity * shaded.astype(np.float32)
-    out[covered] = np.clip(np.rint(blend[covered]), 0, 255).astype(np.uint8)
+    # blended at the covered pixels only (the whole photo in float32 is up to 100 MB)
+    blend = ((1.0 - opacity) * img[covered].astype(np.float32)
+             + opacity * shaded[covered].astype(np.float32))
+    out[covered] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
     radius = max(1, int(round(min(img.shape[:2]) / 300)))
     if landmarks is not None:
         for x, y in np.asarray(landmarks, np.float64).reshape(-1, 2):
