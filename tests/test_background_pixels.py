@@ -65,3 +65,44 @@ def test_face_pixel_mask_removes_the_rim_only_when_asked():
     cut = face_pixel_mask(crop, mask512, background=True)
     assert cut.sum() < face.sum() and not (cut & ~face).any()
     assert face_pixel_mask(crop, None, background=True) is None
+
+
+
+def _non_face_pixels_einsum(crop, face):
+    """non_face_pixels as first written (np.einsum for the distance): the reference."""
+    import extreme3d.occlusion.background as bg
+
+    ab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)[:, :, 1:3].astype(np.float32)
+    dist = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
+    scale = float(dist.max())
+    core = dist > bg.CORE_FRACTION * scale
+    samples = ab[core]
+    centre = np.median(samples, axis=0)
+    spread = np.cov((samples - centre).T) + bg.CHROMA_FLOOR * np.eye(2)
+    d = ab - centre
+    m2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(spread), d)
+    far = (m2 > bg.CHROMA_SIGMAS**2) & face & (dist < bg.BAND_FRACTION * scale)
+    far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(far.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[far & (dist <= 2.0)])
+    big = stats[touching, cv2.CC_STAT_AREA] >= bg.MIN_REGION_PIXELS
+    return np.isin(labels, touching[(touching > 0) & big])
+
+
+def test_written_out_distance_flags_what_einsum_flagged():
+    """The squared Mahalanobis distance written out in float64 (not np.einsum) flags the same
+    pixels on skin crops with coloured rims of several sizes and hues."""
+    rng = np.random.default_rng(2)
+    face = np.zeros((200, 200), np.uint8)
+    cv2.ellipse(face, (100, 100), (70, 90), 0, 0, 360, 1, -1)
+    face = face > 0
+    hues = [(60, 160, 60), (200, 90, 40), (40, 200, 220), (150, 60, 150), (90, 120, 160)]
+    flagged = 0
+    for k, hue in enumerate(hues):
+        crop = np.clip(rng.normal((120, 150, 200), 6, (200, 200, 3)), 0, 255).astype(np.uint8)
+        y0 = 40 + 15 * k
+        crop[y0 : y0 + 20 + 5 * k, 0:60] = hue  # a rim region across the face's left border
+        want = _non_face_pixels_einsum(crop, face)
+        flagged += int(want.any())
+        np.testing.assert_array_equal(non_face_pixels(crop, face), want)
+    assert flagged >= 3
