@@ -448,6 +448,14 @@ def test_harmonic_correction_matches_the_superlu_reference():
     ys, xs = np.nonzero(reg)
     mean4 = 0.25 * (got[ys - 1, xs] + got[ys + 1, xs] + got[ys, xs - 1] + got[ys, xs + 1])
     assert np.abs(got[ys, xs] - mean4).max() < 1e-8
+    far_nan = boundary.copy()
+    far_nan[0, 0] = np.nan  # away from the region and its ring: no effect
+    np.testing.assert_array_equal(fl.harmonic_correction(far_nan, reg)[reg], got[reg])
+    ring_nan = boundary.copy()
+    ys0, xs0 = np.nonzero(reg)
+    ring_nan[ys0[0] - 1, xs0[0]] = np.nan  # on the ring: NaN spreads as in the reference
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(fl.harmonic_correction(ring_nan, reg)[reg]).any()
     edge = reg.copy()
     edge[0, 60:70] = True  # touching the border: the reference's clamped stencil
     np.testing.assert_array_equal(fl.harmonic_correction(boundary, edge),

@@ -135,8 +135,12 @@ def harmonic_correction(boundary: np.ndarray, region: np.ndarray) -> np.ndarray:
     a = np.concatenate([ids[:, :-1][across], ids[:-1, :][down]])
     b = np.concatenate([ids[:, 1:][across], ids[1:, :][down]])
     known = ~reg[ys, xs]
-    filled = _core.harmonic_fill(np.stack([a, b, b], axis=1).astype(np.int32),
-                                 out[ys, xs].reshape(-1, 1), known, 1e-12)
+    values = out[ys, xs].reshape(-1, 1)
+    if not np.isfinite(values[known]).all():
+        return harmonic_correction_reference(boundary, reg)  # NaN or inf on the ring: as it does
+    values[~known] = 0.0  # the unknowns' start values are not used
+    filled = _core.harmonic_fill(np.stack([a, b, b], axis=1).astype(np.int32), values, known,
+                                 1e-12)
     out[ys[~known], xs[~known]] = filled[~known, 0]
     return out
 
