@@ -320,8 +320,10 @@ def test_tps_kernel_is_the_plain_expression_bit_for_bit():
     points."""
     rng = np.random.default_rng(7)
     b = rng.uniform(-50, 550, (68, 2))
+    nan = rng.uniform(0, 500, (50, 2))
+    nan[3] = np.nan
     for a in (rng.uniform(-50, 550, (500, 2)), np.rint(rng.uniform(0, 500, (300, 2))),
-              np.vstack([b, b[:5] + 1e-9])):
+              np.vstack([b, b[:5] + 1e-9]), nan):
         d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
         ref = np.where(d2 > 0, 0.5 * d2 * np.log(np.maximum(d2, 1e-12)), 0.0)
         np.testing.assert_array_equal(bp._tps_kernel(a, b), ref)

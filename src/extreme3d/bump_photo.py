@@ -126,7 +126,7 @@ def _tps_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     np.log(out, out=out)
     out *= d2  # (d2 log d2) / 2 = r^2 log r
     out *= 0.5
-    out[d2 <= 0] = 0.0
+    out[~(d2 > 0)] = 0.0  # zero distance (and NaN, as np.where(d2 > 0, ...) gives)
     return out
 
 
