@@ -391,3 +391,27 @@ def test_flat_map_with_the_whole_face_occluded_is_not_applied(monkeypatch: pytes
     assert out.occluders is None and out.mask is mask512
     assert out.occlusion["occluded_fraction"] > MAX_OCCLUDED
     assert "not applied" in out.occlusion["note"]
+
+
+def test_frames_around_dark_lenses_are_a_band_of_a_tenth_eye_width():
+    """lens_frames: each dark lens grown by FRAME_SHARE of its eye's width, less the core, inside
+    the face; recorded per eye. Lenses as light as the skin, or no lens, give nothing."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm)
+    found = gl.lens_frames(core, lm, face, gl.lightness(img))
+    assert found.eyes == (0, 1) and not (found.mask & core).any()
+    r = [gl.FRAME_SHARE * float(np.linalg.norm(lm[e[3]] - lm[e[0]])) for e in gl.EYES]
+    dist = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 5)
+    assert found.mask[(dist > 0) & (dist <= min(r) - 1)].all()  # the band all round
+    assert not found.mask[dist > max(r) + 1].any()  # and no wider
+    record = found.record(face)
+    assert record["found"] and record["eyes"] == [0, 1] and 0 < record["fraction"] < 0.05
+    half = face.copy()
+    half[:, 250:] = False  # kept inside the face
+    assert not (gl.lens_frames(core, lm, half, gl.lightness(img)).mask & ~half).any()
+    light = _skin()
+    _lenses(light, lm, shade=150)
+    assert not gl.lens_frames(core, lm, face, gl.lightness(light)).eyes
+    assert not gl.lens_frames(np.zeros_like(core), lm, face, gl.lightness(img)).mask.any()

@@ -254,9 +254,10 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
     it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
     (`glasses.find_rims`, geo["rims"]; with dark lenses inside, `glasses.with_lenses`) join
-    the core, and without rims the temple arms of the dark lenses the cues found
-    (`glasses.lens_arms`, geo["arms"]); hands: the hands MediaPipe finds over
-    the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
+    the core, and without rims a second lens dropped as an eye (`glasses.paired_lenses`,
+    geo["pair"]), the temple arms of the dark lenses (`glasses.lens_arms`, geo["arms"]) and
+    the frames around them (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe
+    finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127
@@ -276,10 +277,13 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     if geo["rims"].found:
         geo["pair"] = gl.PairedLenses(np.zeros(face.shape, bool))
         geo["arms"] = gl.LensArms(np.zeros(face.shape, bool))
+        geo["frames"] = gl.LensFrames(np.zeros(face.shape, bool))
     else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
         geo["pair"] = gl.paired_lenses(prob, const.threshold, geo["core"], lm, face, light)
         geo["core"] = geo["core"] | geo["pair"].mask
         geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps)
+        geo["frames"] = gl.lens_frames(geo["core"], lm, face, light)
+        geo["core"] = geo["core"] | geo["frames"].mask
     geo["core"] = geo["core"] | geo["arms"].mask
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
@@ -360,7 +364,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
-    extras = {key: geo[key].record(face) for key in ("rims", "pair", "arms", "hands")
+    extras = {key: geo[key].record(face) for key in ("rims", "pair", "arms", "frames", "hands")
               if key in geo}
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,

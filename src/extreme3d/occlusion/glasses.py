@@ -73,6 +73,7 @@ LENS_DARK = 0.45  # ... and its median lightness is at most this share of the sk
 PAIR_THRESHOLD_SHARE = 0.65  # a pair's second lens (the other eye has a dark lens): the cues'
 #                             probability above this share of their threshold (hysteresis) ...
 PAIR_MAX_AREA = 1.5  # ... on its eye's side of the face, at most this many times the other lens
+FRAME_SHARE = 0.1  # dark lenses without rims found are grown by this share of the eye's width
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -388,17 +389,57 @@ def dark_lens(core: np.ndarray, labels: np.ndarray, eye: np.ndarray, lightness: 
 
 
 @dataclass(frozen=True)
-class PairedLenses:
-    """Second lenses of sunglasses: dark lenses over an eye that the cues found but dropped as
-    the eye itself, kept because the other eye has a dark lens (`paired_lenses`)."""
+class EyeRegions:
+    """Occluder pixels found per eye (a second lens, the frames around dark lenses)."""
 
-    mask: np.ndarray  # (H, W) bool: the lenses kept
-    eyes: tuple[int, ...] = ()  # the eyes (0: landmarks 36-41, 1: 42-47) whose lens was kept
+    mask: np.ndarray  # (H, W) bool: the pixels found
+    eyes: tuple[int, ...] = ()  # the eyes (0: landmarks 36-41, 1: 42-47) where they were found
 
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record of it (face: the face mask)."""
         return {"found": bool(self.eyes), "eyes": list(self.eyes),
                 "fraction": sg.face_share(self.mask, face)}
+
+
+class PairedLenses(EyeRegions):
+    """Second lenses of sunglasses: dark lenses over an eye that the cues found but dropped as
+    the eye itself, kept because the other eye has a dark lens (`paired_lenses`)."""
+
+
+class LensFrames(EyeRegions):
+    """The band around the dark lenses the cues found, where the frame sits (`lens_frames`)."""
+
+
+def eye_lenses(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
+               light: np.ndarray) -> list[np.ndarray | None]:
+    """Per eye (EYES order), the `dark_lens` of the occluder mask `core` over it, or None; the
+    skin's lightness is the median of `light` over the face outside `core`."""
+    polys = eye_polygons(landmarks, face.shape)
+    clean = face & ~core
+    if not core.any() or not clean.any():
+        return [None] * len(polys)
+    skin = float(np.median(light[clean]))
+    _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    return [dark_lens(core, labels, p, light, skin) for p in polys]
+
+
+def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
+                light: np.ndarray, share: float = FRAME_SHARE) -> LensFrames:
+    """The frames around the dark lenses of `core` (bool, crop px; no rims found): each lens
+    grown by `share` of its eye's corner-to-corner width, less `core`, inside the face. The
+    cues take the dark glass, not the frame around it (clear, tortoiseshell or thin metal),
+    whose top bar stayed as a band across the brows of the final mesh."""
+    lm = np.asarray(landmarks, np.float64)
+    mask = np.zeros(face.shape, np.uint8)
+    eyes = []
+    for e, lens in enumerate(eye_lenses(core, lm, face, light)):
+        r = int(round(share * float(np.linalg.norm(lm[EYES[e][3]] - lm[EYES[e][0]]))))
+        if lens is None or r < 1:
+            continue
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        mask |= cv2.dilate(lens.astype(np.uint8), disk)
+        eyes.append(e)
+    return LensFrames(mask.astype(bool) & face & ~core, tuple(eyes))
 
 
 def eye_polygons(landmarks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
@@ -431,8 +472,7 @@ def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmark
     if not any(float((core & p).sum()) >= LENS_COVER * max(int(p.sum()), 1) for p in polys):
         return none  # no eye under a lens (most faces): nothing more to compute
     skin = float(np.median(light[clean]))
-    _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
-    lenses = [dark_lens(core, labels, p, light, skin) for p in polys]
+    lenses = eye_lenses(core, landmarks, face, light)
     if (lenses[0] is None) == (lenses[1] is None):
         return none  # no dark lens, or one on each eye
     e = 0 if lenses[0] is None else 1  # the eye without a lens
