@@ -281,8 +281,9 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
         geo["pair"] = gl.paired_lenses(prob, const.threshold, geo["core"], lm, face, light)
         geo["core"] = geo["core"] | geo["pair"].mask
-        geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps)
-        geo["frames"] = gl.lens_frames(geo["core"], lm, face, light)
+        lenses = gl.eye_lenses(geo["core"], lm, face, light)  # for the arms and the frames
+        geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps, lenses)
+        geo["frames"] = gl.lens_frames(geo["core"], lm, face, light, lenses=lenses)
         geo["core"] = geo["core"] | geo["frames"].mask
     geo["core"] = geo["core"] | geo["arms"].mask
     if hands:

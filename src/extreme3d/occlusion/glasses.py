@@ -410,29 +410,45 @@ class LensFrames(EyeRegions):
     """The band around the dark lenses the cues found, where the frame sits (`lens_frames`)."""
 
 
+@dataclass(frozen=True)
+class EyeLenses:
+    """The dark lenses of an occluder mask, per eye (`eye_lenses`)."""
+
+    polys: list[np.ndarray]  # the eyes' landmark polygons, (H, W) bool, EYES order
+    lenses: list[np.ndarray | None]  # per eye its `dark_lens`, or None
+    skin: float = float("nan")  # the skin's median lightness (nan when nothing was measured)
+
+
 def eye_lenses(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
-               light: np.ndarray) -> list[np.ndarray | None]:
+               light: np.ndarray) -> EyeLenses:
     """Per eye (EYES order), the `dark_lens` of the occluder mask `core` over it, or None; the
-    skin's lightness is the median of `light` over the face outside `core`."""
+    skin's lightness is the median of `light` over the face outside `core`. Without an eye
+    LENS_COVER under `core` (most faces) nothing more is computed."""
     polys = eye_polygons(landmarks, face.shape)
+    none = EyeLenses(polys, [None] * len(polys))
     clean = face & ~core
     if not core.any() or not clean.any():
-        return [None] * len(polys)
+        return none
+    if all((core & p).sum() < LENS_COVER * max(int(p.sum()), 1) for p in polys):
+        return none
     skin = float(np.median(light[clean]))
     _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
-    return [dark_lens(core, labels, p, light, skin) for p in polys]
+    return EyeLenses(polys, [dark_lens(core, labels, p, light, skin) for p in polys], skin)
 
 
 def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
-                light: np.ndarray, share: float = FRAME_SHARE) -> LensFrames:
+                light: np.ndarray, share: float = FRAME_SHARE,
+                lenses: EyeLenses | None = None) -> LensFrames:
     """The frames around the dark lenses of `core` (bool, crop px; no rims found): each lens
     grown by `share` of its eye's corner-to-corner width, less `core`, inside the face. The
     cues take the dark glass, not the frame around it (clear, tortoiseshell or thin metal),
-    whose top bar stayed as a band across the brows of the final mesh."""
+    whose top bar stayed as a band across the brows of the final mesh. lenses: `core`'s
+    `eye_lenses` when the caller has them."""
     lm = np.asarray(landmarks, np.float64)
+    found = eye_lenses(core, lm, face, light) if lenses is None else lenses
     mask = np.zeros(face.shape, np.uint8)
     eyes = []
-    for e, lens in enumerate(eye_lenses(core, lm, face, light)):
+    for e, lens in enumerate(found.lenses):
         r = int(round(share * float(np.linalg.norm(lm[EYES[e][3]] - lm[EYES[e][0]]))))
         if lens is None or r < 1:
             continue
@@ -465,21 +481,14 @@ def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmark
     above the threshold was dropped as the eye itself, or is a sliver. light: the crop's
     `lightness`."""
     none = PairedLenses(np.zeros(face.shape, bool))
-    clean = face & ~core
-    if not core.any() or not clean.any():
-        return none
-    polys = eye_polygons(landmarks, face.shape)
-    if not any(float((core & p).sum()) >= LENS_COVER * max(int(p.sum()), 1) for p in polys):
-        return none  # no eye under a lens (most faces): nothing more to compute
-    skin = float(np.median(light[clean]))
-    lenses = eye_lenses(core, landmarks, face, light)
-    if (lenses[0] is None) == (lenses[1] is None):
-        return none  # no dark lens, or one on each eye
-    e = 0 if lenses[0] is None else 1  # the eye without a lens
-    near = lenses[1 - e]
+    found = eye_lenses(core, landmarks, face, light)
+    if (found.lenses[0] is None) == (found.lenses[1] is None):
+        return none  # no dark lens (most faces), or one on each eye
+    e = 0 if found.lenses[0] is None else 1  # the eye without a lens
+    near = found.lenses[1 - e]
     low = sg.segment(prob, face, PAIR_THRESHOLD_SHARE * threshold, grow=0)
     _, low_labels = cv2.connectedComponents(low.astype(np.uint8), connectivity=8)
-    lens = dark_lens(low, low_labels, polys[e], light, skin)
+    lens = dark_lens(low, low_labels, found.polys[e], light, found.skin)
     if lens is None:
         return none
     lm = np.asarray(landmarks, np.float64)
@@ -521,29 +530,21 @@ def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: n
 
 def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
               face: np.ndarray, light: np.ndarray | None = None,
-              maps: dict[str, np.ndarray] | None = None) -> LensArms:
+              maps: dict[str, np.ndarray] | None = None,
+              lenses: EyeLenses | None = None) -> LensArms:
     """The temple arms of sunglasses whose dark lenses the cues found (`core`, bool) on a crop
     (BGR or grey uint8) with its 68 landmarks and face mask: per eye with a `dark_lens`, its
     `lens_arm` outward along the eye axis, drawn ARM_WIDTH_PX wide (inside the face). For
-    glasses whose rims were found, `find_rims` draws the arms itself. light, maps: the crop's
-    `lightness` and `line_maps` when the caller has them."""
+    glasses whose rims were found, `find_rims` draws the arms itself. light, maps, lenses: the
+    crop's `lightness` and `line_maps`, and `core`'s `eye_lenses`, when the caller has them."""
     lm = np.asarray(landmarks, np.float64)
     img = np.asarray(crop_bgr)
-    none = LensArms(np.zeros(face.shape, bool))
-    clean = face & ~core
-    if not core.any() or not clean.any():
-        return none
-    polys = eye_polygons(lm, face.shape)
-    if all((core & p).sum() < LENS_COVER * max(int(p.sum()), 1) for p in polys):
-        return none  # no eye under a lens (most faces): nothing more to compute
     light = lightness(img) if light is None else light
-    skin = float(np.median(light[clean]))
-    _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    found = eye_lenses(core, lm, face, light) if lenses is None else lenses
     strength = None
     mask = np.zeros(face.shape, np.uint8)
     eyes = []
-    for e, (eye, poly) in enumerate(zip(EYES, polys, strict=True)):
-        lens = dark_lens(core, labels, poly, light, skin)
+    for e, (eye, lens) in enumerate(zip(EYES, found.lenses, strict=True)):
         if lens is None:
             continue
         if strength is None:
