@@ -130,3 +130,23 @@ def test_batch_mesh_options(sfm_h5, photo, tmp_path):
     t = mesh_topology(mesh.vertices, mesh.faces)
     assert (t.components, t.nonmanifold_edges, t.unreferenced) == (1, 0, 0)
     assert mesh.colors is not None and np.isfinite(mesh.vertices).all()
+
+
+def test_preview_renders_the_final_mesh_the_user_gets(face, tmp_path, monkeypatch):
+    """The preview draws `final` (the clean mesh: no slits or holes between the original
+    layout's pieces), and the original layout when mesh_mode is 'original'."""
+    import dataclasses
+
+    import extreme3d.preview
+    from extreme3d.stages import outputs
+
+    drawn = []
+    monkeypatch.setattr(extreme3d.preview, "write_preview",
+                        lambda path, crop, mesh, rvec, tvec: drawn.append(mesh))
+    assert outputs.write_preview(tmp_path, face.name, face) == f"preview/{face.name}.png"
+    clean = face.clean_final(textured=False)
+    assert drawn[-1] is clean and drawn[-1].colors is not None
+    original = dataclasses.replace(face, mesh_mode="original", _clean={})
+    outputs.write_preview(tmp_path, face.name, original)
+    assert drawn[-1] is face.meshes["final_frontal"]
+    assert len(drawn[-1].vertices) != len(clean.vertices)

@@ -107,10 +107,15 @@ def write_bump(out_dir: Path, name: str, maps: BumpMaps) -> list[str]:
 
 
 def write_preview(out_dir: Path, name: str, result: Any) -> str:
-    """preview/<name>.png: crop, frontal and posed renders of the final (else with-bump) mesh."""
+    """preview/<name>.png: crop, frontal and posed renders of the final mesh as `result.final`
+    gives it (the clean mesh unless the layout is 'original'; vertex colours, no texture), else
+    the with-bump mesh."""
     from extreme3d.preview import write_preview as render_preview
 
-    mesh = result.meshes.get("final_frontal") or result.meshes.get("withBump_frontal")
+    if result.has_clean_final and result.mesh_mode != "original":
+        mesh = result.clean_final(textured=False)  # built once: shared with the OBJ/GLB files
+    else:
+        mesh = result.meshes.get("final_frontal") or result.meshes.get("withBump_frontal")
     path = Path(out_dir) / "preview" / f"{check_output_name(name)}.png"
     crop = result.crop
     occ = getattr(result, "occluders", None)
