@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -50,6 +51,37 @@ def test_hand_from_below_covers_the_mouth_and_stays_inside_the_face():
     r = hd.FINGER_HALF_WIDTH * np.linalg.norm(hand[0] - hand[9])
     x = int(mouth[0] + 45 + r - 2)
     assert mask[int(mouth[1]), x] and not mask[int(mouth[1]), int(mouth[0] + 45 + r + 3)]
+
+
+def test_hand_outline_from_the_crop_reaches_the_hand_edge():
+    """Landmarks that fall short of the hand's edge (a narrower fan than the hand): the grown
+    hull misses the edge band, the GrabCut outline from the crop (`refine_hand`, joined to the
+    hull) reaches it and stays off the face's skin; the same mask on every call (fixed seed)."""
+    lm, face = _face()
+    chin, mouth = lm[8], lm[62]
+    wrist, tip = (chin[0], chin[1] + 60), (mouth[0], mouth[1] - 20)
+    points = _hand(wrist, tip, 70)
+    true_hand = np.zeros(face.shape, np.uint8)
+    wide = np.rint(_hand(wrist, tip, 130)).astype(np.int32)
+    cv2.fillConvexPoly(true_hand, cv2.convexHull(wide), 1)
+    rng = np.random.default_rng(0)
+    crop = np.empty((C, C, 3), np.float32)
+    crop[:] = (140, 160, 205)
+    crop[true_hand > 0] = (115, 135, 185)  # the hand: skin, a little darker and redder
+    crop += rng.normal(0, 3, crop.shape)
+    cnt, _ = cv2.findContours(true_hand, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
+    cv2.drawContours(crop, cnt, -1, (90, 100, 130), 2)  # its shadowed edge
+    hand = true_hand.astype(bool) & face
+    hull_only = hd.hand_region([points], lm, face)[0]
+    outline, kept, _ = hd.hand_region([points], lm, face, crop)
+    assert len(kept) == 1
+    assert hull_only[hand].mean() < 0.8  # the landmarks fall short of the edge
+    near = cv2.dilate(true_hand, np.ones((7, 7), np.uint8)).astype(bool)  # the edge line, 3 px
+    added = outline & ~hull_only  # what the outline adds to the grown hull
+    assert outline[hand].mean() > 0.95 and (added & ~near).sum() < 0.01 * hand.sum()
+    assert (outline >= hull_only).all()
+    assert (hd.hand_region([points], lm, face, crop)[0] == outline).all()
 
 
 def test_hand_with_its_wrist_inside_the_face_or_tiny_is_left_out():

@@ -23,6 +23,18 @@ from extreme3d import bump_photo as bp
 
 PAD = 0.25  # the crop is padded (black) by this share of its side: hands cut by its edge are found
 FINGER_HALF_WIDTH = 0.1  # the hull is grown by this share of the palm length (wrist to finger base)
+#: The hand's outline from the photo (GrabCut, see `refine_hand`): the hull shrunk by SURE_SHARE
+#: of the palm length is surely hand, the grown hull probably hand, the ring out to REACH_SHARE
+#: probably not, everything farther surely not; GRABCUT_ITERS iterations, a fixed RNG seed.
+SURE_SHARE = 0.15
+REACH_SHARE = 0.5
+GRABCUT_ITERS = 2
+GRABCUT_SEED = 0
+#: GrabCut runs on the box downscaled by this factor (its cost grows with the pixel count).
+GRABCUT_SCALE = 0.5
+#: A GrabCut outline whose area is outside this range of the grown hull's is not trusted (the
+#: grown hull is kept).
+REFINE_AREA = (0.5, 2.0)
 MIN_AREA = 400  # px of a hand on the face below which it is left out (segment.MIN_AREA)
 ENV_SWITCH = "EXTREME3D_HANDS"  # "off": the step is not run
 PACKAGE_HINT = mp_run.PACKAGE_HINT
@@ -79,13 +91,53 @@ def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
     return [(pts * (w, h) - p, score) for pts, score in found]
 
 
-def hand_region(points: list[np.ndarray], landmarks: np.ndarray,
-                face: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], int]:
+def _disk(radius: int) -> np.ndarray:
+    """Elliptic structuring element of the given radius (px)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def refine_hand(crop_bgr: np.ndarray, hull: np.ndarray, palm: float) -> np.ndarray | None:
+    """The hand's outline in the crop (uint8 0/1 of the crop's shape) by GrabCut seeded from
+    the hull of its landmarks (hull: uint8 0/1; palm: palm length in px; see SURE_SHARE),
+    run in the box of the reachable ring; None when the outline is not trusted (REFINE_AREA).
+    MediaPipe's points fall short of the hand's edge where it lies flat on the cheek (the
+    heel of the hand and the thumb's side), which stayed on the face as a skin-coloured band."""
+    img = np.ascontiguousarray(bp._to_bgr(crop_bgr))
+    grown = cv2.dilate(hull, _disk(max(int(round(FINGER_HALF_WIDTH * palm)), 1)))
+    reach = cv2.dilate(hull, _disk(max(int(round(REACH_SHARE * palm)), 1)))
+    sure = cv2.erode(hull, _disk(max(int(round(SURE_SHARE * palm)), 1)))
+    if not sure.any():
+        return None
+    seeds = np.full(hull.shape, cv2.GC_BGD, np.uint8)
+    seeds[reach > 0] = cv2.GC_PR_BGD
+    seeds[grown > 0] = cv2.GC_PR_FGD
+    seeds[sure > 0] = cv2.GC_FGD
+    x, y, w, h = cv2.boundingRect(reach)
+    m = 4  # a rim of sure background around the ring
+    x0, y0 = max(x - m, 0), max(y - m, 0)
+    x1, y1 = min(x + w + m, hull.shape[1]), min(y + h + m, hull.shape[0])
+    size = (max(int(round((x1 - x0) * GRABCUT_SCALE)), 1),
+            max(int(round((y1 - y0) * GRABCUT_SCALE)), 1))
+    box = cv2.resize(seeds[y0:y1, x0:x1], size, interpolation=cv2.INTER_NEAREST)
+    small = cv2.resize(img[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start: the same outline in every process
+    cv2.grabCut(small, box, None, np.zeros((1, 65)), np.zeros((1, 65)), GRABCUT_ITERS,
+                cv2.GC_INIT_WITH_MASK)
+    hand = ((box == cv2.GC_FGD) | (box == cv2.GC_PR_FGD)).astype(np.float32)
+    out = np.zeros_like(hull)
+    out[y0:y1, x0:x1] = cv2.resize(hand, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0.5
+    ratio = float(out.sum()) / max(float(grown.sum()), 1.0)
+    return out if REFINE_AREA[0] <= ratio <= REFINE_AREA[1] else None
+
+
+def hand_region(points: list[np.ndarray], landmarks: np.ndarray, face: np.ndarray,
+                crop_bgr: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray], int]:
     """(bool mask of the face's shape, kept hands, rejected count): each hand's 21 points (crop
-    px) filled as their convex hull grown by FINGER_HALF_WIDTH of the palm length, inside the
-    face. A hand whose wrist lies inside the hull of the jaw and brow landmarks (0-26) is left
-    out (a nose or mouth taken for a hand: a real hand's arm comes from outside the face), and
-    so is one covering less than MIN_AREA px of the face."""
+    px) filled as their convex hull grown by FINGER_HALF_WIDTH of the palm length, or with the
+    crop the hand's outline that GrabCut finds from that hull (`refine_hand`), inside the face.
+    A hand whose wrist lies inside the hull of the jaw and brow landmarks (0-26) is left out (a
+    nose or mouth taken for a hand: a real hand's arm comes from outside the face), and so is
+    one covering less than MIN_AREA px of the face."""
     lm = np.asarray(landmarks, np.float32)
     outline = cv2.convexHull(lm[:27])
     mask = np.zeros(face.shape, np.uint8)
@@ -99,11 +151,13 @@ def hand_region(points: list[np.ndarray], landmarks: np.ndarray,
         if cv2.pointPolygonTest(outline, (float(pts[0, 0]), float(pts[0, 1])), False) > 0:
             rejected += 1
             continue
-        part = np.zeros_like(mask)
-        cv2.fillConvexPoly(part, cv2.convexHull(np.rint(pts).astype(np.int32)), 1)
-        r = max(int(round(FINGER_HALF_WIDTH * float(np.linalg.norm(pts[0] - pts[9])))), 1)
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        part = cv2.dilate(part, disk)
+        hull = np.zeros_like(mask)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.rint(pts).astype(np.int32)), 1)
+        palm = float(np.linalg.norm(pts[0] - pts[9]))
+        part = cv2.dilate(hull, _disk(max(int(round(FINGER_HALF_WIDTH * palm)), 1)))
+        outline = None if crop_bgr is None else refine_hand(crop_bgr, hull, palm)
+        if outline is not None:
+            part |= outline
         part &= face.astype(np.uint8)
         if int(part.sum()) < MIN_AREA:
             rejected += 1
@@ -124,7 +178,7 @@ def find_hands(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) ->
         points = [p for p, _ in hand_points(crop_bgr)]
     except Exception as exc:  # noqa: BLE001 - the cues alone, with the reason
         return Hands(none, status="failed: " + f"{type(exc).__name__}: {exc}".splitlines()[0])
-    mask, kept, rejected = hand_region(points, landmarks, face)
+    mask, kept, rejected = hand_region(points, landmarks, face, crop_bgr)
     return Hands(mask, kept, rejected, "found" if kept else "none")
 
 
