@@ -168,6 +168,53 @@ def test_a_rim_around_one_eye_only_is_not_glasses():
     assert not gl.find_rims(img, lm, np.ones((500, 500), bool)).found
 
 
+def _half_rims(img: np.ndarray, lm: np.ndarray, bridge: bool) -> np.ndarray:
+    """Draws half-rim frames: black top bars (8 px) over both eyes with their upper sides, a
+    faint thin lower rim, and with `bridge` a black bar across the nose joining the top bars;
+    returns the mask of the black parts."""
+    mask = np.zeros(img.shape[:2], np.uint8)
+    faint = np.zeros(img.shape[:2], np.uint8)
+    tops = []
+    for eye in gl.EYES:
+        pts = lm[list(eye)]
+        c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
+        x0, x1, y0, y1 = c[0] - 0.8 * w, c[0] + 0.8 * w, c[1] - 0.6 * w, c[1] + 0.6 * w
+        top = np.round([[x0, c[1]], [x0, y0], [x1, y0], [x1, c[1]]]).astype(np.int32)
+        cv2.polylines(mask, [top], False, 1, 8)
+        low = np.round([[x0, c[1]], [x0, y1], [x1, y1], [x1, c[1]]]).astype(np.int32)
+        cv2.polylines(faint, [low], False, 1, 2)
+        tops.append((x0, x1, y0))
+    if bridge:
+        (_, right_of_first, y), (left_of_second, _, _) = sorted(tops)
+        cv2.line(mask, (int(round(right_of_first)), int(round(y))),
+                 (int(round(left_of_second)), int(round(y))), 1, 6)
+    img[faint > 0] = (110, 138, 186)  # ring strength ~13: under the dark test, over BRIDGED_DARK
+    img[mask > 0] = (30, 30, 30)
+    return mask > 0
+
+
+def test_half_rim_frames_are_found_by_their_bridge():
+    """Half-rim frames (black top bars, a faint lower rim): the bar across the nose confirms
+    the glasses, the ring test is relaxed (BRIDGED_DARK) and the bar joins the rims; the same
+    top bars without a bar across the nose (brows do not cross it) are not taken for rims."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    frame = _half_rims(img, lm, bridge=True)
+    found = gl.find_rims(img, lm, face)
+    strength, contrast = found.bridge
+    assert strength >= gl.BRIDGE_TEST[0] and contrast >= gl.BRIDGE_TEST[1]
+    assert found.kinds == ("dark",) and found.record(face)["bridge"][0] >= gl.BRIDGE_TEST[0]
+    assert (sg.grown(found.mask, face) & frame).sum() >= 0.9 * frame.sum()
+    between = frame & (np.arange(500)[None, :] > lm[39, 0]) & (np.arange(500)[None, :] < lm[42, 0])
+    assert (sg.grown(found.mask, face) & between).sum() >= 0.95 * between.sum()
+    unbridged = _skin()
+    _half_rims(unbridged, lm, bridge=False)
+    bare = gl.find_rims(unbridged, lm, face)
+    assert bare.bridge[0] < gl.BRIDGE_TEST[0] and not bare.found, bare.scores
+    assert gl.find_rims(_skin(), lm, face).bridge[0] < gl.BRIDGE_TEST[0]
+
+
 def _paper(shared: Path, name: str) -> tuple:
     data = shared / "data" / "paper"
     if not (data / "imgs" / f"{name}.png").exists():
@@ -292,6 +339,17 @@ def test_paper_glasses_rims_are_found_and_refilled(shared: Path):
     res = oc.deocclude(crop, lm, bump, mask, hands=False)
     assert res.extras["rims"]["found"]
     assert (sg.crop_of(res.occluders) & rims.mask).sum() == rims.mask.sum()
+
+
+def test_paper_half_rim_glasses_are_found(shared: Path):
+    """cde20a36 (half-rim frames: a dark top bar, a faint lower rim): its rings alone fail the
+    dark test; the bar across the nose passes BRIDGE_TEST and the rims are found."""
+    crop, lm, _, mask = _paper(shared, "cde20a36b3e7eb90c7b410f289e0c885")
+    rims = gl.find_rims(crop, lm, sg.crop_of(mask) >= 127)
+    assert rims.bridge[0] >= gl.BRIDGE_TEST[0] and rims.bridge[1] >= gl.BRIDGE_TEST[1]
+    weakest = min(rims.scores["dark"])
+    assert weakest[0] < gl.TESTS["dark"][0] or weakest[1] < gl.TESTS["dark"][1]
+    assert rims.kinds == ("dark",)
 
 
 @pytest.mark.parametrize("name", [

@@ -35,7 +35,10 @@ rim (dark frames; white frames and shiny metal rims):
    is thresholded lower (hysteresis); a dark lens there is the pair's second lens and joins
    the occluders.
 
-The bridge is left to the cues.
+10. Half-rim frames (`bridge_bar`): a dark bar across the nose between the eyes (no face
+   without glasses has one: brows stop at the glabella) passes `BRIDGE_TEST`; the dark ring
+   test is then `BRIDGED_DARK` (a strong top bar, a faint lower rim) and the bar joins the
+   rims. Otherwise the bridge is left to the cues.
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ ASPECT = 0.75  # vertical reach relative to the horizontal one
 # per kind of rim: the ring's 20th-percentile line strength must reach the first value (Lab L
 # units, 0-255) and the second times the median strength over all ray samples
 TESTS = {"dark": (15.0, 1.65), "light": (9.0, 1.45)}
+#: A dark bar across the nose between the eyes (the bridge of a frame; `bridge_bar`): strength
+#: and contrast of its best path. Once found, the dark ring test is BRIDGED_DARK (half-rim
+#: frames: a strong top bar, a faint lower rim) and the bar joins the rims, BRIDGE_WIDTH_PX wide.
+BRIDGE_TEST = (35.0, 2.3)
+BRIDGED_DARK = (10.0, 1.4)
+BRIDGE_WIDTH_PX = 3
 BAND = 0.6  # rim samples: strength above this share of the ring's on the same ray
 HALF_WIDTH = 2  # at most this many samples each side of the ring (about 0.07 eye widths)
 LENS_SHARE = 0.6  # dark lenses: the inside of both rims is an occluder once the cues found
@@ -86,6 +95,7 @@ class Rims:
     # per kind, per eye: (the ring's line strength, its contrast)
     scores: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     insides: list[np.ndarray] = field(default_factory=list)  # per eye: the rim's inner curve
+    bridge: tuple[float, float] = (0.0, 0.0)  # the dark bar between the eyes: strength, contrast
 
     @property
     def found(self) -> bool:
@@ -97,7 +107,8 @@ class Rims:
         return {"found": self.found, "kinds": list(self.kinds),
                 "fraction": sg.face_share(self.mask, face),
                 "scores": {k: [[round(d, 1), round(c, 2)] for d, c in v]
-                           for k, v in self.scores.items()}}
+                           for k, v in self.scores.items()},
+                "bridge": [round(self.bridge[0], 1), round(self.bridge[1], 2)]}
 
 
 def lightness(crop_bgr: np.ndarray) -> np.ndarray:
@@ -269,6 +280,31 @@ def ring_score(table: np.ndarray, path: np.ndarray) -> tuple[float, float]:
     return level, level / max(float(np.median(table)), 1.0)
 
 
+def bridge_bar(strength: np.ndarray,
+               landmarks: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """The best dark bar across the nose between the eyes, as the bridge of a frame draws it:
+    ((K, 2) crop px, one point per column, and its (strength, contrast) as `ring_score` gives
+    them) in the box from the inner eye corners (39, 42; a tenth of their gap in from each) and
+    from a tenth of the eye distance above the inner brows (21, 22) down to the lower inner
+    corner; the open path of largest summed strength, one row per column, neighbouring columns
+    at most one row apart. Brows stop at the glabella and wrinkles there run vertically, so only
+    a frame keeps the path strong all the way across."""
+    lm = np.asarray(landmarks, np.float64)
+    h, w = strength.shape
+    gap = lm[42, 0] - lm[39, 0]
+    d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    x0 = int(np.clip(np.ceil(lm[39, 0] + 0.1 * gap), 0, w - 1))
+    x1 = int(np.clip(np.floor(lm[42, 0] - 0.1 * gap), 0, w - 1))
+    y0 = int(np.clip(np.ceil(min(lm[21, 1], lm[22, 1]) - 0.1 * d), 0, h - 1))
+    y1 = int(np.clip(np.floor(max(lm[39, 1], lm[42, 1])), 0, h - 1))
+    if x1 - x0 < 2 or y1 - y0 < 2 or not np.isfinite(lm).all():
+        return np.zeros((0, 2)), (0.0, 0.0)
+    table = np.asarray(strength[y0 : y1 + 1, x0 : x1 + 1], np.float64).T  # columns x rows
+    path = open_path(table, np.ones(table.shape[1], bool))
+    points = np.stack([np.arange(x0, x1 + 1), y0 + path], axis=1).astype(np.float64)
+    return points, ring_score(table, path)
+
+
 def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
               maps: dict[str, np.ndarray] | None = None) -> Rims:
     """The glasses rims on a crop (BGR or grey uint8), its 68 landmarks (crop px) and face mask
@@ -285,9 +321,14 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
     scores = {kind: [ring_score(tables[i], paths[i])
                      for i in range(j * len(EYES), (j + 1) * len(EYES))]
               for j, kind in enumerate(TESTS)}
+    bar, bridge = bridge_bar(maps["dark"], landmarks)
+    bridged = bridge[0] >= BRIDGE_TEST[0] and bridge[1] >= BRIDGE_TEST[1]
+    tests = dict(TESTS, dark=BRIDGED_DARK) if bridged else TESTS
     mask = np.zeros(face.shape, np.uint8)
-    for j, (kind, (min_strength, min_contrast)) in enumerate(TESTS.items()):
+    for j, (kind, (min_strength, min_contrast)) in enumerate(tests.items()):
         if all(d >= min_strength and c >= min_contrast for d, c in scores[kind]):
+            if kind == "dark" and bridged:
+                cv2.polylines(mask, [np.round(bar).astype(np.int32)], False, 1, BRIDGE_WIDTH_PX)
             insides = []
             for e, r in enumerate(rays):
                 i = j * len(EYES) + e
@@ -308,9 +349,9 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
                 insides.append(inner)
             on_face = mask.astype(bool) & face
             if on_face.any():
-                return Rims(on_face, (kind,), scores, insides)
+                return Rims(on_face, (kind,), scores, insides, bridge)
             break  # rims beside the face mask: nothing to mask
-    return Rims(np.zeros(face.shape, bool), (), scores)
+    return Rims(np.zeros(face.shape, bool), (), scores, bridge=bridge)
 
 
 def with_lenses(core: np.ndarray, rims: Rims, face: np.ndarray) -> np.ndarray:
