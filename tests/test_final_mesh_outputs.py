@@ -150,3 +150,12 @@ def test_preview_renders_the_final_mesh_the_user_gets(face, tmp_path, monkeypatc
     outputs.write_preview(tmp_path, face.name, original)
     assert drawn[-1] is face.meshes["final_frontal"]
     assert len(drawn[-1].vertices) != len(clean.vertices)
+    # a clean mesh that cannot be built: the original layout in the picture, no failure
+    broken = dataclasses.replace(face, _clean={})
+
+    def fail(*args, **kwargs):
+        raise Extreme3DError("no clean mesh")
+
+    monkeypatch.setattr(broken, "clean_final", fail)
+    outputs.write_preview(tmp_path, face.name, broken)
+    assert drawn[-1] is face.meshes["final_frontal"]

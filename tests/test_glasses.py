@@ -215,6 +215,25 @@ def test_half_rim_frames_are_found_by_their_bridge():
     assert gl.find_rims(_skin(), lm, face).bridge[0] < gl.BRIDGE_TEST[0]
 
 
+def test_bridge_bar_needs_finite_landmarks_and_a_wide_enough_box():
+    """NaN brows or eye landmarks, or inner corners closing in (a turned face: a few columns
+    say nothing of a frame), give no bar and (0, 0), not an error or a false frame."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    img = _skin()
+    _half_rims(img, lm, bridge=True)
+    strength = gl.line_maps(img)["dark"]
+    assert gl.bridge_bar(strength, lm)[1][0] >= gl.BRIDGE_TEST[0]
+    nan = lm.copy()
+    nan[21] = np.nan
+    points, score = gl.bridge_bar(strength, nan)
+    assert len(points) == 0 and score == (0.0, 0.0)
+    assert not gl.find_rims(img, nan, np.ones((500, 500), bool)).bridge[0]
+    narrow = lm.copy()
+    mid = 0.5 * (lm[39, 0] + lm[42, 0])
+    narrow[39, 0], narrow[42, 0] = mid - 6, mid + 6
+    assert gl.bridge_bar(strength, narrow)[1] == (0.0, 0.0)
+
+
 def _paper(shared: Path, name: str) -> tuple:
     data = shared / "data" / "paper"
     if not (data / "imgs" / f"{name}.png").exists():

@@ -84,6 +84,34 @@ def test_hand_outline_from_the_crop_reaches_the_hand_edge():
     assert (hd.hand_region([points], lm, face, crop)[0] == outline).all()
 
 
+def test_two_hands_are_both_kept_with_and_without_the_crop():
+    """Two hands from outside the face (one under the chin, one at the cheek): both kept, with
+    the grown hulls alone and with the crop's outline (review: the second hand's wrist test once
+    met the first hand's outline instead of the face's)."""
+    lm, face = _face()
+    chin, mouth = lm[8], lm[62]
+    below = _hand((chin[0], chin[1] + 60), (mouth[0], mouth[1] - 20), 90)
+    cheek = _hand((lm[0][0] - 60, lm[0][1]), (lm[36][0], lm[36][1] + 40), 60)
+    crop = np.full((C, C, 3), 128, np.uint8)
+    for image in (None, crop):
+        mask, kept, rejected = hd.hand_region([below, cheek], lm, face, image)
+        assert len(kept) == 2 and rejected == 0 and mask.any()
+
+
+def test_refine_hand_without_room_for_a_colour_model_keeps_the_hull():
+    """A hull filling the crop (no pixels left for GrabCut's background model) or GrabCut
+    failing: no outline (None), never an error."""
+    rng = np.random.default_rng(1)
+    noisy = np.clip(rng.normal(150, 30, (C, C, 3)), 0, 255).astype(np.uint8)
+    full = np.ones((C, C), np.uint8)
+    full[:3, :3] = 0
+    assert hd.refine_hand(noisy, full, 50.0) is None
+    hand = _hand((250, 480), (250, 330), 90)
+    hull = np.zeros((C, C), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.rint(hand).astype(np.int32)), 1)
+    assert hd.refine_hand(noisy, hull, 30.0) is not None
+
+
 def test_hand_with_its_wrist_inside_the_face_or_tiny_is_left_out():
     """A 'hand' whose wrist lies inside the face (a nose taken for a hand) and one covering
     less than MIN_AREA px of the face are rejected; bad point arrays too."""

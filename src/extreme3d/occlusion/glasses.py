@@ -65,6 +65,7 @@ TESTS = {"dark": (15.0, 1.65), "light": (9.0, 1.45)}
 BRIDGE_TEST = (35.0, 2.3)
 BRIDGED_DARK = (10.0, 1.4)
 BRIDGE_WIDTH_PX = 3
+BRIDGE_MIN_WIDTH = 0.25  # the box between the inner corners spans this share of the eye distance
 BAND = 0.6  # rim samples: strength above this share of the ring's on the same ray
 HALF_WIDTH = 2  # at most this many samples each side of the ring (about 0.07 eye widths)
 LENS_SHARE = 0.6  # dark lenses: the inside of both rims is an occluder once the cues found
@@ -290,6 +291,9 @@ def bridge_bar(strength: np.ndarray,
     at most one row apart. Brows stop at the glabella and wrinkles there run vertically, so only
     a frame keeps the path strong all the way across."""
     lm = np.asarray(landmarks, np.float64)
+    none = np.zeros((0, 2)), (0.0, 0.0)
+    if not np.isfinite(lm[[21, 22, *range(36, 48)]]).all():
+        return none
     h, w = strength.shape
     gap = lm[42, 0] - lm[39, 0]
     d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
@@ -297,8 +301,8 @@ def bridge_bar(strength: np.ndarray,
     x1 = int(np.clip(np.floor(lm[42, 0] - 0.1 * gap), 0, w - 1))
     y0 = int(np.clip(np.ceil(min(lm[21, 1], lm[22, 1]) - 0.1 * d), 0, h - 1))
     y1 = int(np.clip(np.floor(max(lm[39, 1], lm[42, 1])), 0, h - 1))
-    if x1 - x0 < 2 or y1 - y0 < 2 or not np.isfinite(lm).all():
-        return np.zeros((0, 2)), (0.0, 0.0)
+    if x1 - x0 < max(BRIDGE_MIN_WIDTH * d, 2) or y1 - y0 < 2:
+        return none  # a few columns (a turned face, a clipped box) say nothing of a frame
     table = np.asarray(strength[y0 : y1 + 1, x0 : x1 + 1], np.float64).T  # columns x rows
     path = open_path(table, np.ones(table.shape[1], bool))
     points = np.stack([np.arange(x0, x1 + 1), y0 + path], axis=1).astype(np.float64)

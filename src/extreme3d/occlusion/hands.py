@@ -32,6 +32,8 @@ GRABCUT_ITERS = 2
 GRABCUT_SEED = 0
 #: GrabCut runs on the box downscaled by this factor (its cost grows with the pixel count).
 GRABCUT_SCALE = 0.5
+#: Fewest hand and fewest other pixels in the (downscaled) box for GrabCut's colour models.
+GRABCUT_MIN_SAMPLES = 50
 #: A GrabCut outline whose area is outside this range of the grown hull's is not trusted (the
 #: grown hull is kept).
 REFINE_AREA = (0.5, 2.0)
@@ -120,9 +122,15 @@ def refine_hand(crop_bgr: np.ndarray, hull: np.ndarray, palm: float) -> np.ndarr
             max(int(round((y1 - y0) * GRABCUT_SCALE)), 1))
     box = cv2.resize(seeds[y0:y1, x0:x1], size, interpolation=cv2.INTER_NEAREST)
     small = cv2.resize(img[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+    hand_px = int(np.count_nonzero((box == cv2.GC_FGD) | (box == cv2.GC_PR_FGD)))
+    if hand_px < GRABCUT_MIN_SAMPLES or box.size - hand_px < GRABCUT_MIN_SAMPLES:
+        return None  # a hand filling the crop (or a speck): no colour model to learn
     cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start: the same outline in every process
-    cv2.grabCut(small, box, None, np.zeros((1, 65)), np.zeros((1, 65)), GRABCUT_ITERS,
-                cv2.GC_INIT_WITH_MASK)
+    try:
+        cv2.grabCut(small, box, None, np.zeros((1, 65)), np.zeros((1, 65)), GRABCUT_ITERS,
+                    cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return None  # the grown hull alone, as without the crop
     hand = ((box == cv2.GC_FGD) | (box == cv2.GC_PR_FGD)).astype(np.float32)
     out = np.zeros_like(hull)
     out[y0:y1, x0:x1] = cv2.resize(hand, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0.5
@@ -155,9 +163,9 @@ def hand_region(points: list[np.ndarray], landmarks: np.ndarray, face: np.ndarra
         cv2.fillConvexPoly(hull, cv2.convexHull(np.rint(pts).astype(np.int32)), 1)
         palm = float(np.linalg.norm(pts[0] - pts[9]))
         part = cv2.dilate(hull, _disk(max(int(round(FINGER_HALF_WIDTH * palm)), 1)))
-        outline = None if crop_bgr is None else refine_hand(crop_bgr, hull, palm)
-        if outline is not None:
-            part |= outline
+        refined = None if crop_bgr is None else refine_hand(crop_bgr, hull, palm)
+        if refined is not None:
+            part |= refined
         part &= face.astype(np.uint8)
         if int(part.sum()) < MIN_AREA:
             rejected += 1

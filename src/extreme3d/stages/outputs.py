@@ -109,12 +109,17 @@ def write_bump(out_dir: Path, name: str, maps: BumpMaps) -> list[str]:
 def write_preview(out_dir: Path, name: str, result: Any) -> str:
     """preview/<name>.png: crop, frontal and posed renders of the final mesh as `result.final`
     gives it (the clean mesh unless the layout is 'original'; vertex colours, no texture), else
-    the with-bump mesh."""
+    the with-bump mesh. A clean mesh that cannot be built leaves the original layout in the
+    picture (the preview never fails an image the other outputs did not)."""
     from extreme3d.preview import write_preview as render_preview
 
+    mesh = None
     if result.has_clean_final and result.mesh_mode != "original":
-        mesh = result.clean_final(textured=False)  # built once: shared with the OBJ/GLB files
-    else:
+        try:  # the clean build is cached on the result (the OBJ/GLB files reuse it)
+            mesh = result.clean_final(textured=False)
+        except Exception:  # noqa: BLE001 - a picture: the original layout instead
+            mesh = None
+    if mesh is None:
         mesh = result.meshes.get("final_frontal") or result.meshes.get("withBump_frontal")
     path = Path(out_dir) / "preview" / f"{check_output_name(name)}.png"
     crop = result.crop
