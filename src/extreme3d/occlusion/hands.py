@@ -101,7 +101,8 @@ def _disk(radius: int) -> np.ndarray:
 def refine_hand(crop_bgr: np.ndarray, hull: np.ndarray, palm: float) -> np.ndarray | None:
     """The hand's outline in the crop (uint8 0/1 of the crop's shape) by GrabCut seeded from
     the hull of its landmarks (hull: uint8 0/1; palm: palm length in px; see SURE_SHARE),
-    run in the box of the reachable ring; None when the outline is not trusted (REFINE_AREA).
+    run in the box of the reachable ring; None when there is no sure hand or too few pixels for
+    its colour models, when GrabCut fails, or when the outline is not trusted (REFINE_AREA).
     MediaPipe's points fall short of the hand's edge where it lies flat on the cheek (the
     heel of the hand and the thumb's side), which stayed on the face as a skin-coloured band."""
     img = np.ascontiguousarray(bp._to_bgr(crop_bgr))
@@ -141,8 +142,9 @@ def refine_hand(crop_bgr: np.ndarray, hull: np.ndarray, palm: float) -> np.ndarr
 def hand_region(points: list[np.ndarray], landmarks: np.ndarray, face: np.ndarray,
                 crop_bgr: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray], int]:
     """(bool mask of the face's shape, kept hands, rejected count): each hand's 21 points (crop
-    px) filled as their convex hull grown by FINGER_HALF_WIDTH of the palm length, or with the
-    crop the hand's outline that GrabCut finds from that hull (`refine_hand`), inside the face.
+    px) filled as their convex hull grown by FINGER_HALF_WIDTH of the palm length, joined (with
+    the crop) with the hand's outline that GrabCut finds from that hull (`refine_hand`), inside
+    the face.
     A hand whose wrist lies inside the hull of the jaw and brow landmarks (0-26) is left out (a
     nose or mouth taken for a hand: a real hand's arm comes from outside the face), and so is
     one covering less than MIN_AREA px of the face."""
