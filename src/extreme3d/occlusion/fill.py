@@ -209,8 +209,7 @@ def mirror_agreement(bump_mm: np.ndarray, region: np.ndarray, face: np.ndarray,
     """0..1: how well the map matches its own mirror image on a ring of `ring` px around
     `region` (where both the pixel and its partner are clean face): 1 - RMS difference /
     scale_mm, clipped (1: a symmetric face, whose mirrored partner can be trusted)."""
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
-    band = cv2.dilate(region.astype(np.uint8), disk).astype(bool) & ~region & face
+    band = cv2.dilate(region.astype(np.uint8), sg.disk(ring)).astype(bool) & ~region & face
     partner_ok = fr.sample((face & ~region).astype(np.float32), mirror) > 0.99
     sel = band & partner_ok
     if sel.sum() < 20:
@@ -279,9 +278,12 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
         geo["arms"] = gl.LensArms(np.zeros(face.shape, bool))
         geo["frames"] = gl.LensFrames(np.zeros(face.shape, bool))
     else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
-        geo["pair"] = gl.paired_lenses(prob, const.threshold, geo["core"], lm, face, light)
-        geo["core"] = geo["core"] | geo["pair"].mask
-        lenses = gl.eye_lenses(geo["core"], lm, face, light)  # for the arms and the frames
+        lenses = gl.eye_lenses(geo["core"], lm, face, light)  # for the pair, arms and frames
+        geo["pair"] = gl.paired_lenses(prob, const.threshold, geo["core"], lm, face, light,
+                                       lenses)
+        if geo["pair"].mask.any():  # the core gained a lens: its lenses again
+            geo["core"] = geo["core"] | geo["pair"].mask
+            lenses = gl.eye_lenses(geo["core"], lm, face, light)
         geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps, lenses)
         geo["frames"] = gl.lens_frames(geo["core"], lm, face, light, lenses=lenses)
         geo["core"] = geo["core"] | geo["frames"].mask

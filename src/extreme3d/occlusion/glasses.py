@@ -497,8 +497,7 @@ def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
         r = int(round(share * float(np.linalg.norm(lm[EYES[e][3]] - lm[EYES[e][0]]))))
         if lens is None or r < 1:
             continue
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        mask |= cv2.dilate(lens.astype(np.uint8), disk)
+        mask |= cv2.dilate(lens.astype(np.uint8), sg.disk(r))
         eyes.append(e)
     return LensFrames(mask.astype(bool) & face & ~core, tuple(eyes))
 
@@ -515,7 +514,8 @@ def eye_polygons(landmarks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarr
 
 
 def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmarks: np.ndarray,
-                  face: np.ndarray, light: np.ndarray) -> PairedLenses:
+                  face: np.ndarray, light: np.ndarray,
+                  lenses: EyeLenses | None = None) -> PairedLenses:
     """The second lenses of sunglasses (bool masks, crop px): for the eye without a `dark_lens`
     in `core` (the cues' occluders, bool) while the other eye has one, the `dark_lens` over it
     of the cues' probability `prob` (500x500) above PAIR_THRESHOLD_SHARE of their `threshold`
@@ -523,10 +523,10 @@ def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmark
     midpoint of the eye centres) and outside `core`; not kept when it is larger than
     PAIR_MAX_AREA times the other lens (the lower threshold ran into hair or shadow). A lens
     seen edge-on over the far eye of a turned face covers little more than the eye: its part
-    above the threshold was dropped as the eye itself, or is a sliver. light: the crop's
-    `lightness`."""
+    above the threshold was dropped as the eye itself, or is a sliver. light, lenses: the
+    crop's `lightness`, and `core`'s `eye_lenses` when the caller has them."""
     none = PairedLenses(np.zeros(face.shape, bool))
-    found = eye_lenses(core, landmarks, face, light)
+    found = eye_lenses(core, landmarks, face, light) if lenses is None else lenses
     if (found.lenses[0] is None) == (found.lenses[1] is None):
         return none  # no dark lens (most faces), or one on each eye
     e = 0 if found.lenses[0] is None else 1  # the eye without a lens

@@ -93,22 +93,25 @@ def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
     return [(pts * (w, h) - p, score) for pts, score in found]
 
 
-def _disk(radius: int) -> np.ndarray:
-    """Elliptic structuring element of the given radius (px)."""
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+def grown_hull(hull: np.ndarray, palm: float) -> np.ndarray:
+    """The hull (uint8 0/1) grown by a finger's half width (FINGER_HALF_WIDTH of the palm
+    length `palm`, px)."""
+    return cv2.dilate(hull, sg.disk(max(int(round(FINGER_HALF_WIDTH * palm)), 1)))
 
 
-def refine_hand(crop_bgr: np.ndarray, hull: np.ndarray, palm: float) -> np.ndarray | None:
+def refine_hand(crop_bgr: np.ndarray, hull: np.ndarray, palm: float,
+                grown: np.ndarray | None = None) -> np.ndarray | None:
     """The hand's outline in the crop (uint8 0/1 of the crop's shape) by GrabCut seeded from
     the hull of its landmarks (hull: uint8 0/1; palm: palm length in px; see SURE_SHARE),
     run in the box of the reachable ring; None when there is no sure hand or too few pixels for
     its colour models, when GrabCut fails, or when the outline is not trusted (REFINE_AREA).
     MediaPipe's points fall short of the hand's edge where it lies flat on the cheek (the
-    heel of the hand and the thumb's side), which stayed on the face as a skin-coloured band."""
+    heel of the hand and the thumb's side), which stayed on the face as a skin-coloured band.
+    grown: `grown_hull(hull, palm)` when the caller has it."""
     img = np.ascontiguousarray(bp._to_bgr(crop_bgr))
-    grown = cv2.dilate(hull, _disk(max(int(round(FINGER_HALF_WIDTH * palm)), 1)))
-    reach = cv2.dilate(hull, _disk(max(int(round(REACH_SHARE * palm)), 1)))
-    sure = cv2.erode(hull, _disk(max(int(round(SURE_SHARE * palm)), 1)))
+    grown = grown_hull(hull, palm) if grown is None else grown
+    reach = cv2.dilate(hull, sg.disk(max(int(round(REACH_SHARE * palm)), 1)))
+    sure = cv2.erode(hull, sg.disk(max(int(round(SURE_SHARE * palm)), 1)))
     if not sure.any():
         return None
     seeds = np.full(hull.shape, cv2.GC_BGD, np.uint8)
@@ -164,8 +167,8 @@ def hand_region(points: list[np.ndarray], landmarks: np.ndarray, face: np.ndarra
         hull = np.zeros_like(mask)
         cv2.fillConvexPoly(hull, cv2.convexHull(np.rint(pts).astype(np.int32)), 1)
         palm = float(np.linalg.norm(pts[0] - pts[9]))
-        part = cv2.dilate(hull, _disk(max(int(round(FINGER_HALF_WIDTH * palm)), 1)))
-        refined = None if crop_bgr is None else refine_hand(crop_bgr, hull, palm)
+        part = grown_hull(hull, palm)
+        refined = None if crop_bgr is None else refine_hand(crop_bgr, hull, palm, part)
         if refined is not None:
             part |= refined
         part &= face.astype(np.uint8)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 import extreme3d.occlusion.mediapipe_runner as mp_run
+import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
 
 PERSON_THRESHOLD = 0.5  # person probability below which a face-mask pixel is background
@@ -68,5 +69,4 @@ def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray
     taken = np.isin(labels, touching)
     if not taken.any():
         return out
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_PX + 1, 2 * EDGE_PX + 1))
-    return (cv2.dilate(taken.astype(np.uint8), disk) > 0) & face
+    return (cv2.dilate(taken.astype(np.uint8), sg.disk(EDGE_PX)) > 0) & face
