@@ -397,6 +397,43 @@ def test_found_blobs_on_eyes_and_lips_are_dropped_large_occluders_kept():
     assert not sg.drop_feature_blobs(occ, zones).any()
 
 
+def test_a_blob_on_the_lips_that_hangs_below_the_mouth_is_kept():
+    """drop_feature_blobs with the face mask and the lips: a blob mostly on the lips that runs
+    down out of the face across the chin (a microphone held to the mouth), or hangs well below
+    the lips inside the face, stays; the same blob without its stem, or one that meets the
+    face's edge only above the lips, is dropped."""
+    lm, _ = _symmetric_landmarks()
+    zones = sg.feature_zones(lm)
+    face = sg.crop_of(_face_mask(lm)) >= 127
+    lips = sg.lips_line(lm)
+    bottom, width = lips
+    centre = lm[48:60].mean(0).astype(int)
+    head = np.zeros((C, C), bool)
+    head[centre[1] - 12 : centre[1] + 13, centre[0] - 28 : centre[0] + 29] = True
+    head &= face
+    stem = np.zeros((C, C), bool)
+    stem[centre[1] : C, centre[0] - 3 : centre[0] + 4] = True
+    mic = head | (stem & face)
+    assert (mic & zones).sum() > sg.FEATURE_SHARE * mic.sum()  # mostly on the lips' zone
+    assert not sg.drop_feature_blobs(mic, zones).any()  # without face and lips: dropped
+    np.testing.assert_array_equal(sg.drop_feature_blobs(mic, zones, face=face, lips=lips), mic)
+    assert not sg.drop_feature_blobs(head, zones, face=face, lips=lips).any()
+    # a short stem, inside the face, 0.3 mouth widths below the lips: kept; 0.15: dropped
+    for reach, kept in ((0.3, True), (0.15, False)):
+        blob = head | (stem & (np.arange(C)[:, None] <= bottom + reach * width))
+        assert not (blob & ~face).any() and (blob & zones).sum() > sg.FEATURE_SHARE * blob.sum()
+        assert sg.drop_feature_blobs(blob, zones, face=face, lips=lips).any() == kept
+    # the edge above the lips does not count: a blob on the eye zone reaching the face's side
+    eye = lm[36:42].mean(0).astype(int)
+    side = np.zeros((C, C), bool)
+    side[eye[1] - 6 : eye[1] + 7, eye[0] - 12 : eye[0] + 13] = True
+    side[eye[1] - 2 : eye[1] + 3, : eye[0]] = True
+    side &= face
+    assert (side & zones).sum() > sg.FEATURE_SHARE * side.sum()
+    assert sg.hangs_below(side.astype(np.int32), 2, face, (0.0, 1e6))[1]  # it meets the edge
+    assert not sg.drop_feature_blobs(side, zones, face=face, lips=lips).any()
+
+
 def _feature_zones_whole_crop(lm: np.ndarray, size: int = C) -> np.ndarray:
     """feature_zones drawn and grown on the whole crop (its first version): the reference."""
     zones = np.zeros((size, size), np.uint8)

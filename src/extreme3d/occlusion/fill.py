@@ -268,7 +268,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     prob = sg.probability(feat, const.weights)
     prob = sg.probability(sg.context(prob, geo["mirror"], feat), const.context_weights)
     zones = sg.feature_zones(lm)
-    geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones)
+    geo["core"] = sg.segment(prob, face, const.threshold, grow=0, zones=zones,
+                             lips=sg.lips_line(lm))
     light = gl.lightness(crop)  # the rims' and arms' line maps, once
     maps = gl.line_maps(crop, light)
     geo["rims"] = gl.find_rims(crop, lm, face, maps)

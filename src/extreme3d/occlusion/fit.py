@@ -25,6 +25,9 @@ RIDGE = 1.0
 SUBSAMPLE = 5
 ITERS = 25
 THRESHOLDS = np.round(np.arange(0.05, 0.75, 0.025), 3)
+#: Thresholds whose mean IoU is within this of the best count as tied; the highest of them
+#: (the fewest occluder pixels, the least clean skin changed) is taken.
+TIE_IOU = 0.005
 
 
 class PaperItem(NamedTuple):
@@ -111,17 +114,19 @@ def fit_constants(items: list[PaperItem]) -> OcclusionConstants:
         sel &= face
         xs.append(feat[sel].astype(np.float64))
         ys.append(lab[sel].astype(np.float64))
-        cache.append((feat, face, lab, geo["mirror"], sel, sg.feature_zones(it.landmarks)))
+        cache.append((feat, face, lab, geo["mirror"], sel, sg.feature_zones(it.landmarks),
+                      sg.lips_line(it.landmarks)))
     const.weights = logistic(np.concatenate(xs), np.concatenate(ys))
-    ctx = [sg.context(sg.probability(f, const.weights), m, f) for f, _, _, m, _, _ in cache]
+    ctx = [sg.context(sg.probability(c[0], const.weights), c[3], c[0]) for c in cache]
     const.context_weights = logistic(
-        np.concatenate([c[sel].astype(np.float64) for c, (*_, sel, _z) in zip(ctx, cache,
-                                                                          strict=True)]),
+        np.concatenate([x[c[4]].astype(np.float64) for x, c in zip(ctx, cache, strict=True)]),
         np.concatenate(ys))
     probs = [sg.probability(c, const.context_weights) for c in ctx]
-    scores = [np.mean([_iou(sg.segment(p, face, t, zones=z), lab) for p, (_, face, lab, _, _, z)
-                       in zip(probs, cache, strict=True)]) for t in THRESHOLDS]
-    const.threshold = float(THRESHOLDS[int(np.argmax(scores))])
+    scores = np.array([np.mean([_iou(sg.segment(p, face, t, zones=z, lips=b), lab)
+                                for p, (_, face, lab, _, _, z, b) in zip(probs, cache,
+                                                                          strict=True)])
+                       for t in THRESHOLDS])
+    const.threshold = float(THRESHOLDS[np.flatnonzero(scores >= scores.max() - TIE_IOU).max()])
     return const
 
 

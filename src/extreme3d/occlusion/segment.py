@@ -37,8 +37,17 @@ CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "bor
 GROW_PX = 5
 #: Occluders smaller than this (crop px, as the reference region's rule) are dropped.
 MIN_AREA = 400
-#: Found components with more than this share of their area on the eyes and lips are dropped.
+#: Found components with more than this share of their area on the eyes and lips are dropped,
+#: unless they reach down from the mouth: BELOW_PX or more of their pixels lower than the
+#: lowest lip landmark by BELOW_SHARE of the mouth's width (the lips' zone ends at 0.1), or
+#: EXIT_PX or more on the face's edge (its outer EXIT_RING px) below that landmark. An object
+#: held to the mouth (a microphone, a pipe) hangs below it or leaves the face across the chin;
+#: lips and teeth do neither.
 FEATURE_SHARE = 0.7
+BELOW_SHARE = 0.2
+BELOW_PX = 20
+EXIT_PX = 10
+EXIT_RING = 2
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -151,6 +160,12 @@ def clean(region: np.ndarray, face: np.ndarray, min_area: int = MIN_AREA) -> np.
     return keep[lab]
 
 
+def lips_line(landmarks: np.ndarray) -> tuple[float, float]:
+    """(crop row of the lowest outer-lip landmark (48-59), mouth width: corner to corner) px."""
+    lm = np.asarray(landmarks, np.float64)
+    return float(lm[48:60, 1].max()), float(np.linalg.norm(lm[54] - lm[48]))
+
+
 def feature_zones(landmarks: np.ndarray, size: int = bp.CROP) -> np.ndarray:
     """(size, size) bool: the eyes (landmarks 36-41, 42-47, grown by a third of the eye's
     width) and the lips (48-59, grown by a tenth of the mouth's width), in crop px: dark
@@ -172,29 +187,52 @@ def feature_zones(landmarks: np.ndarray, size: int = bp.CROP) -> np.ndarray:
     return zones.astype(bool)
 
 
-def drop_feature_blobs(occ: np.ndarray, zones: np.ndarray,
-                       share: float = FEATURE_SHARE) -> np.ndarray:
+def drop_feature_blobs(occ: np.ndarray, zones: np.ndarray, share: float = FEATURE_SHARE,
+                       face: np.ndarray | None = None, lips: tuple[float, float] | None = None
+                       ) -> np.ndarray:
     """The occluder mask without its connected components that lie mostly (> share of their
     area) on the eyes and lips (`zones`): a found eye, lip or row of teeth is not an occluder,
-    while sunglasses and hands reach far beyond them and stay."""
+    while sunglasses and hands reach far beyond them and stay. With the face mask `face` (bool)
+    and `lips` (`lips_line`), a component that reaches down from the mouth stays too
+    (`hangs_below`)."""
     n, lab = cv2.connectedComponents(occ.astype(np.uint8), connectivity=8)
     if n <= 1:
         return occ.astype(bool)
     area = np.bincount(lab.ravel(), minlength=n)
     inside = np.bincount(lab[zones], minlength=n)
     keep = inside <= share * np.maximum(area, 1)
+    if face is not None and lips is not None and not keep[1:].all():
+        keep |= hangs_below(lab, n, face, lips)
     keep[0] = False
     return keep[lab]
 
 
+def hangs_below(labels: np.ndarray, n: int, face: np.ndarray, lips: tuple[float, float]
+                ) -> np.ndarray:
+    """(n,) bool per label of `labels` (crop px, 0 = none): BELOW_PX or more of its pixels
+    lower than the lowest lip landmark by BELOW_SHARE of the mouth's width, or EXIT_PX or more
+    on the face mask's edge (its outer EXIT_RING px) below that landmark; lips = (crop row of
+    the lowest lip landmark, mouth width px), `lips_line`."""
+    bottom, width = lips
+    first = max(int(np.floor(bottom + BELOW_SHARE * width)) + 1, 0)
+    low = np.bincount(labels[first:].ravel(), minlength=n) >= BELOW_PX
+    f8 = face.astype(np.uint8)
+    k = 2 * EXIT_RING + 1
+    edge = face & (cv2.erode(f8, np.ones((k, k), np.uint8)) == 0)
+    edge[: max(int(np.ceil(bottom)), 0)] = False
+    return low | (np.bincount(labels[edge], minlength=n) >= EXIT_PX)
+
+
 def segment(prob: np.ndarray, face: np.ndarray, threshold: float,
-            grow: int = GROW_PX, zones: np.ndarray | None = None) -> np.ndarray:
+            grow: int = GROW_PX, zones: np.ndarray | None = None,
+            lips: tuple[float, float] | None = None) -> np.ndarray:
     """500x500 bool occluder mask: the probability (smoothed, sigma 2 px) above threshold,
     cleaned (see `clean`), without the components lying mostly on `zones` (eyes and lips,
-    see `feature_zones`; None: none dropped), grown by `grow` px (inside the face)."""
+    see `feature_zones`; None: none dropped) unless they hang below the mouth (`lips`, see
+    `drop_feature_blobs`), grown by `grow` px (inside the face)."""
     occ = clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
     if zones is not None:
-        occ = drop_feature_blobs(occ, zones)
+        occ = drop_feature_blobs(occ, zones, face=face, lips=lips)
     return grown(occ, face, grow)
 
 
