@@ -111,6 +111,42 @@ def test_smooth_fill_gives_the_mean_to_unreachable_vertices() -> None:
     np.testing.assert_allclose(out[3:, 0], 20.0, atol=1e-2)
 
 
+def test_a_piece_without_known_vertices_takes_its_neighbours_colours() -> None:
+    """fill_lone_pieces: a separate piece of the mesh with no known vertex (detail over a
+    hidden region) is filled from its nearest vertices on the pieces with known ones, not with
+    the mean of all known vertices; every other row is unchanged, and so is a mesh whose pieces
+    all hold a known vertex."""
+    from extreme3d import _core
+    from extreme3d.colors import fill_lone_pieces
+
+    # a 5x5 grid (x 0..4, y 0..4 mm), its left column known dark and right column known light,
+    # and a separate small triangle floating 0.5 mm over the right half
+    n = 5
+    ys, xs = np.mgrid[0:n, 0:n]
+    idx = ys * n + xs
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    grid = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
+                           np.stack([b, d, c], -1).reshape(-1, 3)])
+    verts = np.c_[xs.ravel(), ys.ravel(), np.zeros(n * n)].astype(np.float64)
+    island = np.array([[3.6, 1.8, 0.5], [3.9, 2.0, 0.5], [3.6, 2.2, 0.5]])
+    verts = np.vstack([verts, island, [[9.0, 9.0, 9.0]]])  # and one vertex in no face
+    faces = np.vstack([grid, [[25, 26, 27]]])
+    known = np.zeros(len(verts), bool)
+    known[idx[:, 0]] = known[idx[:, -1]] = True
+    values = np.zeros((len(verts), 1))
+    values[idx[:, 0]] = 10.0
+    values[idx[:, -1]] = 200.0
+    np.testing.assert_array_equal(_core.fill_reach(faces, known), [1] * 25 + [2, 2, 2, 0])
+    plain = smooth_fill(faces, values, known)
+    np.testing.assert_allclose(plain[25:28, 0], 105.0, atol=1e-3)  # the known mean
+    out = fill_lone_pieces(verts, faces, plain, known)
+    np.testing.assert_array_equal(out[:25], plain[:25])  # the grid's fill unchanged
+    np.testing.assert_array_equal(out[28], plain[28])
+    assert (out[25:28, 0] > 140).all()  # the right half's colours (x 3-4 of 0-4)
+    alone = plain[:25]  # the grid alone: every piece holds a known vertex
+    assert fill_lone_pieces(verts[:25], grid, alone, known[:25]) is alone
+
+
 def test_mirror_lookup_and_sampling() -> None:
     ref = np.array([[10.0, 0, 0], [20.0, 5, 0]])
     q = np.array([[-10.2, 0, 0], [-20.0, 5, 0.5], [-50.0, 0, 0]])

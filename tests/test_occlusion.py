@@ -255,8 +255,40 @@ def test_stage_occlusion_step():
     assert occ.any() and (on.mask[occ] == 0).all() and (on.mask[~occ] == mask[~occ]).all()
     assert (on.bump[~occ] == bump[~occ]).all() and (on.bump[occ] != bump[occ]).any()
     assert on.occlusion["enabled"] and 0.01 < on.occlusion["occluded_fraction"] < 0.3
+    # the band over the eye has no clean partner (the other eye is clean face, but the band's
+    # own mirror image is not everywhere): what soft symmetry reads keeps the kept share visible
+    geo = on.geometry_mask
+    assert geo is not None and (geo[~occ] == mask[~occ]).all() and (geo[occ] <= mask[occ]).all()
+    assert 0.0 <= on.occlusion["detail_fraction"] <= 1.0
+    assert on.occlusion["detail_fraction"] == pytest.approx(
+        float(((geo > 0) & occ).sum()) / occ.sum(), abs=1e-4)
     flat = deoccluded(BumpMaps(np.full_like(bump, 127), mask, "flat"), crop, lm)
     assert flat.occluders is None and (flat.mask == mask).all()
+
+
+def test_geometry_mask_keeps_the_unpaired_occluders_interior():
+    """stages.bump.geometry_mask: occluders with a clean mirrored partner are 0 (soft symmetry
+    mirrors the other side there); those without one (both eyes behind a band) keep the face
+    mask's value inside, eroded by UNPAIRED_ERODE_PX, so the de-occluded detail stays in the
+    geometry; the share kept is returned."""
+    from extreme3d.stages.bump import UNPAIRED_ERODE_PX, geometry_mask
+
+    mask = np.zeros((bp.MAP_SIZE, bp.MAP_SIZE), np.uint8)
+    mask[50:450, 50:450] = 255
+    occ = np.zeros(mask.shape, bool)
+    occ[100:160, 100:400] = True  # a band over both eyes: no clean partner
+    occ[300:330, 100:140] = True  # one cheek: its partner is clean
+    unpaired = np.zeros_like(occ)
+    unpaired[100:160, 100:400] = True
+    out, kept = geometry_mask(mask, occ, unpaired)
+    e = UNPAIRED_ERODE_PX
+    inner = np.zeros_like(occ)
+    inner[100 + e : 160 - e, 100 + e : 400 - e] = True
+    assert (out[inner] == 255).all() and (out[occ & ~inner] == 0).all()
+    assert (out[~occ] == mask[~occ]).all()
+    assert kept == pytest.approx(inner.sum() / occ.sum())
+    none, k0 = geometry_mask(mask, occ, None)  # no unpaired map: every occluder at 0
+    assert (none[occ] == 0).all() and (none[~occ] == mask[~occ]).all() and k0 == 0.0
 
 
 def test_occluders_over_most_of_the_face_are_not_applied(monkeypatch: pytest.MonkeyPatch):

@@ -273,6 +273,28 @@ void bind_texture(py::module_& m) {
         py::arg("vertices"), py::arg("faces"),
         "Area-weighted unit vertex normals (V, 3) float64 (zero for unused vertices).");
     m.def(
+        "fill_reach",
+        [](const py::object& faces_in, const py::object& known_in) {
+            const auto known = to_array<bool>(known_in, "known");
+            if (known.ndim() != 1) throw py::value_error("known must have shape (V,), got " + shape_of(known));
+            const py::ssize_t V = known.shape(0);
+            if (V > kMaxFillRows) throw py::value_error("known has more than 1e7 rows");
+            const MatrixX3i F = checks::face_indices(faces_in, V, "faces");
+            if (F.rows() > kMaxFillRows) throw py::value_error("faces has more than 1e7 rows");
+            const std::vector<std::uint8_t> flags(known.data(), known.data() + known.size());
+            std::vector<std::uint8_t> reach;
+            {
+                py::gil_scoped_release release;
+                reach = texture::fill_reach(F, flags);
+            }
+            py::array_t<std::uint8_t> out(V);
+            std::copy(reach.begin(), reach.end(), out.mutable_data());
+            return out;
+        },
+        py::arg("faces"), py::arg("known"),
+        "(V,) uint8 per vertex: 0 in no face, 1 its connected piece of the mesh holds a known\n"
+        "vertex (harmonic_fill reaches it from known values), 2 it does not (filled with the mean).");
+    m.def(
         "harmonic_fill",
         [](const py::object& faces_in, const py::object& values_in, const py::object& known_in,
            double regularisation) {

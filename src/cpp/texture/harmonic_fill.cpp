@@ -4,6 +4,7 @@
 #include <Eigen/SparseCholesky>
 #include <Eigen/SparseCore>
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 #include <utility>
 
@@ -107,6 +108,32 @@ RowMatrixXd harmonic_fill(const MatrixX3i& faces, const RowMatrixXd& values,
     const Eigen::MatrixXd x = core::solve_rows<Eigen::Dynamic>(solver, rhs);
     for (Eigen::Index v = 0; v < V; ++v)
         if (slot[v] >= 0) out.row(v) = x.row(slot[v]);
+    return out;
+}
+
+std::vector<std::uint8_t> fill_reach(const MatrixX3i& faces, const std::vector<std::uint8_t>& known) {
+    const Eigen::Index V = Eigen::Index(known.size());
+    if (faces.size() && (faces.minCoeff() < 0 || faces.maxCoeff() >= V))
+        throw std::invalid_argument("fill_reach: face index out of range");
+    std::vector<int> parent(static_cast<std::size_t>(V));  // union-find over the faces' edges
+    std::iota(parent.begin(), parent.end(), 0);
+    auto root = [&](int a) {
+        while (parent[a] != a) a = parent[a] = parent[parent[a]];  // path halving
+        return a;
+    };
+    std::vector<std::uint8_t> used(static_cast<std::size_t>(V), 0);
+    for (Eigen::Index f = 0; f < faces.rows(); ++f)
+        for (int e = 0; e < 3; ++e) {
+            const int a = faces(f, e);
+            used[a] = 1;
+            const int ra = root(a), rb = root(faces(f, (e + 1) % 3));
+            if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
+        }
+    std::vector<std::uint8_t> piece_known(static_cast<std::size_t>(V), 0), out(static_cast<std::size_t>(V), 0);
+    for (Eigen::Index v = 0; v < V; ++v)
+        if (used[v] && known[v]) piece_known[root(int(v))] = 1;
+    for (Eigen::Index v = 0; v < V; ++v)
+        if (used[v]) out[v] = piece_known[root(int(v))] ? 1 : 2;
     return out;
 }
 

@@ -18,4 +18,9 @@ namespace extreme3d::texture {
 RowMatrixXd harmonic_fill(const MatrixX3i& faces, const RowMatrixXd& values,
                           const std::vector<std::uint8_t>& known, double regularisation);
 
+/// Per vertex (known.size()): 0 when it lies in no face, 1 when its connected piece of the mesh
+/// (over the faces' edges) holds a vertex with known[v] != 0, 2 when it does not (a piece that
+/// harmonic_fill can only fill with the known mean).
+std::vector<std::uint8_t> fill_reach(const MatrixX3i& faces, const std::vector<std::uint8_t>& known);
+
 }  // namespace extreme3d::texture

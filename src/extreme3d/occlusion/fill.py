@@ -78,6 +78,9 @@ class OcclusionResult:
     seconds: float = 0.0
     message: str = ""
     extras: dict = field(default_factory=dict)
+    #: 512x512 bool: the occluder pixels filled from the detail template rather than from a
+    #: clean mirrored partner (mirror weight < 0.5: both sides hidden); None without occluders
+    unpaired: np.ndarray | None = None
 
     @property
     def occluders_png(self) -> np.ndarray:
@@ -370,6 +373,8 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     n_occ = int(occ.sum())
     extras = {key: geo[key].record(face) for key in ("rims", "pair", "arms", "frames", "hands")
               if key in geo}
+    unpaired = none.copy()
+    sg.crop_of(unpaired)[:] = occ & (wgt < 0.5)
     return OcclusionResult(out, mask512.copy(), occ512, n_occ / max(int(face.sum()), 1),
                            float(wgt[occ].sum() / n_occ) if n_occ else 0.0,
-                           time.perf_counter() - t0, extras=extras)
+                           time.perf_counter() - t0, extras=extras, unpaired=unpaired)

@@ -19,6 +19,11 @@ BUMP_SIZE = 512
 BUMP_MARGIN = 6
 #: Bump value meaning "no displacement" (the 'flat' source; workers need no torch for it).
 FLAT_BUMP = 127
+#: Occluder pixels without a clean mirrored partner (both eyes behind sunglasses) keep the
+#: de-occluded map's detail in the geometry: the mask that soft symmetry reads has them visible,
+#: eroded by this many px (the occluder's edge, where the fill meets the photo's map, still
+#: takes the completed surface; see `geometry_mask`).
+UNPAIRED_ERODE_PX = 10
 # the occlusion step is not applied when its occluders cover more than this share of the face
 # mask: no real face is that hidden (0.24 at most on the test photos), and with nearly all of
 # the face an occluder the geometry has nothing left to complete it from
@@ -39,6 +44,7 @@ class BumpMaps:
     seconds: float = 0.0
     occluders: np.ndarray | None = None
     occlusion: dict[str, Any] | None = None
+    geometry_mask: np.ndarray | None = None  # the mask soft symmetry reads (None: `mask`)
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -134,8 +140,32 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, seconds=maps.seconds + res.seconds,
                        occlusion=info | _not_applied(res.occluded_fraction))
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
+    geo_mask, kept = geometry_mask(res.mask, res.occluders, res.unpaired)
+    info["detail_fraction"] = round(kept, 4)
     return replace(maps, bump=res.bump, mask=visible, seconds=maps.seconds + res.seconds,
-                   occluders=res.occluders_png, occlusion=info)
+                   occluders=res.occluders_png, occlusion=info, geometry_mask=geo_mask)
+
+
+def geometry_mask(mask: np.ndarray, occluders: np.ndarray, unpaired: np.ndarray | None,
+                  erode: int = UNPAIRED_ERODE_PX) -> tuple[np.ndarray, float]:
+    """(the 512x512 uint8 mask soft symmetry reads, the share of the occluder pixels it keeps
+    visible): the face mask `mask` with the occluders set to 0, except the `unpaired` ones
+    (no clean mirrored partner: soft symmetry would take the coarse completed surface there)
+    eroded by `erode` px, where the de-occluded map's detail is kept (the paper's own results
+    kept the whole de-occluded map: its masks are the Bump CNN's)."""
+    occ = np.asarray(occluders, bool)
+    keep = np.zeros_like(occ)
+    if unpaired is not None and erode >= 0 and np.any(unpaired):
+        import cv2
+
+        keep = np.asarray(unpaired, bool)
+        if erode > 0:
+            keep = cv2.erode(keep.astype(np.uint8), np.ones((2 * erode + 1,) * 2, np.uint8),
+                             borderValue=0).astype(bool)
+        keep &= occ
+    n_occ = int(occ.sum())
+    out = np.where(occ & ~keep, 0, mask).astype(np.uint8)
+    return out, (float(keep.sum()) / n_occ if n_occ else 0.0)
 
 
 def _not_applied(fraction: float) -> dict[str, Any]:

@@ -113,7 +113,8 @@ def face_geometry(
     requested mesh was not produced."""
     from extreme3d.geometry import run_geometry
 
-    geo = run_geometry(model, identity.alpha, fit.expr, fit.rvec, fit.tvec, maps.bump, maps.mask,
+    mask = maps.mask if maps.geometry_mask is None else maps.geometry_mask
+    geo = run_geometry(model, identity.alpha, fit.expr, fit.rvec, fit.tvec, maps.bump, mask,
                        symmetry=symmetry, outputs=meshes, max_gap=max_gap)
     for key in meshes:
         if key not in geo.meshes:
