@@ -243,8 +243,9 @@ def photo_runs(n: int, max_gap: float | None, stats: dict, digits: int | None, r
         except Exception as exc:  # noqa: BLE001
             print(f"{path.name}: {exc}", file=sys.stderr)
             continue
+        mask = res.mask if res.geometry_mask is None else res.geometry_mask  # as the API's
         geo = run_geometry(model, res.alpha, res.expr, res.pose.rvec, res.pose.tvec, res.bump,
-                           res.mask, max_gap=max_gap)
+                           mask, max_gap=max_gap)
         clean, _ = build(model, geo)
         with tempfile.TemporaryDirectory() as tmp:
             sizes = textured_bytes(res, clean, Path(tmp), digits, stats)

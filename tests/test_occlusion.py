@@ -255,11 +255,12 @@ def test_stage_occlusion_step():
     assert occ.any() and (on.mask[occ] == 0).all() and (on.mask[~occ] == mask[~occ]).all()
     assert (on.bump[~occ] == bump[~occ]).all() and (on.bump[occ] != bump[occ]).any()
     assert on.occlusion["enabled"] and 0.01 < on.occlusion["occluded_fraction"] < 0.3
-    # the band over the eye has no clean partner (the other eye is clean face, but the band's
-    # own mirror image is not everywhere): what soft symmetry reads keeps the kept share visible
+    # part of the band (its middle, the mirror image of its own other half) has no clean
+    # partner: what soft symmetry reads keeps that share of the occluders visible
     geo = on.geometry_mask
     assert geo is not None and (geo[~occ] == mask[~occ]).all() and (geo[occ] <= mask[occ]).all()
-    assert 0.0 <= on.occlusion["detail_fraction"] <= 1.0
+    assert (geo[occ] > 0).any() and (geo[occ] == 0).any()
+    assert 0.0 < on.occlusion["detail_fraction"] < 1.0
     assert on.occlusion["detail_fraction"] == pytest.approx(
         float(((geo > 0) & occ).sum()) / occ.sum(), abs=1e-4)
     flat = deoccluded(BumpMaps(np.full_like(bump, 127), mask, "flat"), crop, lm)
@@ -287,8 +288,39 @@ def test_geometry_mask_keeps_the_unpaired_occluders_interior():
     assert (out[inner] == 255).all() and (out[occ & ~inner] == 0).all()
     assert (out[~occ] == mask[~occ]).all()
     assert kept == pytest.approx(inner.sum() / occ.sum())
+    low, _ = geometry_mask(mask, occ, unpaired, above=130)  # only the rows above 130 kept
+    rows = np.arange(bp.MAP_SIZE)[:, None]
+    assert (low[occ & (rows >= 130 - e)] == 0).all()
+    assert (low[inner & (rows < 130 - e)] == 255).all()
     none, k0 = geometry_mask(mask, occ, None)  # no unpaired map: every occluder at 0
     assert (none[occ] == 0).all() and (none[~occ] == mask[~occ]).all() and k0 == 0.0
+
+
+def test_face_geometry_reads_the_geometry_mask(monkeypatch: pytest.MonkeyPatch):
+    """stages.face.face_geometry hands soft symmetry the maps' geometry_mask when there is one,
+    else their mask."""
+    import extreme3d.geometry
+    from extreme3d.stages.bump import BumpMaps
+    from extreme3d.stages.face import face_geometry
+
+    seen = []
+
+    class Geo:
+        meshes = {"final_frontal": None}
+
+    def fake(model, alpha, expr, rvec, tvec, bump, mask, **kw):
+        seen.append(mask)
+        return Geo()
+
+    monkeypatch.setattr(extreme3d.geometry, "run_geometry", fake)
+    ident = type("I", (), {"alpha": None})()
+    fit = type("F", (), {"expr": None, "rvec": None, "tvec": None})()
+    bump = np.full((bp.MAP_SIZE, bp.MAP_SIZE), 127, np.uint8)
+    mask, geo_mask = np.zeros_like(bump), np.full_like(bump, 255)
+    face_geometry(None, ident, fit, BumpMaps(bump, mask, "photo"), True, ("final_frontal",))
+    face_geometry(None, ident, fit, BumpMaps(bump, mask, "photo", geometry_mask=geo_mask), True,
+                  ("final_frontal",))
+    assert seen[0] is mask and seen[1] is geo_mask
 
 
 def test_occluders_over_most_of_the_face_are_not_applied(monkeypatch: pytest.MonkeyPatch):

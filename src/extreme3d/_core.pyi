@@ -222,6 +222,10 @@ def harmonic_fill(
     """Harmonic fill (V,C) float64 of the rows of values (V,C) where known (V,) is False over the
     faces' edge graph (regularised towards the known mean; one sparse Cholesky for all columns)."""
 
+def fill_reach(faces: npt.ArrayLike, known: npt.ArrayLike) -> np.ndarray:
+    """(V,) uint8 per vertex: 0 in no face, 1 its connected piece of the mesh holds a known vertex
+    (harmonic_fill reaches it from known values), 2 it does not (filled with the known mean)."""
+
 def push_pull_fill(image: npt.ArrayLike, known: npt.ArrayLike) -> np.ndarray:
     """Push-pull fill (HxWxC float32) of the pixels where known (HxW bool) is False."""
 

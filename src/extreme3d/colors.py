@@ -336,9 +336,9 @@ def smooth_fill_reference(
 #: Nearest vertices a piece of the mesh without a seen (or mirrored) vertex is tied to for the
 #: fill (`fill_lone_pieces`).
 BRIDGE_NEIGHBOURS = 4
-#: The nearest ones are looked for among the vertices within this margin (mm) of the lone
-#: pieces' bounding box (all of them when fewer than BRIDGE_NEIGHBOURS lie there).
-BRIDGE_REACH_MM = 10.0
+#: ... among the vertices within this distance (mm); a piece none of whose vertices has one
+#: keeps the known mean.
+BRIDGE_REACH_MM = 5.0
 
 
 def photo_vertex_colors(
@@ -426,11 +426,12 @@ def fill_lone_pieces(vertices: np.ndarray, faces: np.ndarray, filled: np.ndarray
                      known: np.ndarray, k: int = BRIDGE_NEIGHBOURS) -> np.ndarray:
     """`filled` (V, C: a harmonic fill of the known rows over the faces) with every connected
     piece of the mesh that holds no known vertex filled again from its surroundings: its
-    vertices tied (as edges) to their k nearest vertices (3D, mm) on the pieces with a known
-    one, those fixed at their filled values, so that such a piece takes the colours around it
-    instead of the known mean (a piece of detail alone over a hidden region: the eyes behind
-    sunglasses in final_frontal's layout). `filled` itself when every piece holds a known
-    vertex (`_core.fill_reach`); the other rows are never changed."""
+    vertices tied (as edges) to their k nearest vertices within BRIDGE_REACH_MM (3D, mm) on the
+    pieces with a known one, those fixed at their filled values, so that such a piece takes the
+    colours around it instead of the known mean (a piece of detail alone over a hidden region:
+    the eyes behind sunglasses in final_frontal's layout). `filled` itself when every piece
+    holds a known vertex (`_core.fill_reach`) or none is within reach; the other rows are never
+    changed."""
     from extreme3d import _core
 
     f = np.ascontiguousarray(faces, np.int32).reshape(-1, 3)
@@ -444,13 +445,17 @@ def fill_lone_pieces(vertices: np.ndarray, faces: np.ndarray, filled: np.ndarray
     v = np.asarray(vertices, np.float64)
     pool = np.flatnonzero(state == 1)
     lo, hi = v[lone].min(axis=0) - BRIDGE_REACH_MM, v[lone].max(axis=0) + BRIDGE_REACH_MM
-    near = pool[((v[pool] >= lo) & (v[pool] <= hi)).all(axis=1)]
-    if len(near) >= k:  # the tree over the reached vertices around the lone pieces only
-        pool = near
-    _, nn = point_tree(v[pool]).query(v[lone], k=min(k, len(pool)))
-    nn = np.asarray(nn).reshape(int(lone.sum()), -1)
-    src = np.repeat(np.flatnonzero(lone), nn.shape[1])
-    dst = pool[nn.reshape(-1)]
+    pool = pool[((v[pool] >= lo) & (v[pool] <= hi)).all(axis=1)]  # around the lone pieces
+    if len(pool) == 0:
+        return filled
+    dist, nn = point_tree(v[pool]).query(v[lone], k=min(k, len(pool)),
+                                         distance_upper_bound=BRIDGE_REACH_MM)
+    near = np.isfinite(np.asarray(dist).reshape(int(lone.sum()), -1))
+    if not near.any():
+        return filled  # nothing within reach: the mean, as the fill gave it
+    nn = np.asarray(nn).reshape(near.shape)
+    src = np.repeat(np.flatnonzero(lone), near.shape[1]).reshape(near.shape)[near]
+    dst = pool[nn[near]]
     pieces = f[lone[f].any(axis=1)]  # the lone pieces' own faces, and their ties
     ties = np.stack([src, dst, dst], axis=1).astype(np.int32)
     return smooth_fill(np.concatenate([pieces, ties]), filled, ~lone)

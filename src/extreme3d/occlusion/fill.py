@@ -79,7 +79,9 @@ class OcclusionResult:
     message: str = ""
     extras: dict = field(default_factory=dict)
     #: 512x512 bool: the occluder pixels filled from the detail template rather than from a
-    #: clean mirrored partner (mirror weight < 0.5: both sides hidden); None without occluders
+    #: clean mirrored partner (mirror weight < 0.5: both sides hidden, or an occluder on the
+    #: face's middle line, its own mirror image); None when nothing was segmented (the input
+    #: returned unchanged)
     unpaired: np.ndarray | None = None
 
     @property

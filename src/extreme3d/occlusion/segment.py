@@ -218,7 +218,8 @@ def hangs_below(labels: np.ndarray, n: int, face: np.ndarray, lips: tuple[float,
     low = np.bincount(labels[first:].ravel(), minlength=n) >= BELOW_PX
     f8 = face.astype(np.uint8)
     k = 2 * EXIT_RING + 1
-    edge = face & (cv2.erode(f8, np.ones((k, k), np.uint8)) == 0)
+    edge = face & (cv2.erode(f8, np.ones((k, k), np.uint8), borderValue=0) == 0)  # the crop's
+    # border is the face's edge too: an object leaving the crop below the mouth leaves the face
     edge[: max(int(np.ceil(bottom)), 0)] = False
     return low | (np.bincount(labels[edge], minlength=n) >= EXIT_PX)
 

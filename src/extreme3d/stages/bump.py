@@ -120,7 +120,8 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     if not enabled:
         return replace(maps, occlusion={"enabled": False})
     info: dict[str, Any] = {"enabled": True, "occluded_fraction": 0.0, "mirrored_fraction": 0.0,
-                            "source": maps.source}
+                            "detail_fraction": 0.0, "source": maps.source}
+    maps = replace(maps, geometry_mask=None)  # a mask of an earlier step does not carry over
     if maps.source not in ("cnn", "photo"):
         return _masks_only(maps, crop, landmarks, info | {"note": "flat map: nothing to "
                                                                   "de-occlude"})
@@ -140,29 +141,37 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, seconds=maps.seconds + res.seconds,
                        occlusion=info | _not_applied(res.occluded_fraction))
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
-    geo_mask, kept = geometry_mask(res.mask, res.occluders, res.unpaired)
+    from extreme3d import bump_photo as bp
+
+    nose_tip = float(np.asarray(landmarks, np.float64)[33, 1]) + bp.MARGIN  # 512-map row
+    geo_mask, kept = geometry_mask(res.mask, res.occluders, res.unpaired, above=nose_tip)
     info["detail_fraction"] = round(kept, 4)
     return replace(maps, bump=res.bump, mask=visible, seconds=maps.seconds + res.seconds,
                    occluders=res.occluders_png, occlusion=info, geometry_mask=geo_mask)
 
 
 def geometry_mask(mask: np.ndarray, occluders: np.ndarray, unpaired: np.ndarray | None,
-                  erode: int = UNPAIRED_ERODE_PX) -> tuple[np.ndarray, float]:
+                  erode: int = UNPAIRED_ERODE_PX, above: float | None = None
+                  ) -> tuple[np.ndarray, float]:
     """(the 512x512 uint8 mask soft symmetry reads, the share of the occluder pixels it keeps
     visible): the face mask `mask` with the occluders set to 0, except the `unpaired` ones
     (no clean mirrored partner: soft symmetry would take the coarse completed surface there)
-    eroded by `erode` px, where the de-occluded map's detail is kept (the paper's own results
-    kept the whole de-occluded map: its masks are the Bump CNN's)."""
+    eroded by `erode` px and above map row `above` (None: everywhere; the pipeline gives the
+    nose tip's row), where the de-occluded map's detail is kept (the paper's own results kept
+    the whole de-occluded map: its masks are the Bump CNN's). Below the nose the fill
+    template's mouth and chin do not fit an open mouth (an object held in it left spikes at
+    the lips), so occluders there keep the completed surface."""
     occ = np.asarray(occluders, bool)
     keep = np.zeros_like(occ)
     if unpaired is not None and erode >= 0 and np.any(unpaired):
         import cv2
 
-        keep = np.asarray(unpaired, bool)
+        keep = np.asarray(unpaired, bool) & occ
+        if above is not None:
+            keep[max(int(np.floor(above)), 0) :] = False
         if erode > 0:
             keep = cv2.erode(keep.astype(np.uint8), np.ones((2 * erode + 1,) * 2, np.uint8),
                              borderValue=0).astype(bool)
-        keep &= occ
     n_occ = int(occ.sum())
     out = np.where(occ & ~keep, 0, mask).astype(np.uint8)
     return out, (float(keep.sum()) / n_occ if n_occ else 0.0)

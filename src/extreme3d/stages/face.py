@@ -141,6 +141,7 @@ def face_result(
         background=maps.occluders is not None,  # the occlusion step ran: rim background too
     )
     res.occluders = maps.occluders
+    res.geometry_mask = maps.geometry_mask
     res.occlusion = dict(maps.occlusion or {"enabled": False})
     return res
 

@@ -136,6 +136,9 @@ class FaceResult:
     #: mask above is then 0 on occluders (geometry, colours and textures treat them occluded)
     occluders: np.ndarray | None = None
     occlusion: dict[str, Any] = field(default_factory=dict)  # what the occlusion step found
+    #: 512x512 uint8 mask the geometry's soft symmetry read, when it differs from `mask` (the
+    #: occluders without a clean mirrored side kept visible: stages.bump.geometry_mask)
+    geometry_mask: np.ndarray | None = field(default=None, repr=False)
     _textures: dict[str, Any] = field(default_factory=dict, repr=False)
     #: depth buffers (crop camera) of the frontal meshes rendered for their colours, reused
     #: by the texture baking (same mesh, same pose)
