@@ -443,9 +443,11 @@ def fill_lone_pieces(vertices: np.ndarray, faces: np.ndarray, filled: np.ndarray
     if not lone.any():
         return filled
     v = np.asarray(vertices, np.float64)
-    pool = np.flatnonzero(state == 1)
     lo, hi = v[lone].min(axis=0) - BRIDGE_REACH_MM, v[lone].max(axis=0) + BRIDGE_REACH_MM
-    pool = pool[((v[pool] >= lo) & (v[pool] <= hi)).all(axis=1)]  # around the lone pieces
+    around = state == 1  # the reached vertices in the lone pieces' box, grown by the reach
+    for c in range(3):
+        around &= (v[:, c] >= lo[c]) & (v[:, c] <= hi[c])
+    pool = np.flatnonzero(around)
     if len(pool) == 0:
         return filled
     dist, nn = point_tree(v[pool]).query(v[lone], k=min(k, len(pool)),
@@ -457,8 +459,15 @@ def fill_lone_pieces(vertices: np.ndarray, faces: np.ndarray, filled: np.ndarray
     src = np.repeat(np.flatnonzero(lone), near.shape[1]).reshape(near.shape)[near]
     dst = pool[nn[near]]
     pieces = f[lone[f].any(axis=1)]  # the lone pieces' own faces, and their ties
-    ties = np.stack([src, dst, dst], axis=1).astype(np.int32)
-    return smooth_fill(np.concatenate([pieces, ties]), filled, ~lone)
+    edges = np.concatenate([pieces, np.stack([src, dst, dst], axis=1).astype(np.int32)])
+    part = np.zeros(len(kn), bool)  # solved on the vertices these touch only
+    part[edges.ravel()] = True
+    ids = np.flatnonzero(part)
+    local = np.full(len(kn), -1, np.int32)
+    local[ids] = np.arange(len(ids), dtype=np.int32)
+    out = np.array(filled, np.float64, copy=True)
+    out[ids] = smooth_fill(local[edges], out[ids], ~lone[ids])
+    return out
 
 
 def model_vertex_colors(model: object, beta: npt.ArrayLike | None = None) -> np.ndarray | None:
