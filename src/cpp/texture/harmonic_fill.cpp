@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/ldlt_solve.hpp"
+#include "core/mesh_edges.hpp"
 
 namespace extreme3d::texture {
 namespace {
@@ -117,10 +118,7 @@ std::vector<std::uint8_t> fill_reach(const MatrixX3i& faces, const std::vector<s
         throw std::invalid_argument("fill_reach: face index out of range");
     std::vector<int> parent(static_cast<std::size_t>(V));  // union-find over the faces' edges
     std::iota(parent.begin(), parent.end(), 0);
-    auto root = [&](int a) {
-        while (parent[a] != a) a = parent[a] = parent[parent[a]];  // path halving
-        return a;
-    };
+    auto root = [&](int a) { return core::find_root(parent, a); };
     std::vector<std::uint8_t> used(static_cast<std::size_t>(V), 0);
     for (Eigen::Index f = 0; f < faces.rows(); ++f)
         for (int e = 0; e < 3; ++e) {

@@ -141,9 +141,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, seconds=maps.seconds + res.seconds,
                        occlusion=info | _not_applied(res.occluded_fraction))
     visible = np.where(res.occluders, 0, res.mask).astype(np.uint8)
-    from extreme3d import bump_photo as bp
-
-    nose_tip = float(np.asarray(landmarks, np.float64)[33, 1]) + bp.MARGIN  # 512-map row
+    nose_tip = float(np.asarray(landmarks, np.float64)[33, 1]) + BUMP_MARGIN  # 512-map row
     geo_mask, kept = geometry_mask(res.mask, res.occluders, res.unpaired, above=nose_tip)
     info["detail_fraction"] = round(kept, 4)
     return replace(maps, bump=res.bump, mask=visible, seconds=maps.seconds + res.seconds,
