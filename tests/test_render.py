@@ -487,3 +487,36 @@ def test_precull_gives_identical_images(monkeypatch: pytest.MonkeyPatch) -> None
     assert sum(int((d < 1).sum()) for d in culled[1::3]) > 50000
     for a, b in zip(culled, full, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_two_sided_depth_equals_the_full_render_of_both_windings() -> None:
+    """`render_two_sided_depth` (depth only, no colours) gives bit for bit `depth_to_metric` of
+    `render`'s depth for the faces followed by their reversed copies (the colour module's
+    reference), on open and closed meshes seen from both sides, crossing the near plane, and
+    with an empty face list; a sphere seen from outside covers its disc either way."""
+    from extreme3d.colors import render_depth_reference
+    from extreme3d.render import render_two_sided_depth
+
+    rng = np.random.default_rng(5)
+    plane = grid_plane(90.0, 50)
+    plane[0][:, 2] = 25 * np.sin(plane[0][:, 0] / 30)
+    sphere = icosphere(80.0, 3)
+    flipped = (sphere[0], sphere[1][:, [0, 2, 1]])  # inward winding: culled by render alone
+    drawn = 0
+    for k in range(9):
+        vertices, faces = (plane, sphere, flipped)[k % 3]
+        rvec = rng.uniform(-2.5, 2.5, 3)
+        tvec = np.array([*rng.uniform(-60, 60, 2), [-1500.0, -400.0, -90.0][k % 3]])
+        w, h = (int(n) for n in rng.integers(60, 260, 2))
+        new = render_two_sided_depth(vertices, faces, rvec, tvec, width=w, height=h)
+        ref = render_depth_reference(vertices, faces, rvec, tvec, width=w, height=h)
+        assert new.dtype == np.float32 and new.shape == (h, w)
+        np.testing.assert_array_equal(new, ref)
+        drawn += int((new < 0).sum())
+    assert drawn > 20000
+    vertices, faces = flipped
+    z = render_two_sided_depth(vertices, faces, ZERO, [0.0, 0.0, -800.0], width=200, height=200)
+    assert (z < 0).sum() > 0.5 * np.pi * (1000 * 80 / 800) ** 2
+    empty = render_two_sided_depth(vertices, faces[:0], ZERO, [0.0, 0.0, -800.0], width=20,
+                                   height=10)
+    assert empty.shape == (10, 20) and not empty.any()

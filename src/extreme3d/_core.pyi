@@ -63,6 +63,17 @@ def render(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rgb HxWx3 uint8, raw GL depth HxW float32, 1 = background); row 0 = top image row."""
 
+def render_depth(
+    vertices: npt.ArrayLike,
+    faces: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    focal: float = 1000.0,
+    width: int = 500,
+    height: int = 500,
+) -> np.ndarray:
+    """Camera z (HxW float32 mm, 0 = background) of the mesh with both windings drawn."""
+
 def render_triangle_ids(
     vertices: npt.ArrayLike,
     faces: npt.ArrayLike,

@@ -136,10 +136,23 @@ def render_depth(
     focal: float = FOCAL, width: int = WIDTH, height: int = HEIGHT,
 ) -> np.ndarray:
     """Camera z (HxW float32 mm, 0 = background) of the mesh rendered at the pose (both windings
-    drawn, so that the result does not depend on the triangles' orientation)."""
+    drawn, so that the result does not depend on the triangles' orientation; depth only:
+    `render.render_two_sided_depth`)."""
+    from extreme3d.render import render_two_sided_depth
+
+    return render_two_sided_depth(vertices, faces, rvec, tvec, focal=focal, width=width,
+                                  height=height)
+
+
+def render_depth_reference(
+    vertices: np.ndarray, faces: np.ndarray, rvec: npt.ArrayLike, tvec: npt.ArrayLike,
+    focal: float = FOCAL, width: int = WIDTH, height: int = HEIGHT,
+) -> np.ndarray:
+    """`render_depth` by the full renderer (colours drawn and read, the doubled faces built in
+    numpy): the tests' reference."""
     from extreme3d.render import depth_to_metric, render
 
-    f = np.asarray(faces, np.int32)
+    f = np.asarray(faces, np.int32).reshape(-1, 3)
     both = np.concatenate([f, f[:, [1, 0, 2]]]) if len(f) else f
     _, depth = render(vertices, both, rvec, tvec, focal=focal, width=width, height=height)
     return depth_to_metric(depth)

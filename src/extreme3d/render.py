@@ -96,6 +96,26 @@ def render(
     return _core.render(v, f, r, t, c, focal, width, height, shading)
 
 
+def render_two_sided_depth(
+    vertices: npt.ArrayLike,
+    faces: npt.ArrayLike,
+    rvec: npt.ArrayLike,
+    tvec: npt.ArrayLike,
+    focal: float = FOCAL,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> np.ndarray:
+    """Camera z (HxW float32 mm, negative in front, 0 = background) of the mesh drawn with both
+    windings of every face: `depth_to_metric` of `render`'s depth for the faces followed by the
+    faces with corners 0 and 1 swapped (the same buffer, bit for bit), without drawing or
+    reading colours."""
+    v = _vertices(vertices)
+    f = _faces(faces, len(v))
+    r, t = _pose(rvec, tvec)
+    focal, width, height = _camera(focal, width, height)
+    return _core.render_depth(v, f, r, t, focal, width, height)
+
+
 def render_triangle_ids(
     vertices: npt.ArrayLike,
     faces: npt.ArrayLike,

@@ -82,6 +82,27 @@ void bind_render(py::module_& m) {
         "float32 raw GL depth, 1 = background); row 0 is the top image row. shading: 'flat' or\n"
         "'lambert' (head-light).");
     m.def(
+        "render_depth",
+        [](const py::object& vertices, const py::object& faces, const py::object& rvec, const py::object& tvec,
+           double focal, std::int64_t width, std::int64_t height) {
+            const auto [V, F] = mesh_of(vertices, faces);
+            const Pose pose = pose_of(rvec, tvec);
+            const Camera cam = make_camera(focal, width, height);
+            RowMatrixXf z;
+            {
+                py::gil_scoped_release release;
+                z = render::render_two_sided_depth(V, F, pose, cam);
+            }
+            py::array_t<float> out({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
+            std::copy(z.data(), z.data() + z.size(), out.mutable_data());
+            return out;
+        },
+        py::arg("vertices"), py::arg("faces"), py::arg("rvec"), py::arg("tvec"),
+        py::arg("focal") = 1000.0, py::arg("width") = 500, py::arg("height") = 500,
+        "Camera z (H x W float32 mm, 0 = background) of the mesh drawn with both windings of every\n"
+        "face, same camera as render(): depth_to_metric of render()'s depth for the faces followed\n"
+        "by the faces with corners 0 and 1 swapped, without colours.");
+    m.def(
         "render_triangle_ids",
         [](const py::object& vertices, const py::object& faces, const py::object& rvec, const py::object& tvec,
            double focal, std::int64_t width, std::int64_t height) {

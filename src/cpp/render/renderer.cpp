@@ -295,6 +295,44 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
     return result;
 }
 
+RowMatrixXf render_two_sided_depth(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
+                                   const Camera& cam) {
+    check_mesh(vertices, faces);
+    check_camera(cam);
+    // The faces, then the same faces with their first two corners swapped: render_mesh's input
+    // when given both windings. Only the drawable ones go to GL, and no colour is drawn or read:
+    // the depth test keeps the nearest fragment whatever its colour, so the depth buffer is the
+    // one render_mesh gives for that input.
+    const Eigen::Index F = faces.rows();
+    MatrixX3i both(2 * F, 3);
+    both.topRows(F) = faces;
+    both.bottomRows(F).col(0) = faces.col(1);
+    both.bottomRows(F).col(1) = faces.col(0);
+    both.bottomRows(F).col(2) = faces.col(2);
+    const MatrixX3f cam_vertices = to_camera(vertices, pose);
+    std::vector<unsigned int> indices;
+    for (const unsigned int f : drawable_faces(cam_vertices, both, cam)) {
+        for (int k = 0; k < 3; ++k) indices.push_back(static_cast<unsigned int>(both(f, k)));
+    }
+    RowMatrixXf depth(cam.height, cam.width);
+    {
+        auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
+        glGetError();
+        begin_frame(cam, pose, false);
+        glColorMask(GL_FALSE, GL_FALSE, GL_FALSE, GL_FALSE);
+        if (!indices.empty()) {
+            glEnableClientState(GL_VERTEX_ARRAY);
+            glVertexPointer(3, GL_FLOAT, 0, vertices.data());
+            glDrawElements(GL_TRIANGLES, GLsizei(indices.size()), GL_UNSIGNED_INT, indices.data());
+            glDisableClientState(GL_VERTEX_ARRAY);
+        }
+        glColorMask(GL_TRUE, GL_TRUE, GL_TRUE, GL_TRUE);
+        glReadPixels(0, 0, cam.width, cam.height, GL_DEPTH_COMPONENT, GL_FLOAT, depth.data());
+        check_gl("render_two_sided_depth");
+    }
+    return depth_to_metric(depth, cam);
+}
+
 RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
                                 const Camera& cam) {
     check_mesh(vertices, faces);

@@ -33,6 +33,13 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
                          const std::optional<MatrixX3f>& colors, const Pose& pose, const Camera& cam,
                          Shading shading = Shading::Flat);
 
+/// Camera-space z (H x W, mm, negative in front, 0 where nothing is drawn) of the mesh drawn with
+/// both windings of every face (so that it does not depend on the triangles' orientation): the
+/// depth buffer render_mesh gives for the faces followed by the faces with corners 0 and 1
+/// swapped, through depth_to_metric, without drawing or reading colours.
+RowMatrixXf render_two_sided_depth(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
+                                   const Camera& cam);
+
 /// Renders the index of the visible triangle at each pixel (H x W, -1 where nothing is drawn),
 /// same camera/culling as render_mesh; used for per-pixel triangle and barycentric look-ups.
 RowMatrixXi render_triangle_ids(const MatrixX3f& vertices, const MatrixX3i& faces, const Pose& pose,
