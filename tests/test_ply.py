@@ -172,6 +172,29 @@ def test_fast_writer_matches_percent_formatting(style, dtype):
         assert "nan" in fast and "inf" in fast
 
 
+def test_g6_fast_path_edges_match_printf():
+    """The C++ "%g" fast path (magnitudes 1e-4..1e6, one scaling by a power of ten) prints what
+    printf does at its edges: powers of ten and their neighbouring doubles, values rounding up
+    to the next power, decimal-looking values of 7-8 digits (near-ties), exact ties (dyadic
+    values halfway between 6-digit decimals) and every magnitude it hands back to to_chars."""
+    from extreme3d import _core
+
+    rng = np.random.default_rng(11)
+    vals = [0.0, -0.0, 9.999995, 9.9999949, 99999.95, 999999.49, 999999.5, 123456.5, 1e-4,
+            9.99995e-5, 0.00099999949, 0.000999995]
+    for e in range(-6, 8):
+        p10 = 10.0**e
+        vals += [p10, -p10, np.nextafter(p10, 0.0), np.nextafter(p10, np.inf)]
+        vals += list(np.round(rng.uniform(1, 10, 3000) * p10, 7 - e if e < 7 else 0))
+        vals += list(rng.uniform(0.9999990, 1.0000010, 500) * p10)
+    vals += list(rng.integers(-10**6, 10**6, 5000) + 0.5)  # exact ties at 6 digits
+    vals += list(rng.integers(1, 2**20, 20000) / 2.0 ** rng.integers(0, 24, 20000))
+    v = np.asarray(vals, np.float64)
+    v = v[: len(v) // 3 * 3].reshape(-1, 3)
+    text = _core.format_ply_body(v, None, None, "cpp").decode().split()
+    assert text == ["%g" % x for x in v.ravel()]
+
+
 def test_png_bytes_remembers_images_by_content(tmp_path):
     import cv2
 
