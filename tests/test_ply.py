@@ -192,7 +192,7 @@ def test_g6_fast_path_edges_match_printf():
     v = np.asarray(vals, np.float64)
     v = v[: len(v) // 3 * 3].reshape(-1, 3)
     text = _core.format_ply_body(v, None, None, "cpp").decode().split()
-    assert text == ["%g" % x for x in v.ravel()]
+    assert text == [f"{x:g}" for x in v.ravel()]  # printf's %g
 
 
 def test_png_bytes_remembers_images_by_content(tmp_path):
