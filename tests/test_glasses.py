@@ -286,6 +286,65 @@ def test_sunglasses_arms_leaving_dark_lenses_at_a_corner_are_found():
     assert not gl.lens_arms(light, lm, core, face).found
 
 
+def test_dark_arms_of_tinted_lenses_in_light_rims_are_found():
+    """Light (metal) rims holding dark lenses, with thin dark arms leaving the rims toward the
+    ears: the rims' own arm search (at the light rims' level) misses the dark arms, `lens_arms`
+    on the core (rims and lenses, as `find_occluders` has it) finds both; and with the arms
+    drawn in the skin's colour nothing is added."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    rims = _rims(img, lm)
+    img[rims] = (235, 235, 235)
+    xs = np.nonzero(rims.any(axis=0))[0]
+    arms = np.zeros((500, 500), np.uint8)
+    for eye, x_rim, x_end in ((gl.EYES[0], xs.min(), xs.min() - 70),
+                              (gl.EYES[1], xs.max(), xs.max() + 70)):
+        y = int(round(lm[list(eye)].mean(axis=0)[1]))
+        cv2.line(arms, (int(x_rim), y), (int(x_end), y - 4), 1, 3)
+    bare = img.copy()
+    img[(arms > 0) & ~rims] = (60, 60, 60)
+    found = gl.find_rims(img, lm, face)
+    assert found.kinds == ("light",)
+    inside = np.zeros((500, 500), np.uint8)
+    for curve in found.insides:
+        cv2.fillPoly(inside, [np.round(curve).astype(np.int32)], 1)
+    img[(inside > 0) & ~rims] = (25, 25, 25)  # tinted lenses
+    core = gl.with_lenses(found.mask | (inside > 0), found, face)
+    far = (arms > 0) & ~(cv2.dilate(rims.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    assert (sg.grown(found.mask, face) & far).sum() < 0.2 * far.sum()  # the rims' own search
+    got = gl.lens_arms(img, lm, core, face)
+    assert got.eyes == (0, 1)
+    assert (sg.grown(got.mask, face) & far).sum() >= 0.8 * far.sum()
+    bare[(inside > 0) & ~rims] = (25, 25, 25)
+    assert not gl.lens_arms(bare, lm, core, face).found
+
+
+def test_find_occluders_looks_for_lens_arms_inside_found_rims(monkeypatch: pytest.MonkeyPatch):
+    """With rims found, `find_occluders` still runs the lens-arm search on its core, and the
+    arms it returns join the occluders."""
+    from extreme3d.occlusion import fill
+
+    lm = bp.default_constants().mean_landmarks.copy()
+    img = _skin()
+    rims = _rims(img, lm)
+    mask = np.zeros((512, 512), np.uint8)
+    mask[bp.MARGIN : bp.MARGIN + 500, bp.MARGIN : bp.MARGIN + 500] = 255
+    bump = np.full((512, 512), 127, np.uint8)
+    arm = np.zeros((500, 500), bool)
+    arm[240:243, 20:60] = True
+    seen = []
+
+    def fake_arms(crop, landmarks, core, face, light=None, maps=None, lenses=None):
+        seen.append(bool((core & rims).any()))
+        return gl.LensArms(arm & face, (0,))
+
+    monkeypatch.setattr(gl, "lens_arms", fake_arms)
+    occ, _, geo = fill.find_occluders(img, lm, bump, mask, hands=False)
+    assert geo["rims"].found and seen == [True]
+    assert occ[arm].all() and geo["arms"].eyes == (0,)
+
+
 def _one_lens(lm: np.ndarray, e: int) -> np.ndarray:
     """The mask `_lenses` draws over eye e only."""
     other = lm.copy()

@@ -258,9 +258,10 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
     it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
     (`glasses.find_rims`, geo["rims"]; with dark lenses inside, `glasses.with_lenses`) join
-    the core, and without rims a second lens dropped as an eye (`glasses.paired_lenses`,
-    geo["pair"]), the temple arms of the dark lenses (`glasses.lens_arms`, geo["arms"]) and
-    the frames around them (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe
+    the core, the temple arms of dark lenses (`glasses.lens_arms`, geo["arms"]: also inside
+    found rims, whose own arm search follows lines of the rims' kind), and without rims a
+    second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and the frames around
+    the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe
     finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
@@ -281,7 +282,9 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
     if geo["rims"].found:
         geo["pair"] = gl.PairedLenses(np.zeros(face.shape, bool))
-        geo["arms"] = gl.LensArms(np.zeros(face.shape, bool))
+        # the rims' own arm search follows lines of the rims' kind; the thin metal arms of
+        # tinted lenses in light rims are dark lines on the skin: searched as sunglasses' arms
+        geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps)
         geo["frames"] = gl.LensFrames(np.zeros(face.shape, bool))
     else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
         lenses = gl.eye_lenses(geo["core"], lm, face, light)  # for the pair, arms and frames

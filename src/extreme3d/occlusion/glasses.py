@@ -24,10 +24,12 @@ rim (dark frames; white frames and shiny metal rims):
    the inside of one rim, the insides of both join the occluders.
 7. Temple arms (`temple_arm`): from each ring's outer point, the best open path of the same
    line map outward along the eye axis, kept while it stays strong and on the face.
-8. Sunglasses without rims found (`lens_arms`, called by `fill.find_occluders`): where the
-   cues found a dark lens over an eye, the longest temple arm leaving it (tried from its
-   outer edge at several heights: arms join lenses at a corner as often as at the middle)
-   joins the occluders too; the black arms were left as notches at the mesh's temples.
+8. Arms of dark lenses (`lens_arms`, called by `fill.find_occluders`): where the cues found a
+   dark lens over an eye, the longest temple arm leaving it (tried from its outer edge at
+   several heights: arms join lenses at a corner as often as at the middle) joins the
+   occluders too; the black arms were left as notches at the mesh's temples. Also inside
+   found rims (with 6's lenses): the thin metal arms of tinted lenses in light rims are dark
+   lines on the skin, which 7's search at the rims' (light) level misses.
 9. The other lens of a pair (`paired_lenses`, called by `fill.find_occluders` before 8): a
    lens seen edge-on over the far eye of a turned face covers little more than the eye, so
    the cues' components there are dropped as the eye itself (`segment.drop_feature_blobs`)
@@ -402,7 +404,8 @@ def describe(info: dict | None) -> str:
 
 @dataclass(frozen=True)
 class LensArms:
-    """Temple arms leaving the dark lenses the cues found (when no rims were found)."""
+    """Temple arms leaving the dark lenses of the occluder core (found by the cues, or inside
+    found rims)."""
 
     mask: np.ndarray  # (H, W) bool: arm pixels inside the face
     eyes: tuple[int, ...] = ()  # the eyes (0: landmarks 36-41, 1: 42-47) whose lens has an arm
@@ -580,7 +583,9 @@ def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
     """The temple arms of sunglasses whose dark lenses the cues found (`core`, bool) on a crop
     (BGR or grey uint8) with its 68 landmarks and face mask: per eye with a `dark_lens`, its
     `lens_arm` outward along the eye axis, drawn ARM_WIDTH_PX wide (inside the face). For
-    glasses whose rims were found, `find_rims` draws the arms itself. light, maps, lenses: the
+    glasses whose rims were found, `find_rims` draws the arms it finds at the rims' level (dark
+    or light lines); `fill.find_occluders` also calls this with the lenses inside found rims
+    (thin metal arms of tinted lenses are dark on the skin). light, maps, lenses: the
     crop's `lightness` and `line_maps`, and `core`'s `eye_lenses`, when the caller has them."""
     lm = np.asarray(landmarks, np.float64)
     img = np.asarray(crop_bgr)
