@@ -62,6 +62,16 @@ def _camera(focal: float, width: int, height: int) -> tuple[float, int, int]:
     return focal, int(width), int(height)
 
 
+def _scene(vertices: npt.ArrayLike, faces: npt.ArrayLike, rvec: npt.ArrayLike,
+           tvec: npt.ArrayLike, focal: float, width: int, height: int) -> tuple:
+    """The checked (vertices, faces, rotation vector, translation, focal, width, height) of a
+    render call, in the types `_core` takes; ValueError naming what is wrong."""
+    v = _vertices(vertices)
+    f = _faces(faces, len(v))
+    r, t = _pose(rvec, tvec)
+    return (v, f, r, t, *_camera(focal, width, height))
+
+
 def render(
     vertices: npt.ArrayLike,
     faces: npt.ArrayLike,
@@ -109,11 +119,7 @@ def render_two_sided_depth(
     windings of every face: `depth_to_metric` of `render`'s depth for the faces followed by the
     faces with corners 0 and 1 swapped (the same buffer, bit for bit), without drawing or
     reading colours."""
-    v = _vertices(vertices)
-    f = _faces(faces, len(v))
-    r, t = _pose(rvec, tvec)
-    focal, width, height = _camera(focal, width, height)
-    return _core.render_depth(v, f, r, t, focal, width, height)
+    return _core.render_depth(*_scene(vertices, faces, rvec, tvec, focal, width, height))
 
 
 def render_triangle_ids(
@@ -126,11 +132,7 @@ def render_triangle_ids(
     height: int = HEIGHT,
 ) -> np.ndarray:
     """Index of the visible face per pixel (HxW int32, -1 = background); same camera as render."""
-    v = _vertices(vertices)
-    f = _faces(faces, len(v))
-    r, t = _pose(rvec, tvec)
-    focal, width, height = _camera(focal, width, height)
-    return _core.render_triangle_ids(v, f, r, t, focal, width, height)
+    return _core.render_triangle_ids(*_scene(vertices, faces, rvec, tvec, focal, width, height))
 
 
 def depth_to_metric(depth: npt.ArrayLike, near: float = NEAR, far: float = FAR) -> np.ndarray:

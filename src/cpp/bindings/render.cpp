@@ -39,6 +39,26 @@ Camera make_camera(double focal, std::int64_t width, std::int64_t height) {
     return cam;
 }
 
+/// An H x W image of one value per pixel drawn by `draw(V, F, pose, camera)` (GIL released),
+/// from the checked mesh, pose and camera, as a numpy array of T.
+template <typename T, typename Draw>
+py::array_t<T> image_of(const py::object& vertices, const py::object& faces, const py::object& rvec,
+                        const py::object& tvec, double focal, std::int64_t width, std::int64_t height,
+                        Draw draw) {
+    const auto [V, F] = mesh_of(vertices, faces);
+    const Pose pose = pose_of(rvec, tvec);
+    const Camera cam = make_camera(focal, width, height);
+    decltype(draw(V, F, pose, cam)) image;
+    {
+        py::gil_scoped_release release;
+        image = draw(V, F, pose, cam);
+    }
+    py::array_t<T> out({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
+    std::copy(image.data(), image.data() + image.size(), out.mutable_data());
+    return out;
+}
+
+/// The shading named `name` ('flat' or 'lambert'); ValueError otherwise.
 render::Shading parse_shading(const std::string& name) {
     if (name == "flat") return render::Shading::Flat;
     if (name == "lambert") return render::Shading::Lambert;
@@ -85,17 +105,8 @@ void bind_render(py::module_& m) {
         "render_depth",
         [](const py::object& vertices, const py::object& faces, const py::object& rvec, const py::object& tvec,
            double focal, std::int64_t width, std::int64_t height) {
-            const auto [V, F] = mesh_of(vertices, faces);
-            const Pose pose = pose_of(rvec, tvec);
-            const Camera cam = make_camera(focal, width, height);
-            RowMatrixXf z;
-            {
-                py::gil_scoped_release release;
-                z = render::render_two_sided_depth(V, F, pose, cam);
-            }
-            py::array_t<float> out({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
-            std::copy(z.data(), z.data() + z.size(), out.mutable_data());
-            return out;
+            return image_of<float>(vertices, faces, rvec, tvec, focal, width, height,
+                                   render::render_two_sided_depth);
         },
         py::arg("vertices"), py::arg("faces"), py::arg("rvec"), py::arg("tvec"),
         py::arg("focal") = 1000.0, py::arg("width") = 500, py::arg("height") = 500,
@@ -106,17 +117,8 @@ void bind_render(py::module_& m) {
         "render_triangle_ids",
         [](const py::object& vertices, const py::object& faces, const py::object& rvec, const py::object& tvec,
            double focal, std::int64_t width, std::int64_t height) {
-            const auto [V, F] = mesh_of(vertices, faces);
-            const Pose pose = pose_of(rvec, tvec);
-            const Camera cam = make_camera(focal, width, height);
-            RowMatrixXi ids;
-            {
-                py::gil_scoped_release release;
-                ids = render::render_triangle_ids(V, F, pose, cam);
-            }
-            py::array_t<std::int32_t> out({static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width)});
-            std::copy(ids.data(), ids.data() + ids.size(), out.mutable_data());
-            return out;
+            return image_of<std::int32_t>(vertices, faces, rvec, tvec, focal, width, height,
+                                          render::render_triangle_ids);
         },
         py::arg("vertices"), py::arg("faces"), py::arg("rvec"), py::arg("tvec"),
         py::arg("focal") = 1000.0, py::arg("width") = 500, py::arg("height") = 500,
