@@ -333,15 +333,22 @@ def test_find_occluders_looks_for_lens_arms_inside_found_rims(monkeypatch: pytes
     bump = np.full((512, 512), 127, np.uint8)
     arm = np.zeros((500, 500), bool)
     arm[240:243, 20:60] = True
+    lens = np.zeros((500, 500), bool)  # a marker of the lenses `with_lenses` adds
+    lens[300:310, 300:310] = True
     seen = []
+    real_with_lenses = gl.with_lenses
+
+    def marked_lenses(core, found, face):
+        return real_with_lenses(core, found, face) | lens
 
     def fake_arms(crop, landmarks, core, face, light=None, maps=None, lenses=None):
-        seen.append(bool((core & rims).any()))
+        seen.append((bool((core & rims).any()), bool(core[lens].all())))
         return gl.LensArms(arm & face, (0,))
 
+    monkeypatch.setattr(gl, "with_lenses", marked_lenses)
     monkeypatch.setattr(gl, "lens_arms", fake_arms)
     occ, _, geo = fill.find_occluders(img, lm, bump, mask, hands=False)
-    assert geo["rims"].found and seen == [True]
+    assert geo["rims"].found and seen == [(True, True)]  # the core with rims and lenses
     assert occ[arm].all() and geo["arms"].eyes == (0,)
 
 

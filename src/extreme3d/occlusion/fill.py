@@ -259,10 +259,11 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
     (`glasses.find_rims`, geo["rims"]; with dark lenses inside, `glasses.with_lenses`) join
     the core, the temple arms of dark lenses (`glasses.lens_arms`, geo["arms"]: also inside
-    found rims, whose own arm search follows lines of the rims' kind), and without rims a
-    second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and the frames around
-    the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe
-    finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
+    found rims, whose own arm search follows lines of the rims' kind), and
+    without rims a second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and
+    the frames around the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands
+    MediaPipe finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no
+    hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127
@@ -282,8 +283,9 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     geo["core"] = gl.with_lenses(geo["core"] | geo["rims"].mask, geo["rims"], face)
     if geo["rims"].found:
         geo["pair"] = gl.PairedLenses(np.zeros(face.shape, bool))
-        # the rims' own arm search follows lines of the rims' kind; the thin metal arms of
-        # tinted lenses in light rims are dark lines on the skin: searched as sunglasses' arms
+        # the rims' own arm search follows lines of the rims' kind, at the ring's strength; the
+        # thin metal arms of tinted lenses are dark lines on the skin, often fainter: searched
+        # as sunglasses' arms too (they extend the rims' own where those stop short)
         geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps)
         geo["frames"] = gl.LensFrames(np.zeros(face.shape, bool))
     else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
@@ -337,7 +339,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occluders: a 500x500 bool occluder mask to use instead of the segmentation. hands: the
     hands found by MediaPipe join the occluders (`hands.find_hands`; extras["hands"] says what
     was found, or why the step did not run); extras["rims"] records the glasses rims found
-    (`glasses.find_rims`), extras["arms"] the sunglasses arms (`glasses.lens_arms`).
+    (`glasses.find_rims`), extras["arms"] the arms of dark lenses (`glasses.lens_arms`).
     Landmarks that are not 68 finite points, or a flat map (`is_flat`: nothing to segment or
     restore) without given occluders, give the input back unchanged, with a message."""
     t0 = time.perf_counter()

@@ -113,7 +113,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     the bump de-occluded, and the mask set to 0 on the occluders (the mask that soft symmetry,
     colours and textures read, so they treat occluders as occluded). `occlusion` records
     whether it ran, the occluded fraction of the face mask, the share filled from the mirror
-    side, the glasses rims, sunglasses arms and hands found (or why the hand step did not run)
+    side, the glasses rims, arms of dark lenses and hands found (or why the hand step did not run)
     and the seconds; a flat map keeps its values (only rims and hands found over it are
     masked, `_masks_only`), and a failure, or occluders over MAX_OCCLUDED of the face, keeps
     the maps with a note."""
