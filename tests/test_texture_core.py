@@ -40,7 +40,9 @@ def test_bake_equals_the_numpy_reference(sfm_model, photo, pose) -> None:
     ref = bake_texture_reference(v, faces, photo, rvec, tvec, image_mask=mask)
     np.testing.assert_array_equal(new.uv, ref.uv)
     diff = np.abs(new.image.astype(int) - ref.image.astype(int)).max(axis=2)
-    assert np.mean(diff <= 1) >= 0.99
+    # the bound is 99%; the seam field filled on a half-size grid gave 99.60% here (and
+    # 98.5% on a real texture), filled on the texture's grid 99.87%
+    assert np.mean(diff <= 1) >= 0.998
     assert np.mean(new.source != ref.source) < 1e-3
     counts = new.counts()
     assert counts["photo"] > 100000 and counts["mirror"] > 1000

@@ -46,8 +46,9 @@ MIRROR_DIST = 3.0
 #: Smoothing (texels of a 1024 texture) and limit (grey levels) of the seam correction.
 SEAM_SIGMA = 12.0
 SEAM_MAX = 60.0
-#: The seam correction field is computed on a grid this many times coarser than the texture (it
-#: is smooth: Gaussian sigma SEAM_SIGMA texels).
+#: The seam correction field is blurred on a grid this many times coarser than the texture (it
+#: is smooth: Gaussian sigma SEAM_SIGMA texels), then resampled to the texture's grid and filled
+#: there.
 SEAM_FACTOR = 4
 #: Texel source label for texels outside every UV triangle.
 SOURCE_NONE = -1

@@ -21,7 +21,7 @@ struct BakeOptions {
     bool seam_correction = true; ///< add the smooth left/right difference to mirrored texels
     double seam_sigma = 12.0;    ///< Gaussian sigma of the seam field (texels of a 1024 texture)
     double seam_max = 60.0;      ///< largest seam correction (grey levels)
-    int seam_factor = 4;         ///< the seam field is computed on a grid this many times coarser
+    int seam_factor = 4;         ///< the seam field is blurred on a grid this many times coarser
 };
 
 /// A baked texture: RGB (size x size x 3, row 0 = top = v 1) and the source of every texel.
