@@ -238,21 +238,34 @@ void begin_frame(const Camera& cam, const Pose& pose, bool flat_colours) {
 }
 
 /// Draws triangles from client arrays: positions (N x 3 floats), colours (N x ncomp of GL type
-/// colour_type), and indices (3F unsigned ints) or, when indices is null, consecutive vertices.
+/// colour_type; null: no colour array, for depth-only drawing), and indices (3F unsigned ints)
+/// or, when indices is null, consecutive vertices.
 void draw(const float* positions, const void* colours, GLint ncomp, GLenum colour_type,
           const unsigned int* indices, GLsizei count) {
     if (count == 0) return;
     glEnableClientState(GL_VERTEX_ARRAY);
-    glEnableClientState(GL_COLOR_ARRAY);
     glVertexPointer(3, GL_FLOAT, 0, positions);
-    glColorPointer(ncomp, colour_type, 0, colours);
+    if (colours != nullptr) {
+        glEnableClientState(GL_COLOR_ARRAY);
+        glColorPointer(ncomp, colour_type, 0, colours);
+    }
     if (indices != nullptr) {
         glDrawElements(GL_TRIANGLES, count, GL_UNSIGNED_INT, indices);
     } else {
         glDrawArrays(GL_TRIANGLES, 0, count);
     }
-    glDisableClientState(GL_COLOR_ARRAY);
+    if (colours != nullptr) glDisableClientState(GL_COLOR_ARRAY);
     glDisableClientState(GL_VERTEX_ARRAY);
+}
+
+/// The corner indices (3 per face, in face order) of the faces `drawable_faces` keeps.
+std::vector<unsigned int> drawable_indices(const MatrixX3f& cam_vertices, const MatrixX3i& faces,
+                                           const Camera& cam) {
+    std::vector<unsigned int> indices;
+    for (const unsigned int f : drawable_faces(cam_vertices, faces, cam)) {
+        for (int k = 0; k < 3; ++k) indices.push_back(static_cast<unsigned int>(faces(f, k)));
+    }
+    return indices;
 }
 
 /// Throws std::runtime_error when GL reported an error.
@@ -273,10 +286,7 @@ RenderResult render_mesh(const MatrixX3f& vertices, const MatrixX3i& faces,
         throw std::invalid_argument("render: colors must have one row per vertex");
     const MatrixX3f cam_vertices = to_camera(vertices, pose);
     const MatrixX3f rgb_vertices = vertex_colors(cam_vertices, faces, colors, shading);
-    std::vector<unsigned int> indices;
-    for (const unsigned int f : drawable_faces(cam_vertices, faces, cam)) {
-        for (int k = 0; k < 3; ++k) indices.push_back(static_cast<unsigned int>(faces(f, k)));
-    }
+    const std::vector<unsigned int> indices = drawable_indices(cam_vertices, faces, cam);
 
     RenderResult result;
     result.rgb.resize(cam.height, 3 * cam.width);
@@ -310,22 +320,14 @@ RowMatrixXf render_two_sided_depth(const MatrixX3f& vertices, const MatrixX3i& f
     both.bottomRows(F).col(1) = faces.col(0);
     both.bottomRows(F).col(2) = faces.col(2);
     const MatrixX3f cam_vertices = to_camera(vertices, pose);
-    std::vector<unsigned int> indices;
-    for (const unsigned int f : drawable_faces(cam_vertices, both, cam)) {
-        for (int k = 0; k < 3; ++k) indices.push_back(static_cast<unsigned int>(both(f, k)));
-    }
+    const std::vector<unsigned int> indices = drawable_indices(cam_vertices, both, cam);
     RowMatrixXf depth(cam.height, cam.width);
     {
         auto binding = OsmesaContext::instance().bind(cam.width, cam.height);
         glGetError();
         begin_frame(cam, pose, false);
         glColorMask(GL_FALSE, GL_FALSE, GL_FALSE, GL_FALSE);
-        if (!indices.empty()) {
-            glEnableClientState(GL_VERTEX_ARRAY);
-            glVertexPointer(3, GL_FLOAT, 0, vertices.data());
-            glDrawElements(GL_TRIANGLES, GLsizei(indices.size()), GL_UNSIGNED_INT, indices.data());
-            glDisableClientState(GL_VERTEX_ARRAY);
-        }
+        draw(vertices.data(), nullptr, 0, GL_FLOAT, indices.data(), GLsizei(indices.size()));
         glColorMask(GL_TRUE, GL_TRUE, GL_TRUE, GL_TRUE);
         glReadPixels(0, 0, cam.width, cam.height, GL_DEPTH_COMPONENT, GL_FLOAT, depth.data());
         check_gl("render_two_sided_depth");

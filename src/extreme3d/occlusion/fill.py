@@ -259,11 +259,10 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
     (`glasses.find_rims`, geo["rims"]; with dark lenses inside, `glasses.with_lenses`) join
     the core, the temple arms of dark lenses (`glasses.lens_arms`, geo["arms"]: also inside
-    found rims, whose own arm search follows lines of the rims' kind), and
-    without rims a second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and
-    the frames around the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands
-    MediaPipe finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no
-    hand step."""
+    found rims, whose own arm search follows lines of the rims' kind), and without rims a
+    second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and the frames around
+    the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe finds over
+    the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127
