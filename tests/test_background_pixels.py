@@ -32,6 +32,21 @@ def test_blue_rim_is_flagged_and_skin_is_not():
     assert not flagged[~face].any()
 
 
+@pytest.mark.parametrize("light", [0.66, 0.45])
+def test_shadowed_skin_at_the_rim_is_kept_and_dark_sky_is_not(light):
+    """Skin in shadow (the skin's colour times `light` in 8-bit RGB) has a lower Lab chroma than
+    the lit core; at 0.45 the chroma test alone flagged 83% of such a rim. Brought to the core's
+    lightness it is skin again; a dark blue rim stays background."""
+    crop, face = _disc_crop()
+    rng = np.random.default_rng(1)
+    shade = np.array(SKIN_BGR, np.float64) * light
+    crop[:, 390:] = np.clip(shade + rng.normal(0, 4, (500, 110, 3)), 0, 255).astype(np.uint8)
+    rim = face & (np.arange(500)[None, :] >= 390)
+    assert non_face_pixels(crop, face)[rim].mean() < 0.01
+    crop[:, 390:] = (100, 45, 15)  # the sky in shadow
+    assert non_face_pixels(crop, face)[rim].mean() > 0.99
+
+
 def test_off_colour_spot_inside_the_core_is_kept():
     """Only regions touching the mask's border are background: a green blob in the middle is
     not (it is the occluder segmentation's job)."""
@@ -69,19 +84,28 @@ def test_face_pixel_mask_removes_the_rim_only_when_asked():
 
 
 def _non_face_pixels_einsum(crop, face):
-    """non_face_pixels as first written (np.einsum for the distance): the reference."""
+    """non_face_pixels as first written (np.einsum for the distance), with the shadowed-skin
+    rule (the chroma of darker pixels brought to the core's lightness): the reference."""
     import extreme3d.occlusion.background as bg
 
-    ab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)[:, :, 1:3].astype(np.float32)
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
+    ab = lab[:, :, 1:3]
     dist = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
     scale = float(dist.max())
     core = dist > bg.CORE_FRACTION * scale
     samples = ab[core]
     centre = np.median(samples, axis=0)
     spread = np.cov((samples - centre).T) + bg.CHROMA_FLOOR * np.eye(2)
-    d = ab - centre
-    m2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(spread), d)
-    far = (m2 > bg.CHROMA_SIGMAS**2) & face & (dist < bg.BAND_FRACTION * scale)
+    inv = np.linalg.inv(spread)
+
+    def far_from_skin(chroma):
+        d = chroma - centre
+        return np.einsum("...i,ij,...j->...", d, inv, d) > bg.CHROMA_SIGMAS**2
+
+    lstar = lab[..., 0] * 100.0 / 255.0 + 16.0
+    k = np.clip(np.median(lstar[core]) / lstar, 1.0, bg.SHADE_MAX)[..., None]
+    restored = (ab - 128.0) * k + 128.0
+    far = far_from_skin(ab) & far_from_skin(restored) & face & (dist < bg.BAND_FRACTION * scale)
     far = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     n, labels, stats, _ = cv2.connectedComponentsWithStats(far.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[far & (dist <= 2.0)])
