@@ -36,15 +36,11 @@ def switched_off() -> bool:
     return mp_run.switched_off(ENV_SWITCH)
 
 
-def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray:
-    """Pixels (bool HxW, crop px) of `face_mask` that Selfie Segmentation calls background, in
-    regions touching the mask's border, and the face pixels within EDGE_PX of them; all False
-    when off, without mediapipe (warned once) or when MediaPipe fails (warned once per
-    reason)."""
-    face = np.asarray(face_mask, bool)
-    out = np.zeros(face.shape, bool)
-    if not face.any() or switched_off():
-        return out
+def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
+    """Selfie Segmentation's person probability (float32 HxW, crop px) of a crop; None when
+    off, without mediapipe (warned once) or when MediaPipe fails (warned once per reason)."""
+    if switched_off():
+        return None
     try:
         img = bp._to_bgr(crop_bgr)
         prob = mp_run.run("selfie", cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
@@ -55,9 +51,26 @@ def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray
         if reason not in _warned:
             _warned.add(reason)
             warnings.warn(f"background by person segmentation: off ({reason})", stacklevel=2)
+        return None
+    shape = np.asarray(crop_bgr).shape[:2]
+    if prob.shape != shape:
+        prob = cv2.resize(prob, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return prob
+
+
+def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray,
+                      person: np.ndarray | None = None) -> np.ndarray:
+    """Pixels (bool HxW, crop px) of `face_mask` that Selfie Segmentation calls background, in
+    regions touching the mask's border, and the face pixels within EDGE_PX of them; all False
+    without a person probability (`person_probability`, computed here when `person` is
+    None)."""
+    face = np.asarray(face_mask, bool)
+    out = np.zeros(face.shape, bool)
+    if not face.any():
         return out
-    if prob.shape != face.shape:
-        prob = cv2.resize(prob, (face.shape[1], face.shape[0]), interpolation=cv2.INTER_LINEAR)
+    prob = person_probability(crop_bgr) if person is None else person
+    if prob is None:
+        return out
     bg = ((prob < PERSON_THRESHOLD) & face).astype(np.uint8)
     bg = cv2.morphologyEx(bg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if not bg.any():

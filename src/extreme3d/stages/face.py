@@ -143,6 +143,8 @@ def face_result(
     res.occluders = maps.occluders
     res.geometry_mask = maps.geometry_mask
     res.occlusion = dict(maps.occlusion or {"enabled": False})
+    if res.color_left_out:  # what the colours and textures do not sample, by reason
+        res.occlusion["colors_left_out"] = dict(res.color_left_out)
     return res
 
 

@@ -1,0 +1,91 @@
+"""Hair over the face (extreme3d.occlusion.hair) on synthetic crops: a striped fringe that
+hangs into the face mask from textured hair outside it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from extreme3d import bump_photo_constants as bpc
+from extreme3d.occlusion.hair import hair_pixels
+
+SKIN_BGR = (120, 150, 200)
+HAIR_BGR = (40, 75, 120)
+LANDMARKS = np.asarray(bpc.MEAN_LANDMARKS, np.float64).reshape(68, 2)
+
+
+def _hairy_crop(seed: int = 0, striped: bool = True, hair: tuple = HAIR_BGR
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crop, face mask, fringe): smooth skin, an elliptic face mask over the mean landmarks,
+    hair above the eyes outside it and a fringe reaching in over the top-left of the face;
+    the hair striped (strands, 2 px) or flat."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:500, :500]
+    face = ((xx - 277) / 125.0) ** 2 + ((yy - 265) / 165.0) ** 2 < 1
+    crop = np.array(SKIN_BGR, np.float64) + rng.normal(0, 2, (500, 500, 3))
+    strands = np.where(((xx + yy) // 2) % 2 == 0, 35.0, -35.0)[..., None] if striped else 0.0
+    hair_px = np.array(hair, np.float64) + strands + rng.normal(0, 2, (500, 500, 3))
+    fringe = face & (yy < 170) & (xx < 245) & (yy > 2.2 * (xx - 150))
+    hairy = (~face & (yy < 226)) | fringe
+    crop[hairy] = hair_px[hairy]
+    return np.clip(crop, 0, 255).astype(np.uint8), face, fringe
+
+
+def test_striped_fringe_is_hair_and_skin_is_not():
+    crop, face, fringe = _hairy_crop()
+    found = hair_pixels(crop, face, LANDMARKS)
+    assert found[fringe].mean() > 0.8
+    # the blurred cues reach a few px past the strands' edge, no further
+    hairy = (fringe | (~face & (np.arange(500)[:, None] < 226))).astype(np.uint8)
+    near = cv2.dilate(hairy, np.ones((17, 17), np.uint8)) > 0
+    assert not found[face & ~near].any()
+    assert found[face & ~fringe].mean() < 0.03
+    assert not found[~face].any()
+
+
+def test_a_smooth_band_is_not_hair():
+    """A flat band (a hat, a bald head's shadow, a backdrop) is no hair: the same region,
+    without strands, is left alone."""
+    crop, face, fringe = _hairy_crop(striped=False)
+    assert not hair_pixels(crop, face, LANDMARKS).any()
+
+
+def test_hair_like_skin_gives_nothing():
+    """Hair of the skin's own colour and texture (a bald head, a forehead going on past the
+    mask): no samples unlike skin, nothing flagged."""
+    crop, face, _ = _hairy_crop(striped=False, hair=SKIN_BGR)
+    assert not hair_pixels(crop, face, LANDMARKS).any()
+
+
+def test_background_band_is_not_sampled():
+    """With a person map calling the band background there are no hair samples."""
+    crop, face, _ = _hairy_crop()
+    person = face.astype(np.float32)
+    assert not hair_pixels(crop, face, LANDMARKS, person).any()
+    assert hair_pixels(crop, face, LANDMARKS, np.ones((500, 500), np.float32)).any()
+
+
+def test_bad_inputs_are_refused_or_empty():
+    crop, face, _ = _hairy_crop()
+    with pytest.raises(ValueError, match="do not match"):
+        hair_pixels(crop, face[:-1], LANDMARKS)
+    with pytest.raises(ValueError, match="68 landmarks"):
+        hair_pixels(crop, face, LANDMARKS[:5])
+    assert not hair_pixels(crop, np.zeros_like(face), LANDMARKS).any()
+    assert not hair_pixels(crop, face, np.full((68, 2), np.nan)).any()
+
+
+def test_colour_mask_leaves_the_fringe_out_given_landmarks(monkeypatch):
+    from extreme3d.occlusion import person
+    from extreme3d.stages.result import color_sampling
+
+    monkeypatch.setenv(person.ENV_SWITCH, "off")
+    crop, face, fringe = _hairy_crop()
+    mask512 = np.zeros((512, 512), np.uint8)
+    mask512[6:506, 6:506] = face * 255
+    plain, shares = color_sampling(crop, mask512, background=True)
+    assert plain[fringe].all() and "hair" not in shares
+    cut, shares = color_sampling(crop, mask512, background=True, landmarks=LANDMARKS)
+    assert cut[fringe].mean() < 0.2
+    assert shares["hair"] > 0.02 and set(shares) == {"rim", "background", "hair"}
