@@ -89,3 +89,47 @@ def test_colour_mask_leaves_the_fringe_out_given_landmarks(monkeypatch):
     cut, shares = color_sampling(crop, mask512, background=True, landmarks=LANDMARKS)
     assert cut[fringe].mean() < 0.2
     assert shares["hair"] > 0.02 and set(shares) == {"rim", "background", "hair"}
+
+
+def _with_brows(crop: np.ndarray, bgr: tuple) -> np.ndarray:
+    """The crop with both brows (landmarks 17-21, 22-26) drawn 6 px thick in `bgr`."""
+    out = crop.copy()
+    for a, b in ((17, 22), (22, 27)):
+        cv2.polylines(out, [np.rint(LANDMARKS[a:b]).astype(np.int32)], False, bgr, 6)
+    return out
+
+
+def test_a_fringe_over_a_dark_brow_is_hair_and_the_brows_are_not():
+    """A light, striped fringe that reaches down over the left brow is taken there too (the
+    brow model comes from the other, clean brow); the clean brow itself stays."""
+    light = (150, 200, 230)
+    crop, face, _ = _hairy_crop(hair=light)
+    crop = _with_brows(crop, (40, 60, 90))
+    yy, xx = np.mgrid[:500, :500]
+    over = face & (xx < 255) & (yy < 215) & (yy > 2.2 * (xx - 150))  # fringe down over the brow
+    strands = np.where(((xx + yy) // 2) % 2 == 0, 35.0, -35.0)[..., None]
+    crop[over] = np.clip(np.array(light, np.float64) + strands, 0, 255).astype(np.uint8)[over]
+    found = hair_pixels(crop, face, LANDMARKS)
+    left_brow = np.zeros((500, 500), np.uint8)
+    cv2.polylines(left_brow, [np.rint(LANDMARKS[17:22]).astype(np.int32)], False, 1, 6)
+    right_brow = np.zeros((500, 500), np.uint8)
+    cv2.polylines(right_brow, [np.rint(LANDMARKS[22:27]).astype(np.int32)], False, 1, 6)
+    assert found[(left_brow > 0) & over].mean() > 0.8
+    assert not found[right_brow > 0].any()
+
+
+def test_brows_of_the_hair_colour_are_left_alone():
+    """Brows of the hair's colour and strands (no clean brow to model), one of them touching
+    the fringe: the brows' zone is not searched, so they do not join the fringe."""
+    crop, face, fringe = _hairy_crop()
+    brows = np.zeros((500, 500), np.uint8)
+    for a, b in ((17, 22), (22, 27)):
+        cv2.polylines(brows, [np.rint(LANDMARKS[a:b]).astype(np.int32)], False, 1, 6)
+    yy, xx = np.mgrid[:500, :500]
+    strands = np.where(((xx + yy) // 2) % 2 == 0, 35.0, -35.0)[..., None]
+    striped = np.clip(np.array(HAIR_BGR, np.float64) + strands, 0, 255).astype(np.uint8)
+    fringe |= face & (xx < 215) & (yy < 212) & (yy > 2.2 * (xx - 150))  # over the brow
+    crop[fringe | (brows > 0)] = striped[fringe | (brows > 0)]
+    found = hair_pixels(crop, face, LANDMARKS)
+    assert found[fringe].mean() > 0.6  # less the brows' zone it covers
+    assert not found[(brows > 0) & ~fringe].any()

@@ -6,18 +6,26 @@ long hair over the cheeks lies inside it; the vertex colours and the texture too
 and the mirrored side copied them onto clean skin. The rim test (`background.non_face_pixels`)
 models chroma only and misses hair whose colour is close to skin's (blonde, light brown).
 
-Two per-image models in (L*, a*, b*, texture), each a Gaussian (median centre):
-- skin from the mask's core (as `background`), texture = log of the local high-pass energy of
+Two per-image models in (L, a, b, texture), each a Gaussian (median centre):
+- skin from the mask's core (as `background`); texture = log of the local high-pass energy of
   the lightness (hair strands are fine, dense lines; skin is smooth at that scale);
-- hair from a band just outside the mask above the eyes (where the head's hair is), person
-  pixels only when Selfie Segmentation's map is given, and of those the ones unlike skin
-  (beyond the core's own UNLIKE_QUANTILE of the skin model's negative log-likelihood).
+- hair from a band just outside the mask's outline (its holes, cut occluders, filled) above
+  the eyes, person pixels only when Selfie Segmentation's map is given, and of those the ones
+  unlike skin (beyond the core's own UNLIKE_QUANTILE of the skin model's negative
+  log-likelihood).
 The band holds hair only when its texture is rougher than the skin's (TEXTURE_RATIO): a bald
 head, a hat, a forehead that goes on past the mask, a headscarf or a white backdrop are
-smooth and nothing is flagged. Face pixels above the nose tip whose log-likelihood ratio
-(hair over skin, blurred) exceeds LLR_MIN, off the eyes and brows (dark, hair-like), opened,
-are hair when the region touches the mask's border above the eyes (hair comes in from the
-head) by CONTACT_PX or more pixels and covers at least MIN_SHARE of the face.
+smooth and nothing is flagged. Then, above the upper lip (beards hang below):
+- seeds: pixels whose hair-over-skin log-likelihood ratio (blurred) exceeds LLR_MIN, off the
+  eyes and the brows, opened (OPEN_PX), in regions that touch the outline above the eyes
+  (hair comes in from the head) by CONTACT_PX pixels or more and cover MIN_SHARE of the face;
+- the seeds grow into connected pixels leaning to hair (LLR_WEAK, hysteresis);
+- in the brows' zone a pixel can be hair only when it is more like the hair than the brows
+  (BROW_MARGIN; the brow model is sampled on the brow lines that do not lean to hair: a brow
+  under the fringe is sampled on the other one, brows of the hair's colour are left alone);
+- thin strips along the outline (RIM_PX) are hair too, without the opening or growing;
+- a region smoother than skin (REGION_TEXTURE; a strip: TEXTURE_RATIO, measured away from
+  the outline's own contrast) is shaded skin, not hair.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import numpy.typing as npt
 
 #: Core of the mask (skin model): distance to its border > CORE_FRACTION x the largest distance.
 CORE_FRACTION = 0.45
-#: The hair band: outside the mask, BAND_MIN_PX to BAND_EYES x the eyes' distance from it.
+#: The hair band: outside the outline, BAND_MIN_PX to BAND_EYES x the eyes' distance from it.
 BAND_MIN_PX = 3
 BAND_EYES = 0.35
 #: Band pixels beyond this quantile of the core's own skin NLL are the hair samples.
@@ -50,21 +58,34 @@ LLR_WEAK = 0.0
 LLR_SIGMA = 2.0
 #: The eyes are left out, grown by this fraction of the eyes' distance, and the brows drawn
 #: BROW_EYES of it thick (dark, fine hairs like the hair's own; see BROW_MARGIN).
-FEATURES_EYES = 0.3
-BROW_EYES = 0.15
+FEATURES_EYES = 0.15
+BROW_EYES = 0.3
 #: The brows' own colour is sampled on their landmark lines, this fraction of the eyes'
-#: distance thick; in the brows' zone only pixels more like the hair than the brows can be hair.
+#: distance thick, on the lines that do not lean to hair (under a fringe a line shows the
+#: fringe); with no such line of MIN_SAMPLES // 3 pixels (brows of the hair's colour) the
+#: brows' zone is left out.
 BROW_LINE_EYES = 0.06
-#: ... by this log-likelihood margin (a fringe lighter or darker than the brows, not brows of
-#: the hair's own colour).
+#: A brow line with this share or more of its pixels leaning to hair is not sampled.
+BROW_HAIR_SHARE = 0.5
+#: In the brows' zone a hair pixel is more likely under the hair's model than the brows' by
+#: this log-likelihood margin (a fringe lighter or darker than the brows).
 BROW_MARGIN = 2.0
 #: Opening (ellipse, px) that drops thin runs of hair-like pixels (wrinkles, frame edges).
 OPEN_PX = 7
-#: A hair region touches the mask's outer EDGE_PX above the eyes by CONTACT_PX or more pixels
-#: and covers MIN_SHARE or more of the face mask.
+#: A seed region touches the outline's inner EDGE_PX above the eyes by CONTACT_PX or more
+#: pixels and covers MIN_SHARE or more of the face mask.
 EDGE_PX = 3
 CONTACT_PX = 10
 MIN_SHARE = 0.004
+#: Strands along the outline: hair-like pixels within RIM_PX of the mask's border above the
+#: lip, in regions of RIM_SHARE of the face or more touching the border, with the band's
+#: TEXTURE_RATIO to the skin's texture, are hair too, without the opening and without growing
+#: (a strip a few px wide where the outline crosses the hair).
+RIM_PX = 12
+#: A strip's texture is measured RIM_DEEP_PX or more inside the outline (the outline's own
+#: contrast against the background reads as texture).
+RIM_DEEP_PX = 5
+RIM_SHARE = 0.001
 
 
 def appearance(crop_bgr: np.ndarray) -> np.ndarray:
@@ -83,13 +104,15 @@ class _Gaussian:
     def __init__(self, samples: np.ndarray) -> None:
         self.centre = np.median(samples, axis=0)
         cov = np.cov((samples - self.centre).T) + np.diag(VARIANCE_FLOOR)
-        self.inv = np.linalg.inv(cov)
+        # inverse covariance = W W^T: the quadratic form is |d W|^2 (one small product)
+        self.whiten = np.linalg.cholesky(np.linalg.inv(cov)).astype(np.float32)
         self.logdet = float(np.linalg.slogdet(cov)[1])
 
     def nll(self, x: np.ndarray) -> np.ndarray:
-        """Negative log-likelihood (less the constant) of samples x (..., 4)."""
-        d = (x - self.centre).astype(np.float64)
-        return 0.5 * (np.einsum("...i,ij,...j->...", d, self.inv, d) + self.logdet)
+        """Negative log-likelihood (less the constant) of samples x (..., 4), float32."""
+        y = (x - self.centre.astype(np.float32)) @ self.whiten
+        y *= y
+        return 0.5 * (y.sum(axis=-1) + np.float32(self.logdet))
 
 
 def _eyes(landmarks: np.ndarray, shape: tuple[int, int], grow: int) -> np.ndarray:
@@ -101,13 +124,88 @@ def _eyes(landmarks: np.ndarray, shape: tuple[int, int], grow: int) -> np.ndarra
     return eyes > 0
 
 
-def _brow_line(landmarks: np.ndarray, shape: tuple[int, int], width: int) -> np.ndarray:
-    """(H, W) bool: the brows' landmark polylines drawn `width` px thick (the brow hairs)."""
+def _polyline(points: np.ndarray, shape: tuple[int, int], width: int) -> np.ndarray:
+    """(H, W) bool: the open polyline through `points` (crop px) drawn `width` px thick."""
     line = np.zeros(shape, np.uint8)
-    for a, b in ((17, 22), (22, 27)):
-        cv2.polylines(line, [np.rint(landmarks[a:b]).astype(np.int32)], False, 1,
-                      thickness=width)
+    cv2.polylines(line, [np.rint(points).astype(np.int32)], False, 1, thickness=width)
     return line > 0
+
+
+def _rim_strips(cand: np.ndarray, inside: np.ndarray, min_area: float) -> np.ndarray:
+    """Bool mask: the regions of `cand` (hair-like pixels near the mask's border), opened 3x3,
+    that touch the border (`inside`: distance to it, px, <= EDGE_PX) and hold min_area px or
+    more: strands along the face's outline, too thin for the OPEN_PX opening."""
+    c8 = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(c8, connectivity=8)
+    touch = np.bincount(labels[(c8 > 0) & (inside <= EDGE_PX)], minlength=n) >= CONTACT_PX
+    keep = touch & (stats[:, cv2.CC_STAT_AREA] >= min_area)
+    keep[0] = False
+    return keep[labels]
+
+
+def _outline(face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance inside, distance outside) of the mask's outline (px): the mask with its holes
+    (occluders cut out of it) filled."""
+    whole = np.zeros(face.shape, np.uint8)
+    contours, _ = cv2.findContours(face.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(whole, contours, -1, 1, thickness=cv2.FILLED)
+    return (cv2.distanceTransform(whole, cv2.DIST_L2, 5),
+            cv2.distanceTransform(1 - whole, cv2.DIST_L2, 5))
+
+
+def _models(feat: np.ndarray, core: np.ndarray, band: np.ndarray
+            ) -> tuple[_Gaussian, _Gaussian] | None:
+    """(skin, hair) models from the core and the band's pixels unlike skin; None when either
+    lacks samples or the band is as smooth as skin (TEXTURE_RATIO: no hair there)."""
+    if core.sum() < MIN_SAMPLES or band.sum() < MIN_SAMPLES:
+        return None
+    skin = _Gaussian(feat[core])
+    near = feat[band]
+    unlike = skin.nll(near) > np.quantile(skin.nll(feat[core]), UNLIKE_QUANTILE)
+    if unlike.sum() < MIN_SAMPLES:
+        return None
+    hair = _Gaussian(near[unlike])
+    if hair.centre[3] < TEXTURE_RATIO * skin.centre[3]:
+        return None  # a smooth band: a bald head, a hat, skin or backdrop, not hair
+    return skin, hair
+
+
+def _allowed(feat: np.ndarray, llr: np.ndarray, zone: np.ndarray, lm: np.ndarray,
+             eyes_apart: float, hair: _Gaussian) -> np.ndarray:
+    """(rows, W) bool over the rows of `llr`: the zone's pixels that may be hair: off the eyes,
+    and in the brows' zone only those more like the hair than the brows (BROW_MARGIN), the brow
+    model sampled on the brow lines that do not lean to hair (none: the zone stays out)."""
+    rows = slice(0, llr.shape[0])
+    shape = zone.shape
+    eyes = _eyes(lm, shape, max(int(round(FEATURES_EYES * eyes_apart)), 2))[rows]
+    thick = max(int(round(BROW_EYES * eyes_apart)), 2)
+    brows = (_polyline(lm[17:22], shape, thick) | _polyline(lm[22:27], shape, thick))[rows]
+    zone = zone[rows]
+    free = zone & ~eyes & ~brows
+    width = max(int(round(BROW_LINE_EYES * eyes_apart)), 1)
+    lines = [_polyline(lm[a:b], shape, width)[rows] & zone for a, b in ((17, 22), (22, 27))]
+    clean = [ln for ln in lines if ln.sum() >= MIN_SAMPLES // 3
+             and float(np.mean(llr[ln] > LLR_MIN)) < BROW_HAIR_SHARE]
+    if clean:
+        brow = _Gaussian(feat[rows][np.logical_or.reduce(clean)])
+        ys, xs = np.nonzero(zone & brows & ~eyes)
+        x = feat[ys, xs]
+        free[ys, xs] = (brow.nll(x) - hair.nll(x) > BROW_MARGIN) & (llr[ys, xs] > LLR_MIN)
+    return free
+
+
+def _rough(labels: np.ndarray, keep: np.ndarray, texture: np.ndarray, floor: float,
+           where: np.ndarray | None = None) -> np.ndarray:
+    """`keep` (per label of `labels`, label 0 never) less the regions whose median texture
+    (over their pixels in `where`, default all) is under `floor`: shaded skin, not hair."""
+    keep = keep.copy()
+    keep[0] = False
+    for k in np.flatnonzero(keep):
+        sel = labels == k if where is None else (labels == k) & where
+        if not sel.any() or np.median(texture[sel]) < floor:
+            keep[k] = False
+    return keep[labels]
 
 
 def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: npt.ArrayLike,
@@ -127,71 +225,45 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     if not face.any() or not np.isfinite(lm).all():
         return out
     eyes_apart = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
-    eye_row = int(np.ceil(lm[36:48, 1].mean()))
-    lip_row = int(np.ceil(lm[51, 1]))
-    f8 = face.astype(np.uint8)
-    inside = cv2.distanceTransform(f8, cv2.DIST_L2, 5)
-    outside = cv2.distanceTransform(1 - f8, cv2.DIST_L2, 5)
-    core = inside > CORE_FRACTION * float(inside.max())
-    band = ~face & (outside >= BAND_MIN_PX) & (outside <= BAND_EYES * eyes_apart)
-    band[max(eye_row, 0):] = False
+    eye_row = max(int(np.ceil(lm[36:48, 1].mean())), 0)
+    top = min(max(int(np.ceil(lm[51, 1])), 0), face.shape[0])  # the upper lip's row
+    core_dist = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
+    core = core_dist > CORE_FRACTION * float(core_dist.max())
+    inside, outside = _outline(face)
+    band = (outside >= BAND_MIN_PX) & (outside <= BAND_EYES * eyes_apart)
+    band[eye_row:] = False
     if person is not None:
         band &= np.asarray(person) > 0.5
-    if core.sum() < MIN_SAMPLES or band.sum() < MIN_SAMPLES:
-        return out
     feat = appearance(crop)
-    skin = _Gaussian(feat[core])
-    near = feat[band]
-    unlike = skin.nll(near) > np.quantile(skin.nll(feat[core]), UNLIKE_QUANTILE)
-    if unlike.sum() < MIN_SAMPLES:
+    models = _models(feat, core, band)
+    if models is None or top == 0:
         return out
-    hair = _Gaussian(near[unlike])
-    if hair.centre[3] < TEXTURE_RATIO * skin.centre[3]:
-        return out  # a smooth band: a bald head, a hat, skin or backdrop, not hair
-    top = max(min(lip_row, face.shape[0]), 0)
-    zone = face.copy()
-    zone[top:] = False
-    if not zone.any():
-        return out
+    skin, hair = models
     rows = slice(0, top)
-    llr = skin.nll(feat[rows]) - hair.nll(feat[rows])
-    llr = cv2.GaussianBlur(llr.astype(np.float32), (0, 0), LLR_SIGMA)
-    grow = max(int(round(FEATURES_EYES * eyes_apart)), 2)
-    eyes = _eyes(lm, face.shape, grow)
-    brows = _brow_line(lm, face.shape, max(int(round(BROW_EYES * eyes_apart)), 2))
-    free = zone & ~eyes & ~brows
-    line = _brow_line(lm, face.shape, max(int(round(BROW_LINE_EYES * eyes_apart)), 1)) & face
-    if line.sum() >= MIN_SAMPLES // 3:
-        # hair over a brow: in the brows' zone, pixels more like the hair than like the brows
-        brow = _Gaussian(feat[line])
-        near_brow = zone & brows & ~eyes
-        ys, xs = np.nonzero(near_brow[rows])
-        x = feat[ys, xs]
-        free[ys, xs] = (brow.nll(x) - hair.nll(x) > BROW_MARGIN) & (llr[ys, xs] > LLR_MIN)
-    free = free[rows]
+    zone, inside, texture = face[rows], inside[rows], feat[rows][..., 3]
+    llr = cv2.GaussianBlur(skin.nll(feat[rows]) - hair.nll(feat[rows]), (0, 0), LLR_SIGMA)
+    free = _allowed(feat, llr, face & (np.arange(face.shape[0]) < top)[:, None], lm,
+                    eyes_apart, hair)
     cand = free & (llr > LLR_MIN)
     cand8 = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN,
                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (OPEN_PX, OPEN_PX)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cand8, connectivity=8)
-    if n <= 1:
-        return out
-    edge = (inside[rows] <= EDGE_PX) & zone[rows]
-    edge[max(eye_row, 0):] = False
+    edge = (inside <= EDGE_PX) & zone
+    edge[eye_row:] = False
     contact = np.bincount(labels[edge & (cand8 > 0)], minlength=n)
     keep = (contact >= CONTACT_PX) & (stats[:, cv2.CC_STAT_AREA] >= MIN_SHARE * face.sum())
     keep[0] = False
-    if not keep.any():
-        return out
-    # hysteresis: the found regions grow into connected pixels that lean to hair (LLR_WEAK)
-    weak = (free & (llr > LLR_WEAK)).astype(np.uint8) | (cand8 > 0)
-    _, wlab = cv2.connectedComponents(weak, connectivity=8)
-    grown = np.zeros(wlab.max() + 1, bool)
-    grown[np.unique(wlab[keep[labels]])] = True
-    grown[0] = False
-    # a region smoother than skin is shaded skin (a hat's shadow on the forehead), not hair
-    texture = feat[rows][..., 3]
-    for k in np.flatnonzero(grown):
-        if np.median(texture[wlab == k]) < REGION_TEXTURE * skin.centre[3]:
-            grown[k] = False
-    out[rows] = grown[wlab]
+    # hysteresis: the seeds grow into connected pixels that lean to hair (LLR_WEAK)
+    _, grown = cv2.connectedComponents((free & (llr > LLR_WEAK)).astype(np.uint8)
+                                       | (cand8 > 0), connectivity=8)
+    reached = np.zeros(grown.max() + 1, bool)
+    reached[np.unique(grown[keep[labels]])] = True
+    out[rows] = _rough(grown, reached, texture, REGION_TEXTURE * skin.centre[3])
+    # strands along the outline, kept as they are (grown, they ran into shaded cheeks); their
+    # texture measured away from the outline's own contrast
+    _, strips = cv2.connectedComponents(
+        _rim_strips(cand & (inside <= RIM_PX), inside, RIM_SHARE * face.sum()).astype(np.uint8),
+        connectivity=8)
+    out[rows] |= _rough(strips, np.ones(strips.max() + 1, bool), texture,
+                        TEXTURE_RATIO * skin.centre[3], inside >= RIM_DEEP_PX)
     return out
