@@ -76,19 +76,22 @@ def test_bad_inputs_are_refused_or_empty():
     assert not hair_pixels(crop, face, np.full((68, 2), np.nan)).any()
 
 
-def test_colour_mask_leaves_the_fringe_out_given_landmarks(monkeypatch):
-    from extreme3d.occlusion import person
-    from extreme3d.stages.result import color_sampling
+def test_the_fringe_joins_the_occluders(monkeypatch):
+    """find_occluders takes the hair (hair=True, the default) into the occluder mask, so the
+    bump map is de-occluded there and soft symmetry, colours and textures treat it occluded."""
+    from extreme3d.occlusion import fill, person
 
     monkeypatch.setenv(person.ENV_SWITCH, "off")
-    crop, face, fringe = _hairy_crop()
+    crop, face, fringe = _hairy_crop(hair=(100, 140, 190))  # light brown: the cues miss it
     mask512 = np.zeros((512, 512), np.uint8)
     mask512[6:506, 6:506] = face * 255
-    plain, shares = color_sampling(crop, mask512, background=True)
-    assert plain[fringe].all() and "hair" not in shares
-    cut, shares = color_sampling(crop, mask512, background=True, landmarks=LANDMARKS)
-    assert cut[fringe].mean() < 0.2
-    assert shares["hair"] > 0.02 and set(shares) == {"rim", "background", "hair"}
+    rng = np.random.default_rng(3)
+    bump512 = np.clip(127 + rng.normal(0, 1.0, (512, 512)), 0, 255).astype(np.uint8)
+    occ, _, geo = fill.find_occluders(crop, LANDMARKS, bump512, mask512, hands=False)
+    assert occ[fringe].mean() > 0.8 and geo["hair"].record(face)["fraction"] > 0.02
+    bare, _, geo = fill.find_occluders(crop, LANDMARKS, bump512, mask512, hands=False,
+                                       hair=False)
+    assert bare[fringe].mean() < 0.2 and "hair" not in geo
 
 
 def _with_brows(crop: np.ndarray, bgr: tuple) -> np.ndarray:

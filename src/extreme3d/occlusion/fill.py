@@ -23,9 +23,11 @@ import scipy.sparse.linalg as spla
 
 import extreme3d.occlusion.frame as fr
 import extreme3d.occlusion.glasses as gl
+import extreme3d.occlusion.hair as hr
 import extreme3d.occlusion.hands as hd
 import extreme3d.occlusion.segment as sg
 from extreme3d import bump_photo as bp
+from extreme3d.occlusion.person import person_probability
 
 #: Firm threshold of the change (fill - input, mm): changes below TOLERANCE_MM are not made,
 #: changes above FULL_MM are made in full, in between they ramp up linearly (continuous).
@@ -253,7 +255,8 @@ def blend(bump_mm: np.ndarray, source_mm: np.ndarray, region: np.ndarray) -> np.
 
 def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
                    mask512: np.ndarray, constants: OcclusionConstants | None = None,
-                   hands: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+                   hands: bool = True, hair: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, dict]:
     """(occluders 500x500 bool, probability 500x500, geometry dict) of a crop, its landmarks
     and its bump map and face mask (512x512 uint8); geo["core"] is the occluder mask before
     it is grown by segment.GROW_PX. Glasses rims found as dark or light rings around the eyes
@@ -262,7 +265,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     found rims, whose own arm search follows lines of the rims' kind), and without rims a
     second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and the frames around
     the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe finds over
-    the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step."""
+    the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step. hair: the
+    hair hanging into the face (`hair.hair_pixels`, geo["hair"]) joins it too."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127
@@ -301,6 +305,10 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
         geo["core"] = geo["core"] | geo["hands"].mask
+    if hair:
+        geo["hair"] = hr.HairRegion(hr.hair_pixels(crop, face & ~geo["core"], lm,
+                                                   person_probability(crop)))
+        geo["core"] = geo["core"] | geo["hair"].mask
     return sg.grown(geo["core"], face), prob, geo
 
 
@@ -377,7 +385,8 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occ512 = none.copy()
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
-    extras = {key: geo[key].record(face) for key in ("rims", "pair", "arms", "frames", "hands")
+    extras = {key: geo[key].record(face)
+              for key in ("rims", "pair", "arms", "frames", "hands", "hair")
               if key in geo}
     unpaired = none.copy()
     sg.crop_of(unpaired)[:] = occ & (wgt < 0.5)

@@ -1,10 +1,12 @@
 """Hair over the face: fringes and strands that hang into the face mask, found by colour and
-texture against the hair just outside the mask (issue 14, colours and texture).
+texture against the hair just outside the mask (issue 14); an occluder like the hands
+(`fill.find_occluders`).
 
 The face mask follows the fitted face, so a fringe over the forehead, a lock over a temple or
-long hair over the cheeks lies inside it; the vertex colours and the texture took the strands
-and the mirrored side copied them onto clean skin. The rim test (`background.non_face_pixels`)
-models chroma only and misses hair whose colour is close to skin's (blonde, light brown).
+long hair over the cheeks lies inside it; the photo bump kept the strands as grooves, the
+vertex colours and the texture took them, and the mirrored side copied them onto clean skin.
+The occluder cues (`segment`) and the rim test (`background.non_face_pixels`) model colour
+against skin and miss hair whose colour is close to skin's (blonde, light brown).
 
 Two per-image models in (L, a, b, texture), each a Gaussian (median centre):
 - skin from the mask's core (as `background`); texture = log of the local high-pass energy of
@@ -29,6 +31,8 @@ smooth and nothing is flagged. Then, above the upper lip (beards hang below):
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -86,6 +90,19 @@ RIM_PX = 12
 #: contrast against the background reads as texture).
 RIM_DEEP_PX = 5
 RIM_SHARE = 0.001
+
+
+@dataclass(frozen=True)
+class HairRegion:
+    """Hair found over a crop's face (`hair_pixels`), as the occluder step records it."""
+
+    mask: np.ndarray  # (H, W) bool, crop px
+
+    def record(self, face: np.ndarray) -> dict:
+        """What params/<name>.json and summary.json record (face: the face mask it was found
+        in, for the fraction)."""
+        return {"fraction": round(float(np.count_nonzero(self.mask))
+                                  / max(int(np.count_nonzero(face)), 1), 4)}
 
 
 def appearance(crop_bgr: np.ndarray) -> np.ndarray:

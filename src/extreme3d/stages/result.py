@@ -151,8 +151,8 @@ class FaceResult:
     #: crop pixels (bool 500x500) the colours and textures sample (face_pixel_mask); None: the
     #: bump mask's face
     color_mask: np.ndarray | None = field(default=None, repr=False)
-    #: share of the face mask that color_mask leaves out, by reason (rim, background, hair;
-    #: empty when only the bump mask applies): extreme3d.stages.result.color_sampling
+    #: share of the face mask that color_mask leaves out, by reason (rim, background; empty
+    #: when only the bump mask applies): extreme3d.stages.result.color_sampling
     color_left_out: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -354,39 +354,31 @@ def _read(image: str | os.PathLike[str]) -> np.ndarray:
 
 def face_pixel_mask(
     crop: np.ndarray, mask: np.ndarray | None, background: bool = False,
-    landmarks: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Crop pixels (bool HxW) whose colour the meshes and textures may take: the bump mask
-    (512x512, occluders 0) cut to the crop, less, when `background`, what
-    `color_exclusions` finds (rim background, person segmentation's background and, given
-    the crop's 68 `landmarks`, hair over the face); None without a mask."""
-    return color_sampling(crop, mask, background, landmarks)[0]
+    (512x512, occluders 0, hair over the face among them) cut to the crop, less, when
+    `background`, what `color_sampling` leaves out (rim background, person segmentation's
+    background); None without a mask."""
+    return color_sampling(crop, mask, background)[0]
 
 
 def color_sampling(
     crop: np.ndarray, mask: np.ndarray | None, background: bool = False,
-    landmarks: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, dict[str, float]]:
     """(`face_pixel_mask`'s mask, the share of the face mask each exclusion took: "rim"
-    (extreme3d.occlusion.background), "background" (extreme3d.occlusion.person), "hair"
-    (extreme3d.occlusion.hair, only with landmarks)); the shares are empty when nothing was
-    tested."""
+    (extreme3d.occlusion.background) and "background" (extreme3d.occlusion.person)); the
+    shares are empty when nothing was tested."""
     from extreme3d.colors import crop_mask_from_bump
 
     face = crop_mask_from_bump(mask)
     if face is None or not background or face.shape != crop.shape[:2]:
         return face, {}
     from extreme3d.occlusion.background import non_face_pixels
-    from extreme3d.occlusion.hair import hair_pixels
-    from extreme3d.occlusion.person import background_pixels, person_probability
+    from extreme3d.occlusion.person import background_pixels
     from extreme3d.occlusion.segment import face_share
 
-    person = person_probability(crop)
-    parts = {"rim": non_face_pixels(crop, face),
-             "background": background_pixels(crop, face, person)}
-    if landmarks is not None:
-        parts["hair"] = hair_pixels(crop, face, landmarks, person)
-    left_out = np.logical_or.reduce(list(parts.values()))
+    parts = {"rim": non_face_pixels(crop, face), "background": background_pixels(crop, face)}
+    left_out = parts["rim"] | parts["background"]
     return face & ~left_out, {k: face_share(v, face) for k, v in parts.items()}
 
 
@@ -479,7 +471,7 @@ def assemble_result(
     t = time.perf_counter()
     tm = {k: TexturedMesh(m.vertices, m.faces) for k, m in meshes.items()}
     depths: dict[str, np.ndarray] = {}
-    color_mask, left_out = color_sampling(crop, mask, background, landmarks_crop)
+    color_mask, left_out = color_sampling(crop, mask, background)
     counts = color_meshes(tm, model, colors, crop, fit, mask, beta, symmetry, depths,
                           image_mask=color_mask)
     timings["colors"] = _lap(t)
