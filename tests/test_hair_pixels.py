@@ -136,3 +136,34 @@ def test_brows_of_the_hair_colour_are_left_alone():
     found = hair_pixels(crop, face, LANDMARKS)
     assert found[fringe].mean() > 0.6  # less the brows' zone it covers
     assert not found[(brows > 0) & ~fringe].any()
+
+
+def test_a_fringe_across_the_crops_top_edge_is_found():
+    """A face mask that touches the crop's top edge, a fringe in the middle that comes in across
+    that edge only: the edge is the outline there, and the skin core does not reach up into
+    the fringe."""
+    crop, face, _ = _hairy_crop()
+    yy, xx = np.mgrid[:500, :500]
+    fringe = face & (yy < 175) & (np.abs(xx - 277) < 45)  # off the side outline
+    strands = np.where(((xx + yy) // 2) % 2 == 0, 35.0, -35.0)[..., None]
+    striped = np.clip(np.array(HAIR_BGR, np.float64) + strands, 0, 255).astype(np.uint8)
+    crop[fringe] = striped[fringe]
+    cut = 130
+    found = hair_pixels(crop[cut:], face[cut:], LANDMARKS - [0, cut])
+    assert face[cut].any() and fringe[cut:].sum() > 2000
+    assert found[fringe[cut:]].mean() > 0.8
+
+
+def test_flat_skin_does_not_make_a_flat_band_hair():
+    """Skin without any texture (a synthetic or crushed crop): a flat dark band and patch are
+    not hair (the skin's texture is taken as at least TEXTURE_FLOOR)."""
+    _, face, fringe = _hairy_crop()
+    crop = np.full((500, 500, 3), 128, np.uint8)
+    crop[(~face & (np.arange(500)[:, None] < 226)) | fringe] = 30
+    assert not hair_pixels(crop, face, LANDMARKS).any()
+
+
+def test_a_person_map_of_another_shape_is_refused():
+    crop, face, _ = _hairy_crop()
+    with pytest.raises(ValueError, match="person map"):
+        hair_pixels(crop, face, LANDMARKS, np.ones((400, 500), np.float32))

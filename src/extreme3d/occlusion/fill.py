@@ -266,7 +266,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and the frames around
     the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe finds over
     the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step. hair: the
-    hair hanging into the face (`hair.hair_pixels`, geo["hair"]) joins it too."""
+    hair hanging into the face (`hair.hair_pixels`, geo["hair"]) joins it too; False: no hair
+    step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127

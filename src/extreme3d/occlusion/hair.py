@@ -15,16 +15,18 @@ Two per-image models in (L, a, b, texture), each a Gaussian (median centre):
   the eyes, person pixels only when Selfie Segmentation's map is given, and of those the ones
   unlike skin (beyond the core's own UNLIKE_QUANTILE of the skin model's negative
   log-likelihood).
-The band holds hair only when its texture is rougher than the skin's (TEXTURE_RATIO): a bald
-head, a hat, a forehead that goes on past the mask, a headscarf or a white backdrop are
-smooth and nothing is flagged. Then, above the upper lip (beards hang below):
+The band holds hair only when its hair samples' median texture is rougher than the skin's
+(TEXTURE_RATIO, the skin's taken as at least TEXTURE_FLOOR): a bald head, a hat, a forehead
+that goes on past the mask, a headscarf or a white backdrop are smooth and nothing is
+flagged. Then, above the upper lip (beards hang below):
 - seeds: pixels whose hair-over-skin log-likelihood ratio (blurred) exceeds LLR_MIN, off the
   eyes and the brows, opened (OPEN_PX), in regions that touch the outline above the eyes
   (hair comes in from the head) by CONTACT_PX pixels or more and cover MIN_SHARE of the face;
 - the seeds grow into connected pixels leaning to hair (LLR_WEAK, hysteresis);
 - in the brows' zone a pixel can be hair only when it is more like the hair than the brows
-  (BROW_MARGIN; the brow model is sampled on the brow lines that do not lean to hair: a brow
-  under the fringe is sampled on the other one, brows of the hair's colour are left alone);
+  (BROW_MARGIN) and leans to hair by LLR_MIN (not only LLR_WEAK); the brow model is sampled on
+  the brow lines that do not lean to hair: a brow under the fringe is sampled on the other
+  one, brows of the hair's colour are left alone;
 - thin strips along the outline (RIM_PX) are hair too, without the opening or growing;
 - a region smoother than skin (REGION_TEXTURE; a strip: TEXTURE_RATIO, measured away from
   the outline's own contrast) is shaded skin, not hair.
@@ -38,6 +40,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from extreme3d.occlusion.person import PERSON_THRESHOLD
+
 #: Core of the mask (skin model): distance to its border > CORE_FRACTION x the largest distance.
 CORE_FRACTION = 0.45
 #: The hair band: outside the outline, BAND_MIN_PX to BAND_EYES x the eyes' distance from it.
@@ -47,10 +51,13 @@ BAND_EYES = 0.35
 UNLIKE_QUANTILE = 0.9
 #: Fewest pixels for the skin core, the band and the hair samples.
 MIN_SAMPLES = 150
-#: The band is hair only when its median texture exceeds the skin's by this factor.
+#: The band is hair only when its hair samples' median texture exceeds the skin's by this
+#: factor.
 TEXTURE_RATIO = 1.5
 #: A found region is kept only when its median texture exceeds the skin's by this factor.
 REGION_TEXTURE = 1.25
+#: The skin's texture is taken as at least this (the cue's units: 10 log(1 + 0.1 grey level)).
+TEXTURE_FLOOR = 1.0
 #: Scale of the texture cue (log units) so that it weighs like a few Lab units.
 TEXTURE_SCALE = 10.0
 #: Variances added to the models' covariances: Lab (8-bit units squared), texture.
@@ -60,8 +67,8 @@ LLR_MIN = 1.0
 #: Found regions grow into connected pixels whose ratio exceeds LLR_WEAK (hysteresis).
 LLR_WEAK = 0.0
 LLR_SIGMA = 2.0
-#: The eyes are left out, grown by this fraction of the eyes' distance, and the brows drawn
-#: BROW_EYES of it thick (dark, fine hairs like the hair's own; see BROW_MARGIN).
+#: The eyes are left out, dilated by an ellipse this fraction of the eyes' distance across, and
+#: the brows drawn BROW_EYES of it thick (dark, fine hairs like the hair's own; BROW_MARGIN).
 FEATURES_EYES = 0.15
 BROW_EYES = 0.3
 #: The brows' own colour is sampled on their landmark lines, this fraction of the eyes'
@@ -140,7 +147,8 @@ class _Gaussian:
 
 
 def _eyes(landmarks: np.ndarray, shape: tuple[int, int], grow: int) -> np.ndarray:
-    """(H, W) bool (crop px): the eyes (36-41, 42-47) filled and grown by `grow` px."""
+    """(H, W) bool (crop px): the eyes (36-41, 42-47) filled and dilated by an ellipse `grow`
+    px across (about grow / 2 px each way)."""
     eyes = np.zeros(shape, np.uint8)
     for a, b in ((36, 42), (42, 48)):
         cv2.fillPoly(eyes, [np.rint(landmarks[a:b]).astype(np.int32)], 1)
@@ -167,15 +175,28 @@ def _rim_strips(cand: np.ndarray, inside: np.ndarray, min_area: float) -> np.nda
     return keep[labels]
 
 
+def _distance_inside(mask: np.ndarray) -> np.ndarray:
+    """Distance (px, float32) of every pixel of a uint8 0/1 mask to its nearest 0 pixel, the
+    crop's edge counting as outside (OpenCV's transform counts the area beyond the image as
+    inside: a mask touching the edge would have no border there)."""
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+
+
 def _outline(face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distance inside, distance outside) of the mask's outline (px): the mask with its holes
-    (occluders cut out of it) filled."""
+    (occluders cut out of it) filled; the crop's edge is outline too."""
     whole = np.zeros(face.shape, np.uint8)
     contours, _ = cv2.findContours(face.astype(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(whole, contours, -1, 1, thickness=cv2.FILLED)
-    return (cv2.distanceTransform(whole, cv2.DIST_L2, 5),
-            cv2.distanceTransform(1 - whole, cv2.DIST_L2, 5))
+    return _distance_inside(whole), cv2.distanceTransform(1 - whole, cv2.DIST_L2, 5)
+
+
+def _skin_texture(skin: _Gaussian) -> float:
+    """The skin's median texture (the cue's units), at least TEXTURE_FLOOR: flat skin (a
+    synthetic or crushed-black crop) must not make every band and region rough enough."""
+    return max(float(skin.centre[3]), TEXTURE_FLOOR)
 
 
 def _models(feat: np.ndarray, core: np.ndarray, band: np.ndarray
@@ -190,7 +211,7 @@ def _models(feat: np.ndarray, core: np.ndarray, band: np.ndarray
     if unlike.sum() < MIN_SAMPLES:
         return None
     hair = _Gaussian(near[unlike])
-    if hair.centre[3] < TEXTURE_RATIO * skin.centre[3]:
+    if hair.centre[3] < TEXTURE_RATIO * _skin_texture(skin):
         return None  # a smooth band: a bald head, a hat, skin or backdrop, not hair
     return skin, hair
 
@@ -245,19 +266,24 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
         raise ValueError(f"crop {crop.shape} and face mask {face.shape} do not match")
     if lm.shape != (68, 2):
         raise ValueError(f"68 landmarks expected, got an array of shape {lm.shape}")
+    if person is not None and np.shape(person) != face.shape:
+        raise ValueError(f"person map {np.shape(person)} and face mask {face.shape} do not "
+                         "match")
     out = np.zeros(face.shape, bool)
     if not face.any() or not np.isfinite(lm).all():
         return out
     eyes_apart = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
+    if not 0 < eyes_apart < max(face.shape):
+        return out  # landmarks that do not fit the crop: no face geometry to go by
     eye_row = max(int(np.ceil(lm[36:48, 1].mean())), 0)
     top = min(max(int(np.ceil(lm[51, 1])), 0), face.shape[0])  # the upper lip's row
-    core_dist = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
+    core_dist = _distance_inside(face.astype(np.uint8))
     core = core_dist > CORE_FRACTION * float(core_dist.max())
     inside, outside = _outline(face)
     band = (outside >= BAND_MIN_PX) & (outside <= BAND_EYES * eyes_apart)
     band[eye_row:] = False
     if person is not None:
-        band &= np.asarray(person) > 0.5
+        band &= np.asarray(person) >= PERSON_THRESHOLD
     feat = appearance(crop)
     models = _models(feat, core, band)
     if models is None or top == 0:
@@ -278,16 +304,16 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     keep = (contact >= CONTACT_PX) & (stats[:, cv2.CC_STAT_AREA] >= MIN_SHARE * face.sum())
     keep[0] = False
     # hysteresis: the seeds grow into connected pixels that lean to hair (LLR_WEAK)
-    _, grown = cv2.connectedComponents((free & (llr > LLR_WEAK)).astype(np.uint8)
-                                       | (cand8 > 0), connectivity=8)
+    _, grown = cv2.connectedComponents((free & (llr > LLR_WEAK)).astype(np.uint8),
+                                       connectivity=8)
     reached = np.zeros(grown.max() + 1, bool)
     reached[np.unique(grown[keep[labels]])] = True
-    out[rows] = _rough(grown, reached, texture, REGION_TEXTURE * skin.centre[3])
+    out[rows] = _rough(grown, reached, texture, REGION_TEXTURE * _skin_texture(skin))
     # strands along the outline, kept as they are (grown, they ran into shaded cheeks); their
     # texture measured away from the outline's own contrast
     _, strips = cv2.connectedComponents(
         _rim_strips(cand & (inside <= RIM_PX), inside, RIM_SHARE * face.sum()).astype(np.uint8),
         connectivity=8)
     out[rows] |= _rough(strips, np.ones(strips.max() + 1, bool), texture,
-                        TEXTURE_RATIO * skin.centre[3], inside >= RIM_DEEP_PX)
+                        TEXTURE_RATIO * _skin_texture(skin), inside >= RIM_DEEP_PX)
     return out

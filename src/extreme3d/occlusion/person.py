@@ -50,7 +50,8 @@ def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
             reason = mp_run.PACKAGE_HINT
         if reason not in _warned:
             _warned.add(reason)
-            warnings.warn(f"background by person segmentation: off ({reason})", stacklevel=2)
+            warnings.warn(f"person segmentation (background, hair samples): off ({reason})",
+                          stacklevel=2)
         return None
     shape = np.asarray(crop_bgr).shape[:2]
     if prob.shape != shape:
@@ -58,17 +59,15 @@ def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
     return prob
 
 
-def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray,
-                      person: np.ndarray | None = None) -> np.ndarray:
+def background_pixels(crop_bgr: np.ndarray, face_mask: np.ndarray) -> np.ndarray:
     """Pixels (bool HxW, crop px) of `face_mask` that Selfie Segmentation calls background, in
     regions touching the mask's border, and the face pixels within EDGE_PX of them; all False
-    without a person probability (`person_probability`, computed here when `person` is
-    None)."""
+    without a person probability (`person_probability`: off, no mediapipe or a failure)."""
     face = np.asarray(face_mask, bool)
     out = np.zeros(face.shape, bool)
     if not face.any():
         return out
-    prob = person_probability(crop_bgr) if person is None else person
+    prob = person_probability(crop_bgr)
     if prob is None:
         return out
     bg = ((prob < PERSON_THRESHOLD) & face).astype(np.uint8)

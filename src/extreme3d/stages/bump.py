@@ -113,10 +113,10 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
     the bump de-occluded, and the mask set to 0 on the occluders (the mask that soft symmetry,
     colours and textures read, so they treat occluders as occluded). `occlusion` records
     whether it ran, the occluded fraction of the face mask, the share filled from the mirror
-    side, the glasses rims, arms of dark lenses and hands found (or why the hand step did not run)
-    and the seconds; a flat map keeps its values (only rims and hands found over it are
-    masked, `_masks_only`), and a failure, or occluders over MAX_OCCLUDED of the face, keeps
-    the maps with a note."""
+    side, the glasses rims, arms of dark lenses, hands (or why the hand step did not run) and
+    hair over the face found, and the seconds; a flat map keeps its values (only rims and
+    hands found over it are masked, `_masks_only`), and a failure, or occluders over
+    MAX_OCCLUDED of the face, keeps the maps with a note."""
     if not enabled:
         return replace(maps, occlusion={"enabled": False})
     info: dict[str, Any] = {"enabled": True, "occluded_fraction": 0.0, "mirrored_fraction": 0.0,
@@ -134,7 +134,7 @@ def deoccluded(maps: BumpMaps, crop: np.ndarray, landmarks: np.ndarray,
         return replace(maps, occlusion=info | {"note": f"occlusion step failed ({reason})"})
     info |= {"occluded_fraction": round(res.occluded_fraction, 4),
              "mirrored_fraction": round(res.mirrored_fraction, 4)}  # its time: in the bump's
-    info |= res.extras  # the rims', arms' and hands' records
+    info |= res.extras  # the rims', arms', frames', hands' and hair's records
     if res.message:
         info["note"] = res.message
     if res.occluded_fraction > MAX_OCCLUDED:
