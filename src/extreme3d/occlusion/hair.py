@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from extreme3d.occlusion.person import PERSON_THRESHOLD
+from extreme3d.occlusion.segment import face_share
 
 #: Core of the mask (skin model): distance to its border > CORE_FRACTION x the largest distance.
 CORE_FRACTION = 0.45
@@ -108,8 +109,7 @@ class HairRegion:
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record (face: the face mask it was found
         in, for the fraction)."""
-        return {"fraction": round(float(np.count_nonzero(self.mask))
-                                  / max(int(np.count_nonzero(face)), 1), 4)}
+        return {"fraction": face_share(self.mask, face)}
 
 
 def appearance(crop_bgr: np.ndarray) -> np.ndarray:

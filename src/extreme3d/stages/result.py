@@ -357,9 +357,8 @@ def face_pixel_mask(
 ) -> np.ndarray | None:
     """Crop pixels (bool HxW) whose colour the meshes and textures may take: the bump mask
     (512x512, occluders 0: with a CNN or photo map, hair over the face among them) cut to the
-    crop, less, when
-    `background`, what `color_sampling` leaves out (rim background, person segmentation's
-    background); None without a mask."""
+    crop, less, when `background`, what `color_sampling` leaves out (rim background, person
+    segmentation's background); None without a mask."""
     return color_sampling(crop, mask, background)[0]
 
 
