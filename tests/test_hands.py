@@ -14,6 +14,7 @@ import pytest
 from extreme3d import bump_photo as bp
 from extreme3d import occlusion as oc
 from extreme3d.occlusion import hands as hd
+from extreme3d.occlusion import segment as sg
 
 C = bp.CROP
 
@@ -181,6 +182,47 @@ def test_paper_hand_over_the_mouth_is_found_and_refilled(shared: Path):
     assert (with_hands.bump[with_hands.occluders] != orig[with_hands.occluders]).mean() > 0.3
 
 
+MICROPHONE = "9r0a9959_wide-39289aa541aa720da7eed630a8df9145a2a127e3-s900-c85"
+
+
+def test_lite_models_find_the_hand_holding_a_microphone(shared: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    """9r0a9959 (a hand holding a microphone to the mouth): MediaPipe's full models find no
+    hand, the lite ones do; with the fallback the hand and the microphone's head join the
+    occluders over the mouth, without it nothing is found there."""
+    crop, lm, orig, mask = _paper(shared, MICROPHONE)
+    face = sg.crop_of(mask) >= 127
+    assert hd.hand_points(crop) == [] and len(hd.hand_points(crop, lite=True)) == 1
+    found = hd.find_hands(crop, lm, face)
+    assert found.status == "found" and found.model == "lite" and len(found.points) == 1
+    assert found.record(face)["model"] == "lite" and found.record(face)["fraction"] > 0.1
+    mouth = np.rint(lm[48:68]).astype(int)
+    assert found.mask[mouth[:, 1], mouth[:, 0]].mean() > 0.5
+    monkeypatch.setattr(hd, "LITE_FALLBACK", False)
+    alone = hd.find_hands(crop, lm, face)
+    assert alone.status == "none" and alone.model == "full" and not alone.mask.any()
+
+
+def test_lite_fallback_keeps_the_full_models_answer_when_it_fails(
+        monkeypatch: pytest.MonkeyPatch):
+    """The lite run failing (or finding nothing) leaves the full models' answer: no hand,
+    status "none", not an error."""
+    lm, face = _face()
+    calls = []
+
+    def points(crop: np.ndarray, lite: bool = False) -> list:
+        calls.append(lite)
+        if lite:
+            raise RuntimeError("lite graph failed")
+        return []
+
+    monkeypatch.setattr(hd, "unavailable_reason", lambda: None)
+    monkeypatch.setattr(hd, "hand_points", points)
+    res = hd.find_hands(np.zeros((C, C, 3), np.uint8), lm, face)
+    assert calls == [False, True]
+    assert res.status == "none" and res.model == "full" and not res.mask.any()
+
+
 def test_paper_face_without_a_hand_keeps_its_occluders(shared: Path):
     """img_14 (no hand; MediaPipe takes the nose and mouth for one, its wrist inside the face):
     no hand is kept and the result equals the cues-only one."""
@@ -270,7 +312,7 @@ def test_a_failing_detector_leaves_the_cues_alone(monkeypatch: pytest.MonkeyPatc
     error: the occlusion step goes on with its cues."""
     lm, face = _face()
 
-    def broken(crop: np.ndarray) -> list:
+    def broken(crop: np.ndarray, lite: bool = False) -> list:
         raise RuntimeError("the MediaPipe helper process gave no answer")
 
     monkeypatch.setattr(hd, "unavailable_reason", lambda: None)

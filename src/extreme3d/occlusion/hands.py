@@ -39,6 +39,8 @@ GRABCUT_MIN_SAMPLES = 50
 REFINE_AREA = (0.5, 2.0)
 MIN_AREA = 400  # px of a hand on the face below which it is left out (segment.MIN_AREA)
 ENV_SWITCH = "EXTREME3D_HANDS"  # "off": the step is not run
+#: When MediaPipe's full models leave no hand on the face, its lite models try again.
+LITE_FALLBACK = True
 PACKAGE_HINT = mp_run.PACKAGE_HINT
 
 
@@ -50,12 +52,13 @@ class Hands:
     points: list[np.ndarray] = field(default_factory=list)  # kept hands, 21x2 crop px each
     rejected: int = 0  # hands found but left out (wrist inside the face, or too small on it)
     status: str = "none"  # "found", "none", "off", "unavailable: <why>" or "failed: <why>"
+    model: str = "full"  # MediaPipe's models that found the kept hands: "full" or "lite"
 
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record of it (face: the face mask it was
         found in, for the fraction)."""
         return {"status": self.status, "count": len(self.points), "rejected": self.rejected,
-                "fraction": sg.face_share(self.mask, face)}
+                "fraction": sg.face_share(self.mask, face), "model": self.model}
 
 
 def unavailable_reason() -> str | None:
@@ -81,14 +84,15 @@ def status_line() -> str:
                                      f"{what} on" for what, env, off in steps)
 
 
-def hand_points(crop_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
+def hand_points(crop_bgr: np.ndarray, lite: bool = False) -> list[tuple[np.ndarray, float]]:
     """(21x2 landmarks in crop px, handedness score) of every hand MediaPipe finds in a crop
-    (BGR or grey, as bump_photo takes it: 500x500 uint8; padded by PAD of its side first);
-    raises ImportError without mediapipe."""
+    (BGR or grey, as bump_photo takes it: 500x500 uint8; padded by PAD of its side first),
+    with its full palm and hand models (lite: the lite ones); raises ImportError without
+    mediapipe."""
     img = np.ascontiguousarray(bp._to_bgr(crop_bgr))
     p = int(round(PAD * max(img.shape[:2])))
     big = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    found = mp_run.run("hands", cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
+    found = mp_run.run("hands-lite" if lite else "hands", cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
     h, w = big.shape[:2]
     return [(pts * (w, h) - p, score) for pts, score in found]
 
@@ -182,17 +186,34 @@ def hand_region(points: list[np.ndarray], landmarks: np.ndarray, face: np.ndarra
 
 def find_hands(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) -> Hands:
     """The hands over a crop's face (face: bool mask of the crop's shape); an empty mask with
-    the reason when the step is off, mediapipe is not installed or MediaPipe failed."""
+    the reason when the step is off, mediapipe is not installed or MediaPipe failed.
+    MediaPipe's full models run first; when they leave no hand on the face, the lite ones
+    (LITE_FALLBACK), whose palm detector finds some hands the full one misses (a hand holding
+    a microphone to the mouth)."""
     none = np.zeros(face.shape, bool)
     reason = unavailable_reason()
     if reason is not None:
         return Hands(none, status=reason)
     try:
-        points = [p for p, _ in hand_points(crop_bgr)]
+        first = _hands_by(crop_bgr, landmarks, face, lite=False)
     except Exception as exc:  # noqa: BLE001 - the cues alone, with the reason
         return Hands(none, status="failed: " + f"{type(exc).__name__}: {exc}".splitlines()[0])
+    if first.points or not LITE_FALLBACK:
+        return first
+    try:
+        again = _hands_by(crop_bgr, landmarks, face, lite=True)
+    except Exception:  # noqa: BLE001 - the full models' answer stands
+        return first
+    return again if again.points else first
+
+
+def _hands_by(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
+              lite: bool) -> Hands:
+    """The hands over the face that MediaPipe's full (or lite) models find (`hand_points`,
+    `hand_region`); raises what MediaPipe raises."""
+    points = [p for p, _ in hand_points(crop_bgr, lite=lite)]
     mask, kept, rejected = hand_region(points, landmarks, face, crop_bgr)
-    return Hands(mask, kept, rejected, "found" if kept else "none")
+    return Hands(mask, kept, rejected, "found" if kept else "none", "lite" if lite else "full")
 
 
 def describe(info: dict | None) -> str:

@@ -134,19 +134,20 @@ def _import_solutions() -> None:
 
 
 def _solution(kind: str) -> Any:
-    """This process's MediaPipe solution of a kind ("hands", "selfie"), made on first use
-    (raises ImportError without mediapipe)."""
+    """This process's MediaPipe solution of a kind ("hands": the full palm and hand models,
+    "hands-lite": the lite ones, "selfie"), made on first use (raises ImportError without
+    mediapipe)."""
     sol = _state["solutions"].get(kind)
     if sol is None:
         _import_solutions()
         with warnings.catch_warnings(), quiet_stderr():
             warnings.simplefilter("ignore")
-            if kind == "hands":
+            if kind in ("hands", "hands-lite"):
                 from mediapipe.python.solutions import hands as mp_hands
 
                 sol = mp_hands.Hands(static_image_mode=True, max_num_hands=MAX_HANDS,
                                      min_detection_confidence=HAND_CONFIDENCE,
-                                     model_complexity=1)
+                                     model_complexity=1 if kind == "hands" else 0)
             elif kind == "selfie":
                 from mediapipe.python.solutions import selfie_segmentation as mp_selfie
 
@@ -158,9 +159,9 @@ def _solution(kind: str) -> Any:
 
 
 def _local(kind: str, rgb: np.ndarray) -> Any:
-    """A solution's answer on an RGB uint8 image, in this process: for "hands" a list of
-    (21x2 landmarks in [0, 1] image units, handedness score), for "selfie" the person
-    probability (float32, the image's shape)."""
+    """A solution's answer on an RGB uint8 image, in this process: for "hands" and
+    "hands-lite" a list of (21x2 landmarks in [0, 1] image units, handedness score), for
+    "selfie" the person probability (float32, the image's shape)."""
     sol = _solution(kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
