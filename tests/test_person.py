@@ -21,6 +21,36 @@ def _disc_face() -> np.ndarray:
     return (xx - 250) ** 2 + (yy - 250) ** 2 < 150**2
 
 
+@pytest.fixture(autouse=True)
+def _no_kept_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts without the last crop's kept answer (`person._last`)."""
+    monkeypatch.setattr(person, "_last", [None])
+
+
+def test_the_last_crops_answer_is_kept_and_read_only(monkeypatch: pytest.MonkeyPatch):
+    """The occlusion step and the colour mask ask for the same crop: MediaPipe runs once for
+    it, again for another crop (or the same one changed), and the answer cannot be written."""
+    calls = []
+
+    def run(kind: str, rgb: np.ndarray) -> np.ndarray:
+        calls.append(int(rgb.sum()))
+        return np.full(rgb.shape[:2], 0.25 * len(calls), np.float32)
+
+    monkeypatch.setattr(mp_run, "run", run)
+    monkeypatch.delenv(person.ENV_SWITCH, raising=False)
+    crop = np.zeros((C, C, 3), np.uint8)
+    first = person.person_probability(crop)
+    assert person.person_probability(crop.copy()) is first and calls == [0]
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0
+    other = crop.copy()
+    other[0, 0, 0] = 7
+    assert person.person_probability(other)[0, 0] == 0.5 and calls == [0, 7]
+    crop[0, 0, 0] = 7  # the kept crop is a copy: changing the caller's array changes nothing
+    assert person.person_probability(crop)[0, 0] == 0.5 and calls == [0, 7]
+    assert person.person_probability(np.zeros((C, C, 3), np.uint8))[0, 0] == 0.75
+
+
 def test_background_touching_the_border_is_taken_islands_and_specks_are_not(
         monkeypatch: pytest.MonkeyPatch):
     """Face pixels with person probability < 0.5 in regions that reach the mask's border are

@@ -29,6 +29,8 @@ EDGE_PX = 6  # face pixels within this distance (px) of the background are left 
 ENV_SWITCH = "EXTREME3D_PERSON"  # "off": not run
 
 _warned: set[str] = set()
+#: The last crop asked for and its answer (`person_probability`), in a one-item list.
+_last: list[tuple[np.ndarray, np.ndarray] | None] = [None]
 
 
 def switched_off() -> bool:
@@ -37,10 +39,16 @@ def switched_off() -> bool:
 
 
 def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
-    """Selfie Segmentation's person probability (float32 HxW, crop px) of a crop; None when
-    off, without mediapipe (warned once) or when MediaPipe fails (warned once per reason)."""
+    """Selfie Segmentation's person probability (float32 HxW, crop px, read-only) of a crop;
+    None when off, without mediapipe (warned once) or when MediaPipe fails (warned once per
+    reason). The last crop's answer is kept: the occlusion step (hair samples) and the colour
+    mask (`background_pixels`) ask for the same crop, and MediaPipe runs once."""
     if switched_off():
         return None
+    last = _last[0]
+    if (last is not None and last[0].shape == np.shape(crop_bgr)
+            and np.array_equal(last[0], crop_bgr)):
+        return last[1]
     try:
         img = bp._to_bgr(crop_bgr)
         prob = mp_run.run("selfie", cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
@@ -56,6 +64,8 @@ def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
     shape = np.asarray(crop_bgr).shape[:2]
     if prob.shape != shape:
         prob = cv2.resize(prob, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    prob.flags.writeable = False
+    _last[0] = (np.array(crop_bgr, copy=True), prob)  # one tuple: read whole by other threads
     return prob
 
 
