@@ -167,3 +167,32 @@ def test_a_person_map_of_another_shape_is_refused():
     crop, face, _ = _hairy_crop()
     with pytest.raises(ValueError, match="person map"):
         hair_pixels(crop, face, LANDMARKS, np.ones((400, 500), np.float32))
+
+
+def _side_strip(crop: np.ndarray, face: np.ndarray, beyond: bool) -> tuple:
+    """The crop with strands along the right cheek's outline (inside the mask, below the
+    band's rows), and with the same strands outside the mask beside it when `beyond` (a lock
+    hanging down beside the face; else skin-coloured neck or backdrop beyond the strip)."""
+    yy, xx = np.mgrid[:500, :500]
+    rng = np.random.default_rng(1)
+    strands = np.where(((xx + yy) // 2) % 2 == 0, 35.0, -35.0)[..., None]
+    hair_px = np.array(HAIR_BGR, np.float64) + strands + rng.normal(0, 2, (500, 500, 3))
+    dist_in = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
+    rows = (yy > 240) & (yy < 300) & (xx > 277)
+    strip = face & (dist_in <= 8) & rows
+    lock = ~face & rows & (xx < 440) if beyond else np.zeros_like(face)
+    out = crop.astype(np.float64)
+    out[strip | lock] = hair_px[strip | lock]
+    return np.clip(out, 0, 255).astype(np.uint8), strip
+
+
+def test_a_rim_strip_is_hair_only_where_the_hair_goes_on_outside():
+    """Strands along the cheek's outline are hair when the hair goes on outside the mask (a
+    lock beside the face); the same strip with skin-coloured neck or backdrop beyond it is
+    shaded skin at the cheek's edge, and is left alone."""
+    crop, face, _ = _hairy_crop()
+    with_lock, strip = _side_strip(crop, face, beyond=True)
+    assert LANDMARKS[51, 1] > 300  # the strip lies above the upper lip, where hair is searched
+    assert hair_pixels(with_lock, face, LANDMARKS)[strip].mean() > 0.5
+    alone, strip = _side_strip(crop, face, beyond=False)
+    assert not hair_pixels(alone, face, LANDMARKS)[strip].any()

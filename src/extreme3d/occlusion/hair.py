@@ -27,7 +27,8 @@ flagged. Then, above the upper lip (beards hang below):
   (BROW_MARGIN) and leans to hair by LLR_MIN (not only LLR_WEAK); the brow model is sampled on
   the brow lines that do not lean to hair: a brow under the fringe is sampled on the other
   one, brows of the hair's colour are left alone;
-- thin strips along the outline (RIM_PX) are hair too, without the opening or growing;
+- thin strips along the outline (RIM_PX) are hair too, without the opening or growing, when
+  the hair goes on outside the mask beside them (OUT_PX, OUT_SHARE: not background or skin);
 - a region smoother than skin (REGION_TEXTURE; a strip: TEXTURE_RATIO, measured away from
   the outline's own contrast) is shaded skin, not hair.
 """
@@ -41,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from extreme3d.occlusion.person import PERSON_THRESHOLD
+from extreme3d.occlusion.segment import disk as sg_disk
 from extreme3d.occlusion.segment import face_share
 
 #: Core of the mask (skin model): distance to its border > CORE_FRACTION x the largest distance.
@@ -98,6 +100,11 @@ RIM_PX = 12
 #: contrast against the background reads as texture).
 RIM_DEEP_PX = 5
 RIM_SHARE = 0.001
+#: A strip goes on outside the outline (hair comes in from the head): of the pixels outside
+#: the mask within OUT_PX of it, OUT_SHARE or more lean to hair (LLR_WEAK; person pixels when
+#: the person map is given). Shaded skin at a cheek's edge has background or neck beyond it.
+OUT_PX = 8
+OUT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,22 @@ def _rough(labels: np.ndarray, keep: np.ndarray, texture: np.ndarray, floor: flo
     return keep[labels]
 
 
+def _go_on_outside(labels: np.ndarray, keep: np.ndarray, hairlike: np.ndarray,
+                   outside: np.ndarray) -> np.ndarray:
+    """`keep` (per label of `labels`, label 0 never) less the regions that do not go on
+    outside the mask: fewer than OUT_SHARE of the pixels outside it (`outside`: their distance
+    to the outline, px) within OUT_PX of the region are `hairlike`."""
+    keep = keep.copy()
+    keep[0] = False
+    beyond = (outside > 0) & (outside <= OUT_PX)
+    for k in np.flatnonzero(keep):
+        near = cv2.dilate((labels == k).astype(np.uint8), sg_disk(OUT_PX)) > 0
+        ring = near & beyond
+        if not ring.any() or float(np.mean(hairlike[ring])) < OUT_SHARE:
+            keep[k] = False
+    return keep
+
+
 def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: npt.ArrayLike,
                 person: np.ndarray | None = None) -> np.ndarray:
     """Pixels (bool HxW, crop px) of `face_mask` covered by hair that hangs in from the head
@@ -314,6 +337,10 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     _, strips = cv2.connectedComponents(
         _rim_strips(cand & (inside <= RIM_PX), inside, RIM_SHARE * face.sum()).astype(np.uint8),
         connectivity=8)
-    out[rows] |= _rough(strips, np.ones(strips.max() + 1, bool), texture,
-                        TEXTURE_RATIO * _skin_texture(skin), inside >= RIM_DEEP_PX)
+    hairlike = llr > LLR_WEAK
+    if person is not None:
+        hairlike &= np.asarray(person)[rows] >= PERSON_THRESHOLD
+    beyond = _go_on_outside(strips, np.ones(strips.max() + 1, bool), hairlike, outside[rows])
+    out[rows] |= _rough(strips, beyond, texture, TEXTURE_RATIO * _skin_texture(skin),
+                        inside >= RIM_DEEP_PX)
     return out
