@@ -196,3 +196,25 @@ def test_a_rim_strip_is_hair_only_where_the_hair_goes_on_outside():
     assert hair_pixels(with_lock, face, LANDMARKS)[strip].mean() > 0.5
     alone, strip = _side_strip(crop, face, beyond=False)
     assert not hair_pixels(alone, face, LANDMARKS)[strip].any()
+
+
+def test_an_occluder_cut_from_the_mask_is_inside_the_outline():
+    """A textured dark lens already found as an occluder reaches the mask's outline above the
+    eyes, with a patch of its colour beside it on the nose. Given as `occluded`, the lens stays
+    inside the face's outline: the band's hair samples and the outline are not on it, and the
+    patch, which touches only the lens, is not hair (the fringe still is). Cut out of the mask
+    instead, the lens joined the band's samples and its edge became outline, and the patch
+    touching it was taken for hair."""
+    crop, face, fringe = _hairy_crop()
+    yy, xx = np.mgrid[:500, :500]
+    rng = np.random.default_rng(2)
+    dark = np.array((30, 30, 35), np.float64) + np.where(((xx + yy) // 2) % 2 == 0, 30.0,
+                                                          -20.0)[..., None]
+    dark = np.clip(dark + rng.normal(0, 2, (500, 500, 3)), 0, 255)
+    lens = face & ~fringe & (yy > 190) & (yy < 222) & (xx < 262)
+    patch = face & (xx >= 262) & (xx < 290) & (yy > 200) & (yy < 222)
+    out = crop.copy()
+    out[lens | patch] = dark[lens | patch].astype(np.uint8)
+    found = hair_pixels(out, face, LANDMARKS, occluded=lens)
+    assert not found[patch | lens].any() and found[fringe].mean() > 0.5
+    assert hair_pixels(out, face & ~lens, LANDMARKS)[patch].mean() > 0.5

@@ -307,8 +307,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
         geo["core"] = geo["core"] | geo["hands"].mask
     if hair:
-        geo["hair"] = hr.HairRegion(hr.hair_pixels(crop, face & ~geo["core"], lm,
-                                                   person_probability(crop)))
+        geo["hair"] = hr.HairRegion(hr.hair_pixels(crop, face, lm, person_probability(crop),
+                                                   occluded=geo["core"]))
         geo["core"] = geo["core"] | geo["hair"].mask
     return sg.grown(geo["core"], face), prob, geo
 

@@ -105,6 +105,10 @@ RIM_SHARE = 0.001
 #: the person map is given). Shaded skin at a cheek's edge has background or neck beyond it.
 OUT_PX = 8
 OUT_SHARE = 0.5
+#: Face pixels within this distance (px) of the occluders already found are no hair: the
+#: blurred ratio leans to hair along a dark occluder's border, and growing along it reached
+#: pixels far from any hair (the occluder mask is grown by 5 px later anyway).
+OCCLUDED_MARGIN_PX = 4
 
 
 @dataclass(frozen=True)
@@ -277,13 +281,25 @@ def _go_on_outside(labels: np.ndarray, keep: np.ndarray, hairlike: np.ndarray,
 
 
 def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: npt.ArrayLike,
-                person: np.ndarray | None = None) -> np.ndarray:
+                person: np.ndarray | None = None,
+                occluded: np.ndarray | None = None) -> np.ndarray:
     """Pixels (bool HxW, crop px) of `face_mask` covered by hair that hangs in from the head
     (see the module doc). landmarks: the 68 points in crop px; person: Selfie Segmentation's
-    person probability per crop pixel (None: the band is not checked for background). All
-    False when the band is not hair or either model lacks samples."""
+    person probability per crop pixel (None: the band is not checked for background);
+    occluded: face pixels already found as occluders (glasses, hands): they and the pixels
+    within OCCLUDED_MARGIN_PX of them are never hair, never skin samples, but inside the face's
+    outline (a lens cut out of the mask reaching its edge must
+    not put the band, the outline and the hair samples on the lens). All False when the band
+    is not hair or either model lacks samples."""
     crop = np.ascontiguousarray(crop_bgr, np.uint8)
-    face = np.asarray(face_mask, bool)
+    whole = np.asarray(face_mask, bool)
+    if occluded is not None and np.shape(occluded) != whole.shape:
+        raise ValueError(f"occluder mask {np.shape(occluded)} and face mask {whole.shape} do "
+                         "not match")
+    face = whole
+    if occluded is not None and np.any(occluded):
+        near = cv2.dilate(np.asarray(occluded, np.uint8), sg_disk(OCCLUDED_MARGIN_PX))
+        face = whole & (near == 0)
     lm = np.asarray(landmarks, np.float64)
     if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[:2] != face.shape:
         raise ValueError(f"crop {crop.shape} and face mask {face.shape} do not match")
@@ -302,7 +318,7 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     top = min(max(int(np.ceil(lm[51, 1])), 0), face.shape[0])  # the upper lip's row
     core_dist = _distance_inside(face.astype(np.uint8))
     core = core_dist > CORE_FRACTION * float(core_dist.max())
-    inside, outside = _outline(face)
+    inside, outside = _outline(whole)
     band = (outside >= BAND_MIN_PX) & (outside <= BAND_EYES * eyes_apart)
     band[eye_row:] = False
     if person is not None:
