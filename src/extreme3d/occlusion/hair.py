@@ -56,7 +56,7 @@ UNLIKE_QUANTILE = 0.9
 MIN_SAMPLES = 150
 #: The band is hair only when its hair samples' median texture exceeds the skin's by this
 #: factor.
-TEXTURE_RATIO = 1.5
+TEXTURE_RATIO = 1.25
 #: A found region is kept only when its median texture exceeds the skin's by this factor.
 REGION_TEXTURE = 1.25
 #: The skin's texture is taken as at least this (the cue's units: 10 log(1 + 0.1 grey level)).
