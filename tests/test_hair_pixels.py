@@ -218,3 +218,23 @@ def test_an_occluder_cut_from_the_mask_is_inside_the_outline():
     found = hair_pixels(out, face, LANDMARKS, occluded=lens)
     assert not found[patch | lens].any() and found[fringe].mean() > 0.5
     assert hair_pixels(out, face & ~lens, LANDMARKS)[patch].mean() > 0.5
+
+
+def test_a_rim_strip_at_the_crops_edge_is_kept():
+    """A face mask that runs off the crop's right edge, strands along that edge inside it:
+    there is nothing beyond the crop to go on into, so the strip is kept (as strips along the
+    mask's own outline with hair beyond them are)."""
+    shift = 103.0  # the face moved right until its mask leaves the crop
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:500, :500]
+    face = ((xx - 277 - shift) / 125.0) ** 2 + ((yy - 265) / 165.0) ** 2 < 1
+    crop = np.array(SKIN_BGR, np.float64) + rng.normal(0, 2, (500, 500, 3))
+    strands = np.where(((xx + yy) // 2) % 2 == 0, 35.0, -35.0)[..., None]
+    hair_px = np.array(HAIR_BGR, np.float64) + strands + rng.normal(0, 2, (500, 500, 3))
+    strip = face & (xx >= 492) & (yy > 240) & (yy < 300)
+    hairy = (~face & (yy < 226)) | strip
+    crop[hairy] = hair_px[hairy]
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
+    lm = LANDMARKS + (shift, 0.0)
+    assert face[240:300, 499].all()  # the mask reaches the crop's edge there
+    assert hair_pixels(crop, face, lm)[strip].mean() > 0.5

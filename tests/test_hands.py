@@ -218,9 +218,13 @@ def test_lite_fallback_keeps_the_full_models_answer_when_it_fails(
 
     monkeypatch.setattr(hd, "unavailable_reason", lambda: None)
     monkeypatch.setattr(hd, "hand_points", points)
-    res = hd.find_hands(np.zeros((C, C, 3), np.uint8), lm, face)
+    monkeypatch.setattr(hd, "_warned", set())
+    with pytest.warns(UserWarning, match="lite models failed"):
+        res = hd.find_hands(np.zeros((C, C, 3), np.uint8), lm, face)
     assert calls == [False, True]
     assert res.status == "none" and res.model == "full" and not res.mask.any()
+    monkeypatch.setattr(hd, "unavailable_reason", lambda: "off")  # no model ran: none
+    assert hd.find_hands(np.zeros((C, C, 3), np.uint8), lm, face).record(face)["model"] == "none"
 
 
 def test_paper_face_without_a_hand_keeps_its_occluders(shared: Path):

@@ -49,6 +49,9 @@ def test_the_last_crops_answer_is_kept_and_read_only(monkeypatch: pytest.MonkeyP
     crop[0, 0, 0] = 7  # the kept crop is a copy: changing the caller's array changes nothing
     assert person.person_probability(crop)[0, 0] == 0.5 and calls == [0, 7]
     assert person.person_probability(np.zeros((C, C, 3), np.uint8))[0, 0] == 0.75
+    grey = np.full((C, C), 9, np.uint8)  # a grey crop and its BGR copy: one run
+    assert person.person_probability(grey) is person.person_probability(
+        np.repeat(grey[..., None], 3, axis=2)) and len(calls) == 4
 
 
 def test_background_touching_the_border_is_taken_islands_and_specks_are_not(

@@ -11,10 +11,10 @@ against skin and miss hair whose colour is close to skin's (blonde, light brown)
 Two per-image models in (L, a, b, texture), each a Gaussian (median centre):
 - skin from the mask's core (as `background`); texture = log of the local high-pass energy of
   the lightness (hair strands are fine, dense lines; skin is smooth at that scale);
-- hair from a band just outside the mask's outline (its holes, cut occluders, filled) above
-  the eyes, person pixels only when Selfie Segmentation's map is given, and of those the ones
-  unlike skin (beyond the core's own UNLIKE_QUANTILE of the skin model's negative
-  log-likelihood).
+- hair from a band just outside the mask's outline (the occluders found before, `occluded`,
+  inside it) above the eyes, person pixels only when Selfie Segmentation's map is given, and
+  of those the ones unlike skin (beyond the core's own UNLIKE_QUANTILE of the skin model's
+  negative log-likelihood).
 The band holds hair only when its hair samples' median texture is rougher than the skin's
 (TEXTURE_RATIO, the skin's taken as at least TEXTURE_FLOOR): a bald head, a hat, a forehead
 that goes on past the mask, a headscarf or a white backdrop are smooth and nothing is
@@ -55,7 +55,7 @@ UNLIKE_QUANTILE = 0.9
 #: Fewest pixels for the skin core, the band and the hair samples.
 MIN_SAMPLES = 150
 #: The band is hair only when its hair samples' median texture exceeds the skin's by this
-#: factor.
+#: factor; so is a strip along the outline (measured RIM_DEEP_PX inside).
 TEXTURE_RATIO = 1.25
 #: A found region is kept only when its median texture exceeds the skin's by this factor.
 REGION_TEXTURE = 1.25
@@ -101,10 +101,14 @@ RIM_PX = 12
 RIM_DEEP_PX = 5
 RIM_SHARE = 0.001
 #: A strip goes on outside the outline (hair comes in from the head): of the pixels outside
-#: the mask within OUT_PX of it, OUT_SHARE or more lean to hair (LLR_WEAK; person pixels when
-#: the person map is given). Shaded skin at a cheek's edge has background or neck beyond it.
+#: the mask within OUT_PX of it (counted from OUT_START_PX out), OUT_SHARE or more lean to hair
+#: (LLR_WEAK; person pixels when the person map is given). Shaded skin at a cheek's edge has
+#: background or neck beyond it.
 OUT_PX = 8
 OUT_SHARE = 0.5
+#: The pixels beyond a strip are counted from this distance (px) outside the outline: the
+#: blurred ratio (LLR_SIGMA) spreads the strip's own strands across the outline.
+OUT_START_PX = int(2 * LLR_SIGMA)
 #: Face pixels within this distance (px) of the occluders already found are no hair: the
 #: blurred ratio leans to hair along a dark occluder's border, and growing along it reached
 #: pixels far from any hair (the occluder mask is grown by 5 px later anyway).
@@ -266,16 +270,26 @@ def _rough(labels: np.ndarray, keep: np.ndarray, texture: np.ndarray, floor: flo
 
 def _go_on_outside(labels: np.ndarray, keep: np.ndarray, hairlike: np.ndarray,
                    outside: np.ndarray) -> np.ndarray:
-    """`keep` (per label of `labels`, label 0 never) less the regions that do not go on
-    outside the mask: fewer than OUT_SHARE of the pixels outside it (`outside`: their distance
-    to the outline, px) within OUT_PX of the region are `hairlike`."""
+    """`keep` (per label of `labels`, label 0 never) less the labels whose regions do not go
+    on outside the mask: fewer than OUT_SHARE of the pixels outside it (`outside`: their
+    distance to the outline, px) that lie OUT_START_PX to OUT_START_PX + OUT_PX from it and
+    within that distance of the region are `hairlike`. A region along the crop's edge with no
+    such pixels (the crop ends there) is kept."""
     keep = keep.copy()
     keep[0] = False
-    beyond = (outside > 0) & (outside <= OUT_PX)
+    reach = OUT_START_PX + OUT_PX
+    beyond = (outside > OUT_START_PX) & (outside <= reach)
+    h, w = labels.shape
     for k in np.flatnonzero(keep):
-        near = cv2.dilate((labels == k).astype(np.uint8), sg_disk(OUT_PX)) > 0
-        ring = near & beyond
-        if not ring.any() or float(np.mean(hairlike[ring])) < OUT_SHARE:
+        ys, xs = np.nonzero(labels == k)
+        y0, y1 = max(ys.min() - reach, 0), min(ys.max() + reach + 1, h)
+        x0, x1 = max(xs.min() - reach, 0), min(xs.max() + reach + 1, w)
+        box = (labels[y0:y1, x0:x1] == k).astype(np.uint8)
+        ring = (cv2.dilate(box, sg_disk(reach)) > 0) & beyond[y0:y1, x0:x1]
+        if not ring.any():
+            at_edge = ys.min() == 0 or xs.min() == 0 or xs.max() == w - 1
+            keep[k] = bool(at_edge)
+        elif float(np.mean(hairlike[y0:y1, x0:x1][ring])) < OUT_SHARE:
             keep[k] = False
     return keep
 
@@ -288,9 +302,9 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     person probability per crop pixel (None: the band is not checked for background);
     occluded: face pixels already found as occluders (glasses, hands): they and the pixels
     within OCCLUDED_MARGIN_PX of them are never hair, never skin samples, but inside the face's
-    outline (a lens cut out of the mask reaching its edge must
-    not put the band, the outline and the hair samples on the lens). All False when the band
-    is not hair or either model lacks samples."""
+    outline (a lens cut out of the mask reaching its edge must not put the band, the outline
+    and the hair samples on the lens). All False when the band is not hair or either model
+    lacks samples."""
     crop = np.ascontiguousarray(crop_bgr, np.uint8)
     whole = np.asarray(face_mask, bool)
     if occluded is not None and np.shape(occluded) != whole.shape:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -43,6 +44,8 @@ ENV_SWITCH = "EXTREME3D_HANDS"  # "off": the step is not run
 LITE_FALLBACK = True
 PACKAGE_HINT = mp_run.PACKAGE_HINT
 
+_warned: set[str] = set()  # the lite fallback's failure reasons already warned of
+
 
 @dataclass(frozen=True)
 class Hands:
@@ -52,7 +55,7 @@ class Hands:
     points: list[np.ndarray] = field(default_factory=list)  # kept hands, 21x2 crop px each
     rejected: int = 0  # hands found but left out (wrist inside the face, or too small on it)
     status: str = "none"  # "found", "none", "off", "unavailable: <why>" or "failed: <why>"
-    model: str = "full"  # MediaPipe's models that found the kept hands: "full" or "lite"
+    model: str = "none"  # MediaPipe's models whose answer this is: "full", "lite" or "none"
 
     def record(self, face: np.ndarray) -> dict:
         """What params/<name>.json and summary.json record of it (face: the face mask it was
@@ -189,7 +192,9 @@ def find_hands(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) ->
     the reason when the step is off, mediapipe is not installed or MediaPipe failed.
     MediaPipe's full models run first; when they leave no hand on the face, the lite ones
     (LITE_FALLBACK), whose palm detector finds some hands the full one misses (a hand holding
-    a microphone to the mouth)."""
+    a microphone to the mouth). An error of the full run (MediaPipe or the hands' regions)
+    gives status "failed: <why>"; one of the lite run leaves the full run's answer (warned
+    once per reason)."""
     none = np.zeros(face.shape, bool)
     reason = unavailable_reason()
     if reason is not None:
@@ -202,7 +207,12 @@ def find_hands(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray) ->
         return first
     try:
         again = _hands_by(crop_bgr, landmarks, face, lite=True)
-    except Exception:  # noqa: BLE001 - the full models' answer stands
+    except Exception as exc:  # noqa: BLE001 - the full models' answer stands, said once
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if reason not in _warned:
+            _warned.add(reason)
+            warnings.warn(f"hands: MediaPipe's lite models failed ({reason}); the full "
+                          "models' answer is kept", stacklevel=2)
         return first
     return again if again.points else first
 

@@ -45,12 +45,11 @@ def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
     mask (`background_pixels`) ask for the same crop, and MediaPipe runs once."""
     if switched_off():
         return None
-    last = _last[0]
-    if (last is not None and last[0].shape == np.shape(crop_bgr)
-            and np.array_equal(last[0], crop_bgr)):
-        return last[1]
     try:
         img = bp._to_bgr(crop_bgr)
+        last = _last[0]
+        if last is not None and last[0].shape == img.shape and np.array_equal(last[0], img):
+            return last[1]
         prob = mp_run.run("selfie", cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
     except Exception as exc:  # noqa: BLE001 - no person mask, said once
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -61,11 +60,12 @@ def person_probability(crop_bgr: np.ndarray) -> np.ndarray | None:
             warnings.warn(f"person segmentation (background, hair samples): off ({reason})",
                           stacklevel=2)
         return None
-    shape = np.asarray(crop_bgr).shape[:2]
+    shape = img.shape[:2]
+    prob = np.array(prob, np.float32)  # this function's own array: locked below
     if prob.shape != shape:
         prob = cv2.resize(prob, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     prob.flags.writeable = False
-    _last[0] = (np.array(crop_bgr, copy=True), prob)  # one tuple: read whole by other threads
+    _last[0] = (np.array(img, copy=True), prob)  # one tuple: read whole by other threads
     return prob
 
 
