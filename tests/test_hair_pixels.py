@@ -238,3 +238,17 @@ def test_a_rim_strip_at_the_crops_edge_is_kept():
     lm = LANDMARKS + (shift, 0.0)
     assert face[240:300, 499].all()  # the mask reaches the crop's edge there
     assert hair_pixels(crop, face, lm)[strip].mean() > 0.5
+
+
+def test_smooth_white_hair_over_coloured_skin_is_hair():
+    """White or grey hair is often as smooth as skin at the texture cue's scale: a flat,
+    near-neutral band lighter than the (coloured) skin counts as hair, and its fringe is
+    found; the same flat band on a grey crop (skin without chroma) or darker than the skin
+    (a hat) is not."""
+    white = (205, 208, 210)  # BGR: near neutral, lighter than SKIN_BGR
+    crop, face, fringe = _hairy_crop(striped=False, hair=white)
+    assert hair_pixels(crop, face, LANDMARKS)[fringe].mean() > 0.8
+    grey = np.repeat(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
+    assert not hair_pixels(grey, face, LANDMARKS).any()
+    dark, face, _ = _hairy_crop(striped=False, hair=(60, 62, 64))
+    assert not hair_pixels(dark, face, LANDMARKS).any()

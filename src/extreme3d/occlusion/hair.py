@@ -57,6 +57,10 @@ MIN_SAMPLES = 150
 #: The band is hair only when its hair samples' median texture exceeds the skin's by this
 #: factor; so is a strip along the outline (measured RIM_DEEP_PX inside).
 TEXTURE_RATIO = 1.25
+#: Grey or white hair (`_grey_hair`): the band's samples within GREY_CHROMA of neutral in
+#: (a, b), lighter than skin of SKIN_CHROMA or more; it passes without the texture gate.
+GREY_CHROMA = 10.0
+SKIN_CHROMA = 15.0
 #: A found region is kept only when its median texture exceeds the skin's by this factor.
 REGION_TEXTURE = 1.25
 #: The skin's texture is taken as at least this (the cue's units: 10 log(1 + 0.1 grey level)).
@@ -226,9 +230,22 @@ def _models(feat: np.ndarray, core: np.ndarray, band: np.ndarray
     if unlike.sum() < MIN_SAMPLES:
         return None
     hair = _Gaussian(near[unlike])
-    if hair.centre[3] < TEXTURE_RATIO * _skin_texture(skin):
+    if hair.centre[3] < TEXTURE_RATIO * _skin_texture(skin) and not _grey_hair(skin, hair):
         return None  # a smooth band: a bald head, a hat, skin or backdrop, not hair
     return skin, hair
+
+
+def _chroma(centre: np.ndarray) -> float:
+    """Distance of a model's (a, b) centre from neutral grey (OpenCV's 8-bit Lab: 128)."""
+    return float(np.hypot(centre[1] - 128.0, centre[2] - 128.0))
+
+
+def _grey_hair(skin: _Gaussian, hair: _Gaussian) -> bool:
+    """Whether the band's samples are grey or white hair: lighter than the skin and near
+    neutral (GREY_CHROMA) where the skin is coloured (SKIN_CHROMA); such hair is often as
+    smooth as skin at the texture cue's scale."""
+    return (hair.centre[0] > skin.centre[0] and _chroma(hair.centre) < GREY_CHROMA
+            and _chroma(skin.centre) >= SKIN_CHROMA)
 
 
 def _allowed(feat: np.ndarray, llr: np.ndarray, zone: np.ndarray, lm: np.ndarray,
@@ -342,6 +359,7 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     if models is None or top == 0:
         return out
     skin, hair = models
+    grey = _grey_hair(skin, hair)
     rows = slice(0, top)
     zone, inside, texture = face[rows], inside[rows], feat[rows][..., 3]
     llr = cv2.GaussianBlur(skin.nll(feat[rows]) - hair.nll(feat[rows]), (0, 0), LLR_SIGMA)
@@ -361,7 +379,8 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
                                        connectivity=8)
     reached = np.zeros(grown.max() + 1, bool)
     reached[np.unique(grown[keep[labels]])] = True
-    out[rows] = _rough(grown, reached, texture, REGION_TEXTURE * _skin_texture(skin))
+    out[rows] = _rough(grown, reached, texture,
+                       0.0 if grey else REGION_TEXTURE * _skin_texture(skin))
     # strands along the outline, kept as they are (grown, they ran into shaded cheeks); their
     # texture measured away from the outline's own contrast
     _, strips = cv2.connectedComponents(
@@ -371,6 +390,7 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     if person is not None:
         hairlike &= np.asarray(person)[rows] >= PERSON_THRESHOLD
     beyond = _go_on_outside(strips, np.ones(strips.max() + 1, bool), hairlike, outside[rows])
-    out[rows] |= _rough(strips, beyond, texture, TEXTURE_RATIO * _skin_texture(skin),
+    out[rows] |= _rough(strips, beyond, texture,
+                        0.0 if grey else TEXTURE_RATIO * _skin_texture(skin),
                         inside >= RIM_DEEP_PX)
     return out
