@@ -252,3 +252,14 @@ def test_smooth_white_hair_over_coloured_skin_is_hair():
     assert not hair_pixels(grey, face, LANDMARKS).any()
     dark, face, _ = _hairy_crop(striped=False, hair=(60, 62, 64))
     assert not hair_pixels(dark, face, LANDMARKS).any()
+
+
+def test_a_smooth_dyed_headscarf_edge_is_an_occluder():
+    """A flat orange headscarf far more colourful than the skin: its edge hanging into the face
+    mask is found like hair (no texture needed); a flat band of the skin's own hue, only a
+    little more saturated (a shadow, a tan line), is not."""
+    orange = (20, 110, 235)  # BGR
+    crop, face, fringe = _hairy_crop(striped=False, hair=orange)
+    assert hair_pixels(crop, face, LANDMARKS)[fringe].mean() > 0.8
+    tan, face, _ = _hairy_crop(striped=False, hair=(95, 130, 190))
+    assert not hair_pixels(tan, face, LANDMARKS).any()

@@ -18,7 +18,9 @@ Two per-image models in (L, a, b, texture), each a Gaussian (median centre):
 The band holds hair only when its hair samples' median texture is rougher than the skin's
 (TEXTURE_RATIO, the skin's taken as at least TEXTURE_FLOOR): a bald head, a hat, a forehead
 that goes on past the mask, a headscarf or a white backdrop are smooth and nothing is
-flagged. Then, above the upper lip (beards hang below):
+flagged; or when its colour alone tells it from skin (`_by_colour`: grey or white hair over
+coloured skin, a dyed headscarf far more colourful than skin; the regions and strips found
+then need no texture). Then, above the upper lip (beards hang below):
 - seeds: pixels whose hair-over-skin log-likelihood ratio (blurred) exceeds LLR_MIN, off the
   eyes and the brows, opened (OPEN_PX), in regions that touch the outline above the eyes
   (hair comes in from the head) by CONTACT_PX pixels or more and cover MIN_SHARE of the face;
@@ -57,10 +59,13 @@ MIN_SAMPLES = 150
 #: The band is hair only when its hair samples' median texture exceeds the skin's by this
 #: factor; so is a strip along the outline (measured RIM_DEEP_PX inside).
 TEXTURE_RATIO = 1.25
-#: Grey or white hair (`_grey_hair`): the band's samples within GREY_CHROMA of neutral in
-#: (a, b), lighter than skin of SKIN_CHROMA or more; it passes without the texture gate.
+#: Bands told from skin by colour pass without the texture gate (`_by_colour`): grey or white
+#: hair (`_grey_hair`: the band's samples within GREY_CHROMA of neutral in (a, b) and lighter
+#: than skin of SKIN_CHROMA or more) and colourful ones (`_coloured`: a dyed headscarf, red
+#: hair; chroma COLOUR_RATIO times the skin's or more).
 GREY_CHROMA = 10.0
 SKIN_CHROMA = 15.0
+COLOUR_RATIO = 2.0
 #: A found region is kept only when its median texture exceeds the skin's by this factor.
 REGION_TEXTURE = 1.25
 #: The skin's texture is taken as at least this (the cue's units: 10 log(1 + 0.1 grey level)).
@@ -230,7 +235,7 @@ def _models(feat: np.ndarray, core: np.ndarray, band: np.ndarray
     if unlike.sum() < MIN_SAMPLES:
         return None
     hair = _Gaussian(near[unlike])
-    if hair.centre[3] < TEXTURE_RATIO * _skin_texture(skin) and not _grey_hair(skin, hair):
+    if hair.centre[3] < TEXTURE_RATIO * _skin_texture(skin) and not _by_colour(skin, hair):
         return None  # a smooth band: a bald head, a hat, skin or backdrop, not hair
     return skin, hair
 
@@ -238,6 +243,19 @@ def _models(feat: np.ndarray, core: np.ndarray, band: np.ndarray
 def _chroma(centre: np.ndarray) -> float:
     """Distance of a model's (a, b) centre from neutral grey (OpenCV's 8-bit Lab: 128)."""
     return float(np.hypot(centre[1] - 128.0, centre[2] - 128.0))
+
+
+def _by_colour(skin: _Gaussian, hair: _Gaussian) -> bool:
+    """Whether the band is told from skin by its colour alone (`_grey_hair` or `_coloured`):
+    then it needs no texture, nor do the regions and strips found from it."""
+    return _grey_hair(skin, hair) or _coloured(skin, hair)
+
+
+def _coloured(skin: _Gaussian, hair: _Gaussian) -> bool:
+    """Whether the band's samples are far more colourful than the skin (COLOUR_RATIO: a dyed
+    headscarf, a coloured hat, red hair); shadows on skin are less colourful, not more."""
+    return (_chroma(skin.centre) >= SKIN_CHROMA
+            and _chroma(hair.centre) >= COLOUR_RATIO * _chroma(skin.centre))
 
 
 def _grey_hair(skin: _Gaussian, hair: _Gaussian) -> bool:
@@ -359,7 +377,7 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     if models is None or top == 0:
         return out
     skin, hair = models
-    grey = _grey_hair(skin, hair)
+    by_colour = _by_colour(skin, hair)
     rows = slice(0, top)
     zone, inside, texture = face[rows], inside[rows], feat[rows][..., 3]
     llr = cv2.GaussianBlur(skin.nll(feat[rows]) - hair.nll(feat[rows]), (0, 0), LLR_SIGMA)
@@ -380,7 +398,7 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
     reached = np.zeros(grown.max() + 1, bool)
     reached[np.unique(grown[keep[labels]])] = True
     out[rows] = _rough(grown, reached, texture,
-                       0.0 if grey else REGION_TEXTURE * _skin_texture(skin))
+                       0.0 if by_colour else REGION_TEXTURE * _skin_texture(skin))
     # strands along the outline, kept as they are (grown, they ran into shaded cheeks); their
     # texture measured away from the outline's own contrast
     _, strips = cv2.connectedComponents(
@@ -391,6 +409,6 @@ def hair_pixels(crop_bgr: npt.ArrayLike, face_mask: npt.ArrayLike, landmarks: np
         hairlike &= np.asarray(person)[rows] >= PERSON_THRESHOLD
     beyond = _go_on_outside(strips, np.ones(strips.max() + 1, bool), hairlike, outside[rows])
     out[rows] |= _rough(strips, beyond, texture,
-                        0.0 if grey else TEXTURE_RATIO * _skin_texture(skin),
+                        0.0 if by_colour else TEXTURE_RATIO * _skin_texture(skin),
                         inside >= RIM_DEEP_PX)
     return out
