@@ -128,6 +128,31 @@ def test_temple_arms_leaving_the_rims_join_them():
     assert not (bare & far).any()
 
 
+def test_arms_leaving_the_rims_top_corners_join_them():
+    """Black arms leaving the rims at their upper outer corners (where most frames hold them)
+    and a fainter grey line at the eyes' height beside each (a shadow): the strongest arm
+    from the rims' outer side is masked, the corner arm, not only the line at the eyes'
+    height where the rims' own arm search starts."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    rims = _rims(img, lm)
+    ys, xs = np.nonzero(rims)
+    arms = np.zeros((500, 500), np.uint8)
+    shadow = np.zeros((500, 500), np.uint8)
+    for eye, x_rim, x_end in ((gl.EYES[0], xs.min(), xs.min() - 60),
+                              (gl.EYES[1], xs.max(), xs.max() + 60)):
+        y = int(round(lm[list(eye)].mean(axis=0)[1]))
+        cv2.line(arms, (int(x_rim), int(ys.min()) + 4), (int(x_end), int(ys.min())), 1, 5)
+        cv2.line(shadow, (int(x_rim), y), (int(x_end), y + 2), 1, 3)
+    img[shadow > 0] = (80, 100, 130)
+    img[arms > 0] = (30, 30, 30)
+    found = gl.find_rims(img, lm, face)
+    grown = sg.grown(found.mask, face)
+    far = (arms > 0) & ~(cv2.dilate(rims.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    assert found.found and (grown & far).sum() >= 0.8 * far.sum()
+
+
 def test_white_rims_are_found_as_light_rings():
     """White frames (or shiny metal) on skin: no dark ring, a light one."""
     lm = bp.default_constants().mean_landmarks.copy()

@@ -320,6 +320,7 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
     crop = np.asarray(crop_bgr)
     if face.shape != crop.shape[:2]:
         raise ValueError(f"face mask {face.shape} and crop {crop.shape[:2]} differ in size")
+    lm = np.asarray(landmarks, np.float64)
     rays = [eye_rays(landmarks, eye) for eye in EYES]
     maps = line_maps(crop) if maps is None else maps
     tables = ring_tables(maps, rays)
@@ -346,10 +347,21 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
                 cv2.polylines(band, [np.round(ring).astype(np.int32)], True, 1, 3)  # is thin
                 out = 0 if e == 1 else RAYS // 2  # the ray along the eye axis, away from the nose
                 outward = r[out, -1] - r[out, 0]
-                arm = temple_arm(maps[kind], face, ring[out],
-                                 outward / max(float(np.hypot(*outward)), 1e-9), scores[kind][e][0])
+                unit = outward / max(float(np.hypot(*outward)), 1e-9)
+                arm = temple_arm(maps[kind], face, ring[out], unit, scores[kind][e][0])
+                # the arm leaves many frames at their top (or bottom) corner, not at the eye's
+                # height: also the strongest arm from where lines along the eye axis leave the
+                # rim (its band and what it encloses)
+                region = band.copy()
+                cv2.fillPoly(region, [np.round(ring).astype(np.int32)], 1)
+                corner = lens_arm(maps[kind], face, region > 0, lm[list(EYES[e])].mean(axis=0),
+                                  unit, float(np.hypot(*(lm[EYES[e][3]] - lm[EYES[e][0]]))),
+                                  scores[kind][e][0], strongest=True)
                 if len(arm):
                     cv2.polylines(band, [np.round(np.vstack([ring[out][None], arm]))
+                                         .astype(np.int32)], False, 1, ARM_WIDTH_PX)
+                if corner is not None:
+                    cv2.polylines(band, [np.round(np.vstack([corner[0][None], corner[1]]))
                                          .astype(np.int32)], False, 1, ARM_WIDTH_PX)
                 mask |= band
                 insides.append(inner)
@@ -550,12 +562,15 @@ def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmark
 
 
 def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: np.ndarray,
-             outward: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """(start, arm points) of the longest temple arm (`temple_arm`, at the dark rims' level)
-    leaving a lens (bool mask) along the unit vector `outward`: tried from where lines parallel
-    to the eye axis, every ARM_START_STEP_PX up to one eye `width` either side of the eye
-    `centre`, leave the lens (an arm joins the lens at its top or bottom corner as often as at
-    its middle); None when no arm reaches ARM_MIN_STEPS steps."""
+             outward: np.ndarray, width: float, level: float = TESTS["dark"][0],
+             strongest: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, arm points) of the longest temple arm (`temple_arm`, at `level`: by default the
+    dark rims' test) leaving a lens (bool mask) along the unit vector `outward`: tried from
+    where lines parallel to the eye axis, every ARM_START_STEP_PX up to one eye `width` either
+    side of the eye `centre`, leave the lens (an arm joins the lens at its top or bottom corner
+    as often as at its middle); strongest: the arm of largest summed strength instead (a
+    frame's arm against its fainter shadow line); None when that arm is under ARM_MIN_STEPS
+    steps."""
     h, w = face.shape
     across = np.array([-outward[1], outward[0]])
     t = np.arange(0.0, 4.0 * width, 1.0)
@@ -569,11 +584,17 @@ def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: n
     starts = lines[np.arange(len(offsets)), np.argmin(on, axis=1)]  # first points past the lens
     if not usable.any():
         return None
-    arms = temple_arms(strength, face, starts[usable], outward, TESTS["dark"][0])
-    longest = max(range(len(arms)), key=lambda i: len(arms[i]))  # the first of the longest
-    if len(arms[longest]) < ARM_MIN_STEPS:
+    arms = temple_arms(strength, face, starts[usable], outward, level)
+    if strongest:
+        sums = [float(cv2.remap(strength, a[:, 0].astype(np.float32)[None],
+                                a[:, 1].astype(np.float32)[None], cv2.INTER_LINEAR).sum())
+                if len(a) else 0.0 for a in arms]
+        best = int(np.argmax(sums))  # the first of the strongest
+    else:
+        best = max(range(len(arms)), key=lambda i: len(arms[i]))  # the first of the longest
+    if len(arms[best]) < ARM_MIN_STEPS:
         return None
-    return starts[usable][longest], arms[longest]
+    return starts[usable][best], arms[best]
 
 
 def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
