@@ -130,9 +130,9 @@ def test_temple_arms_leaving_the_rims_join_them():
 
 def test_arms_leaving_the_rims_top_corners_join_them():
     """Black arms leaving the rims at their upper outer corners (where most frames hold them)
-    and a fainter grey line at the eyes' height beside each (a shadow): the strongest arm
-    from the rims' outer side is masked, the corner arm, not only the line at the eyes'
-    height where the rims' own arm search starts."""
+    and a fainter but longer dark line at the eyes' height beside each (a shadow, which the
+    rims' own arm search, starting at the eyes' height, follows): the corner arm is masked
+    too."""
     lm = bp.default_constants().mean_landmarks.copy()
     face = np.ones((500, 500), bool)
     img = _skin()
@@ -144,13 +144,25 @@ def test_arms_leaving_the_rims_top_corners_join_them():
                               (gl.EYES[1], xs.max(), xs.max() + 60)):
         y = int(round(lm[list(eye)].mean(axis=0)[1]))
         cv2.line(arms, (int(x_rim), int(ys.min()) + 4), (int(x_end), int(ys.min())), 1, 5)
-        cv2.line(shadow, (int(x_rim), y), (int(x_end), y + 2), 1, 3)
-    img[shadow > 0] = (80, 100, 130)
+        x_far = int(x_rim + 1.5 * (x_end - x_rim))
+        cv2.line(shadow, (int(x_rim), y), (x_far, y + 2), 1, 3)
+    img[shadow > 0] = (60, 75, 100)
     img[arms > 0] = (30, 30, 30)
     found = gl.find_rims(img, lm, face)
     grown = sg.grown(found.mask, face)
     far = (arms > 0) & ~(cv2.dilate(rims.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
     assert found.found and (grown & far).sum() >= 0.8 * far.sum()
+    strength = gl.line_maps(img)["dark"]
+    for e, eye in enumerate(gl.EYES):  # corner_arm on each rim's box: the arm, not the shadow
+        pts = np.asarray(lm, np.float64)[list(eye)]
+        c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
+        box = np.zeros((500, 500), np.uint8)
+        cv2.rectangle(box, tuple(np.round(c - (1.15 * w, 0.7 * w)).astype(int)),
+                      tuple(np.round(c + (1.15 * w, 0.7 * w)).astype(int)), 1, cv2.FILLED)
+        out = pts[0] - pts[3] if e == 0 else pts[3] - pts[0]
+        start, arm = gl.corner_arm(strength, face, box > 0, c, out / np.linalg.norm(out), w,
+                                   found.scores["dark"][e][0])
+        assert abs(start[1] - (ys.min() + 4)) <= 6 and len(arm) >= 20
 
 
 def test_white_rims_are_found_as_light_rings():

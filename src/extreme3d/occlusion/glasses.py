@@ -23,7 +23,9 @@ rim (dark frames; white frames and shiny metal rims):
 6. Dark lenses (`with_lenses`, called by `fill.find_occluders`): when the cues found most of
    the inside of one rim, the insides of both join the occluders.
 7. Temple arms (`temple_arm`): from each ring's outer point, the best open path of the same
-   line map outward along the eye axis, kept while it stays strong and on the face.
+   line map outward along the eye axis, kept while it stays strong and on the face; and the
+   strongest such arm leaving the rim's upper outer corner (`corner_arm`), where most frames
+   hold it.
 8. Arms of dark lenses (`lens_arms`, called by `fill.find_occluders`): where the cues found a
    dark lens over an eye, the longest temple arm leaving it (tried from its outer edge at
    several heights: arms join lenses at a corner as often as at the middle) joins the
@@ -77,8 +79,9 @@ ARM_STEPS = 60  # ... at most this many (120 px)
 ARM_DRIFT_PX = 12  # ... each within this distance across the eye axis of the rim's point
 ARM_SHARE = 0.5  # arm samples: strength above this share of the ring's 20th percentile
 ARM_WIDTH_PX = 5  # the arm is drawn this wide
-ARM_MIN_STEPS = 5  # arms from lenses the cues found: at least this many steps (10 px) long
+ARM_MIN_STEPS = 5  # arms from lenses and rims' corners: at least this many steps (10 px) long
 ARM_START_STEP_PX = 3.0  # ... tried from lines this far apart across the eye axis
+CORNER_RISE = 0.3  # rims' corner arms: from lines this share of the eye's width above it, up
 LENS_COVER = 0.8  # a dark lens covers this share of the eye's landmark polygon, at least
 LENS_MIN_AREA = 4.0  # ... spans this many eye polygons, at least
 LENS_DARK = 0.45  # ... and its median lightness is at most this share of the skin's
@@ -349,14 +352,13 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
                 outward = r[out, -1] - r[out, 0]
                 unit = outward / max(float(np.hypot(*outward)), 1e-9)
                 arm = temple_arm(maps[kind], face, ring[out], unit, scores[kind][e][0])
-                # the arm leaves many frames at their top (or bottom) corner, not at the eye's
-                # height: also the strongest arm from where lines along the eye axis leave the
-                # rim (its band and what it encloses)
+                # most frames hold the arm at their upper outer corner, not at the eyes'
+                # height: also the strongest arm leaving the rim's region there
                 region = band.copy()
                 cv2.fillPoly(region, [np.round(ring).astype(np.int32)], 1)
-                corner = lens_arm(maps[kind], face, region > 0, lm[list(EYES[e])].mean(axis=0),
-                                  unit, float(np.hypot(*(lm[EYES[e][3]] - lm[EYES[e][0]]))),
-                                  scores[kind][e][0], strongest=True)
+                corner = corner_arm(maps[kind], face, region > 0, lm[list(EYES[e])].mean(axis=0),
+                                    unit, float(np.hypot(*(lm[EYES[e][3]] - lm[EYES[e][0]]))),
+                                    scores[kind][e][0])
                 if len(arm):
                     cv2.polylines(band, [np.round(np.vstack([ring[out][None], arm]))
                                          .astype(np.int32)], False, 1, ARM_WIDTH_PX)
@@ -561,20 +563,14 @@ def paired_lenses(prob: np.ndarray, threshold: float, core: np.ndarray, landmark
     return PairedLenses(lens, (e,))
 
 
-def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: np.ndarray,
-             outward: np.ndarray, width: float, level: float = TESTS["dark"][0],
-             strongest: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
-    """(start, arm points) of the longest temple arm (`temple_arm`, at `level`: by default the
-    dark rims' test) leaving a lens (bool mask) along the unit vector `outward`: tried from
-    where lines parallel to the eye axis, every ARM_START_STEP_PX up to one eye `width` either
-    side of the eye `centre`, leave the lens (an arm joins the lens at its top or bottom corner
-    as often as at its middle); strongest: the arm of largest summed strength instead (a
-    frame's arm against its fainter shadow line); None when that arm is under ARM_MIN_STEPS
-    steps."""
-    h, w = face.shape
+def _arm_starts(lens: np.ndarray, centre: np.ndarray, outward: np.ndarray, width: float,
+                offsets: np.ndarray) -> np.ndarray:
+    """(K, 2) crop px: where the lines parallel to the eye axis through `centre` + offset x
+    (the eye axis turned a quarter; the unit vector `outward` along it) leave the `lens` (bool
+    mask), for the lines (of `offsets`, px) that start in it and leave it within 4 `width`s."""
+    h, w = lens.shape
     across = np.array([-outward[1], outward[0]])
     t = np.arange(0.0, 4.0 * width, 1.0)
-    offsets = np.arange(-width, width + 1e-9, ARM_START_STEP_PX)
     lines = centre + offsets[:, None, None] * across + t[None, :, None] * outward
     xs, ys = np.rint(lines[..., 0]).astype(int), np.rint(lines[..., 1]).astype(int)
     inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
@@ -582,19 +578,51 @@ def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: n
     on[inside] = lens[ys[inside], xs[inside]]
     usable = on[:, 0] & ~on.all(axis=1)  # lines that start in the lens and leave it
     starts = lines[np.arange(len(offsets)), np.argmin(on, axis=1)]  # first points past the lens
-    if not usable.any():
+    return starts[usable]
+
+
+def lens_arm(strength: np.ndarray, face: np.ndarray, lens: np.ndarray, centre: np.ndarray,
+             outward: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, arm points) of the longest temple arm (`temple_arm`, at the dark rims' level)
+    leaving a lens (bool mask) along the unit vector `outward`: tried from where lines parallel
+    to the eye axis, every ARM_START_STEP_PX up to one eye `width` either side of the eye
+    `centre`, leave the lens (an arm joins the lens at its top or bottom corner as often as at
+    its middle); None when no arm reaches ARM_MIN_STEPS steps."""
+    starts = _arm_starts(lens, centre, outward, width,
+                         np.arange(-width, width + 1e-9, ARM_START_STEP_PX))
+    if not len(starts):
         return None
-    arms = temple_arms(strength, face, starts[usable], outward, level)
-    if strongest:
-        sums = [float(cv2.remap(strength, a[:, 0].astype(np.float32)[None],
-                                a[:, 1].astype(np.float32)[None], cv2.INTER_LINEAR).sum())
-                if len(a) else 0.0 for a in arms]
-        best = int(np.argmax(sums))  # the first of the strongest
-    else:
-        best = max(range(len(arms)), key=lambda i: len(arms[i]))  # the first of the longest
-    if len(arms[best]) < ARM_MIN_STEPS:
+    arms = temple_arms(strength, face, starts, outward, TESTS["dark"][0])
+    longest = max(range(len(arms)), key=lambda i: len(arms[i]))  # the first of the longest
+    if len(arms[longest]) < ARM_MIN_STEPS:
         return None
-    return starts[usable][best], arms[best]
+    return starts[longest], arms[longest]
+
+
+def corner_arm(strength: np.ndarray, face: np.ndarray, rim: np.ndarray, centre: np.ndarray,
+               outward: np.ndarray, width: float, level: float
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, arm points) of the temple arm leaving a rim's upper outer corner, where most
+    frames hold it: tried from where lines parallel to the eye axis, every ARM_START_STEP_PX
+    from CORNER_RISE to one eye `width` above the eye `centre` (image up), leave the rim's
+    region (`rim`: its band and what it encloses, bool); of the arms (`temple_arms` at
+    `level`, the ring's strength) of ARM_MIN_STEPS steps or more, the one of largest summed
+    line strength; None when there is none. (`find_rims`' own arm starts at the eyes' height
+    and there may follow the arm's shadow.)"""
+    across = np.array([-outward[1], outward[0]])
+    up = -1.0 if across[1] > 0 else 1.0  # the sign of the offsets that move up the image
+    offsets = up * np.arange(CORNER_RISE * width, width + 1e-9, ARM_START_STEP_PX)
+    starts = _arm_starts(rim, centre, outward, width, offsets)
+    if not len(starts):
+        return None
+    arms = temple_arms(strength, face, starts, outward, level)
+    sums = [float(cv2.remap(strength, a[:, 0].astype(np.float32)[None],
+                            a[:, 1].astype(np.float32)[None], cv2.INTER_LINEAR).sum())
+            if len(a) >= ARM_MIN_STEPS else -np.inf for a in arms]
+    best = int(np.argmax(sums))  # the first of the strongest
+    if not np.isfinite(sums[best]):
+        return None
+    return starts[best], arms[best]
 
 
 def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
