@@ -264,6 +264,13 @@ def temple_arms(strength: np.ndarray, face: np.ndarray, starts: np.ndarray,
     return out
 
 
+def draw_arm(mask: np.ndarray, start: np.ndarray, arm: np.ndarray) -> None:
+    """Draws (1, in place) a temple arm into a uint8 mask: the polyline from its start point
+    through its points (crop px), ARM_WIDTH_PX wide."""
+    cv2.polylines(mask, [np.round(np.vstack([np.asarray(start)[None], arm])).astype(np.int32)],
+                  False, 1, ARM_WIDTH_PX)
+
+
 def temple_arm(strength: np.ndarray, face: np.ndarray, start: np.ndarray, outward: np.ndarray,
                level: float) -> np.ndarray:
     """`temple_arms` from one start point: the arm's points (M, 2), (0, 2) when none."""
@@ -360,11 +367,9 @@ def find_rims(crop_bgr: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
                                     unit, float(np.hypot(*(lm[EYES[e][3]] - lm[EYES[e][0]]))),
                                     scores[kind][e][0])
                 if len(arm):
-                    cv2.polylines(band, [np.round(np.vstack([ring[out][None], arm]))
-                                         .astype(np.int32)], False, 1, ARM_WIDTH_PX)
+                    draw_arm(band, ring[out], arm)
                 if corner is not None:
-                    cv2.polylines(band, [np.round(np.vstack([corner[0][None], corner[1]]))
-                                         .astype(np.int32)], False, 1, ARM_WIDTH_PX)
+                    draw_arm(band, *corner)
                 mask |= band
                 insides.append(inner)
             on_face = mask.astype(bool) & face
@@ -654,7 +659,6 @@ def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
                          axis / max(width, 1e-9), width)
         if found is not None:
             start, arm = found
-            cv2.polylines(mask, [np.round(np.vstack([start[None], arm])).astype(np.int32)],
-                          False, 1, ARM_WIDTH_PX)
+            draw_arm(mask, start, arm)
             eyes.append(e)
     return LensArms(mask.astype(bool) & face, tuple(eyes))
