@@ -412,9 +412,10 @@ def test_mirror_agreement_of_symmetric_and_asymmetric_maps():
 
 
 def test_given_occluders_fill_is_a_mix_of_mirror_and_telea_on_asymmetric_maps():
-    """On a map whose halves differ, a given occluder is filled with the even mix of the
-    Poisson (mirror / template) fill and Telea, so the result lies between the two; the
-    caller's occluders are not softened (small changes are made too)."""
+    """On a map whose halves differ, a given occluder is filled with a mix of the Poisson
+    (mirror / template) fill and Telea, so the result lies between the two: the even mix on
+    the occluder's edge, the Poisson fill alone deeper than TELEA_DEPTH_PX; the caller's
+    occluders are not softened (small changes are made too)."""
     from extreme3d.occlusion import fill as fl
 
     lm, axis = _symmetric_landmarks()
@@ -436,7 +437,13 @@ def test_given_occluders_fill_is_a_mix_of_mirror_and_telea_on_asymmetric_maps():
     lo, hi = np.minimum(telea, poisson), np.maximum(telea, poisson)
     step = 1.0 / bp.UNITS_PER_MM
     assert ((out[occ] >= lo[occ] - step) & (out[occ] <= hi[occ] + step)).all()
-    assert np.abs(out[occ] - 0.5 * (telea[occ] + poisson[occ])).max() <= step
+    share = fl.telea_share(occ, np.zeros((C, C)), 0.0)
+    assert share[occ].max() == fl.TELEA_SHARE and share[occ].min() == 0.0
+    assert np.abs(out - ((1 - share) * poisson + share * telea))[occ].max() <= step
+    edge = occ & ~cv2.erode(occ.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.abs(out[edge] - 0.5 * (telea[edge] + poisson[edge])).max() <= step
+    deep = cv2.distanceTransform(occ.astype(np.uint8), cv2.DIST_L2, 5) > fl.TELEA_DEPTH_PX + 1
+    assert deep.any() and np.abs(out[deep] - poisson[deep]).max() <= step
     assert (sg.crop_of(res.bump)[occ] != 131).any()
 
 

@@ -6,8 +6,9 @@ input map exactly on the occluders' border, so no seam appears; pixels outside t
 are returned unchanged. The source is the mirrored partner pixel (landmark mirror map) where
 that lies on clean face, else the mean detail template of clean faces (mean-landmark frame),
 with a soft transition between the two. That Poisson fill is mixed evenly with OpenCV's Telea
-inpainting (`telea_fill`; less Telea where the map agrees with its own mirror image around the
-occluders). The change of found occluders is then softened (`soften`): faded over the band by
+inpainting near the occluders' edge (`telea_fill`, `telea_share`: less Telea where the map
+agrees with its own mirror image around the occluders, none deeper than TELEA_DEPTH_PX). The
+change of found occluders is then softened (`soften`): faded over the band by
 which the occluders were grown, and changes under TOLERANCE_MM not made.
 """
 
@@ -53,6 +54,14 @@ TELEA_RADIUS = 5
 MIRROR_RING_PX = 8
 MIRROR_AGREE_MM = 0.5
 TELEA_GROW = 1
+#: Telea's share fades with the depth into the occluders (px from their edge): full share on
+#: the edge, none from TELEA_DEPTH_PX + 1 px in. Telea carries the border's level inward;
+#: across a wide mask (sunglasses with their frames) that border is brow ridge and cheekbone,
+#: and the lens area came out 1.5-2 mm too high, where the detail template has the eye's
+#: hollow. Picked among 0 (off), 4, 8 and 20 px on the paper's crops (bench/occlusion.py:
+#: inside R 1.299 -> 1.271 mm CNN route, 1.419 -> 1.393 photo route, outside R 0.211 ->
+#: 0.168 mm; not cross-validated).
+TELEA_DEPTH_PX = 8.0
 
 
 @dataclass
@@ -237,6 +246,19 @@ def telea_fill(bump512: np.ndarray, region: np.ndarray, radius: int = TELEA_RADI
                                         cv2.INPAINT_TELEA))).astype(np.float64)
 
 
+def telea_share(region: np.ndarray, mirror_weight: np.ndarray, agreement: float,
+                share: float = TELEA_SHARE, depth_px: float = TELEA_DEPTH_PX) -> np.ndarray:
+    """Per-pixel share (0..share) of Telea in the fill of `region` (500x500 bool): `share`,
+    less where the mirrored partner is used and trusted (mirror_weight x agreement), faded
+    linearly with the distance from the region's edge (1 px on the edge: the full share;
+    depth_px + 1 px and deeper: none; depth_px 0: no fade)."""
+    out = share * (1.0 - mirror_weight * agreement)
+    if depth_px > 0:
+        depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+        out = out * np.clip(1.0 - (depth - 1.0) / depth_px, 0.0, 1.0)
+    return out
+
+
 def blend(bump_mm: np.ndarray, source_mm: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Poisson blend: source + harmonic correction inside region, the input map elsewhere."""
     out = bump_mm.astype(np.float64).copy()
@@ -374,7 +396,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     src, wgt = fill_source(bump_mm, occ, face, geo["mirror"], geo["fill"])
     filled = blend(bump_mm, src, occ)
     if occ.any() and TELEA_SHARE > 0:
-        share = TELEA_SHARE * (1.0 - wgt * mirror_agreement(bump_mm, occ, face, geo["mirror"]))
+        share = telea_share(occ, wgt, mirror_agreement(bump_mm, occ, face, geo["mirror"]))
         filled = np.where(occ, (1.0 - share) * filled + share * telea_fill(bump512, occ), filled)
     if occ.any() and occluders is None:  # soften found occluders (in their box) only
         ry, rx = bp.roi_of(occ, 2)
