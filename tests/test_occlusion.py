@@ -448,22 +448,26 @@ def test_given_occluders_fill_is_a_mix_of_mirror_and_telea_on_asymmetric_maps():
 
 
 def test_found_blobs_on_eyes_and_lips_are_dropped_large_occluders_kept():
-    """drop_feature_blobs: a blob inside an eye zone or on the lips is dropped; a band over
-    both eyes (sunglasses-like, mostly outside the zones) is kept whole."""
+    """drop_feature_blobs: a blob inside an eye zone, on the lips or beside a nostril is
+    dropped; a band over both eyes (sunglasses-like, mostly outside the zones) is kept whole."""
     lm, _ = _symmetric_landmarks()
     zones = sg.feature_zones(lm)
     eye = lm[36:42].mean(0).astype(int)
     lips = lm[48:60].mean(0).astype(int)
     assert zones[eye[1], eye[0]] and zones[lips[1], lips[0]]
-    assert not zones[int(lm[30, 1]), int(lm[30, 0])]  # the nose tip is not a feature
+    nostril = lm[31:36].mean(0).astype(int)
+    assert zones[nostril[1], nostril[0]]  # the lower nose is one (shadow, dark nostrils)
+    assert not zones[int(lm[27, 1]), int(lm[27, 0])]  # the bridge is not
     occ = np.zeros((C, C), bool)
     occ[eye[1] - 4 : eye[1] + 5, eye[0] - 8 : eye[0] + 9] = True
     occ[lips[1] - 4 : lips[1] + 5, lips[0] - 15 : lips[0] + 16] = True
     band = np.zeros((C, C), bool)
     top = int(lm[36:48, 1].min()) - 30
     band[top : top + 60, int(lm[0, 0]) + 5 : int(lm[16, 0]) - 5] = True
+    occ[nostril[1] - 5 : nostril[1] + 4, nostril[0] + 2 : nostril[0] + 12] = True
     out = sg.drop_feature_blobs(occ | band, zones)
     assert not out[lips[1], lips[0]]
+    assert not out[nostril[1], nostril[0] + 6]
     assert (out == band).all() or (out[band].all() and not (out & ~band).any())
     assert not sg.drop_feature_blobs(occ, zones).any()
 
