@@ -510,10 +510,12 @@ def test_a_blob_on_the_lips_that_hangs_below_the_mouth_is_kept():
 
 
 def _feature_zones_whole_crop(lm: np.ndarray, size: int = C) -> np.ndarray:
-    """feature_zones drawn and grown on the whole crop (its first version): the reference."""
+    """feature_zones drawn and grown on the whole crop (its first version, with the lower
+    nose added): the reference."""
     zones = np.zeros((size, size), np.uint8)
     for idx, left, right, grow in ((range(36, 42), 36, 39, 1 / 3), (range(42, 48), 42, 45, 1 / 3),
-                                   (range(48, 60), 48, 54, 0.1)):
+                                   (range(48, 60), 48, 54, 0.1),
+                                   ([29, 31, 32, 33, 34, 35], 31, 35, sg.NOSE_ZONE)):
         part = np.zeros_like(zones)
         cv2.fillPoly(part, [np.rint(lm[list(idx)]).astype(np.int32)], 1)
         r = max(int(round(grow * float(np.linalg.norm(lm[left] - lm[right])))), 1)
