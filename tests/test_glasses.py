@@ -278,15 +278,15 @@ def _paper(shared: Path, name: str) -> tuple:
     return bp.load_paper_item(data, name)
 
 
-def _lenses(img: np.ndarray, lm: np.ndarray, shade: int = 25) -> np.ndarray:
-    """Draws filled lenses (ellipses 1.1 x 0.7 eye widths) of grey `shade` over both eyes;
+def _lenses(img: np.ndarray, lm: np.ndarray, shade: int = 25, width: float = 1.1) -> np.ndarray:
+    """Draws filled lenses (ellipses `width` x 0.7 eye widths) of grey `shade` over both eyes;
     returns their mask (the occluder core the cues would give)."""
     mask = np.zeros(img.shape[:2], np.uint8)
     for eye in gl.EYES:
         pts = lm[list(eye)]
         c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
         cv2.ellipse(mask, (int(round(c[0])), int(round(c[1]))),
-                    (int(round(1.1 * w)), int(round(0.7 * w))), 0, 0, 360, 1, -1)
+                    (int(round(width * w)), int(round(0.7 * w))), 0, 0, 360, 1, -1)
     img[mask > 0] = (shade, shade, shade)
     return mask > 0
 
@@ -595,3 +595,88 @@ def test_frames_around_dark_lenses_are_a_band_of_a_tenth_eye_width():
     _lenses(light, lm, shade=150)
     assert not gl.lens_frames(core, lm, face, gl.lightness(light)).eyes
     assert not gl.lens_frames(np.zeros_like(core), lm, face, gl.lightness(img)).mask.any()
+
+
+def _bridge(img: np.ndarray, core: np.ndarray, lm: np.ndarray, colour: int,
+            thick: int) -> tuple[np.ndarray, int]:
+    """Draws a horizontal bar `thick` px high in grey `colour` across the gap between the two
+    lenses of `core`, a tenth of an eye distance below their top; returns (the bar's pixels in
+    the gap, its centre row)."""
+    d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    ys, xs = np.nonzero(core)
+    row = int(ys.min() + 0.1 * d)
+    mid = int(round(lm[27, 0]))  # the nose's top, between the lenses
+    x0 = int(np.nonzero(core[:, :mid].any(axis=0))[0].max())
+    x1 = mid + int(np.nonzero(core[:, mid:].any(axis=0))[0].min())
+    bar = np.zeros(core.shape, bool)
+    bar[row - thick // 2 : row - thick // 2 + thick, x0 : x1 + 1] = True
+    bar &= ~core
+    img[bar] = (colour, colour, colour)
+    return bar, row
+
+
+@pytest.mark.parametrize(("colour", "thick"), [(30, 3), (235, 9)])
+def test_the_bridge_between_dark_lenses_is_found(colour: int, thick: int):
+    """lens_bridge: a dark thin or a light thick bar across the gap between two dark lenses
+    (the core), above the eyes: it is masked across the gap, and little beside it (the bar's
+    rows only, about as wide as the bar); outside the core and inside the face; recorded."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm, width=0.9)  # a gap over the nose wider than a line (15 px)
+    bar, row = _bridge(img, core, lm, colour, thick)
+    lenses = gl.eye_lenses(core, lm, face, gl.lightness(img))
+    found = gl.lens_bridge(gl.line_maps(img), lm, core, face, lenses.lenses)
+    assert found.found and not (found.mask & core).any()
+    assert (found.mask & bar).sum() >= 0.9 * bar.sum()
+    near = cv2.dilate(bar.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert (found.mask & ~near).sum() <= 0.1 * found.mask.sum()
+    record = found.record(face)
+    assert record["found"] and 0 < record["fraction"] < 0.01
+    half = face.copy()
+    half[:row] = False  # kept inside the face
+    assert not (gl.lens_bridge(gl.line_maps(img), lm, core, half, lenses.lenses).mask
+                & ~half).any()
+
+
+def test_no_bridge_without_two_lenses_or_when_they_are_joined():
+    """lens_bridge draws nothing when one lens is missing, when the core already joins the
+    lenses (a shield, or a bridge found by the cues), or for non-finite landmarks."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm)
+    _bridge(img, core, lm, 30, 3)
+    maps = gl.line_maps(img)
+    lenses = gl.eye_lenses(core, lm, face, gl.lightness(img)).lenses
+    assert not gl.lens_bridge(maps, lm, core, face, [lenses[0], None]).found
+    joined = core.copy()
+    joined[int(lm[27, 1]) - 5 : int(lm[27, 1]) + 5, 200:300] = True
+    assert not gl.lens_bridge(maps, lm, joined, face, lenses).found
+    bad = lm.copy()
+    bad[40] = np.nan
+    assert not gl.lens_bridge(maps, bad, core, face, lenses).found
+
+
+def test_the_bridge_between_found_rims_is_found():
+    """rim_regions + lens_bridge: light rims around both eyes, with a light bar between them
+    above the eyes that the rims' ring does not take: the bar is masked across the gap; rims
+    not found give no regions."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    img[_rims(img, lm)] = (235, 235, 235)
+    rims = gl.find_rims(img, lm, face)
+    assert rims.found and rims.kinds == ("light",)
+    regions = gl.rim_regions(rims, face.shape)
+    d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    left = np.nonzero(regions[0].any(axis=0))[0].max()
+    right = np.nonzero(regions[1].any(axis=0))[0].min()
+    gap = np.zeros(face.shape, bool)
+    row = int(np.nonzero(regions[0].any(axis=1))[0].min() + 0.15 * d)
+    gap[row - 2 : row + 2, left + 1 : right] = True
+    bar = gap & ~rims.mask
+    img[bar] = (235, 235, 235)
+    found = gl.lens_bridge(gl.line_maps(img), lm, rims.mask, face, regions)
+    assert (found.mask & bar).sum() >= 0.8 * bar.sum()
+    assert gl.rim_regions(gl.Rims(np.zeros(face.shape, bool)), face.shape) == [None, None]

@@ -62,6 +62,9 @@ TELEA_GROW = 1
 #: inside R 1.299 -> 1.271 mm CNN route, 1.419 -> 1.393 photo route, outside R 0.211 ->
 #: 0.168 mm; not cross-validated).
 TELEA_DEPTH_PX = 8.0
+#: Whether `find_occluders` looks for the bridge between two lenses or rims
+#: (`glasses.lens_bridge`).
+BRIDGES = True
 
 
 @dataclass
@@ -286,8 +289,10 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     the core, the temple arms of dark lenses (`glasses.lens_arms`, geo["arms"]: also inside
     found rims, whose own arm search follows lines of the rims' kind), and without rims a
     second lens dropped as an eye (`glasses.paired_lenses`, geo["pair"]) and the frames around
-    the lenses (`glasses.lens_frames`, geo["frames"]); hands: the hands MediaPipe finds over
-    the face (`hands.find_hands`, geo["hands"]) join it too; False: no hand step. hair: the
+    the lenses (`glasses.lens_frames`, geo["frames"]); then the bridge between two lenses
+    or rims (`glasses.lens_bridge`, geo["bridge"]; BRIDGES False: none); hands: the hands
+    MediaPipe finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no
+    hand step. hair: the
     hair hanging into the face (`hair.hair_pixels`, geo["hair"]) joins it too; False: no hair
     step."""
     const = constants or default_constants()
@@ -314,6 +319,7 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
         # as sunglasses' arms too (they extend the rims' own where those stop short)
         geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps)
         geo["frames"] = gl.LensFrames(np.zeros(face.shape, bool))
+        regions = gl.rim_regions(geo["rims"], face.shape)
     else:  # sunglasses: the far lens dropped as an eye, then the arms of the lenses
         lenses = gl.eye_lenses(geo["core"], lm, face, light)  # for the pair, arms and frames
         geo["pair"] = gl.paired_lenses(prob, const.threshold, geo["core"], lm, face, light,
@@ -324,7 +330,11 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
         geo["arms"] = gl.lens_arms(crop, lm, geo["core"], face, light, maps, lenses)
         geo["frames"] = gl.lens_frames(geo["core"], lm, face, light, lenses=lenses)
         geo["core"] = geo["core"] | geo["frames"].mask
+        regions = lenses.lenses
     geo["core"] = geo["core"] | geo["arms"].mask
+    if BRIDGES:  # the bridge between the two lenses or rims
+        geo["bridge"] = gl.lens_bridge(maps, lm, geo["core"], face, regions)
+        geo["core"] = geo["core"] | geo["bridge"].mask
     if hands:
         geo["hands"] = hd.find_hands(crop_bgr, lm, face)
         geo["core"] = geo["core"] | geo["hands"].mask
@@ -409,7 +419,7 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     sg.crop_of(occ512)[:] = occ
     n_occ = int(occ.sum())
     extras = {key: geo[key].record(face)
-              for key in ("rims", "pair", "arms", "frames", "hands", "hair")
+              for key in ("rims", "pair", "arms", "frames", "bridge", "hands", "hair")
               if key in geo}
     unpaired = none.copy()
     sg.crop_of(unpaired)[:] = occ & (wgt < 0.5)

@@ -43,6 +43,11 @@ rim (dark frames; white frames and shiny metal rims):
    without glasses has one: brows stop at the glabella) passes `BRIDGE_TEST`; the dark ring
    test is then `BRIDGED_DARK` (a strong top bar, a faint lower rim) and the bar joins the
    rims. Otherwise the bridge is left to the cues.
+11. The bridge of dark lenses (`lens_bridge`, called by `fill.find_occluders` after the
+   frames): sunglasses always hold their lenses together over the nose, but a thin metal or
+   clear plastic bridge between two separate lens regions was left on the nose's top. Between
+   the two lenses, above the eyes' centre row, the open path of largest line strength (dark
+   or light) from one lens to the other joins the occluders where it crosses the gap.
 """
 
 from __future__ import annotations
@@ -89,6 +94,10 @@ PAIR_THRESHOLD_SHARE = 0.65  # a pair's second lens (the other eye has a dark le
 #                             probability above this share of their threshold (hysteresis) ...
 PAIR_MAX_AREA = 1.5  # ... on its eye's side of the face, at most this many times the other lens
 FRAME_SHARE = 0.1  # dark lenses without rims found are grown by this share of the eye's width
+LENS_BRIDGE_REACH = 0.15  # lens bridges: searched from this share of the eye distance above
+#: the lenses' top down to the eyes' centre row
+LENS_BRIDGE_MAX_GAP = 0.8  # ... between lenses at most this share of the eye distance apart
+LENS_BRIDGE_HALF = 0.06  # ... the bar's rows at most this share of the eye distance off its path
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -522,6 +531,92 @@ def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
         mask |= cv2.dilate(lens.astype(np.uint8), sg.disk(r))
         eyes.append(e)
     return LensFrames(mask.astype(bool) & face & ~core, tuple(eyes))
+
+
+@dataclass(frozen=True)
+class LensBridge:
+    """The bridge between two dark lenses (`lens_bridge`)."""
+
+    mask: np.ndarray  # (H, W) bool: bridge pixels inside the face, outside the core
+
+    @property
+    def found(self) -> bool:
+        """Whether a bridge was drawn."""
+        return bool(self.mask.any())
+
+    def record(self, face: np.ndarray) -> dict:
+        """What params/<name>.json and summary.json record of it (face: the face mask)."""
+        return {"found": self.found, "fraction": sg.face_share(self.mask, face)}
+
+
+def rim_regions(rims: Rims, shape: tuple[int, int]) -> list[np.ndarray | None]:
+    """Per eye, the inside of a found rim grown by HALF_WIDTH + 1 px onto the rim itself
+    ((H, W) bool, crop px), or None for both eyes when the rims were not found around both."""
+    if not rims.found or len(rims.insides) != len(EYES):
+        return [None] * len(EYES)
+    out = []
+    for inner in rims.insides:
+        region = np.zeros(shape, np.uint8)
+        cv2.fillPoly(region, [np.round(inner).astype(np.int32)], 1)
+        out.append(cv2.dilate(region, sg.disk(HALF_WIDTH + 1)).astype(bool))
+    return out
+
+
+def lens_bridge(maps: dict[str, np.ndarray], landmarks: np.ndarray, core: np.ndarray,
+                face: np.ndarray, regions: list[np.ndarray | None]) -> LensBridge:
+    """The bridge between two lenses, `regions` (per eye in EYES order, (H, W) bool, crop px:
+    the dark lenses of `eye_lenses`, or the insides of found rims, `rim_regions`): across the
+    gap between the core's regions that hold the two, in the rows from
+    LENS_BRIDGE_REACH of the eye distance above the lenses' top down to the eyes' centre row,
+    the open path of largest line strength (the larger of `maps`' dark and light maps; one row
+    per column, neighbouring columns at most one row apart), drawn BRIDGE_WIDTH_PX wide
+    outside `core` and inside the face. Nothing when a lens is missing, the core already joins
+    the two, or the gap is wider than LENS_BRIDGE_MAX_GAP eye distances."""
+    none = LensBridge(np.zeros(face.shape, bool))
+    lm = np.asarray(landmarks, np.float64)
+    if len(regions) != 2 or any(r is None for r in regions) or not np.isfinite(lm[36:48]).all():
+        return none
+    _, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    held = [np.unique(labels[r & core]) for r in regions]
+    if not all((ids > 0).any() for ids in held):
+        return none
+    sides = [np.isin(labels, ids[ids > 0]) for ids in held]
+    if (sides[0] & sides[1]).any():
+        return none  # one region holds both lenses (a shield, or the bridge found already)
+    h, w = face.shape
+    d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    top = min(int(np.nonzero(r)[0].min()) for r in regions)
+    y0 = int(np.clip(np.floor(top - LENS_BRIDGE_REACH * d), 0, h - 1))
+    y1 = int(np.clip(np.ceil(lm[36:48, 1].mean()), 0, h - 1))
+    if y1 - y0 < 2:
+        return none
+    cols = [np.nonzero(side[y0 : y1 + 1].any(axis=0))[0] for side in sides]
+    if not all(len(c) for c in cols):
+        return none
+    x0, x1 = int(cols[0].max()), int(cols[1].min())
+    if x1 - x0 < 2 or x1 - x0 > LENS_BRIDGE_MAX_GAP * d:
+        return none  # touching, overlapping in columns, or too far apart for one nose
+    box = np.s_[y0 : y1 + 1, x0 : x1 + 1]
+    strength = np.maximum(maps["dark"][box], maps["light"][box]).astype(np.float64)
+    path = open_path(strength.T, np.ones(y1 - y0 + 1, bool))
+    points = np.stack([np.arange(x0, x1 + 1), y0 + path], axis=1)
+    mask = np.zeros(face.shape, np.uint8)
+    cv2.polylines(mask, [points.astype(np.int32)], False, 1, BRIDGE_WIDTH_PX)
+    # the bar's own width: the rows next to the path (up to LENS_BRIDGE_HALF of the eye
+    # distance each side) whose strength stays above BAND of the path's in that column
+    half = max(int(round(LENS_BRIDGE_HALF * d)), 1)
+    cols = np.arange(x1 - x0 + 1)
+    level = BAND * strength[path, cols]
+    for sign in (-1, 1):
+        going = np.ones(len(cols), bool)
+        for k in range(1, half + 1):
+            rows = path + sign * k
+            going &= (rows >= 0) & (rows <= y1 - y0)
+            going[going] &= strength[rows[going], cols[going]] >= level[going]
+            if not going.any():
+                break
+            mask[y0 + rows[going], x0 + cols[going]] = 1
+    return LensBridge(mask.astype(bool) & face & ~core)
 
 
 def eye_polygons(landmarks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
