@@ -76,13 +76,14 @@ def _skin(seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _rims(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Draws black rectangular rims (8 px) around both eyes; returns their mask."""
+def _rims(img: np.ndarray, lm: np.ndarray, half: float = 1.15) -> np.ndarray:
+    """Draws black rectangular rims (8 px, `half` eye widths each side of the eye's centre)
+    around both eyes; returns their mask."""
     mask = np.zeros(img.shape[:2], np.uint8)
     for eye in gl.EYES:
         pts = lm[list(eye)]
         c, w = pts.mean(axis=0), float(np.linalg.norm(pts[3] - pts[0]))
-        box = np.array([[c[0] - 1.15 * w, c[1] - 0.7 * w], [c[0] + 1.15 * w, c[1] + 0.7 * w]])
+        box = np.array([[c[0] - half * w, c[1] - 0.7 * w], [c[0] + half * w, c[1] + 0.7 * w]])
         cv2.rectangle(mask, tuple(np.round(box[0]).astype(int)),
                       tuple(np.round(box[1]).astype(int)), 1, 8)
     img[mask > 0] = (30, 30, 30)
@@ -637,6 +638,9 @@ def test_the_bridge_between_dark_lenses_is_found(colour: int, thick: int):
     half[:row] = False  # kept inside the face
     assert not (gl.lens_bridge(gl.line_maps(img), lm, core, half, lenses.lenses).mask
                 & ~half).any()
+    bare = _skin()  # the same lenses without a bar: no bridge
+    _lenses(bare, lm, width=0.9)
+    assert not gl.lens_bridge(gl.line_maps(bare), lm, core, face, lenses.lenses).found
 
 
 def test_no_bridge_without_two_lenses_or_when_they_are_joined():
@@ -658,6 +662,20 @@ def test_no_bridge_without_two_lenses_or_when_they_are_joined():
     assert not gl.lens_bridge(maps, bad, core, face, lenses).found
 
 
+def test_no_bridge_across_a_gap_wider_than_the_nose(monkeypatch: pytest.MonkeyPatch):
+    """lens_bridge: lenses further apart than LENS_BRIDGE_MAX_GAP eye distances are not a pair
+    over one nose, whatever lies between them."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm, width=0.9)
+    _bridge(img, core, lm, 30, 3)
+    lenses = gl.eye_lenses(core, lm, face, gl.lightness(img)).lenses
+    assert gl.lens_bridge(gl.line_maps(img), lm, core, face, lenses).found
+    monkeypatch.setattr(gl, "LENS_BRIDGE_MAX_GAP", 0.1)
+    assert not gl.lens_bridge(gl.line_maps(img), lm, core, face, lenses).found
+
+
 def test_the_bridge_between_found_rims_is_found():
     """rim_regions + lens_bridge: light rims around both eyes, with a light bar between them
     above the eyes that the rims' ring does not take: the bar is masked across the gap; rims
@@ -665,7 +683,8 @@ def test_the_bridge_between_found_rims_is_found():
     lm = bp.default_constants().mean_landmarks.copy()
     face = np.ones((500, 500), bool)
     img = _skin()
-    img[_rims(img, lm)] = (235, 235, 235)
+    img[_rims(img, lm, half=0.95)] = (235, 235, 235)  # a gap over the nose
+    bare = img.copy()
     rims = gl.find_rims(img, lm, face)
     assert rims.found and rims.kinds == ("light",)
     regions = gl.rim_regions(rims, face.shape)
@@ -677,6 +696,10 @@ def test_the_bridge_between_found_rims_is_found():
     gap[row - 2 : row + 2, left + 1 : right] = True
     bar = gap & ~rims.mask
     img[bar] = (235, 235, 235)
+    assert bar.sum() >= 4 * 15  # a gap of 15 px or more between the rims
     found = gl.lens_bridge(gl.line_maps(img), lm, rims.mask, face, regions)
     assert (found.mask & bar).sum() >= 0.8 * bar.sum()
+    near = cv2.dilate(bar.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert (found.mask & ~near).sum() <= 0.1 * found.mask.sum()
+    assert not gl.lens_bridge(gl.line_maps(bare), lm, rims.mask, face, regions).found
     assert gl.rim_regions(gl.Rims(np.zeros(face.shape, bool)), face.shape) == [None, None]

@@ -519,8 +519,11 @@ def _feature_zones_whole_crop(lm: np.ndarray, size: int = C) -> np.ndarray:
         part = np.zeros_like(zones)
         cv2.fillPoly(part, [np.rint(lm[list(idx)]).astype(np.int32)], 1)
         r = max(int(round(grow * float(np.linalg.norm(lm[left] - lm[right])))), 1)
-        zones |= cv2.dilate(part, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                            (2 * r + 1, 2 * r + 1)))
+        part = cv2.dilate(part, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                          (2 * r + 1, 2 * r + 1)))
+        if left == 31:  # the nose's zone ends halfway from its base to the upper lip
+            part[max(int(np.floor((lm[33, 1] + lm[51, 1]) / 2)) + 1, 0) :] = 0
+        zones |= part
     return zones.astype(bool)
 
 

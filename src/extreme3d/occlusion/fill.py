@@ -254,7 +254,8 @@ def telea_share(region: np.ndarray, mirror_weight: np.ndarray, agreement: float,
     """Per-pixel share (0..share) of Telea in the fill of `region` (500x500 bool): `share`,
     less where the mirrored partner is used and trusted (mirror_weight x agreement), faded
     linearly with the distance from the region's edge (1 px on the edge: the full share;
-    depth_px + 1 px and deeper: none; depth_px 0: no fade)."""
+    depth_px + 1 px and deeper: none; depth_px 0: no fade). The crop's border is not an edge:
+    Telea has nothing known beyond it."""
     out = share * (1.0 - mirror_weight * agreement)
     if depth_px > 0:
         depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)

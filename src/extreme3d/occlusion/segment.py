@@ -12,8 +12,8 @@ extreme3d.occlusion.fit) gives a probability; a second logistic model of that pr
 neighbourhood (CONTEXT: blurred at 4 and 12 px, at the mirror pixel) makes it spatially
 coherent; the result is thresholded and cleaned with the same
 morphology as the reference region (open 3x3, close 15x15 ellipse, components < 400 px
-dropped), components lying mostly on the eyes and lips dropped (`feature_zones`), then grown
-by GROW_PX.
+dropped), components lying mostly on the eyes, lips and lower nose dropped (`feature_zones`),
+then grown by GROW_PX.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ CONTEXT = ("const", "p", "p4", "p12", "pmirror", "p4_pmirror", "p12_hinge", "bor
 GROW_PX = 5
 #: Occluders smaller than this (crop px, as the reference region's rule) are dropped.
 MIN_AREA = 400
-#: Found components with more than this share of their area on the eyes and lips are dropped,
-#: unless they reach down from the mouth: BELOW_PX or more of their pixels lower than the
-#: lowest lip landmark by BELOW_SHARE of the mouth's width (the lips' zone ends at 0.1), or
-#: EXIT_PX or more on the face's edge (its outer EXIT_RING px) below that landmark. An object
-#: held to the mouth (a microphone, a pipe) hangs below it or leaves the face across the chin;
-#: lips and teeth do neither.
+#: Found components with more than this share of their area on the eyes, lips and lower nose
+#: are dropped, unless they reach down from the mouth: BELOW_PX or more of their pixels lower
+#: than the lowest lip landmark by BELOW_SHARE of the mouth's width (the lips' zone ends at
+#: 0.1), or EXIT_PX or more on the face's edge (its outer EXIT_RING px) below that landmark.
+#: An object held to the mouth (a microphone, a pipe) hangs below it or leaves the face across
+#: the chin; lips and teeth do neither.
 FEATURE_SHARE = 0.7
 #: The lower nose is a feature zone too: the polygon of landmarks 29 and 31-35 (the nose's
 #: lower ridge, nostrils and base) grown by NOSE_ZONE of the nostrils' width. The shadowed side
@@ -178,15 +178,19 @@ def lips_line(landmarks: np.ndarray) -> tuple[float, float]:
 def feature_zones(landmarks: np.ndarray, size: int = bp.CROP) -> np.ndarray:
     """(size, size) bool: the eyes (landmarks 36-41, 42-47, grown by a third of the eye's
     width), the lips (48-59, grown by a tenth of the mouth's width) and the lower nose (29,
-    31-35, grown by NOSE_ZONE of the nostrils' width), in crop px: dark pupils, lashes, lips,
-    teeth, nostrils and the nose's shadowed side that the cues may take for occluders."""
+    31-35, grown by NOSE_ZONE of the nostrils' width, down to the row halfway from the nose's
+    base to the upper lip, 33 and 51), in crop px: dark pupils, lashes, lips, teeth, nostrils
+    and the nose's shadowed side that the cues may take for occluders."""
     lm = np.asarray(landmarks, np.float64)
     zones = np.zeros((size, size), np.uint8)
     parts = [(range(36, 42), 36, 39, 1 / 3), (range(42, 48), 42, 45, 1 / 3),
              (range(48, 60), 48, 54, 0.1)]
     if NOSE_ZONE > 0:
         parts.append(([29, 31, 32, 33, 34, 35], 31, 35, NOSE_ZONE))
-    for idx, left, right, grow in parts:
+    # the nose's zone stops halfway from its base (33) to the upper lip (51): the philtrum
+    # below (a moustache, something held under the nose) is not the nose's
+    nose_end = (lm[33, 1] + lm[51, 1]) / 2.0
+    for k, (idx, left, right, grow) in enumerate(parts):
         pts = np.rint(lm[list(idx)]).astype(np.int32)
         r = max(int(round(grow * float(np.linalg.norm(lm[left] - lm[right])))), 1)
         # drawn and grown in its bounding box plus the growth (15x faster than the whole crop)
@@ -196,7 +200,10 @@ def feature_zones(landmarks: np.ndarray, size: int = bp.CROP) -> np.ndarray:
             continue  # off the crop
         part = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(part, [pts - np.array([x0, y0], np.int32)], 1)
-        zones[y0:y1, x0:x1] |= cv2.dilate(part, disk(r))
+        grown = cv2.dilate(part, disk(r))
+        if k == 3 and np.isfinite(nose_end):
+            grown[max(int(np.floor(nose_end)) + 1 - y0, 0) :] = 0
+        zones[y0:y1, x0:x1] |= grown
     return zones.astype(bool)
 
 
@@ -204,10 +211,10 @@ def drop_feature_blobs(occ: np.ndarray, zones: np.ndarray, share: float = FEATUR
                        face: np.ndarray | None = None, lips: tuple[float, float] | None = None
                        ) -> np.ndarray:
     """The occluder mask without its connected components that lie mostly (> share of their
-    area) on the eyes and lips (`zones`): a found eye, lip or row of teeth is not an occluder,
-    while sunglasses and hands reach far beyond them and stay. With the face mask `face` (bool)
-    and `lips` (`lips_line`), a component that reaches down from the mouth stays too
-    (`hangs_below`)."""
+    area) on the eyes, lips and lower nose (`zones`): a found eye, lip, row of teeth or nostril
+    is not an occluder, while sunglasses and hands reach far beyond them and stay. With the
+    face mask `face` (bool) and `lips` (`lips_line`), a component that reaches down from the
+    mouth stays too (`hangs_below`)."""
     n, lab = cv2.connectedComponents(occ.astype(np.uint8), connectivity=8)
     if n <= 1:
         return occ.astype(bool)
@@ -241,8 +248,8 @@ def segment(prob: np.ndarray, face: np.ndarray, threshold: float,
             grow: int = GROW_PX, zones: np.ndarray | None = None,
             lips: tuple[float, float] | None = None) -> np.ndarray:
     """500x500 bool occluder mask: the probability (smoothed, sigma 2 px) above threshold,
-    cleaned (see `clean`), without the components lying mostly on `zones` (eyes and lips,
-    see `feature_zones`; None: none dropped) unless they hang below the mouth (`lips`, see
+    cleaned (see `clean`), without the components lying mostly on `zones` (eyes, lips and lower
+    nose, see `feature_zones`; None: none dropped) unless they hang below the mouth (`lips`, see
     `drop_feature_blobs`), grown by `grow` px (inside the face)."""
     occ = clean(_blur(prob.astype(np.float32), 2.0) > threshold, face)
     if zones is not None:
