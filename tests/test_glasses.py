@@ -449,6 +449,9 @@ def test_paper_sunglasses_far_lens_is_found(shared: Path):
     far = gl.eye_polygons(lm, (500, 500))[1]
     assert (sg.crop_of(res.occluders) & far).sum() >= 0.95 * far.sum()
     assert any(t.startswith("second sunglasses lens (") for t in res.found_notes())
+    # the gold bridge between the two lenses, over the top of the nose
+    assert res.extras["bridge"]["found"] and 0 < res.extras["bridge"]["fraction"] < 0.01
+    assert any(t.startswith("glasses bridge (") for t in res.found_notes())
 
 
 def test_paper_glasses_rims_are_found_and_refilled(shared: Path):
@@ -634,6 +637,8 @@ def test_the_bridge_between_dark_lenses_is_found(colour: int, thick: int):
     assert (found.mask & ~near).sum() <= 0.1 * found.mask.sum()
     record = found.record(face)
     assert record["found"] and 0 < record["fraction"] < 0.01
+    assert gl.describe_bridge(record).startswith("glasses bridge (")
+    assert gl.describe_bridge({"found": False, "fraction": 0.0}) == ""
     half = face.copy()
     half[:row] = False  # kept inside the face
     assert not (gl.lens_bridge(gl.line_maps(img), lm, core, half, lenses.lenses).mask

@@ -104,12 +104,14 @@ class OcclusionResult:
         return np.where(self.occluders, 255, 0).astype(np.uint8)
 
     def found_notes(self) -> list[str]:
-        """Phrases for the rims, second lenses, arms and hands found (`glasses.describe`,
-        `glasses.describe_pair`, `glasses.describe_arms`, `hands.describe`), for the CLIs'
-        one-line reports; empty phrases left out."""
+        """Phrases for the rims, second lenses, arms, bridge and hands found
+        (`glasses.describe`, `glasses.describe_pair`, `glasses.describe_arms`,
+        `glasses.describe_bridge`, `hands.describe`), for the CLIs' one-line reports; empty
+        phrases left out."""
         return [t for t in (gl.describe(self.extras.get("rims")),
                             gl.describe_pair(self.extras.get("pair")),
                             gl.describe_arms(self.extras.get("arms")),
+                            gl.describe_bridge(self.extras.get("bridge")),
                             hd.describe(self.extras.get("hands"))) if t]
 
 

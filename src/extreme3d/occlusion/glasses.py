@@ -427,6 +427,14 @@ def describe_pair(info: dict | None) -> str:
     return f"second sunglasses lens ({100 * info.get('fraction', 0.0):.1f}% of the face)"
 
 
+def describe_bridge(info: dict | None) -> str:
+    """One phrase for a result's extras["bridge"]: "glasses bridge (0.3% of the face)" when
+    found, "" otherwise."""
+    if not info or not info.get("found"):
+        return ""
+    return f"glasses bridge ({100 * info.get('fraction', 0.0):.1f}% of the face)"
+
+
 def describe(info: dict | None) -> str:
     """One phrase for a result's extras["rims"]: "glasses rims (3.1% of the face)" when found,
     "" otherwise."""
