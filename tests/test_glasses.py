@@ -708,3 +708,21 @@ def test_the_bridge_between_found_rims_is_found():
     assert (found.mask & ~near).sum() <= 0.1 * found.mask.sum()
     assert not gl.lens_bridge(gl.line_maps(bare), lm, rims.mask, face, regions).found
     assert gl.rim_regions(gl.Rims(np.zeros(face.shape, bool)), face.shape) == [None, None]
+
+
+def test_a_light_bridge_and_the_shadow_under_it_are_both_taken():
+    """lens_bridge: a white bar across the gap with a dark shadow band right under it: the
+    light map's bar and the dark map's bar are both drawn, so neither is left on the nose."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm, width=0.9)
+    bar, row = _bridge(img, core, lm, 235, 5)
+    shadow = np.roll(bar, 5, axis=0) & ~core & ~bar
+    img[shadow] = (40, 40, 40)
+    lenses = gl.eye_lenses(core, lm, face, gl.lightness(img))
+    found = gl.lens_bridge(gl.line_maps(img), lm, core, face, lenses.lenses)
+    assert (found.mask & bar).sum() >= 0.9 * bar.sum()
+    assert (found.mask & shadow).sum() >= 0.9 * shadow.sum()
+    near = cv2.dilate((bar | shadow).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert (found.mask & ~near).sum() <= 0.1 * found.mask.sum()

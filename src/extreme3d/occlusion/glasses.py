@@ -96,13 +96,16 @@ PAIR_THRESHOLD_SHARE = 0.65  # a pair's second lens (the other eye has a dark le
 PAIR_MAX_AREA = 1.5  # ... on its eye's side of the face, at most this many times the other lens
 FRAME_SHARE = 0.1  # dark lenses without rims found are grown by this share of the eye's width
 LENS_BRIDGE_REACH = 0.15  # lens bridges: searched from this share of the eye distance above
-#: the lenses' top down to the eyes' centre row
+#: the lenses' top
 LENS_BRIDGE_MAX_GAP = 0.8  # ... between lenses at most this share of the eye distance apart
 LENS_BRIDGE_HALF = 0.06  # ... the bar's rows at most this share of the eye distance off its path
 #: ... and its path passes this test (`ring_score`: the 20th-percentile strength along it,
 #: L units, and that over the search box's median): bridges on the 68 images 21.7-61.5 at
 #: contrast 1.50-4.22; skin between synthetic lenses 6-7 at 1.0-1.1
 LENS_BRIDGE_TEST = (15.0, 1.3)
+#: ... searched down to this share of the eye distance below the eyes' centre row (a low
+#: plastic bridge and the shadow under it)
+LENS_BRIDGE_BELOW = 0.15
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # landmarks, corner first, 4th opposite
 
 
@@ -579,14 +582,12 @@ def lens_bridge(maps: dict[str, np.ndarray], landmarks: np.ndarray, core: np.nda
                 face: np.ndarray, regions: list[np.ndarray | None]) -> LensBridge:
     """The bridge between two lenses, `regions` (per eye in EYES order, (H, W) bool, crop px:
     the dark lenses of `eye_lenses`, or the insides of found rims, `rim_regions`): across the
-    gap between the core's regions that hold the two, in the rows from
-    LENS_BRIDGE_REACH of the eye distance above the lenses' top down to the eyes' centre row,
-    the open path of largest line strength (the larger of `maps`' dark and light maps; one row
-    per column, neighbouring columns at most one row apart), drawn BRIDGE_WIDTH_PX wide with
-    the rows beside it whose strength stays above BAND of the path's in that column (at most
-    LENS_BRIDGE_HALF eye distances off it: the bar's own width), outside `core` and inside the
-    face. Nothing when a lens is missing, the core already joins the two, the gap is wider
-    than LENS_BRIDGE_MAX_GAP eye distances, or the path fails LENS_BRIDGE_TEST."""
+    gap between the core's regions that hold the two, in the rows from LENS_BRIDGE_REACH of
+    the eye distance above the lenses' top down to LENS_BRIDGE_BELOW below the eyes' centre
+    row, the bar of each of `maps`' dark and light line maps (`_bridge_bar_rows`: a white or
+    metal bar and the shadow under it, a black one), outside `core` and inside the face.
+    Nothing when a lens is missing, the core already joins the two, the gap is wider than
+    LENS_BRIDGE_MAX_GAP eye distances, or neither map's path passes LENS_BRIDGE_TEST."""
     none = LensBridge(np.zeros(face.shape, bool))
     lm = np.asarray(landmarks, np.float64)
     if len(regions) != 2 or any(r is None for r in regions) or not np.isfinite(lm[36:48]).all():
@@ -602,7 +603,7 @@ def lens_bridge(maps: dict[str, np.ndarray], landmarks: np.ndarray, core: np.nda
     d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
     top = min(int(np.nonzero(r)[0].min()) for r in regions)
     y0 = int(np.clip(np.floor(top - LENS_BRIDGE_REACH * d), 0, h - 1))
-    y1 = int(np.clip(np.ceil(lm[36:48, 1].mean()), 0, h - 1))
+    y1 = int(np.clip(np.ceil(lm[36:48, 1].mean() + LENS_BRIDGE_BELOW * d), 0, h - 1))
     if y1 - y0 < 2:
         return none
     cols = [np.nonzero(side[y0 : y1 + 1].any(axis=0))[0] for side in sides]
@@ -612,29 +613,42 @@ def lens_bridge(maps: dict[str, np.ndarray], landmarks: np.ndarray, core: np.nda
     if x1 - x0 < 2 or x1 - x0 > LENS_BRIDGE_MAX_GAP * d:
         return none  # touching, overlapping in columns, or too far apart for one nose
     box = np.s_[y0 : y1 + 1, x0 : x1 + 1]
-    strength = np.maximum(maps["dark"][box], maps["light"][box]).astype(np.float64)
-    path = open_path(strength.T, np.ones(y1 - y0 + 1, bool))
+    mask = np.zeros(face.shape, np.uint8)
+    half = max(int(round(LENS_BRIDGE_HALF * d)), 1)
+    for kind in TESTS:  # a dark bar and a light one (a white or metal bar, the shadow under it)
+        bar = _bridge_bar_rows(maps[kind][box].astype(np.float64), half)
+        if bar is not None:
+            mask[box] |= bar
+    if not mask.any():
+        return none  # no bar across the gap (its bridge elsewhere, or no glasses)
+    return LensBridge(mask.astype(bool) & face & ~core)
+
+
+def _bridge_bar_rows(strength: np.ndarray, half: int) -> np.ndarray | None:
+    """(rows, cols) uint8 mask of the bar in one line map's search box (rows x columns): the
+    open path of largest strength across the columns (one row per column, neighbouring
+    columns at most one row apart) drawn BRIDGE_WIDTH_PX wide, with the rows beside it (up to
+    `half` each side) whose strength stays above BAND of the path's in that column; None when
+    the path fails LENS_BRIDGE_TEST."""
+    path = open_path(strength.T, np.ones(strength.shape[0], bool))
     line, contrast = ring_score(strength.T, path)
     if line < LENS_BRIDGE_TEST[0] or contrast < LENS_BRIDGE_TEST[1]:
-        return none  # no bar across the gap (its bridge elsewhere, or no glasses)
-    points = np.stack([np.arange(x0, x1 + 1), y0 + path], axis=1)
-    mask = np.zeros(face.shape, np.uint8)
-    cv2.polylines(mask, [points.astype(np.int32)], False, 1, BRIDGE_WIDTH_PX)
-    # the bar's own width: the rows next to the path (up to LENS_BRIDGE_HALF of the eye
-    # distance each side) whose strength stays above BAND of the path's in that column
-    half = max(int(round(LENS_BRIDGE_HALF * d)), 1)
-    cols = np.arange(x1 - x0 + 1)
+        return None
+    cols = np.arange(strength.shape[1])
+    out = np.zeros(strength.shape, np.uint8)
+    cv2.polylines(out, [np.stack([cols, path], axis=1).astype(np.int32)], False, 1,
+                  BRIDGE_WIDTH_PX)
     level = BAND * strength[path, cols]
     for sign in (-1, 1):
         going = np.ones(len(cols), bool)
         for k in range(1, half + 1):
             rows = path + sign * k
-            going &= (rows >= 0) & (rows <= y1 - y0)
+            going &= (rows >= 0) & (rows < strength.shape[0])
             going[going] &= strength[rows[going], cols[going]] > level[going]
             if not going.any():
                 break
-            mask[y0 + rows[going], x0 + cols[going]] = 1
-    return LensBridge(mask.astype(bool) & face & ~core)
+            out[rows[going], cols[going]] = 1
+    return out
 
 
 def eye_polygons(landmarks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
