@@ -726,3 +726,26 @@ def test_a_light_bridge_and_the_shadow_under_it_are_both_taken():
     assert (found.mask & shadow).sum() >= 0.9 * shadow.sum()
     near = cv2.dilate((bar | shadow).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert (found.mask & ~near).sum() <= 0.1 * found.mask.sum()
+
+
+def test_thick_black_frames_are_followed_past_the_band():
+    """lens_frames: a black frame reaching past the tenth-eye-width band round a dark lens is
+    followed through its dark pixels (up to FRAME_REACH eye widths more); a mid-grey one (a
+    shadow, a brow) is not."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    r = [float(np.linalg.norm(lm[e[3]] - lm[e[0]])) for e in gl.EYES]
+    for shade, followed in ((15, True), (100, False)):
+        img = _skin()
+        core = _lenses(img, lm)
+        dist = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 5)
+        frame = (dist > 0) & (dist <= 0.25 * min(r))
+        img[frame] = (shade, shade, shade)
+        found = gl.lens_frames(core, lm, face, gl.lightness(img))
+        outer = frame & (dist > gl.FRAME_SHARE * max(r) + 1.5)
+        assert outer.sum() > 100
+        if followed:
+            assert (found.mask & outer).sum() >= 0.95 * outer.sum()
+            assert not found.mask[dist > 0.25 * min(r) + 2].any()  # not past the frame
+        else:
+            assert not (found.mask & outer).any()

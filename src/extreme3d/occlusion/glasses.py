@@ -95,6 +95,8 @@ PAIR_THRESHOLD_SHARE = 0.65  # a pair's second lens (the other eye has a dark le
 #                             probability above this share of their threshold (hysteresis) ...
 PAIR_MAX_AREA = 1.5  # ... on its eye's side of the face, at most this many times the other lens
 FRAME_SHARE = 0.1  # dark lenses without rims found are grown by this share of the eye's width
+FRAME_DARK = 0.45  # ... and, through pixels this dark (share of the skin's lightness) or darker,
+FRAME_REACH = 0.2  # ... by up to this share of the eye's width more (thick black frames)
 LENS_BRIDGE_REACH = 0.15  # lens bridges: searched from this share of the eye distance above
 #: the lenses' top
 LENS_BRIDGE_MAX_GAP = 0.8  # ... between lenses at most this share of the eye distance apart
@@ -532,19 +534,30 @@ def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
                 light: np.ndarray, share: float = FRAME_SHARE,
                 lenses: EyeLenses | None = None) -> LensFrames:
     """The frames around the dark lenses of `core` (bool, crop px; no rims found): each lens
-    grown by `share` of its eye's corner-to-corner width, less `core`, inside the face. The
-    cues take the dark glass, not the frame around it (clear, tortoiseshell or thin metal),
-    whose top bar stayed as a band across the brows of the final mesh. lenses: `core`'s
-    `eye_lenses` when the caller has them."""
+    grown by `share` of its eye's corner-to-corner width, then on through pixels no lighter
+    than FRAME_DARK of the skin's lightness by up to FRAME_REACH eye widths more (a thick
+    black frame), less `core`, inside the face. The cues take the dark glass, not the frame
+    around it (clear, tortoiseshell, thin metal or thick black plastic), whose top bar stayed
+    as a band across the brows of the final mesh. lenses: `core`'s `eye_lenses` when the
+    caller has them."""
     lm = np.asarray(landmarks, np.float64)
     found = eye_lenses(core, lm, face, light) if lenses is None else lenses
     mask = np.zeros(face.shape, np.uint8)
     eyes = []
+    dark = ((light <= FRAME_DARK * found.skin) & face).astype(np.uint8)
     for e, lens in enumerate(found.lenses):
-        r = int(round(share * float(np.linalg.norm(lm[EYES[e][3]] - lm[EYES[e][0]]))))
+        width = float(np.linalg.norm(lm[EYES[e][3]] - lm[EYES[e][0]]))
+        r = int(round(share * width))
         if lens is None or r < 1:
             continue
-        mask |= cv2.dilate(lens.astype(np.uint8), sg.disk(r))
+        grown = cv2.dilate(lens.astype(np.uint8), sg.disk(r))
+        # a thick black frame goes on past that band: followed through dark pixels
+        for _ in range(int(round(FRAME_REACH * width))):
+            more = cv2.dilate(grown, np.ones((3, 3), np.uint8)) & dark | grown
+            if np.array_equal(more, grown):
+                break
+            grown = more
+        mask |= grown
         eyes.append(e)
     return LensFrames(mask.astype(bool) & face & ~core, tuple(eyes))
 
