@@ -749,3 +749,41 @@ def test_thick_black_frames_are_followed_past_the_band():
             assert not found.mask[dist > 0.25 * min(r) + 2].any()  # not past the frame
         else:
             assert not (found.mask & outer).any()
+
+
+def test_a_low_bridge_below_the_eyes_centre_row_is_found():
+    """lens_bridge searches down to LENS_BRIDGE_BELOW eye distances below the eyes' centre row:
+    a black bar a little below that row (a low plastic bridge) is taken."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm, width=0.9)
+    d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    row = int(round(lm[36:48, 1].mean() + 0.08 * d))
+    mid = int(round(lm[27, 0]))
+    x0 = int(np.nonzero(core[:, :mid].any(axis=0))[0].max())
+    x1 = mid + int(np.nonzero(core[:, mid:].any(axis=0))[0].min())
+    bar = np.zeros(core.shape, bool)
+    bar[row - 1 : row + 2, x0 : x1 + 1] = True
+    bar &= ~core
+    img[bar] = (30, 30, 30)
+    lenses = gl.eye_lenses(core, lm, face, gl.lightness(img)).lenses
+    found = gl.lens_bridge(gl.line_maps(img), lm, core, face, lenses)
+    assert (found.mask & bar).sum() >= 0.9 * bar.sum()
+
+
+def test_dark_frame_growth_stops_at_its_reach():
+    """lens_frames follows dark pixels no further than about FRAME_SHARE + FRAME_REACH eye
+    widths from the lens (diagonals up to 1.4x the reach), even when dark hair or background
+    runs on much further."""
+    lm = bp.default_constants().mean_landmarks.copy()
+    face = np.ones((500, 500), bool)
+    img = _skin()
+    core = _lenses(img, lm)
+    dist = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 5)
+    img[(dist > 0) & (dist <= 60)] = (15, 15, 15)  # dark all round, far past any frame
+    found = gl.lens_frames(core, lm, face, gl.lightness(img))
+    w = max(float(np.linalg.norm(lm[e[3]] - lm[e[0]])) for e in gl.EYES)
+    limit = gl.FRAME_SHARE * w + 1.42 * round(gl.FRAME_REACH * w) + 2
+    assert found.mask.any() and not found.mask[dist > limit].any()
+    assert found.mask[(dist > 0) & (dist <= gl.FRAME_SHARE * w + gl.FRAME_REACH * w - 1)].all()
