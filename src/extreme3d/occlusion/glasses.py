@@ -533,6 +533,32 @@ def eye_lenses(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
     return EyeLenses(polys, [dark_lens(core, labels, p, light, skin) for p in polys], skin)
 
 
+def dark_pixels(light: np.ndarray, skin: float, face: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 1 where the lightness is at most FRAME_DARK of the skin's (`skin`, Lab L)
+    inside the face: as dark as a black frame."""
+    return ((light <= FRAME_DARK * skin) & face).astype(np.uint8)
+
+
+def follow_dark(seed: np.ndarray, dark: np.ndarray, steps: int) -> np.ndarray:
+    """`seed` ((H, W) uint8 0/1) grown through the pixels of `dark` (uint8 0/1), one ring of
+    8-neighbours at a time, `steps` times at most (fewer when nothing more is reached), in the
+    seed's box grown by the steps."""
+    out = seed.copy()
+    if steps <= 0 or not out.any():
+        return out
+    x, y, w, h = cv2.boundingRect(out)
+    box = np.s_[max(y - steps - 1, 0) : y + h + steps + 1,
+                max(x - steps - 1, 0) : x + w + steps + 1]
+    part, near = out[box], dark[box]
+    for _ in range(steps):
+        more = cv2.dilate(part, np.ones((3, 3), np.uint8)) & near | part
+        if np.array_equal(more, part):
+            break
+        part = more
+    out[box] = part
+    return out
+
+
 def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
                 light: np.ndarray, share: float = FRAME_SHARE,
                 lenses: EyeLenses | None = None) -> LensFrames:
@@ -555,22 +581,12 @@ def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
         if lens is None or r < 1:
             continue
         grown = cv2.dilate(lens.astype(np.uint8), sg.disk(r))
-        # a thick black frame goes on past that band: followed through dark pixels, one ring
-        # of 8-neighbours at a time, in the band's box grown by the steps
+        # a thick black frame goes on past that band: followed through dark pixels
         steps = int(round(FRAME_REACH * width))
         if steps > 0:
             if dark is None:
-                dark = ((light <= FRAME_DARK * found.skin) & face).astype(np.uint8)
-            x, y, w, h = cv2.boundingRect(grown)
-            box = np.s_[max(y - steps - 1, 0) : y + h + steps + 1,
-                        max(x - steps - 1, 0) : x + w + steps + 1]
-            part, near = grown[box], dark[box]
-            for _ in range(steps):
-                more = cv2.dilate(part, np.ones((3, 3), np.uint8)) & near | part
-                if np.array_equal(more, part):
-                    break
-                part = more
-            grown[box] = part
+                dark = dark_pixels(light, found.skin, face)
+            grown = follow_dark(grown, dark, steps)
         mask |= grown
         eyes.append(e)
     return LensFrames(mask.astype(bool) & face & ~core, tuple(eyes))
@@ -809,10 +825,9 @@ def lens_arms(crop_bgr: np.ndarray, landmarks: np.ndarray, core: np.ndarray,
             strength = (line_maps(img, light) if maps is None else maps)["dark"]
         axis = lm[eye[0]] - lm[eye[3]] if e == 0 else lm[eye[3]] - lm[eye[0]]  # away from nose
         width = float(np.hypot(*axis))
-        found = lens_arm(strength, face, lens, lm[list(eye)].mean(axis=0),
-                         axis / max(width, 1e-9), width)
-        if found is not None:
-            start, arm = found
-            draw_arm(mask, start, arm)
+        arm = lens_arm(strength, face, lens, lm[list(eye)].mean(axis=0),
+                       axis / max(width, 1e-9), width)
+        if arm is not None:
+            draw_arm(mask, *arm)
             eyes.append(e)
     return LensArms(mask.astype(bool) & face, tuple(eyes))
