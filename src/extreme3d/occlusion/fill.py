@@ -382,7 +382,10 @@ def deocclude(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndarray,
     occluders: a 500x500 bool occluder mask to use instead of the segmentation. hands: the
     hands found by MediaPipe join the occluders (`hands.find_hands`; extras["hands"] says what
     was found, or why the step did not run); extras["rims"] records the glasses rims found
-    (`glasses.find_rims`), extras["arms"] the arms of dark lenses (`glasses.lens_arms`).
+    (`glasses.find_rims`), extras["arms"] the arms of dark lenses (`glasses.lens_arms`),
+    extras["pair"], ["frames"] and ["bridge"] a pair's second lens, the frames round dark
+    lenses and the bridge between two lenses or rims, extras["hair"] the hair over the face
+    (see `find_occluders`).
     Landmarks that are not 68 finite points, or a flat map (`is_flat`: nothing to segment or
     restore) without given occluders, give the input back unchanged, with a message."""
     t0 = time.perf_counter()
