@@ -295,9 +295,8 @@ def find_occluders(crop_bgr: np.ndarray, landmarks: np.ndarray, bump512: np.ndar
     the lenses (`glasses.lens_frames`, geo["frames"]); then the bridge between two lenses
     or rims (`glasses.lens_bridge`, geo["bridge"]; BRIDGES False: none); hands: the hands
     MediaPipe finds over the face (`hands.find_hands`, geo["hands"]) join it too; False: no
-    hand step. hair: the
-    hair hanging into the face (`hair.hair_pixels`, geo["hair"]) joins it too; False: no hair
-    step."""
+    hand step. hair: the hair hanging into the face (`hair.hair_pixels`, geo["hair"]) joins
+    it too; False: no hair step."""
     const = constants or default_constants()
     lm = np.asarray(landmarks, np.float64)
     face = sg.crop_of(mask512) >= 127

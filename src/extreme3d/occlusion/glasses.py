@@ -566,10 +566,9 @@ def lens_frames(core: np.ndarray, landmarks: np.ndarray, face: np.ndarray,
     grown by `share` of its eye's corner-to-corner width, then on through pixels no lighter
     than FRAME_DARK of the skin's lightness by up to FRAME_REACH eye widths more (rings of
     8-neighbours: up to about 1.4 times that along diagonals; a thick black frame), less
-    `core`, inside the face. The cues take the dark glass, not the frame
-    around it (clear, tortoiseshell, thin metal or thick black plastic), whose top bar stayed
-    as a band across the brows of the final mesh. lenses: `core`'s `eye_lenses` when the
-    caller has them."""
+    `core`, inside the face. The cues take the dark glass, not the frame around it (clear,
+    tortoiseshell, thin metal or thick black plastic), whose top bar stayed as a band across
+    the brows of the final mesh. lenses: `core`'s `eye_lenses` when the caller has them."""
     lm = np.asarray(landmarks, np.float64)
     found = eye_lenses(core, lm, face, light) if lenses is None else lenses
     mask = np.zeros(face.shape, np.uint8)
