@@ -212,22 +212,35 @@ def eye_rays(landmarks: np.ndarray, eye: tuple[int, ...]) -> np.ndarray:
     return local @ rot.T + centre
 
 
+def band_extent(scores: np.ndarray, path: np.ndarray, half: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) sample index (K,) per step of a (K, N) table of the band around a path
+    (one sample per step): the samples next to the path's whose score stays above BAND of the
+    path's in that step, contiguous, at most `half` each side."""
+    k, n = scores.shape
+    steps = np.arange(k)
+    level = BAND * scores[steps, path]
+    ends = []
+    for sign in (-1, 1):
+        end, going = np.asarray(path).copy(), np.ones(k, bool)
+        for d in range(1, half + 1):
+            at = path + sign * d
+            going &= (at >= 0) & (at < n)
+            going[going] &= scores[steps[going], at[going]] > level[going]
+            if not going.any():
+                break
+            end[going] = at[going]
+        ends.append(end)
+    return ends[0], ends[1]
+
+
 def rim_band(rays: np.ndarray, scores: np.ndarray, path: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
-    """(inner, outer) curves (RAYS, 2) crop px bounding the rim around a ring path."""
-    k, n = scores.shape
-    inner, outer = np.empty((k, 2)), np.empty((k, 2))
-    for r in range(k):
-        i = int(path[r])
-        keep = scores[r] > BAND * scores[r, i]
-        a = i
-        while a > max(0, i - HALF_WIDTH) and keep[a - 1]:
-            a -= 1
-        b = i
-        while b < min(n - 1, i + HALF_WIDTH) and keep[b + 1]:
-            b += 1
-        inner[r], outer[r] = rays[r, a], rays[r, b]
-    return inner, outer
+    """(inner, outer) curves (RAYS, 2) crop px bounding the rim around a ring path
+    (`band_extent`, HALF_WIDTH samples each side at most)."""
+    first, last = band_extent(scores, path, HALF_WIDTH)
+    steps = np.arange(len(path))
+    return rays[steps, first], rays[steps, last]
 
 
 def open_paths(scores: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -669,9 +682,8 @@ def lens_bridge(maps: dict[str, np.ndarray], landmarks: np.ndarray, core: np.nda
 def _bridge_bar_rows(strength: np.ndarray, half: int) -> np.ndarray | None:
     """(rows, cols) uint8 mask of the bar in one line map's search box (rows x columns): the
     open path of largest strength across the columns (one row per column, neighbouring
-    columns at most one row apart) drawn BRIDGE_WIDTH_PX wide, with the rows beside it (up to
-    `half` each side) whose strength stays above BAND of the path's in that column; None when
-    the path fails LENS_BRIDGE_TEST."""
+    columns at most one row apart) drawn BRIDGE_WIDTH_PX wide, with its band (`band_extent`:
+    up to `half` rows each side, as a rim's); None when the path fails LENS_BRIDGE_TEST."""
     path = open_path(strength.T, np.ones(strength.shape[0], bool))
     line, contrast = ring_score(strength.T, path)
     if line < LENS_BRIDGE_TEST[0] or contrast < LENS_BRIDGE_TEST[1]:
@@ -680,16 +692,9 @@ def _bridge_bar_rows(strength: np.ndarray, half: int) -> np.ndarray | None:
     out = np.zeros(strength.shape, np.uint8)
     cv2.polylines(out, [np.stack([cols, path], axis=1).astype(np.int32)], False, 1,
                   BRIDGE_WIDTH_PX)
-    level = BAND * strength[path, cols]
-    for sign in (-1, 1):
-        going = np.ones(len(cols), bool)
-        for k in range(1, half + 1):
-            rows = path + sign * k
-            going &= (rows >= 0) & (rows < strength.shape[0])
-            going[going] &= strength[rows[going], cols[going]] > level[going]
-            if not going.any():
-                break
-            out[rows[going], cols[going]] = 1
+    first, last = band_extent(strength.T, path, half)  # the bar's own width
+    rows = np.arange(strength.shape[0])[:, None]
+    out[(rows >= first) & (rows <= last)] = 1
     return out
 
 
