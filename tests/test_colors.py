@@ -147,6 +147,68 @@ def test_a_piece_without_known_vertices_takes_its_neighbours_colours() -> None:
     assert fill_lone_pieces(verts[:25], grid, alone, known[:25]) is alone
 
 
+def _grid_faces(rows: int, cols: int, first: int = 0) -> np.ndarray:
+    """Triangles of a rows x cols vertex grid numbered row by row from `first`."""
+    idx = first + np.arange(rows * cols).reshape(rows, cols)
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    return np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
+                           np.stack([b, d, c], -1).reshape(-1, 3)])
+
+
+def test_piece_ties_join_the_borders_of_pieces_that_share_no_vertex() -> None:
+    """piece_ties: two 5x5 grids (1 mm steps) side by side 0.8 mm apart, sharing no vertex: the
+    facing columns are tied one to one (as final_frontal's dense halves to the sparse surround);
+    a single piece, or pieces farther apart than the reach, get none. Through the ties the
+    harmonic fill of the right piece starts from the left piece's colour at the seam."""
+    from extreme3d.colors import piece_ties
+
+    ys, xs = np.mgrid[0:5, 0:5].astype(np.float64)
+    left = np.c_[xs.ravel(), ys.ravel(), np.zeros(25)]
+    right = left + [4.8, 0.0, 0.0]
+    verts = np.vstack([left, right])
+    faces = np.vstack([_grid_faces(5, 5), _grid_faces(5, 5, 25)])
+    ties = piece_ties(verts, faces)
+    assert ties.dtype == np.int32 and ties.shape[1] == 3
+    np.testing.assert_array_equal(ties[:, 1], ties[:, 2])  # degenerate faces: one edge each
+    assert ((ties[:, 0] < 25) != (ties[:, 1] < 25)).all()  # each joins the two pieces
+    tied = dict(zip(ties[:, 0].tolist(), ties[:, 1].tolist(), strict=True))
+    for r in range(5):  # the facing columns (x = 4 and x = 4.8) one to one, row by row
+        assert tied[4 + 5 * r] == 25 + 5 * r and tied[25 + 5 * r] == 4 + 5 * r
+    assert len(piece_ties(left, _grid_faces(5, 5))) == 0  # one piece
+    assert len(piece_ties(np.vstack([left, left + [8.0, 0, 0]]), faces)) == 0  # 4 mm apart
+    # the fill: the left grid known at 200, the right grid known at 0 on its far column only
+    known = np.zeros(50, bool)
+    known[:25] = True
+    known[25 + 4 + 5 * np.arange(5)] = True
+    values = np.where(np.arange(50) < 25, 200.0, 0.0)[:, None]
+    apart = smooth_fill(faces, values, known)
+    joined = smooth_fill(np.vstack([faces, ties]), values, known)
+    seam_col = 25 + 5 * np.arange(5)
+    np.testing.assert_allclose(apart[seam_col, 0], 0.0, atol=0.01)  # its own known value only
+    assert (joined[seam_col, 0] > 140).all()  # next to the left piece's 200
+
+
+def test_seam_correction_is_not_clipped_under_a_strong_side_light(sfm_model, monkeypatch):
+    """A face lit hard from one side (the far half at a fifth of the near half's brightness):
+    the mirrored vertices need corrections beyond 100 grey levels; SEAM_MAX no longer cuts
+    them (60 did: the clipped half stayed much brighter than its photo neighbours)."""
+    import extreme3d.colors as colors_mod
+
+    v = sfm_model.shape()
+    faces = sfm_model.faces
+    shade = 1.0 + 0.8 * v[:, 0] / np.abs(v[:, 0]).max()
+    col = np.clip(np.full((len(v), 3), 200.0) * shade[:, None], 0, 255)
+    img = _render_bgr(v, faces, col)
+    now = photo_vertex_colors(v, faces, img, POSE_R, POSE_T)
+    monkeypatch.setattr(colors_mod, "SEAM_MAX", 60.0)
+    clipped = photo_vertex_colors(v, faces, img, POSE_R, POSE_T)
+    mir = now.source == SOURCE_MIRROR
+    assert mir.sum() > 50
+    err_now = np.abs(now.colors[mir].astype(float) - col[mir]).mean()
+    err_clip = np.abs(clipped.colors[mir].astype(float) - col[mir]).mean()
+    assert err_now < 0.7 * err_clip, (err_now, err_clip)
+
+
 def test_mirror_lookup_and_sampling() -> None:
     ref = np.array([[10.0, 0, 0], [20.0, 5, 0]])
     q = np.array([[-10.2, 0, 0], [-20.0, 5, 0.5], [-50.0, 0, 0]])

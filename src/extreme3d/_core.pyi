@@ -209,7 +209,7 @@ def bake_texture(
     mirror_dist: float = 3.0,
     seam_correction: bool = True,
     seam_sigma: float = 12.0,
-    seam_max: float = 60.0,
+    seam_max: float = 255.0,
     seam_factor: int = 4,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(texture SxSx3 uint8 RGB, texel sources SxS int8: 0 photo, 1 mirror, 2 fill, -1 none)."""

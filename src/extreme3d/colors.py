@@ -48,8 +48,10 @@ MIN_COS = 0.17
 EDGE_MARGIN = 3
 #: Margin (px) between the 512x512 bump maps and the 500x500 crop (PIPELINE.md section 5).
 BUMP_MARGIN = 6
-#: Largest seam correction (grey levels) added to a mirrored colour.
-SEAM_MAX = 60.0
+#: Largest seam correction (grey levels) added to a mirrored colour: no limit within the colour
+#: range. (60 before: on a face lit from one side the mirrored half needs more, 65% of
+#: Tyrion's photo/mirror border did, and the clipped half met the photo with a 19-61 level step.)
+SEAM_MAX = 255.0
 #: Per-vertex source labels.
 SOURCE_PHOTO, SOURCE_MIRROR, SOURCE_FILL = 0, 1, 2
 
@@ -346,6 +348,50 @@ def smooth_fill_reference(
     return out
 
 
+#: Boundary vertices of two pieces of a mesh that share no vertex (final_frontal's dense halves
+#: and the sparse surface around them) closer than this (mm) are tied in the colour fills
+#: (`piece_ties`), so that the fill and the seam correction carry across the pieces' seams.
+TIE_REACH_MM = 3.0
+
+
+def piece_ties(vertices: np.ndarray, faces: np.ndarray, reach: float = TIE_REACH_MM
+               ) -> np.ndarray:
+    """(K, 3) int32 degenerate faces (a, b, b) for the colour fills (`smooth_fill` reads them as
+    the edge a-b): each boundary vertex of a piece (a connected set of faces) tied to the
+    nearest boundary vertex of another piece within `reach` (mm, the vertices' coordinates).
+    Empty (0, 3) for a mesh of one piece. Without them, a piece's harmonic fill ends at its
+    own border: a mirrored half next to the sparse surround met its pale fill with a hard
+    colour edge."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    none = np.zeros((0, 3), np.int32)
+    f = np.asarray(faces, np.int32).reshape(-1, 3)
+    n = len(vertices)
+    if len(f) == 0:
+        return none
+    a, b = f.T.ravel(), f[:, [1, 2, 0]].T.ravel()
+    # each edge once (low, high), the number of faces holding it as its value
+    edges = sp.csr_matrix((np.ones(len(a), np.int32), (np.minimum(a, b), np.maximum(a, b))),
+                          shape=(n, n))
+    label = connected_components(edges, directed=False)[1]
+    if len(np.unique(label[f.ravel()])) < 2:
+        return none
+    once = edges.data == 1  # edges of one face: the pieces' borders
+    rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(edges.indptr))
+    border = np.unique(np.concatenate([rows[once], edges.indices[once]]))
+    v = np.asarray(vertices, np.float64)[border]
+    dist, near = point_tree(v).query(v, k=min(8, len(border)), distance_upper_bound=reach)
+    dist = np.asarray(dist).reshape(len(border), -1)
+    near = np.where(np.isfinite(dist), np.asarray(near).reshape(dist.shape), 0)
+    other = np.isfinite(dist) & (label[border[near]] != label[border][:, None])
+    has = other.any(axis=1)
+    if not has.any():
+        return none
+    tied = border[near[has, np.argmax(other[has], axis=1)]]
+    return np.stack([border[has], tied, tied], axis=1).astype(np.int32)
+
+
 #: Nearest vertices a piece of the mesh without a seen (or mirrored) vertex is tied to for the
 #: fill (`fill_lone_pieces`).
 BRIDGE_NEIGHBOURS = 4
@@ -404,6 +450,7 @@ def photo_vertex_colors(
         colors[visible] = samples[visible]  # RGB
         source[visible] = SOURCE_PHOTO
     known = visible.copy()
+    graph = np.concatenate([f, piece_ties(v, f)])  # the fills' edges: faces and pieces' ties
     if symmetry and visible.any():
         fr = v if frontal is None else np.asarray(frontal, np.float32)
         dist = mirror_dist if mirror_dist is not None else max(3.0, 1.5 * median_edge_length(fr, f))
@@ -428,9 +475,9 @@ def photo_vertex_colors(
             has = np.zeros(len(v), bool)
             has[vidx[ok]] = True
             if has.any():
-                field = smooth_fill(f, off, has)
+                field = smooth_fill(graph, off, has)
                 colors[todo[hit]] += np.clip(field[todo[hit]], -SEAM_MAX, SEAM_MAX)
-    filled = fill_lone_pieces(v, f, smooth_fill(f, colors, known), known)
+    filled = fill_lone_pieces(v, graph, smooth_fill(graph, colors, known), known)
     out = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
     return VertexColors(out, source)
 

@@ -181,7 +181,7 @@ void bind_texture(py::module_& m) {
         py::arg("shown"), py::arg("rotation"), py::arg("tvec"), py::arg("size") = 1024,
         py::arg("focal") = 1000.0, py::arg("depth_tol") = 2.5, py::arg("min_cos") = 0.17,
         py::arg("symmetry") = true, py::arg("mirror_dist") = 3.0, py::arg("seam_correction") = true,
-        py::arg("seam_sigma") = 12.0, py::arg("seam_max") = 60.0, py::arg("seam_factor") = 4,
+        py::arg("seam_sigma") = 12.0, py::arg("seam_max") = 255.0, py::arg("seam_factor") = 4,
         "Texture (size x size x 3 uint8 RGB, row 0 = v 1) and texel sources (int8: 0 photo,\n"
         "1 mirrored, 2 filled, -1 outside) of a mesh (frontal model mm, faces, per-vertex uv) from\n"
         "the BGR crop, its depth buffer zbuf (camera z mm, 0 = background) and the mask of pixels\n"
