@@ -31,6 +31,7 @@ from extreme3d.colors import (
     DEPTH_TOL,
     EDGE_MARGIN,
     MIN_COS,
+    SEAM_MAX,
     SOURCE_FILL,
     SOURCE_MIRROR,
     SOURCE_PHOTO,
@@ -43,10 +44,9 @@ from extreme3d.colors import (
 DEFAULT_SIZE = 1024
 #: Default distance (mm) within which a visible texel stands in for an occluded one's mirror.
 MIRROR_DIST = 3.0
-#: Smoothing (texels of a 1024 texture) and limit (grey levels: none within the colour range,
-#: as the vertex colours' colors.SEAM_MAX) of the seam correction.
+#: Smoothing (texels of a 1024 texture) of the seam correction; its limit is the vertex
+#: colours' (colors.SEAM_MAX).
 SEAM_SIGMA = 12.0
-SEAM_MAX = 255.0
 #: The seam correction field is blurred on a grid this many times coarser than the texture (it
 #: is smooth: Gaussian sigma SEAM_SIGMA texels), then resampled to the texture's grid and filled
 #: there.

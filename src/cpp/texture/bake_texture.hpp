@@ -20,7 +20,7 @@ struct BakeOptions {
     double mirror_dist = 3.0;    ///< mm within which a visible texel stands in for a mirror point
     bool seam_correction = true; ///< add the smooth left/right difference to mirrored texels
     double seam_sigma = 12.0;    ///< Gaussian sigma of the seam field (texels of a 1024 texture)
-    double seam_max = 255.0;      ///< largest seam correction (grey levels)
+    double seam_max = 255.0;     ///< largest seam correction (grey levels)
     int seam_factor = 4;         ///< the seam field is blurred on a grid this many times coarser
 };
 
