@@ -41,12 +41,19 @@ def test_visible_vertices_get_the_rendered_colour_back(sfm_model) -> None:
     v = sfm_model.shape()
     faces = sfm_model.faces
     col = _pattern(v)
-    res = photo_vertex_colors(v, faces, _render_bgr(v, faces, col), POSE_R, POSE_T)
+    img = _render_bgr(v, faces, col)
+    res = photo_vertex_colors(v, faces, img, POSE_R, POSE_T, footprint=False)
     vis = res.source == SOURCE_PHOTO
     assert vis.mean() > 0.6, res.counts()
     assert (res.source == SOURCE_MIRROR).sum() > 50  # the far cheek is hidden at this yaw
     err = np.abs(res.colors[vis].astype(float) - col[vis])
     assert err.max() <= 3.0, err.max()
+    # the model's vertices are ~6 px apart here: sampled at their footprint's blur, they get
+    # the local mean of the shaded picture, close to their colour
+    blurred = photo_vertex_colors(v, faces, img, POSE_R, POSE_T)
+    assert (blurred.source == res.source).all()
+    err = np.abs(blurred.colors[vis].astype(float) - col[vis])
+    assert np.median(err) <= 1.5 and err.max() <= 12.0, (np.median(err), err.max())
     # the vertices facing away from the camera are not counted as visible
     vis_x = v[vis, 0]
     assert np.median(vis_x) < np.median(v[:, 0])  # more of the near side than the far side
@@ -296,3 +303,58 @@ def test_median_edge_length_is_numpys_median_of_norms():
     bad = v.copy()
     bad[f[0, 1]] = np.nan  # a NaN vertex: NaN, as np.median gives
     assert np.isnan(median_edge_length(bad, f))
+
+
+def _plane(step_mm: float, half_mm: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
+    """A square grid of vertices (step_mm apart) in the plane z = 0, facing the camera at
+    POSE_T with no rotation, and its triangles."""
+    n = int(round(2 * half_mm / step_mm)) + 1
+    ys, xs = np.mgrid[0:n, 0:n] * step_mm - half_mm
+    v = np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], axis=1)
+    return v, _grid_faces(n, n)
+
+
+NO_ROTATION = np.array([1e-6, 1e-6, 1e-6])
+
+
+def test_coarse_vertices_take_their_footprints_mean_and_dense_ones_the_point_sample() -> None:
+    """footprint_samples: over a 1-px checkerboard, vertices 10 px apart get the local mean
+    (grey) instead of one pixel's black or white; vertices ~1 px apart keep the point samples
+    (their footprint is within FOOTPRINT_FREE_PX)."""
+    yy, xx = np.mgrid[0:500, 0:500]
+    img = np.repeat((((xx + yy) % 2) * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    v, faces = _plane(6.0, 42.0)  # 10 px apart (focal 1000 px at 600 mm)
+    v[:, :2] += 0.3  # every vertex on a pixel centre: its point sample black or white
+    on = photo_vertex_colors(v, faces, img, NO_ROTATION, POSE_T, symmetry=False)
+    off = photo_vertex_colors(v, faces, img, NO_ROTATION, POSE_T, symmetry=False,
+                              footprint=False)
+    seen = on.source == SOURCE_PHOTO
+    assert seen.mean() > 0.7 and (off.source == on.source).all()  # the border: silhouette margin
+    assert np.abs(on.colors[seen].astype(float) - 127.5).max() < 25
+    assert np.abs(off.colors[seen].astype(float) - 127.5).min() > 127
+    v, faces = _plane(0.5, 10.0)
+    on = photo_vertex_colors(v, faces, img, NO_ROTATION, POSE_T, symmetry=False)
+    off = photo_vertex_colors(v, faces, img, NO_ROTATION, POSE_T, symmetry=False,
+                              footprint=False)
+    assert (on.source == SOURCE_PHOTO).sum() > 800
+    np.testing.assert_array_equal(on.colors, off.colors)
+
+
+def test_footprint_blur_reads_only_the_pixels_that_may_be_sampled() -> None:
+    """The coarse vertices' blur is normalised over the sampled pixels: beside a masked-out
+    black occluder, the white skin's vertices stay white."""
+    img = np.full((500, 500, 3), 255, np.uint8)
+    img[:, :250] = 0  # the left half: an occluder, left out by the image mask
+    mask = np.zeros((500, 500), bool)
+    mask[:, 250:] = True
+    v, faces = _plane(9.0, 45.0)  # 15 px apart: blurred by ~2 px
+    v[:, 0] += 0.9  # a column of vertices 1.5 px from the occluder
+    res = photo_vertex_colors(v, faces, img, NO_ROTATION, POSE_T, image_mask=mask,
+                              symmetry=False)
+    from extreme3d.camera import project
+
+    u = project(v, NO_ROTATION, POSE_T)[:, 0]
+    seen = res.source == SOURCE_PHOTO
+    assert seen.sum() > 20 and (u[seen] > 250).all()
+    assert (u[seen] < 252).sum() >= 3  # within the blur's reach of the occluder
+    assert res.colors[seen].min() >= 254
