@@ -472,16 +472,16 @@ def footprint_samples(uv: np.ndarray, faces: np.ndarray, image_bgr: np.ndarray,
     pad = int(np.ceil(3 * levels[top])) + 2
     x0, y0 = (np.floor(uv[idx].min(axis=0)) - pad).astype(int).clip(0, [w, h])
     x1, y1 = (np.ceil(uv[idx].max(axis=0)) + pad + 1).astype(int).clip(0, [w, h])
-    rgb = np.ascontiguousarray(image_bgr[y0:y1, x0:x1, ::-1], np.float32)
     mask = np.asarray(shown, np.float32)[y0:y1, x0:x1]
-    rgb *= mask[:, :, None]
+    weighted = np.empty(mask.shape + (4,), np.float32)  # RGB times shown, and shown: one blur
+    weighted[..., :3] = image_bgr[y0:y1, x0:x1, ::-1] * mask[:, :, None]
+    weighted[..., 3] = mask
     at = uv[idx] - np.array([x0, y0])
     out = np.array(samples, copy=True)
     lo_sigma, lo = 0.0, np.asarray(samples[idx], np.float64)
     for level in levels[: top + 1]:
-        num = cv2.GaussianBlur(rgb, (0, 0), level)
-        den = cv2.GaussianBlur(mask, (0, 0), level)[:, :, None]
-        hi = sample_bilinear(num / np.maximum(den, 1e-6), at).astype(np.float64)
+        sums = sample_bilinear(cv2.GaussianBlur(weighted, (0, 0), level), at).astype(np.float64)
+        hi = sums[:, :3] / np.maximum(sums[:, 3:], 1e-6)
         here = (sig > lo_sigma) & (sig <= level)
         t = ((sig[here] - lo_sigma) / (level - lo_sigma))[:, None]
         out[idx[here]] = (1.0 - t) * lo[here] + t * hi[here]
