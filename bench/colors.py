@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -75,7 +74,8 @@ def main() -> int:
     calls: list[tuple[tuple, dict]] = []
     original = C.photo_vertex_colors
 
-    def keep(*a, **k):  # noqa: ANN002, ANN003 - records the call, then colours as usual
+    def keep(*a, **k):  # noqa: ANN002, ANN003
+        """photo_vertex_colors, its arguments recorded."""
         calls.append((a, k))
         return original(*a, **k)
 
@@ -88,15 +88,14 @@ def main() -> int:
     for path in photos:
         calls.clear()
         try:
-            faces = rec.reconstruct(str(path))
-            with tempfile.TemporaryDirectory() as tmp:
-                for face in faces:
-                    face.save(tmp)  # the outputs' colouring, as the batch does it
+            faces = rec.reconstruct(str(path))  # colours every mesh (stages.result.color_meshes)
         except Exception as exc:  # noqa: BLE001 - a photo the pipeline refuses is reported
             print(f"{path.name}: {exc}")
             continue
         C.photo_vertex_colors = original
         model_vertices = model_vertices or faces[0].model.num_vertices
+        # the kind by vertex count (the test photos hold one face each): the model's own
+        # vertices, the largest mesh (final_frontal), the rest (withBump)
         sizes = [len(a[0]) for a, _ in calls]
         row = []
         for a, k in calls:
@@ -116,6 +115,7 @@ def main() -> int:
         return 1
 
     def med(kind: str, fp: bool) -> float:
+        """Median RMSE (grey levels) of one kind of mesh, footprint on or off."""
         return float(np.nanmedian(figures[kind][fp])) if figures[kind][fp] else float("nan")
 
     parts = [f"images={done}"]

@@ -52,6 +52,7 @@ def test_visible_vertices_get_the_rendered_colour_back(sfm_model) -> None:
     # the local mean of the shaded picture, close to their colour
     blurred = photo_vertex_colors(v, faces, img, POSE_R, POSE_T)
     assert (blurred.source == res.source).all()
+    assert (blurred.colors[vis] != res.colors[vis]).any(axis=1).mean() > 0.1  # blurred (21%)
     err = np.abs(blurred.colors[vis].astype(float) - col[vis])
     assert np.median(err) <= 1.5 and err.max() <= 12.0, (np.median(err), err.max())
     # the vertices facing away from the camera are not counted as visible
@@ -342,7 +343,8 @@ def test_coarse_vertices_take_their_footprints_mean_and_dense_ones_the_point_sam
 
 def test_footprint_blur_reads_only_the_pixels_that_may_be_sampled() -> None:
     """The coarse vertices' blur is normalised over the sampled pixels: beside a masked-out
-    black occluder, the white skin's vertices stay white."""
+    black occluder, the white skin's vertices stay white (a plain blur of the crop would
+    darken those within its reach)."""
     img = np.full((500, 500, 3), 255, np.uint8)
     img[:, :250] = 0  # the left half: an occluder, left out by the image mask
     mask = np.zeros((500, 500), bool)

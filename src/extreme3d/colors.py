@@ -452,13 +452,17 @@ def footprint_samples(uv: np.ndarray, faces: np.ndarray, image_bgr: np.ndarray,
                       shown: np.ndarray, visible: np.ndarray, samples: np.ndarray,
                       factor: float = FOOTPRINT_SIGMA, free_px: float = FOOTPRINT_FREE_PX,
                       levels: tuple[float, ...] = FOOTPRINT_LEVELS) -> np.ndarray:
-    """RGB samples (V, 3) of the visible vertices at their footprint's blur (see
-    FOOTPRINT_SIGMA): `samples` (the point samples, RGB) where the blur is 0, else interpolated
-    between blur levels of the crop. Each level is a normalised convolution over the pixels
-    that may be sampled (`shown`, crop-size bool): no occluder or background pixel enters a
-    colour. uv: (V, 2) projections (px); the blurs run in the box the blurred vertices need."""
+    """RGB samples (V, 3, grey levels 0..255, float) of the visible vertices at their
+    footprint's blur (see FOOTPRINT_SIGMA): `samples` (the point samples, RGB) where the blur is
+    0, else interpolated between blur levels of the crop (BGR, or grey). Each level is a
+    normalised convolution over the pixels that may be sampled (`shown`, crop-size bool): no
+    occluder or background pixel enters a colour (the depth is not tested: beside a silhouette,
+    e.g. the nose's, a coarse vertex's blur also takes the nearer surface's pixels within ~3
+    sigma). uv: (V, 2) projections (px); the blurs run in the box the blurred vertices need."""
     import cv2
 
+    if np.ndim(image_bgr) == 2:
+        image_bgr = np.repeat(np.asarray(image_bgr)[:, :, None], 3, axis=2)
     vis = np.asarray(visible, bool)
     f = np.asarray(faces).reshape(-1, 3)
     near = f[vis[f].any(axis=1)]  # every face of a visible vertex
