@@ -197,6 +197,8 @@ def harnesses(model) -> dict:
             s.pick(["v ", "f ", ""]), s.integer([6, 0, 30, 31]), s.integer([1, 2, 3, 4])),
         "vertex_normals": lambda s: _core.vertex_normals(
             s.array((-1, 3), (-50, 50), np.float32), s.array((-1, 3), (0, 10), np.int32)),
+        "vertex_footprint": lambda s: _core.vertex_footprint(
+            s.array((-1, 2), (-500, 500)), s.array((-1, 3), (0, 10), np.int32)),
         "mirror_nearest": lambda s: _core.mirror_nearest(
             s.array((-1, 3)), s.array((-1, 3)), s.number() if s.flag(30) else 3.0),
         "mirror_nearest_sets": lambda s: _core.mirror_nearest_sets(

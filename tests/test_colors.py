@@ -360,3 +360,25 @@ def test_footprint_blur_reads_only_the_pixels_that_may_be_sampled() -> None:
     assert seen.sum() > 20 and (u[seen] > 250).all()
     assert (u[seen] < 252).sum() >= 3  # within the blur's reach of the occluder
     assert res.colors[seen].min() >= 254
+
+
+def test_vertex_footprint_is_the_mean_projected_edge_length() -> None:
+    """vertex_footprint_px on a triangulated square grid s px apart: an interior vertex has
+    four axis edges (s) and two diagonals (s sqrt 2), each held by two triangles, so its mean
+    is s (2 + sqrt 2) / 3; a corner of one triangle averages its two legs; non-finite corners
+    leave their triangles out; unused vertices get 0."""
+    from extreme3d.colors import vertex_footprint_px
+
+    s = 3.0
+    ys, xs = np.mgrid[0:5, 0:5] * s
+    uv = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    faces = _grid_faces(5, 5)
+    d = vertex_footprint_px(np.vstack([uv, [[99.0, 99.0]]]), faces)
+    assert d[12] == pytest.approx(s * (2 + np.sqrt(2)) / 3)  # the centre
+    assert d[0] == pytest.approx(s)  # one triangle: its two legs
+    assert d[-1] == 0.0
+    uv_bad = uv.copy()
+    uv_bad[12] = np.nan
+    d_bad = vertex_footprint_px(uv_bad, faces)
+    assert np.isfinite(d_bad).all() and d_bad[12] == 0.0
+    assert d_bad[0] == pytest.approx(d[0])

@@ -257,6 +257,10 @@ def photo_samples(
 def vertex_normals(vertices: npt.ArrayLike, faces: npt.ArrayLike) -> np.ndarray:
     """Area-weighted unit vertex normals (V,3) float64, zero for unused vertices."""
 
+def vertex_footprint(uv: npt.ArrayLike, faces: npt.ArrayLike) -> np.ndarray:
+    """Per-vertex mean length (V,) float64 of the projected edges at each vertex (uv: (V,2) px;
+    an edge counts once per triangle holding it; 0 for unused vertices)."""
+
 # --- clean final mesh (bindings/clean_mesh.cpp) ---
 def delaunay_2d(points: npt.ArrayLike) -> np.ndarray:
     """(T,3) int32 counter-clockwise Delaunay triangles of 2D points (exact predicates on a 2^28

@@ -430,22 +430,16 @@ FOOTPRINT_LEVELS = (1.0, 2.0, 4.0)
 
 def vertex_footprint_px(uv: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Per-vertex mean length (px) of its edges projected into the crop (each edge counted once
-    per face that holds it), uv (V, 2) the vertices' projections; edges with an end off the
-    projection (non-finite) do not count; 0 for vertices without an edge."""
-    f = np.asarray(faces, np.int64).reshape(-1, 3)
-    p = np.asarray(uv, np.float32)
-    a, b, c = p[f[:, 0]], p[f[:, 1]], p[f[:, 2]]
-    lengths = np.stack([np.hypot(*(b - a).T), np.hypot(*(c - b).T), np.hypot(*(a - c).T)],
-                       axis=1)  # edges ab, bc, ca
-    ok = np.isfinite(lengths)
-    lengths[~ok] = 0.0
-    n = len(p)
-    total = np.zeros(n)
-    count = np.zeros(n)
-    for k, (e1, e2) in enumerate(((0, 2), (0, 1), (1, 2))):  # the two edges at each corner
-        total += np.bincount(f[:, k], lengths[:, e1] + lengths[:, e2], n)
-        count += np.bincount(f[:, k], ok[:, e1].astype(np.float64) + ok[:, e2], n)
-    return total / np.maximum(count, 1)
+    per face that holds it; `_core.vertex_footprint`), uv (V, 2) the vertices' projections;
+    faces with a non-finite corner do not count; 0 for vertices without an edge."""
+    from extreme3d import _core
+
+    p = np.asarray(uv, np.float64)
+    f = np.ascontiguousarray(faces, np.int32).reshape(-1, 3)
+    ok = np.isfinite(p).all(axis=1)
+    if not ok.all():
+        f, p = f[ok[f].all(axis=1)], np.where(ok[:, None], p, 0.0)
+    return _core.vertex_footprint(p, f)
 
 
 def footprint_samples(uv: np.ndarray, faces: np.ndarray, image_bgr: np.ndarray,
@@ -464,9 +458,7 @@ def footprint_samples(uv: np.ndarray, faces: np.ndarray, image_bgr: np.ndarray,
     if np.ndim(image_bgr) == 2:
         image_bgr = np.repeat(np.asarray(image_bgr)[:, :, None], 3, axis=2)
     vis = np.asarray(visible, bool)
-    f = np.asarray(faces).reshape(-1, 3)
-    near = f[vis[f].any(axis=1)]  # every face of a visible vertex
-    sigma = factor * np.sqrt(np.maximum(vertex_footprint_px(uv, near) ** 2 - free_px ** 2, 0.0))
+    sigma = factor * np.sqrt(np.maximum(vertex_footprint_px(uv, faces) ** 2 - free_px ** 2, 0.0))
     idx = np.flatnonzero(vis & (sigma > 0))
     if len(idx) == 0:
         return samples

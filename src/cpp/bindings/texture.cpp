@@ -16,6 +16,7 @@
 #include "texture/mirror_index.hpp"
 #include "texture/photo_view.hpp"
 #include "texture/uv_raster.hpp"
+#include "texture/vertex_footprint.hpp"
 #include "texture/vertex_normals.hpp"
 
 namespace py = pybind11;
@@ -272,6 +273,25 @@ void bind_texture(py::module_& m) {
         },
         py::arg("vertices"), py::arg("faces"),
         "Area-weighted unit vertex normals (V, 3) float64 (zero for unused vertices).");
+    m.def(
+        "vertex_footprint",
+        [](const py::object& uv_in, const py::object& faces_in) {
+            const auto uv = to_array<double>(uv_in, "uv", true, kMaxCoordinate);
+            const auto faces = to_array<int>(faces_in, "faces");
+            const MatrixX2d UV = matrix_of<MatrixX2d>(uv, "uv");
+            const MatrixX3i F = faces_of(faces, UV.rows());
+            Eigen::VectorXd d;
+            {
+                py::gil_scoped_release release;
+                d = texture::vertex_footprint(UV, F);
+            }
+            py::array_t<double> out(py::ssize_t(d.size()));
+            std::copy(d.data(), d.data() + d.size(), out.mutable_data());
+            return out;
+        },
+        py::arg("uv"), py::arg("faces"),
+        "Per-vertex mean length (V,) float64 of the projected edges at each vertex (uv: (V, 2)\n"
+        "projections, px; an edge counts once per triangle holding it; 0 for unused vertices).");
     m.def(
         "fill_reach",
         [](const py::object& faces_in, const py::object& known_in) {
