@@ -22,7 +22,9 @@ import argparse
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,14 +33,15 @@ from extreme3d.paths import shared_dir
 REPO = Path(__file__).resolve().parent.parent
 
 
-def rmse_at_pose(args: tuple, kwargs: dict, footprint: bool) -> tuple[float, float]:
+def rmse_at_pose(colour: Callable[..., Any], args: tuple, kwargs: dict, footprint: bool
+                 ) -> tuple[float, float]:
     """(RMSE grey levels of the coloured photo triangles rendered at the pose against the crop,
-    seconds of the colouring) for one captured photo_vertex_colors call."""
+    seconds of the colouring) for one captured call of `colour` (photo_vertex_colors)."""
     from extreme3d import colors as C
     from extreme3d.render import render
 
     t0 = time.perf_counter()
-    vc = C.photo_vertex_colors(*args, **kwargs, footprint=footprint)
+    vc = colour(*args, **kwargs, footprint=footprint)
     secs = time.perf_counter() - t0
     v, faces, img, rvec, tvec = args[:5]
     f = np.asarray(faces).reshape(-1, 3)
@@ -71,13 +74,13 @@ def main() -> int:
     import extreme3d.colors as C
     from extreme3d.api import Reconstructor
 
+    colour = C.photo_vertex_colors
     calls: list[tuple[tuple, dict]] = []
-    original = C.photo_vertex_colors
 
     def keep(*a, **k):  # noqa: ANN002, ANN003
         """photo_vertex_colors, its arguments recorded."""
         calls.append((a, k))
-        return original(*a, **k)
+        return colour(*a, **k)
 
     C.photo_vertex_colors = keep
     rec = Reconstructor(model=str(args.model))
@@ -92,7 +95,6 @@ def main() -> int:
         except Exception as exc:  # noqa: BLE001 - a photo the pipeline refuses is reported
             print(f"{path.name}: {exc}")
             continue
-        C.photo_vertex_colors = original
         model_vertices = model_vertices or faces[0].model.num_vertices
         # the kind by vertex count (the test photos hold one face each): the model's own
         # vertices, the largest mesh (final_frontal), the rest (withBump)
@@ -102,15 +104,14 @@ def main() -> int:
             n = len(a[0])
             kind = "model" if n == model_vertices else "final" if n == max(sizes) else "dense"
             for fp in (True, False):
-                err, secs = rmse_at_pose(a, k, fp)
+                err, secs = rmse_at_pose(colour, a, k, fp)
                 figures[kind][fp].append(err)
                 times[fp].append(secs)
             on, off = figures[kind][True][-1], figures[kind][False][-1]
             row.append(f"{kind} {on:.2f} (point {off:.2f})")
-        C.photo_vertex_colors = keep
         done += 1
         print(f"{path.name[:40]:40s} " + ", ".join(row), flush=True)
-    C.photo_vertex_colors = original
+    C.photo_vertex_colors = colour
     if not done:
         return 1
 
